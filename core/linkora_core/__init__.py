@@ -1,0 +1,1 @@
+"""Linkora shared core: settings, database, migrations, Redis bus, candle logic."""

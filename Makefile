@@ -1,0 +1,31 @@
+# The platform's commands. `make up` and `make test` work on a bare machine: both run
+# `setup` first, which installs what is missing and is a no-op when nothing changed.
+.PHONY: up test demo down setup lint compose-up compose-down
+
+PYTHON := .venv/bin/python
+
+up: setup
+	$(PYTHON) -m devstack up
+
+test: setup
+	$(PYTHON) -m pytest
+
+demo: setup
+	$(PYTHON) -m devstack up --offline
+
+down:
+	@if [ -x $(PYTHON) ]; then $(PYTHON) -m devstack down; fi
+
+setup:
+	@bash devstack/setup.sh
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+
+compose-up:
+	docker compose up -d --build
+
+compose-down:
+	docker compose down

@@ -1,0 +1,22 @@
+"""`python -m api_server`: serve REST and WebSocket on API_HOST:API_PORT."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from api_server.app import create_app
+from api_server.settings import ApiSettings
+from linkora_core import logs, settings
+
+
+def main() -> None:
+    config = settings.load(ApiSettings)
+    logs.configure(config.log_level, "api-server")
+    uvicorn.run(
+        create_app(config), host=config.api_host, port=config.api_port,
+        log_config=None, access_log=False, proxy_headers=True, timeout_graceful_shutdown=10,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""PostgreSQL connection pool: created with retries so a service started before the
+database waits for it instead of crashing, and migrated before first use."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TypeAlias
+
+import asyncpg
+
+from linkora_core.migrations import apply_migrations
+
+log = logging.getLogger(__name__)
+
+# Repository functions take either, so tests can run them inside a rolled-back transaction.
+Executor: TypeAlias = "asyncpg.Pool | asyncpg.Connection"
+
+# Errors that mean "the server is not (yet) reachable", as opposed to a broken query.
+UNAVAILABLE = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InterfaceError,
+    asyncpg.TooManyConnectionsError,
+)
+
+
+async def connect_pool(
+    dsn: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    migrate: bool = True,
+    retry_for: float = 120.0,
+) -> asyncpg.Pool:
+    """Open a pool, retrying with backoff for up to `retry_for` seconds, then migrate."""
+    delay, waited = 0.25, 0.0
+    while True:
+        try:
+            pool: asyncpg.Pool = await asyncpg.create_pool(
+                dsn, min_size=min_size, max_size=max_size, command_timeout=60
+            )
+            break
+        except UNAVAILABLE as error:
+            if waited >= retry_for:
+                raise
+            log.warning("database unavailable (%s); retrying in %.1fs", error, delay)
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 5.0)
+    if migrate:
+        async with pool.acquire() as connection:
+            await apply_migrations(connection)
+    return pool
+
+
+async def is_healthy(pool: asyncpg.Pool, timeout: float = 2.0) -> bool:
+    """True when a trivial query answers within `timeout` seconds."""
+    try:
+        async with asyncio.timeout(timeout):
+            return bool(await pool.fetchval("SELECT 1") == 1)
+    except (*UNAVAILABLE, asyncpg.PostgresError):
+        return False

@@ -1,0 +1,114 @@
+"""Typed settings read once from the environment (and an optional `.env`).
+
+Every service builds its own subclass of `CommonSettings` with `load()`, which turns a
+validation failure into one clear line and exit status 2 instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Self, TypeVar
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Secrets that appear in .env.example and the development compose file; production refuses them.
+EXAMPLE_SECRETS = frozenset({"linkora", "linkora_dev_password", "change-me", "password", "postgres"})
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class LogLevel(StrEnum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+
+
+class CommonSettings(BaseSettings):
+    """What every service reads: environment, logging, PostgreSQL and Redis."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    environment: Environment = Environment.DEVELOPMENT
+    log_level: LogLevel = LogLevel.INFO
+
+    db_host: str = "127.0.0.1"
+    db_port: int = Field(default=5432, ge=1, le=65535)
+    db_name: str = "linkora"
+    db_user: str = "linkora"
+    db_password: SecretStr = SecretStr("linkora_dev_password")
+    db_pool_min: int = Field(default=1, ge=0)
+    db_pool_max: int = Field(default=10, ge=1)
+
+    redis_host: str = "127.0.0.1"
+    redis_port: int = Field(default=6379, ge=1, le=65535)
+    redis_db: int = Field(default=0, ge=0)
+
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _refuse_example_secrets(self) -> Self:
+        if self.environment is Environment.PRODUCTION:
+            if self.db_password.get_secret_value() in EXAMPLE_SECRETS:
+                raise ValueError("DB_PASSWORD is an example value; set a real secret in production")
+        return self
+
+    @property
+    def db_dsn(self) -> str:
+        password = self.db_password.get_secret_value()
+        return f"postgresql://{self.db_user}:{password}@{self.db_host}:{self.db_port}/{self.db_name}"
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://{self.redis_host}:{self.redis_port}/{self.redis_db}"
+
+
+def split_symbols(value: object) -> object:
+    """`SYMBOLS=btcusdt, ETHUSDT` -> ["BTCUSDT", "ETHUSDT"]."""
+    if isinstance(value, str):
+        return [part.strip().upper() for part in value.split(",") if part.strip()]
+    return value
+
+
+Symbols = Annotated[list[str], NoDecode]
+
+
+def parse_start_date(value: object) -> object:
+    """Accept `2024-01-01` or a full ISO-8601 timestamp; naive values are UTC."""
+    if isinstance(value, str):
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return value
+
+
+SettingsT = TypeVar("SettingsT", bound=CommonSettings)
+
+
+def describe_error(error: ValidationError) -> str:
+    """One line naming every offending variable, e.g. `TRADING_ADDRESS: Field required`."""
+    parts = []
+    for item in error.errors():
+        name = "_".join(str(p) for p in item["loc"]).upper() or "settings"
+        message = str(item["msg"]).removeprefix("Value error, ")
+        parts.append(f"{name}: {message}" if item["loc"] else message)
+    return "; ".join(parts)
+
+
+def load(settings_type: type[SettingsT]) -> SettingsT:
+    """Read settings once at start; on error print one line and exit with status 2."""
+    try:
+        return settings_type()
+    except ValidationError as error:
+        print(f"configuration error: {describe_error(error)}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -1,0 +1,91 @@
+"""`python -m devstack up [--offline]` runs the platform natively; `down` stops it."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from devstack.stack import REPO, Stack, StackConfig
+
+PID_FILE = REPO / ".run" / "stack.pid"
+
+
+def up(offline: bool) -> int:
+    started = time.monotonic()
+    stack = Stack(StackConfig(offline=offline))
+    stopping = False
+
+    def request_stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    PID_FILE.parent.mkdir(parents=True, exist_ok=True)
+    PID_FILE.write_text(str(os.getpid()))
+    try:
+        stack.start_postgres()
+        stack.start_redis()
+        stack.start_chain()
+        if offline:
+            stack.start_exchange()
+        stack.start_services()
+        if not stack.wait_healthy(timeout=120):
+            print("devstack: services did not become healthy; see .run/logs/", file=sys.stderr)
+            return 1
+        print(f"\nLinkora is up in {time.monotonic() - started:.1f}s (Ctrl-C stops everything):")
+        for endpoint in stack.endpoints:
+            print(f"  {endpoint.name:<17} {endpoint.url}")
+        print(f"  logs              {stack.supervisor.log_dir}/\n", flush=True)
+        while not stopping:
+            for child in stack.supervisor.exited():
+                print(f"devstack: {child.name} exited with {child.process.returncode}",
+                      file=sys.stderr)
+                stack.supervisor.children.remove(child)
+            time.sleep(0.5)
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        print("devstack: stopping...", flush=True)
+        stack.supervisor.stop_all()
+        PID_FILE.unlink(missing_ok=True)
+
+
+def down() -> int:
+    """Stop a stack that `up` started in another terminal."""
+    try:
+        pid = int(PID_FILE.read_text())
+    except (OSError, ValueError):
+        print("devstack: nothing running")
+        return 0
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        PID_FILE.unlink(missing_ok=True)
+        return 0
+    for _ in range(300):
+        if not Path(f"/proc/{pid}").exists():
+            break
+        time.sleep(0.1)
+    print("devstack: stopped")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m devstack")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("up", help="run the whole platform until Ctrl-C")
+    run.add_argument("--offline", action="store_true",
+                     help="collect from the project's Binance-compatible server")
+    commands.add_parser("down", help="stop a running `up`")
+    args = parser.parse_args()
+    return up(args.offline) if args.command == "up" else down()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs everything the platform and its tests need; quick and silent when nothing changed.
+#   system: PostgreSQL server, Redis server, Node.js (Debian packages, only when missing)
+#   python: .venv with the project and its dev extra, pinned by requirements.lock
+#   node:   node_modules (Hardhat, solc) from package-lock.json; contracts compiled offline
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null \
+    || missing+=(postgresql)
+command -v redis-server >/dev/null || missing+=(redis-server)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]} (apt)"
+    sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    echo "setup: creating .venv"
+    python3 -m venv .venv
+fi
+if [ ! -f .venv/.installed ] || [ pyproject.toml -nt .venv/.installed ] \
+        || [ requirements.lock -nt .venv/.installed ]; then
+    echo "setup: installing Python packages"
+    .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]' -c requirements.lock
+    touch .venv/.installed
+fi
+
+if [ ! -f node_modules/.installed ] || [ package-lock.json -nt node_modules/.installed ]; then
+    echo "setup: installing Node packages"
+    npm ci --no-audit --no-fund --loglevel=error
+    touch node_modules/.installed
+fi
+
+artifact=order_system/artifacts/Trading.json
+if [ ! -f "$artifact" ] || [ -n "$(find order_system/contracts -newer "$artifact" -print -quit)" ]; then
+    echo "setup: compiling contracts"
+    node order_system/compile.mjs
+fi

@@ -1,0 +1,158 @@
+"""The whole platform as local processes: PostgreSQL, Redis, a Hardhat node with the
+contracts deployed, optionally the project's Binance-compatible server, and the four
+services, all under one supervisor."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devstack import hardhat, postgres, redis
+from devstack.ports import free_port, is_listening, wait_listening
+from devstack.supervisor import Child, Supervisor, wait_until
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class StackConfig:
+    run_dir: Path = REPO / ".run"
+    api_port: int = int(os.environ.get("API_PORT", "8022"))
+    order_api_port: int = int(os.environ.get("ORDER_API_PORT", "8080"))
+    offline: bool = False
+    symbols: str = os.environ.get("SYMBOLS", "BTCUSDT,ETHUSDT")
+    # Use servers that already run (from DB_*/REDIS_* in the environment) instead of private ones.
+    external: set[str] = field(
+        default_factory=lambda: set(filter(None, os.environ.get("DEVSTACK_EXTERNAL", "").split(",")))
+    )
+
+
+@dataclass
+class Endpoint:
+    name: str
+    url: str
+
+
+class Stack:
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.supervisor = Supervisor(config.run_dir / "logs")
+        self.env: dict[str, str] = {"LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO")}
+        self.endpoints: list[Endpoint] = []
+
+    # -- infrastructure -------------------------------------------------------------------
+
+    def start_postgres(self) -> None:
+        if "db" in self.config.external:
+            self.endpoints.append(Endpoint("postgresql", f"{os.environ.get('DB_HOST')} (external)"))
+            return
+        cluster = postgres.PostgresCluster(self.config.run_dir / "pgdata", free_port())
+        cluster.initialise()
+        self.supervisor.start("postgres", cluster.server_command(durable=True))
+        cluster.wait_ready()
+        cluster.create_database("linkora")
+        self.env.update(DB_HOST="127.0.0.1", DB_PORT=str(cluster.port), DB_NAME="linkora",
+                        DB_USER=cluster.user, DB_PASSWORD="local-trust-auth")
+        self.endpoints.append(Endpoint("postgresql", cluster.dsn("linkora")))
+
+    def start_redis(self) -> None:
+        if "redis" in self.config.external:
+            self.endpoints.append(Endpoint("redis", f"{os.environ.get('REDIS_HOST')} (external)"))
+            return
+        port = free_port()
+        self.supervisor.start("redis", redis.server_command(port, self.config.run_dir / "redis"))
+        if not wait_listening(port, 20):
+            raise RuntimeError("Redis did not start")
+        self.env.update(REDIS_HOST="127.0.0.1", REDIS_PORT=str(port))
+        self.endpoints.append(Endpoint("redis", f"redis://127.0.0.1:{port}"))
+
+    def start_chain(self) -> None:
+        port = 8545 if not is_listening(8545) else free_port()
+        url = f"http://127.0.0.1:{port}"
+        self.supervisor.start("hardhat", hardhat.node_command(port), env=hardhat.node_env(),
+                              cwd=REPO)
+        if not wait_until(lambda: _answers(url), 60):
+            raise RuntimeError("Hardhat node did not answer within 60s")
+        deployment = self.config.run_dir / "deployment.json"
+        deployment.unlink(missing_ok=True)  # a new node is a new chain
+        subprocess.run(
+            [sys.executable, "-m", "order_system.deploy", "--rpc", url, "--out", str(deployment)],
+            check=True, cwd=REPO,
+        )
+        self.env.update(WEB3_PROVIDER=url, DEPLOYMENT_FILE=str(deployment))
+        self.endpoints.append(Endpoint("hardhat", url))
+        addresses = json.loads(deployment.read_text())
+        self.endpoints.append(Endpoint("trading contract", addresses["trading"]))
+
+    def start_exchange(self) -> None:
+        """The project's Binance-compatible server, for running with no internet."""
+        port = free_port()
+        self.supervisor.start("binance-sim", [
+            sys.executable, "-m", "binance_sim", "--host", "127.0.0.1", "--port", str(port),
+            "--symbols", self.config.symbols, "--start", _days_ago(3),
+        ])
+        if not wait_listening(port, 30):
+            raise RuntimeError("binance_sim did not start")
+        self.env.update(BINANCE_BASE_URL=f"http://127.0.0.1:{port}",
+                        BINANCE_STREAM_URL=f"ws://127.0.0.1:{port}",
+                        START_DATE=_days_ago(2))
+        self.endpoints.append(Endpoint("binance-sim", f"http://127.0.0.1:{port}"))
+
+    # -- services -------------------------------------------------------------------------
+
+    def start_services(self) -> list[Child]:
+        python = sys.executable
+        self.env.update(SYMBOLS=self.config.symbols, API_HOST="127.0.0.1")
+        services = [
+            ("collector", [python, "-m", "data_collector"], {"METRICS_PORT": "9101"}),
+            ("api-server", [python, "-m", "api_server"], {"API_PORT": str(self.config.api_port)}),
+            ("order-api", [python, "-m", "order_system.api"],
+             {"ORDER_API_PORT": str(self.config.order_api_port)}),
+            ("order-events", [python, "-m", "order_system.events"], {"METRICS_PORT": "9102"}),
+        ]
+        for port in (self.config.api_port, self.config.order_api_port):
+            if is_listening(port):
+                raise RuntimeError(f"port {port} is already in use (set API_PORT/ORDER_API_PORT)")
+        return [self.supervisor.start(name, argv, env={**self.env, **extra}, cwd=REPO)
+                for name, argv, extra in services]
+
+    def wait_healthy(self, timeout: float) -> bool:
+        urls = [f"http://127.0.0.1:{self.config.api_port}/health",
+                f"http://127.0.0.1:{self.config.order_api_port}/health"]
+        healthy = wait_until(lambda: all(_status(u) == 200 for u in urls), timeout, 0.5)
+        self.endpoints += [
+            Endpoint("api-server", f"http://127.0.0.1:{self.config.api_port}  (ws /ws)"),
+            Endpoint("order-api", f"http://127.0.0.1:{self.config.order_api_port}"),
+            Endpoint("collector health", "http://127.0.0.1:9101/health"),
+            Endpoint("events health", "http://127.0.0.1:9102/health"),
+        ]
+        return healthy
+
+
+def _days_ago(days: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(time.time() - days * 86400))
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+    except OSError:
+        return 0
+
+
+def _answers(url: str) -> bool:
+    try:
+        hardhat.rpc_call(url, "eth_chainId", timeout=1)
+    except (OSError, hardhat.HardhatNodeError):
+        return False
+    return True

@@ -1,0 +1,58 @@
+"""Order system settings shared by the order API and the event processor.
+
+Contract addresses come from TRADING_ADDRESS (and friends) or, for local chains, from the
+deployment file the project's deployer writes (DEPLOYMENT_FILE); explicit variables win.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, field_validator, model_validator
+
+from linkora_core.settings import CommonSettings
+
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+
+
+class OrderSettings(CommonSettings):
+    api_host: str = "0.0.0.0"  # noqa: S104 - a container service listens on every interface
+    order_api_port: int = Field(default=8080, ge=1, le=65535)
+    web3_provider: str = "http://127.0.0.1:8545"
+    trading_address: str | None = None
+    router_address: str | None = None
+    oracle_address: str | None = None
+    deployment_file: Path | None = None
+
+    @field_validator("trading_address", "router_address", "oracle_address")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is not None and not _ADDRESS.match(value):
+            raise ValueError(f"not a 20-byte hex address: {value!r}")
+        return value.lower() if value else None
+
+    @model_validator(mode="after")
+    def _addresses_from_deployment(self) -> Self:
+        if self.deployment_file is None or self.trading_address:
+            return self
+        try:
+            deployed = json.loads(self.deployment_file.read_text())
+        except (OSError, ValueError) as error:
+            raise ValueError(f"DEPLOYMENT_FILE unreadable: {error}") from None
+        for field in ("trading", "router", "oracle"):
+            if not getattr(self, f"{field}_address") and deployed.get(field):
+                object.__setattr__(self, f"{field}_address", str(deployed[field]).lower())
+        return self
+
+
+class EventSettings(OrderSettings):
+    """The event processor cannot start without the contract it indexes."""
+
+    @model_validator(mode="after")
+    def _require_trading(self) -> Self:
+        if not self.trading_address:
+            raise ValueError("TRADING_ADDRESS is required (or DEPLOYMENT_FILE naming a deployment)")
+        return self

@@ -1,0 +1,156 @@
+"""Real services for the whole suite: a private PostgreSQL and Redis started once per
+session (or existing ones named by LINKORA_TEST_PG_DSN / LINKORA_TEST_REDIS_URL), one
+migrated database, and helpers to point a service's settings at them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import asyncpg
+import pytest
+from redis.asyncio import Redis
+
+from devstack.ports import free_port, wait_listening
+from devstack.postgres import PostgresCluster
+from devstack.redis import server_command as redis_command
+from linkora_core.migrations import apply_migrations
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("LINKORA_SHARED_DIR") or REPO.parent / "shared")
+
+# Tables holding data (not schema history): emptied by the `clean_db` fixture.
+DATA_TABLES = (
+    "candles", "candle_rollups", "orderbook_data", "collector_state", "candle_gaps",
+    "orders", "order_events", "processed_events", "block_hashes", "token_decimals",
+    "system_state",
+)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """DSN of a server's maintenance database (`postgres`)."""
+    existing = os.environ.get("LINKORA_TEST_PG_DSN")
+    if existing:
+        yield existing
+        return
+    root = Path(tempfile.mkdtemp(prefix="linkora-test-pg-"))
+    root.chmod(0o755)
+    cluster = PostgresCluster(root / "data", free_port())
+    cluster.initialise()
+    with (root / "server.log").open("wb") as log:
+        process = subprocess.Popen(
+            cluster.server_command(durable=False), stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        cluster.wait_ready()
+        yield cluster.dsn("postgres")
+    finally:
+        _stop(process)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+async def _recreate_database(server_dsn: str, name: str) -> str:
+    connection = await asyncpg.connect(server_dsn)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return urlsplit(server_dsn)._replace(path=f"/{name}").geturl()
+
+
+@pytest.fixture(scope="session")
+async def pg_dsn(pg_server: str) -> str:
+    """A fresh, migrated database for this session."""
+    dsn = await _recreate_database(pg_server, f"linkora_test_{os.getpid()}")
+    connection = await asyncpg.connect(dsn)
+    try:
+        await apply_migrations(connection)
+    finally:
+        await connection.close()
+    return dsn
+
+
+@pytest.fixture
+async def empty_database(pg_server: str) -> str:
+    """A brand-new database with nothing applied, for migration tests."""
+    return await _recreate_database(pg_server, f"linkora_empty_{os.getpid()}")
+
+
+@pytest.fixture
+async def pool(pg_dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    created: asyncpg.Pool = await asyncpg.create_pool(pg_dsn, min_size=1, max_size=5)
+    try:
+        yield created
+    finally:
+        await created.close()
+
+
+@pytest.fixture
+async def clean_db(pool: asyncpg.Pool) -> asyncpg.Pool:
+    """The session database with every data table emptied first."""
+    await pool.execute(f"TRUNCATE {', '.join(DATA_TABLES)} RESTART IDENTITY")
+    return pool
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    existing = os.environ.get("LINKORA_TEST_REDIS_URL")
+    if existing:
+        yield existing
+        return
+    port = free_port()
+    work = Path(tempfile.mkdtemp(prefix="linkora-test-redis-"))
+    process = subprocess.Popen(
+        redis_command(port, work), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        if not wait_listening(port, 20):
+            raise RuntimeError("private Redis did not start")
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        _stop(process)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    await client.flushdb()
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def service_env(pg_dsn: str, redis_url: str) -> dict[str, str]:
+    """Environment variables pointing a service process at the test database and Redis."""
+    db, cache = urlsplit(pg_dsn), urlsplit(redis_url)
+    return {
+        "DB_HOST": db.hostname or "127.0.0.1",
+        "DB_PORT": str(db.port or 5432),
+        "DB_NAME": db.path.lstrip("/"),
+        "DB_USER": db.username or "postgres",
+        "DB_PASSWORD": db.password or "unused-with-trust-auth",
+        "REDIS_HOST": cache.hostname or "127.0.0.1",
+        "REDIS_PORT": str(cache.port or 6379),
+        "LOG_LEVEL": "INFO",
+    }
