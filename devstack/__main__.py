@@ -43,8 +43,10 @@ def up(offline: bool) -> int:
         print(f"  logs              {stack.supervisor.log_dir}/\n", flush=True)
         while not stopping:
             for child in stack.supervisor.exited():
-                print(f"devstack: {child.name} exited with {child.process.returncode}",
-                      file=sys.stderr)
+                print(
+                    f"devstack: {child.name} exited with {child.process.returncode}",
+                    file=sys.stderr,
+                )
                 stack.supervisor.children.remove(child)
             time.sleep(0.5)
         return 0
@@ -80,8 +82,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("up", help="run the whole platform until Ctrl-C")
-    run.add_argument("--offline", action="store_true",
-                     help="collect from the project's Binance-compatible server")
+    run.add_argument(
+        "--offline",
+        action="store_true",
+        help="collect from the project's Binance-compatible server",
+    )
     commands.add_parser("down", help="stop a running `up`")
     args = parser.parse_args()
     return up(args.offline) if args.command == "up" else down()

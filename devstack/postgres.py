@@ -31,7 +31,11 @@ def bindir() -> Path:
         candidates.append(out.stdout.strip())
     candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
     for candidate in candidates:
-        if candidate and (Path(candidate) / "initdb").exists() and (Path(candidate) / "postgres").exists():
+        if (
+            candidate
+            and (Path(candidate) / "initdb").exists()
+            and (Path(candidate) / "postgres").exists()
+        ):
             return Path(candidate)
     raise PostgresNotFound("PostgreSQL server binaries not found (apt-get install postgresql)")
 
@@ -63,8 +67,19 @@ class PostgresCluster:
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
         _chown_to_postgres(self.data_dir)
-        command = [*_as_postgres_user(), str(bindir() / "initdb"), "-D", str(self.data_dir),
-                   "-U", self.user, "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8"]
+        command = [
+            *_as_postgres_user(),
+            str(bindir() / "initdb"),
+            "-D",
+            str(self.data_dir),
+            "-U",
+            self.user,
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+        ]
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise RuntimeError(f"initdb failed: {result.stderr.strip()[-2000:]}")
@@ -81,7 +96,13 @@ class PostgresCluster:
         if not durable:
             settings.update(fsync="off", synchronous_commit="off", full_page_writes="off")
         options = [item for key, value in settings.items() for item in ("-c", f"{key}={value}")]
-        return [*_as_postgres_user(), str(bindir() / "postgres"), "-D", str(self.data_dir), *options]
+        return [
+            *_as_postgres_user(),
+            str(bindir() / "postgres"),
+            "-D",
+            str(self.data_dir),
+            *options,
+        ]
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         if not wait_listening(self.port, timeout):
@@ -98,11 +119,23 @@ class PostgresCluster:
         """CREATE DATABASE unless it exists."""
         if not name.replace("_", "").isalnum():
             raise ValueError(f"unsafe database name: {name!r}")
-        psql = [str(bindir() / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user,
-                "-d", "postgres", "-tAc"]
+        psql = [
+            str(bindir() / "psql"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            self.user,
+            "-d",
+            "postgres",
+            "-tAc",
+        ]
         exists = subprocess.run(
             [*psql, f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         if exists.stdout.strip() != "1":
             subprocess.run([*psql, f'CREATE DATABASE "{name}"'], capture_output=True, check=True)

@@ -15,6 +15,20 @@ def server_command(port: int, work_dir: Path) -> list[str]:
     if binary is None:
         raise RedisNotFound("redis-server not found (apt-get install redis-server)")
     work_dir.mkdir(parents=True, exist_ok=True)
-    return [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-            "--appendonly", "no", "--dir", str(work_dir), "--daemonize", "no",
-            "--protected-mode", "no"]
+    return [
+        binary,
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(work_dir),
+        "--daemonize",
+        "no",
+        "--protected-mode",
+        "no",
+    ]

@@ -30,7 +30,9 @@ class StackConfig:
     symbols: str = os.environ.get("SYMBOLS", "BTCUSDT,ETHUSDT")
     # Use servers that already run (from DB_*/REDIS_* in the environment) instead of private ones.
     external: set[str] = field(
-        default_factory=lambda: set(filter(None, os.environ.get("DEVSTACK_EXTERNAL", "").split(",")))
+        default_factory=lambda: set(
+            filter(None, os.environ.get("DEVSTACK_EXTERNAL", "").split(","))
+        )
     )
 
 
@@ -58,8 +60,13 @@ class Stack:
         self.supervisor.start("postgres", cluster.server_command(durable=True))
         cluster.wait_ready()
         cluster.create_database("linkora")
-        self.env.update(DB_HOST="127.0.0.1", DB_PORT=str(cluster.port), DB_NAME="linkora",
-                        DB_USER=cluster.user, DB_PASSWORD="local-trust-auth")
+        self.env.update(
+            DB_HOST="127.0.0.1",
+            DB_PORT=str(cluster.port),
+            DB_NAME="linkora",
+            DB_USER=cluster.user,
+            DB_PASSWORD="local-trust-auth",
+        )
         self.endpoints.append(Endpoint("postgresql", cluster.dsn("linkora")))
 
     def start_redis(self) -> None:
@@ -76,15 +83,17 @@ class Stack:
     def start_chain(self) -> None:
         port = 8545 if not is_listening(8545) else free_port()
         url = f"http://127.0.0.1:{port}"
-        self.supervisor.start("hardhat", hardhat.node_command(port), env=hardhat.node_env(),
-                              cwd=REPO)
+        self.supervisor.start(
+            "hardhat", hardhat.node_command(port), env=hardhat.node_env(), cwd=REPO
+        )
         if not wait_until(lambda: _answers(url), 60):
             raise RuntimeError("Hardhat node did not answer within 60s")
         deployment = self.config.run_dir / "deployment.json"
         deployment.unlink(missing_ok=True)  # a new node is a new chain
         subprocess.run(
             [sys.executable, "-m", "order_system.deploy", "--rpc", url, "--out", str(deployment)],
-            check=True, cwd=REPO,
+            check=True,
+            cwd=REPO,
         )
         self.env.update(WEB3_PROVIDER=url, DEPLOYMENT_FILE=str(deployment))
         self.endpoints.append(Endpoint("hardhat", url))
@@ -94,15 +103,29 @@ class Stack:
     def start_exchange(self) -> None:
         """The project's Binance-compatible server, for running with no internet."""
         port = free_port()
-        self.supervisor.start("binance-sim", [
-            sys.executable, "-m", "binance_sim", "--host", "127.0.0.1", "--port", str(port),
-            "--symbols", self.config.symbols, "--start", _days_ago(3),
-        ])
+        self.supervisor.start(
+            "binance-sim",
+            [
+                sys.executable,
+                "-m",
+                "binance_sim",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--symbols",
+                self.config.symbols,
+                "--start",
+                _days_ago(3),
+            ],
+        )
         if not wait_listening(port, 30):
             raise RuntimeError("binance_sim did not start")
-        self.env.update(BINANCE_BASE_URL=f"http://127.0.0.1:{port}",
-                        BINANCE_STREAM_URL=f"ws://127.0.0.1:{port}",
-                        START_DATE=_days_ago(2))
+        self.env.update(
+            BINANCE_BASE_URL=f"http://127.0.0.1:{port}",
+            BINANCE_STREAM_URL=f"ws://127.0.0.1:{port}",
+            START_DATE=_days_ago(2),
+        )
         self.endpoints.append(Endpoint("binance-sim", f"http://127.0.0.1:{port}"))
 
     # -- services -------------------------------------------------------------------------
@@ -113,19 +136,26 @@ class Stack:
         services = [
             ("collector", [python, "-m", "data_collector"], {"METRICS_PORT": "9101"}),
             ("api-server", [python, "-m", "api_server"], {"API_PORT": str(self.config.api_port)}),
-            ("order-api", [python, "-m", "order_system.api"],
-             {"ORDER_API_PORT": str(self.config.order_api_port)}),
+            (
+                "order-api",
+                [python, "-m", "order_system.api"],
+                {"ORDER_API_PORT": str(self.config.order_api_port)},
+            ),
             ("order-events", [python, "-m", "order_system.events"], {"METRICS_PORT": "9102"}),
         ]
         for port in (self.config.api_port, self.config.order_api_port):
             if is_listening(port):
                 raise RuntimeError(f"port {port} is already in use (set API_PORT/ORDER_API_PORT)")
-        return [self.supervisor.start(name, argv, env={**self.env, **extra}, cwd=REPO)
-                for name, argv, extra in services]
+        return [
+            self.supervisor.start(name, argv, env={**self.env, **extra}, cwd=REPO)
+            for name, argv, extra in services
+        ]
 
     def wait_healthy(self, timeout: float) -> bool:
-        urls = [f"http://127.0.0.1:{self.config.api_port}/health",
-                f"http://127.0.0.1:{self.config.order_api_port}/health"]
+        urls = [
+            f"http://127.0.0.1:{self.config.api_port}/health",
+            f"http://127.0.0.1:{self.config.order_api_port}/health",
+        ]
         healthy = wait_until(lambda: all(_status(u) == 200 for u in urls), timeout, 0.5)
         self.endpoints += [
             Endpoint("api-server", f"http://127.0.0.1:{self.config.api_port}  (ws /ws)"),

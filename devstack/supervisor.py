@@ -40,13 +40,22 @@ class Supervisor:
         log_dir.mkdir(parents=True, exist_ok=True)
 
     def start(
-        self, name: str, argv: list[str], *, env: Mapping[str, str] | None = None,
+        self,
+        name: str,
+        argv: list[str],
+        *,
+        env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
     ) -> Child:
         log_path = self.log_dir / f"{name}.log"
         process = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True,
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+            start_new_session=True,
         )
         child = Child(name, process, log_path)
         colour = _COLOURS[len(self.children) % len(_COLOURS)]
@@ -59,7 +68,11 @@ class Supervisor:
 
     def _pump(self, child: Child, colour: str) -> None:
         assert child.process.stdout is not None
-        prefix = f"\x1b[{colour}m{child.name:>13} |\x1b[0m " if sys.stdout.isatty() else f"{child.name:>13} | "
+        prefix = (
+            f"\x1b[{colour}m{child.name:>13} |\x1b[0m "
+            if sys.stdout.isatty()
+            else f"{child.name:>13} | "
+        )
         with child.log_path.open("ab") as log:
             for raw in iter(child.process.stdout.readline, b""):
                 log.write(raw)

@@ -26,8 +26,16 @@ SHARED = Path(os.environ.get("LINKORA_SHARED_DIR") or REPO.parent / "shared")
 
 # Tables holding data (not schema history): emptied by the `clean_db` fixture.
 DATA_TABLES = (
-    "candles", "candle_rollups", "orderbook_data", "collector_state", "candle_gaps",
-    "orders", "order_events", "processed_events", "block_hashes", "token_decimals",
+    "candles",
+    "candle_rollups",
+    "orderbook_data",
+    "collector_state",
+    "candle_gaps",
+    "orders",
+    "order_events",
+    "processed_events",
+    "block_hashes",
+    "token_decimals",
     "system_state",
 )
 
@@ -54,7 +62,9 @@ def pg_server() -> Iterator[str]:
     cluster.initialise()
     with (root / "server.log").open("wb") as log:
         process = subprocess.Popen(
-            cluster.server_command(durable=False), stdout=log, stderr=subprocess.STDOUT,
+            cluster.server_command(durable=False),
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     try:
@@ -118,7 +128,9 @@ def redis_url() -> Iterator[str]:
     port = free_port()
     work = Path(tempfile.mkdtemp(prefix="linkora-test-redis-"))
     process = subprocess.Popen(
-        redis_command(port, work), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        redis_command(port, work),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     try:

@@ -13,8 +13,13 @@ def main() -> None:
     config = settings.load(ApiSettings)
     logs.configure(config.log_level, "api-server")
     uvicorn.run(
-        create_app(config), host=config.api_host, port=config.api_port,
-        log_config=None, access_log=False, proxy_headers=True, timeout_graceful_shutdown=10,
+        create_app(config),
+        host=config.api_host,
+        port=config.api_port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        timeout_graceful_shutdown=10,
     )
 
 

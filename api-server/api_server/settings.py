@@ -10,14 +10,39 @@ from pydantic_settings import NoDecode
 from linkora_core.settings import CommonSettings
 
 
-class ApiSettings(CommonSettings):
-    api_host: str = "0.0.0.0"  # noqa: S104 - a container service listens on every interface
-    api_port: int = Field(default=8000, ge=1, le=65535)
-    cors_origins: Annotated[list[str], NoDecode] = ["*"]
+def _split(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
 
-    @field_validator("cors_origins", mode="before")
+
+class ApiSettings(CommonSettings):
+    api_host: str = "0.0.0.0"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
+
+    # Rollups of closed buckets: how often the maintainer looks for newly closed minutes, and
+    # how often (and how far back at start) it rescans for late-written history.
+    rollup_interval: float = Field(default=2.0, gt=0)
+    rollup_rescan_interval: float = Field(default=60.0, ge=0)
+    rollup_startup_lookback: float = Field(default=86_400.0, ge=0)
+    # Immutable closed pages of /candles are cached this long (0 disables the cache).
+    candle_cache_seconds: float = Field(default=30.0, ge=0)
+    candle_cache_entries: int = Field(default=2048, ge=1)
+
+    ws_update_interval: float = Field(default=1.0, ge=0)
+    ws_heartbeat_interval: float = Field(default=30.0, gt=0)
+    ws_idle_timeout: float = Field(default=90.0, gt=0)
+    ws_send_queue: int = Field(default=256, ge=1)
+    ws_max_connections_per_ip: int = Field(default=50, ge=1)
+    ws_max_message_bytes: int = Field(default=4096, ge=64)
+    ws_max_subscriptions: int = Field(default=1, ge=1)
+
+    rate_limit_per_second: float = Field(default=50.0, ge=0)
+    rate_limit_burst: int = Field(default=100, ge=1)
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
+    def _split_lists(cls, value: object) -> object:
+        return _split(value)

@@ -24,9 +24,7 @@ def orderbook_channels(symbol: str) -> tuple[str, str]:
 
 def connect(url: str) -> Redis:
     """A client with short timeouts: a dead Redis must fail fast, not stall a hot loop."""
-    return Redis.from_url(
-        url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=15
-    )
+    return Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=15)
 
 
 async def is_healthy(redis: Redis) -> bool:

@@ -19,7 +19,7 @@ Executor: TypeAlias = "asyncpg.Pool | asyncpg.Connection"
 # Errors that mean "the server is not (yet) reachable", as opposed to a broken query.
 UNAVAILABLE = (
     OSError,
-    asyncio.TimeoutError,
+    TimeoutError,
     asyncpg.CannotConnectNowError,
     asyncpg.ConnectionDoesNotExistError,
     asyncpg.InterfaceError,
@@ -56,10 +56,13 @@ async def connect_pool(
     return pool
 
 
-async def is_healthy(pool: asyncpg.Pool, timeout: float = 2.0) -> bool:
-    """True when a trivial query answers within `timeout` seconds."""
+HEALTH_TIMEOUT = 2.0
+
+
+async def is_healthy(pool: asyncpg.Pool) -> bool:
+    """True when a trivial query answers within HEALTH_TIMEOUT seconds."""
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(HEALTH_TIMEOUT):
             return bool(await pool.fetchval("SELECT 1") == 1)
     except (*UNAVAILABLE, asyncpg.PostgresError):
         return False

@@ -15,7 +15,9 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Secrets that appear in .env.example and the development compose file; production refuses them.
-EXAMPLE_SECRETS = frozenset({"linkora", "linkora_dev_password", "change-me", "password", "postgres"})
+EXAMPLE_SECRETS = frozenset(
+    {"linkora", "linkora_dev_password", "change-me", "password", "postgres"}
+)
 
 
 class Environment(StrEnum):
@@ -59,15 +61,17 @@ class CommonSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_example_secrets(self) -> Self:
-        if self.environment is Environment.PRODUCTION:
-            if self.db_password.get_secret_value() in EXAMPLE_SECRETS:
-                raise ValueError("DB_PASSWORD is an example value; set a real secret in production")
+        production = self.environment is Environment.PRODUCTION
+        if production and self.db_password.get_secret_value() in EXAMPLE_SECRETS:
+            raise ValueError("DB_PASSWORD is an example value; set a real secret in production")
         return self
 
     @property
     def db_dsn(self) -> str:
         password = self.db_password.get_secret_value()
-        return f"postgresql://{self.db_user}:{password}@{self.db_host}:{self.db_port}/{self.db_name}"
+        return (
+            f"postgresql://{self.db_user}:{password}@{self.db_host}:{self.db_port}/{self.db_name}"
+        )
 
     @property
     def redis_url(self) -> str:

@@ -19,7 +19,7 @@ _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
 
 class OrderSettings(CommonSettings):
-    api_host: str = "0.0.0.0"  # noqa: S104 - a container service listens on every interface
+    api_host: str = "0.0.0.0"
     order_api_port: int = Field(default=8080, ge=1, le=65535)
     web3_provider: str = "http://127.0.0.1:8545"
     trading_address: str | None = None
@@ -51,8 +51,33 @@ class OrderSettings(CommonSettings):
 class EventSettings(OrderSettings):
     """The event processor cannot start without the contract it indexes."""
 
+    # First block to index when there is no checkpoint; default: the deployment file's block.
+    start_block: int | None = Field(default=None, ge=0)
+    confirmations: int = Field(default=12, ge=0)
+    reorg_window: int = Field(default=128, ge=1)
+    poll_interval: float = Field(default=1.0, gt=0)
+    initial_range: int = Field(default=1000, ge=1)
+    max_range: int = Field(default=5000, ge=1)
+    fetch_concurrency: int = Field(default=4, ge=1, le=64)
+    rpc_timeout: float = Field(default=15.0, gt=0)
+    rpc_batch_size: int = Field(default=500, ge=1)
+    # No checkpoint progress for this long while the head moves -> reconnect and alert.
+    watchdog_seconds: float = Field(default=60.0, gt=0)
+
     @model_validator(mode="after")
     def _require_trading(self) -> Self:
         if not self.trading_address:
             raise ValueError("TRADING_ADDRESS is required (or DEPLOYMENT_FILE naming a deployment)")
+        return self
+
+    @model_validator(mode="after")
+    def _start_from_deployment(self) -> Self:
+        if self.start_block is None and self.deployment_file is not None:
+            try:
+                deployed = json.loads(self.deployment_file.read_text())
+            except (OSError, ValueError):
+                return self
+            same = str(deployed.get("trading", "")).lower() == self.trading_address
+            if same and isinstance(deployed.get("block_number"), int):
+                object.__setattr__(self, "start_block", deployed["block_number"])
         return self

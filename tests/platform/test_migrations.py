@@ -19,7 +19,7 @@ _SCHEMA_QUERIES = {
         SELECT conrelid::regclass::text AS tbl, conname, pg_get_constraintdef(oid) AS def
         FROM pg_constraint WHERE connamespace = 'public'::regnamespace ORDER BY 1, 2""",
     "indexes": "SELECT tablename, indexname, indexdef FROM pg_indexes "
-               "WHERE schemaname = 'public' ORDER BY 1, 2",
+    "WHERE schemaname = 'public' ORDER BY 1, 2",
     "history": "SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY 1",
 }
 
@@ -44,8 +44,15 @@ async def test_applying_migrations_twice_leaves_the_schema_unchanged(empty_datab
     assert second == []
     assert after == before
     assert {row[0] for row in before["columns"]} >= {
-        "candles", "orderbook_data", "collector_state", "orders", "order_events",
-        "system_state", "processed_events", "block_hashes", "candle_rollups",
+        "candles",
+        "orderbook_data",
+        "collector_state",
+        "orders",
+        "order_events",
+        "system_state",
+        "processed_events",
+        "block_hashes",
+        "candle_rollups",
     }
 
 
@@ -102,8 +109,10 @@ async def test_candles_refuse_negative_amounts(
     clean_db: asyncpg.Pool, column: str, value: str
 ) -> None:
     values = {"open_price": "1", "volume": "0", "trades": "0"} | {column: value}
-    open_price, volume, trades = Decimal(values["open_price"]), Decimal(values["volume"]), int(
-        values["trades"]
+    open_price, volume, trades = (
+        Decimal(values["open_price"]),
+        Decimal(values["volume"]),
+        int(values["trades"]),
     )
     with pytest.raises(asyncpg.CheckViolationError):
         await clean_db.execute(
@@ -112,7 +121,9 @@ async def test_candles_refuse_negative_amounts(
                    taker_buy_quote_volume)
                VALUES ('BTCUSDT', '2024-01-01T00:00Z', $1::numeric, 1, 1, 1, $2::numeric, 0,
                        $3::bigint, 0, 0)""",
-            open_price, volume, trades,
+            open_price,
+            volume,
+            trades,
         )
 
 
@@ -124,11 +135,21 @@ async def test_orders_refuse_unknown_types_statuses_and_negative_amounts(
     clean_db: asyncpg.Pool, column: str, value: str
 ) -> None:
     row = {
-        "id": "1", "user_address": f"'0x{'a' * 40}'", "token_in": f"'0x{'0' * 40}'",
-        "token_out": f"'0x{'b' * 40}'", "amount_in": "1", "target_price": "1",
-        "min_amount_out": "0", "order_type": "'LIMIT'", "is_long": "true",
-        "self_executable": "false", "status": "'PENDING'", "created_at": "now()",
-        "updated_at": "now()", "tx_hash": f"'0x{'c' * 64}'", "block_number": "1",
+        "id": "1",
+        "user_address": f"'0x{'a' * 40}'",
+        "token_in": f"'0x{'0' * 40}'",
+        "token_out": f"'0x{'b' * 40}'",
+        "amount_in": "1",
+        "target_price": "1",
+        "min_amount_out": "0",
+        "order_type": "'LIMIT'",
+        "is_long": "true",
+        "self_executable": "false",
+        "status": "'PENDING'",
+        "created_at": "now()",
+        "updated_at": "now()",
+        "tx_hash": f"'0x{'c' * 64}'",
+        "block_number": "1",
     } | {column: value}
     # Literals only, built from the fixed table above: this checks constraints, not input.
     sql = f"INSERT INTO orders ({', '.join(row)}) VALUES ({', '.join(row.values())})"

@@ -16,9 +16,16 @@ REPO = Path(__file__).resolve().parents[2]
 def test_existing_variable_names_configure_database_and_redis(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for name, value in {"DB_HOST": "db.internal", "DB_PORT": "6543", "DB_NAME": "market",
-                        "DB_USER": "reader", "DB_PASSWORD": "s3cret", "REDIS_HOST": "cache",
-                        "REDIS_PORT": "6380", "LOG_LEVEL": "debug"}.items():
+    for name, value in {
+        "DB_HOST": "db.internal",
+        "DB_PORT": "6543",
+        "DB_NAME": "market",
+        "DB_USER": "reader",
+        "DB_PASSWORD": "s3cret",
+        "REDIS_HOST": "cache",
+        "REDIS_PORT": "6380",
+        "LOG_LEVEL": "debug",
+    }.items():
         monkeypatch.setenv(name, value)
     settings = CommonSettings(_env_file=None)  # type: ignore[call-arg]
     assert settings.db_dsn == "postgresql://reader:s3cret@db.internal:6543/market"
@@ -29,14 +36,19 @@ def test_existing_variable_names_configure_database_and_redis(
 
 def _run_service(module: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", module], env={"PATH": "/usr/bin:/bin", **env},
-        capture_output=True, text=True, timeout=60, cwd=REPO / "tests",
+        [sys.executable, "-m", module],
+        env={"PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO / "tests",
     )
 
 
 def test_an_example_password_stops_a_production_service_with_one_line() -> None:
-    result = _run_service("api_server", {"ENVIRONMENT": "production",
-                                         "DB_PASSWORD": "linkora_dev_password"})
+    result = _run_service(
+        "api_server", {"ENVIRONMENT": "production", "DB_PASSWORD": "linkora_dev_password"}
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "configuration error: DB_PASSWORD is an example value; set a real secret in production"

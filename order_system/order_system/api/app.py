@@ -11,7 +11,9 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
 from linkora_core import db
+from order_system.api import orders
 from order_system.api.health import health
+from order_system.events.rpc import JsonRpc
 from order_system.settings import OrderSettings
 
 
@@ -22,13 +24,15 @@ def create_app(settings: OrderSettings) -> Starlette:
         app.state.pool = await db.connect_pool(
             settings.db_dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max
         )
+        app.state.rpc = JsonRpc(settings.web3_provider, timeout=2.0)
         try:
             yield
         finally:
+            await app.state.rpc.close()
             await app.state.pool.close()
 
     return Starlette(
-        routes=[Route("/health", health)],
+        routes=[Route("/health", health), *orders.routes],
         middleware=[
             Middleware(
                 CORSMiddleware,
