@@ -9,14 +9,18 @@ import sys
 import time
 from pathlib import Path
 
-from devstack.stack import REPO, Stack, StackConfig
+from devstack.stack import Stack, StackConfig
 
-PID_FILE = REPO / ".run" / "stack.pid"
+
+def _pid_file(config: StackConfig) -> Path:
+    return config.run_dir / "stack.pid"
 
 
 def up(offline: bool) -> int:
     started = time.monotonic()
-    stack = Stack(StackConfig(offline=offline))
+    config = StackConfig(offline=offline)
+    stack = Stack(config)
+    pid_file = _pid_file(config)
     stopping = False
 
     def request_stop(signum: int, _frame: object) -> None:
@@ -25,8 +29,8 @@ def up(offline: bool) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    PID_FILE.parent.mkdir(parents=True, exist_ok=True)
-    PID_FILE.write_text(str(os.getpid()))
+    pid_file.parent.mkdir(parents=True, exist_ok=True)
+    pid_file.write_text(str(os.getpid()))
     try:
         stack.start_postgres()
         stack.start_redis()
@@ -55,20 +59,21 @@ def up(offline: bool) -> int:
     finally:
         print("devstack: stopping...", flush=True)
         stack.supervisor.stop_all()
-        PID_FILE.unlink(missing_ok=True)
+        pid_file.unlink(missing_ok=True)
 
 
 def down() -> int:
     """Stop a stack that `up` started in another terminal."""
+    pid_file = _pid_file(StackConfig())
     try:
-        pid = int(PID_FILE.read_text())
+        pid = int(pid_file.read_text())
     except (OSError, ValueError):
         print("devstack: nothing running")
         return 0
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
-        PID_FILE.unlink(missing_ok=True)
+        pid_file.unlink(missing_ok=True)
         return 0
     for _ in range(300):
         if not Path(f"/proc/{pid}").exists():

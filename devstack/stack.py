@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 @dataclass
 class StackConfig:
-    run_dir: Path = REPO / ".run"
+    run_dir: Path = Path(os.environ.get("DEVSTACK_RUN_DIR") or REPO / ".run")
     api_port: int = int(os.environ.get("API_PORT", "8022"))
     order_api_port: int = int(os.environ.get("ORDER_API_PORT", "8080"))
     offline: bool = False
@@ -46,7 +46,11 @@ class Stack:
     def __init__(self, config: StackConfig) -> None:
         self.config = config
         self.supervisor = Supervisor(config.run_dir / "logs")
-        self.env: dict[str, str] = {"LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO")}
+        # PYTHONSAFEPATH: children run from the repository root, whose `order_system/` folder
+        # would otherwise shadow the installed package of the same name.
+        self.env: dict[str, str] = {
+            "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"), "PYTHONSAFEPATH": "1",
+        }
         self.endpoints: list[Endpoint] = []
 
     # -- infrastructure -------------------------------------------------------------------
@@ -133,15 +137,18 @@ class Stack:
     def start_services(self) -> list[Child]:
         python = sys.executable
         self.env.update(SYMBOLS=self.config.symbols, API_HOST="127.0.0.1")
+        self.collector_port, self.events_port = free_port(), free_port()
         services = [
-            ("collector", [python, "-m", "data_collector"], {"METRICS_PORT": "9101"}),
+            ("collector", [python, "-m", "data_collector"],
+             {"METRICS_PORT": str(self.collector_port)}),
             ("api-server", [python, "-m", "api_server"], {"API_PORT": str(self.config.api_port)}),
             (
                 "order-api",
                 [python, "-m", "order_system.api"],
                 {"ORDER_API_PORT": str(self.config.order_api_port)},
             ),
-            ("order-events", [python, "-m", "order_system.events"], {"METRICS_PORT": "9102"}),
+            ("order-events", [python, "-m", "order_system.events"],
+             {"METRICS_PORT": str(self.events_port)}),
         ]
         for port in (self.config.api_port, self.config.order_api_port):
             if is_listening(port):
@@ -160,8 +167,8 @@ class Stack:
         self.endpoints += [
             Endpoint("api-server", f"http://127.0.0.1:{self.config.api_port}  (ws /ws)"),
             Endpoint("order-api", f"http://127.0.0.1:{self.config.order_api_port}"),
-            Endpoint("collector health", "http://127.0.0.1:9101/health"),
-            Endpoint("events health", "http://127.0.0.1:9102/health"),
+            Endpoint("collector health", f"http://127.0.0.1:{self.collector_port}/health"),
+            Endpoint("events health", f"http://127.0.0.1:{self.events_port}/health"),
         ]
         return healthy
 

@@ -1,0 +1,73 @@
+"""The run command: the whole platform as local processes, healthy, then stopped cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from devstack.ports import free_port, is_listening
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _get(url: str) -> tuple[int, dict[str, object]]:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return int(response.status), orjson.loads(response.read())
+
+
+@pytest.fixture
+def running_stack(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], list[str], dict[str, int]]]:
+    ports = {"API_PORT": free_port(), "ORDER_API_PORT": free_port()}
+    env = {**os.environ, "DEVSTACK_RUN_DIR": str(tmp_path / "run"),
+           **{name: str(port) for name, port in ports.items()}}
+    tmp_path.chmod(0o755)  # the private PostgreSQL runs as the postgres user
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devstack", "up"], cwd=REPO, env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip())
+        if line.startswith("Linkora is up"):
+            break
+    try:
+        yield process, lines, ports
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+@pytest.mark.slow
+def test_one_command_brings_every_service_to_healthy_and_ctrl_c_stops_them(
+    running_stack: tuple[subprocess.Popen[str], list[str], dict[str, int]],
+) -> None:
+    process, lines, ports = running_stack
+    assert any(line.startswith("Linkora is up") for line in lines), "\n".join(lines[-40:])
+    status, api = _get(f"http://127.0.0.1:{ports['API_PORT']}/health")
+    assert status == 200
+    assert api["database"] == "healthy"
+    status, orders = _get(f"http://127.0.0.1:{ports['ORDER_API_PORT']}/health")
+    assert status == 200
+    assert orders["overall_status"] == "healthy"
+
+    process.send_signal(signal.SIGINT)
+    rest, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, rest[-3000:]
+    assert "devstack: stopping" in rest
+    assert not is_listening(ports["API_PORT"])
+    assert not is_listening(ports["ORDER_API_PORT"])
