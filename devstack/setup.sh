@@ -38,7 +38,7 @@ if [ ! -f node_modules/.installed ] || [ package-lock.json -nt node_modules/.ins
     touch node_modules/.installed
 fi
 
-artifact=order_system/artifacts/Trading.json
+artifact=order_system/build/Trading.json
 if [ ! -f "$artifact" ] || [ -n "$(find order_system/contracts -newer "$artifact" -print -quit)" ]; then
     echo "setup: compiling contracts"
     node order_system/compile.mjs
