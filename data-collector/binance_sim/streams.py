@@ -1,0 +1,192 @@
+"""WebSocket market streams: `/ws/<stream>[/<stream>...]` raw, `/stream?streams=a/b` combined.
+
+Each connection has one sender task that wakes when a stream is due. A kline stream pushes
+the open bucket every `kline_push_interval` seconds and, once, the final bucket with
+`"x": true` after it closes; a depth stream pushes a partial book every 100 ms or 1 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+
+import orjson
+from aiohttp import WSMsgType, web
+
+from binance_sim.clock import SimClock
+from binance_sim.config import SimConfig
+from binance_sim.events import Stream, StreamError, combined, kline_event, parse_stream
+from binance_sim.events import server_shutdown as shutdown_event
+from binance_sim.faults import Faults
+from binance_sim.intervals import bucket_start, close_ms
+from binance_sim.market import MarketData
+from binance_sim.stats import Stats
+
+
+@dataclass(slots=True)
+class _Feed:
+    stream: Stream
+    due: float = 0.0  # monotonic time of the next push
+    open_ms: int | None = None  # bucket of the last kline pushed
+
+
+@dataclass(eq=False, slots=True)
+class Connection:
+    ws: web.WebSocketResponse
+    request: web.Request
+    wrap: bool
+    feeds: dict[str, _Feed] = field(default_factory=dict)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class Hub:
+    def __init__(
+        self, config: SimConfig, clock: SimClock, market: MarketData, faults: Faults, stats: Stats
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.market = market
+        self.faults = faults
+        self.stats = stats
+        self.connections: set[Connection] = set()
+
+    async def handle_raw(self, request: web.Request) -> web.StreamResponse:
+        names = [n for n in request.match_info["streams"].split("/") if n]
+        return await self._serve(request, names, wrap=False)
+
+    async def handle_combined(self, request: web.Request) -> web.StreamResponse:
+        names = [n for n in request.query.get("streams", "").split("/") if n]
+        return await self._serve(request, names, wrap=True)
+
+    async def _serve(
+        self, request: web.Request, names: list[str], wrap: bool
+    ) -> web.StreamResponse:
+        if self.faults.ws_refused():
+            self.stats.ws_refused += 1
+            return web.Response(status=503, text="Service Unavailable")
+        try:
+            streams = [parse_stream(n, self.market.symbols) for n in names]
+        except StreamError as exc:
+            return web.json_response({"code": -1121, "msg": str(exc)}, status=400)
+        if not streams and not wrap:
+            return web.json_response({"code": -1102, "msg": "No stream given."}, status=400)
+        ws = web.WebSocketResponse(heartbeat=self.config.ping_interval, autoping=True)
+        await ws.prepare(request)
+        conn = Connection(ws, request, wrap, {s.name: _Feed(s) for s in streams})
+        self.connections.add(conn)
+        self.stats.ws_connections += 1
+        self.stats.ws_open += 1
+        sender = asyncio.create_task(self._send_loop(conn))
+        lifetime = asyncio.get_running_loop().call_later(
+            self.config.max_connection_seconds, lambda: asyncio.ensure_future(ws.close())
+        )
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT:
+                    await self._on_request(conn, msg.data)
+        finally:
+            lifetime.cancel()
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+            self.connections.discard(conn)
+            self.stats.ws_open -= 1
+        return ws
+
+    async def _on_request(self, conn: Connection, text: str) -> None:
+        """SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS, answered like Binance."""
+        try:
+            req = orjson.loads(text)
+            method, ident = req["method"], req.get("id")
+            params = req.get("params", [])
+            if method == "SUBSCRIBE":
+                for s in [parse_stream(n, self.market.symbols) for n in params]:
+                    conn.feeds.setdefault(s.name, _Feed(s))
+                result: object = None
+            elif method == "UNSUBSCRIBE":
+                for name in params:
+                    conn.feeds.pop(name, None)
+                result = None
+            elif method == "LIST_SUBSCRIPTIONS":
+                result = list(conn.feeds)
+            else:
+                raise StreamError(f"Unknown method {method!r}")
+            await self._send(conn, {"result": result, "id": ident})
+            conn.wake.set()
+        except (orjson.JSONDecodeError, KeyError, TypeError, StreamError) as exc:
+            await self._send(conn, {"error": {"code": 2, "msg": str(exc)}, "id": None})
+
+    async def _send_loop(self, conn: Connection) -> None:
+        while not conn.ws.closed:
+            now = time.monotonic()
+            for feed in list(conn.feeds.values()):
+                if feed.due <= now:
+                    await self._push(conn, feed)
+                    feed.due = now + self._period(feed)
+            due = min((f.due for f in conn.feeds.values()), default=now + 3600)
+            conn.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(conn.wake.wait(), max(0.0, due - time.monotonic()))
+
+    def _period(self, feed: _Feed) -> float:
+        """Seconds to the next push; a kline stream also wakes just after its bucket closes."""
+        stream = feed.stream
+        if stream.kind == "depth":
+            return self.config.depth_push_interval or stream.speed_ms / 1000
+        period = self.config.kline_push_interval
+        if feed.open_ms is not None and self.clock.speed > 0:
+            left_ms = close_ms(stream.interval, feed.open_ms) + 1 - self.clock.now_ms()
+            period = min(period, max(0.0, self.clock.real_seconds(left_ms)) + 0.001)
+        return period
+
+    async def _push(self, conn: Connection, feed: _Feed) -> None:
+        s = feed.stream
+        now = self.clock.now_ms()
+        if s.kind == "depth":
+            await self._emit(conn, s, self.market.depth(s.symbol, s.levels))
+            return
+        store = self.market.stores[s.symbol]
+        current = bucket_start(s.interval, now)
+        if feed.open_ms is not None and feed.open_ms < current:
+            final = store.live_bucket(s.interval, feed.open_ms, now)
+            if final is not None:
+                await self._emit(conn, s, kline_event(s.symbol, s.interval, final, True, now))
+        candle = store.live_bucket(s.interval, current, now)
+        if candle is not None:
+            await self._emit(conn, s, kline_event(s.symbol, s.interval, candle, False, now))
+            feed.open_ms = current
+        else:
+            feed.open_ms = None
+
+    async def _emit(self, conn: Connection, stream: Stream, data: object) -> None:
+        await self._send(conn, combined(stream.name, data) if conn.wrap else data)
+
+    async def _send(self, conn: Connection, payload: object) -> None:
+        if conn.ws.closed:
+            return
+        with contextlib.suppress(ConnectionResetError):
+            await conn.ws.send_str(orjson.dumps(payload).decode())
+            self.stats.ws_messages += 1
+
+    async def drop_all(self) -> int:
+        """Cut every connection at the TCP level, without a close frame."""
+        dropped = 0
+        for conn in list(self.connections):
+            transport = conn.request.transport
+            if transport is not None:
+                transport.abort()
+                dropped += 1
+        self.stats.ws_dropped += dropped
+        return dropped
+
+    async def announce_shutdown(self) -> None:
+        """Send Binance's `serverShutdown` event on every connection."""
+        now = self.clock.now_ms()
+        for conn in list(self.connections):
+            await self._send(conn, shutdown_event(now))
+
+    async def close_all(self) -> None:
+        for conn in list(self.connections):
+            await conn.ws.close(code=1001, message=b"server shutdown")

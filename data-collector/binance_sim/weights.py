@@ -1,0 +1,93 @@
+"""Request-weight accounting per client IP, like Binance's REQUEST_WEIGHT limit (pure).
+
+The window is the wall-clock minute. The request that goes over the limit gets 429 with
+Retry-After = seconds until the minute ends; any request inside a Retry-After (or ban)
+window gets 418 and a ban that doubles each time, from `ban_base` up to `ban_max`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+WINDOW_SECONDS = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    status: int  # 200, 429 or 418
+    used: int  # weight used in the current window, as sent in X-MBX-USED-WEIGHT-1M
+    retry_after: int | None = None
+
+
+@dataclass(slots=True)
+class _Client:
+    window: int = -1
+    used: int = 0
+    blocked_until: float = 0.0
+    bans: int = 0
+
+
+class WeightLimiter:
+    def __init__(
+        self,
+        limit: int = 6000,
+        *,
+        ban_base: float = 120.0,
+        ban_max: float = 3 * 86_400.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.limit = limit
+        self.ban_base = ban_base
+        self.ban_max = ban_max
+        self._clock = clock
+        self._clients: dict[str, _Client] = {}
+
+    def charge(self, client: str, weight: int) -> Verdict:
+        now = self._clock()
+        state = self._clients.setdefault(client, _Client())
+        self._roll(state, now)
+        if now < state.blocked_until:
+            state.bans += 1
+            ban = min(self.ban_max, self.ban_base * 2 ** (state.bans - 1))
+            state.blocked_until = now + ban
+            return Verdict(418, state.used, math.ceil(ban))
+        state.used += weight
+        if state.used > self.limit:
+            return self._block(state, now, self._window_end(now) - now)
+        state.bans = 0
+        return Verdict(200, state.used)
+
+    def penalize(self, client: str, seconds: float) -> Verdict:
+        """A 429 decided elsewhere (fault injection): opens a Retry-After window."""
+        now = self._clock()
+        state = self._clients.setdefault(client, _Client())
+        self._roll(state, now)
+        return self._block(state, now, seconds)
+
+    def used(self, client: str) -> int:
+        state = self._clients.get(client)
+        if state is None:
+            return 0
+        self._roll(state, self._clock())
+        return state.used
+
+    def reset(self) -> None:
+        self._clients.clear()
+
+    def _block(self, state: _Client, now: float, seconds: float) -> Verdict:
+        retry_after = max(1, math.ceil(seconds))
+        state.blocked_until = max(state.blocked_until, now + retry_after)
+        return Verdict(429, state.used, retry_after)
+
+    def _roll(self, state: _Client, now: float) -> None:
+        window = int(now // WINDOW_SECONDS)
+        if window != state.window:
+            state.window = window
+            state.used = 0
+
+    @staticmethod
+    def _window_end(now: float) -> float:
+        return (now // WINDOW_SECONDS + 1) * WINDOW_SECONDS

@@ -1,0 +1,31 @@
+"""Constants and helpers shared by the simulator tests (importable as a plain module)."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+from binance_sim import SimConfig
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SHARED = Path(os.environ.get("LINKORA_SHARED_DIR") or REPO_ROOT.parent / "shared")
+ETH_CSV = SHARED / "data" / "binance" / "ethusdt_2020-01" / "ETHUSDT_1m.csv"
+
+START_MS = int(datetime(2024, 1, 1, tzinfo=UTC).timestamp()) * 1000
+# A frozen "now" 34.567 s into a minute, 70 days after the data starts.
+NOW_MS = int(datetime(2024, 3, 11, 12, 34, tzinfo=UTC).timestamp()) * 1000 + 34_567
+MINUTE = 60_000
+
+
+def frozen(**overrides: object) -> SimConfig:
+    """A config whose clock stands still at NOW_MS."""
+    base: dict[str, object] = {
+        "symbols": ("BTCUSDT", "ETHUSDT"),
+        "start": "2024-01-01",
+        "seed": 7,
+        "clock_origin_ms": NOW_MS,
+        "clock_speed": 0.0,
+    }
+    base.update(overrides)
+    return SimConfig(**base)  # type: ignore[arg-type]
