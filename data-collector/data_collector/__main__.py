@@ -1,0 +1,60 @@
+"""`python -m data_collector`: Binance market data into PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import aiohttp
+
+from data_collector import health
+from data_collector.collector import Collector
+from data_collector.publisher import Publisher
+from data_collector.rest import BinanceBlocked, BinanceRest
+from data_collector.settings import CollectorSettings
+from data_collector.weights import WeightBudget
+from linkora_core import bus, db, lifecycle, logs
+from linkora_core.settings import load
+
+log = logging.getLogger("data_collector")
+
+
+async def main(settings: CollectorSettings, stop: asyncio.Event) -> None:
+    pool = await db.connect_pool(
+        settings.db_dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+    )
+    redis = bus.connect(settings.redis_url)
+    session = aiohttp.ClientSession(headers={"User-Agent": "linkora-data-collector/0.1"})
+    budget = WeightBudget(6000, settings.weight_budget_fraction)
+    rest = BinanceRest(
+        session, settings.binance_base_url, budget,
+        timeout=settings.rest_timeout, max_attempts=settings.rest_max_attempts,
+    )  # fmt: skip
+    publisher = Publisher(redis, settings.publish_queue_size)
+    collector = Collector(settings, pool, rest, session, publisher)
+    runner = None
+    if settings.metrics_port > 0:
+        runner = await health.start(collector.status, collector.health, settings.metrics_port)
+    log.info("collecting %s from %s", ",".join(settings.symbols), settings.binance_base_url)
+    try:
+        await collector.run(stop)
+    except BinanceBlocked as error:
+        log.error("Binance refuses this client, stopping: %s", error)
+        raise SystemExit(1) from None
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        await session.close()
+        await redis.aclose()
+        await pool.close()
+        log.info("stopped")
+
+
+def run() -> None:
+    settings = load(CollectorSettings)
+    logs.configure(settings.log_level.value, "data_collector")
+    lifecycle.run(lambda stop: main(settings, stop))
+
+
+if __name__ == "__main__":
+    run()

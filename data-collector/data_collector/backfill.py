@@ -1,0 +1,207 @@
+"""Historical 1m klines: pages fetched in parallel, written in order by one bulk writer.
+
+Fetchers walk each symbol's span in 1000-minute windows (several in flight) and hand the
+pages, in time order, to a single `BulkWriter`, which COPYs batches of pages into a staging
+table and upserts them. One writer keeps each symbol's stored minutes a gap-free prefix of
+its span, so after a crash the newest stored closed minute is a safe place to resume.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from data_collector import candle_store, paging, state_store
+from data_collector.candle_store import StagedRow
+from data_collector.progress import Progress
+from data_collector.rest import BinanceRest
+from data_collector.types import DB_DOWN
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Page:
+    symbol: str
+    window: paging.Window
+    rows: list[list[Any]]
+    server_ms: int  # server time taken before the request: earlier close times are final
+    holes: list[tuple[int, int]] = field(default_factory=list)
+
+    @property
+    def last_closed_ms(self) -> int | None:
+        for row in reversed(self.rows):
+            if row[6] < self.server_ms:
+                return int(row[0])
+        return None
+
+
+async def fetch_span(
+    rest: BinanceRest,
+    symbol: str,
+    start_ms: int,
+    *,
+    concurrency: int = 4,
+    previous_open_ms: int | None = None,
+    server_ms: int | None = None,
+) -> AsyncIterator[Page]:
+    """Every kline from start_ms up to the server's current minute, page by page in order.
+
+    An empty window triggers one probe with startTime only (Binance answers with the next
+    kline that exists), so long outages and the end of a delisted symbol's data are jumped
+    over instead of walked 1000 minutes at a time.
+    """
+    now = await rest.server_time() if server_ms is None else server_ms
+    pending: deque[tuple[paging.Window, asyncio.Task[list[list[Any]]]]] = deque()
+    plan = iter(paging.windows(start_ms, now))
+    last = previous_open_ms
+    try:
+        while True:
+            while len(pending) < concurrency and (window := next(plan, None)) is not None:
+                task = asyncio.create_task(_fetch_window(rest, symbol, window))
+                pending.append((window, task))
+            if not pending:
+                return
+            window, task = pending.popleft()
+            rows = await task
+            page = Page(symbol, window, rows, now, paging.holes(last, rows))
+            if rows:
+                last = int(rows[-1][0])
+                yield page
+                continue
+            planned_end = pending[-1][0].end_ms if pending else window.end_ms
+            if planned_end >= paging.floor_minute(now):
+                yield page
+                continue
+            probe = await rest.klines(symbol, planned_end + paging.MINUTE_MS, now, limit=1)
+            resume = int(probe[0][0]) if probe else paging.floor_minute(now) + paging.MINUTE_MS
+            if resume <= planned_end + paging.MINUTE_MS:
+                yield page
+                continue
+            # Nothing until `resume`: drop the windows in flight, count the span as done.
+            for _, skipped in pending:
+                skipped.cancel()
+            pending.clear()
+            yield Page(symbol, paging.Window(window.start_ms, resume - paging.MINUTE_MS), [], now)
+            if not probe:
+                return
+            plan = iter(paging.windows(resume, now))
+    finally:
+        for _, task in pending:
+            task.cancel()
+
+
+async def _fetch_window(rest: BinanceRest, symbol: str, window: paging.Window) -> list[list[Any]]:
+    rows = await rest.klines(symbol, window.start_ms, window.end_ms, paging.PAGE_MINUTES)
+    paging.check_page(rows, window)
+    return rows
+
+
+async def listing_ms(rest: BinanceRest, symbol: str) -> int | None:
+    """Open time of the symbol's first kline (asked once, with startTime=0)."""
+    rows = await rest.klines(symbol, 0, limit=1)
+    return int(rows[0][0]) if rows else None
+
+
+class BulkWriter:
+    """Consumes pages from all symbols and writes them in batches, in arrival order."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        batch_rows: int = 50_000,
+        queue_pages: int = 64,
+        on_closed: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self._pool = pool
+        self._on_closed = on_closed
+        self._batch_rows = batch_rows
+        self.queue: asyncio.Queue[Page | None] = asyncio.Queue(queue_pages)
+        self.progress: dict[str, Progress] = {}
+        self.rows_changed = 0
+        self.failures = 0
+        self._last_report = 0.0
+
+    async def put(self, page: Page) -> None:
+        await self.queue.put(page)
+
+    async def close(self) -> None:
+        """Write everything queued, then let `run` return."""
+        await self.queue.put(None)
+
+    async def run(self) -> None:
+        finished = False
+        while not finished:
+            item = await self.queue.get()
+            pages: list[Page] = []
+            rows = 0
+            while True:
+                if item is None:
+                    finished = True
+                    break
+                pages.append(item)
+                rows += len(item.rows)
+                if rows >= self._batch_rows or self.queue.empty():
+                    break
+                item = self.queue.get_nowait()
+            if pages:
+                await self._write_retrying(pages)
+
+    async def _write_retrying(self, pages: list[Page]) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await self._write(pages)
+                return
+            except DB_DOWN as error:
+                log.warning("database unavailable while writing candles (%r); retry", error)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+            except asyncpg.PostgresError as error:
+                # Refused data (not an outage) would fail again: leave the hole to the audit.
+                symbols = sorted({page.symbol for page in pages})
+                log.error("candles of %s refused by the database, skipped: %r", symbols, error)
+                self.failures += 1
+                return
+
+    async def _write(self, pages: list[Page]) -> None:
+        records: list[StagedRow] = []
+        for page in pages:
+            records.extend(candle_store.staged_rows(page.symbol, page.rows, page.server_ms))
+        async with self._pool.acquire() as connection:
+            if records:
+                self.rows_changed += await candle_store.copy_upsert(connection, records)
+            now = time.monotonic()
+            touched: dict[str, int | None] = {}
+            for page in pages:
+                if page.holes:
+                    await state_store.record_gaps(connection, page.symbol, page.holes)
+                progress = self.progress.get(page.symbol)
+                if progress is not None:
+                    minutes = paging.minutes_between(page.window.start_ms, page.window.end_ms)
+                    progress.advance(minutes, len(page.rows), now)
+                closed = page.last_closed_ms
+                if closed is not None or page.symbol not in touched:
+                    touched[page.symbol] = closed if closed is not None else touched.get(
+                        page.symbol
+                    )
+            for symbol, closed in touched.items():
+                if closed is not None:
+                    await state_store.advance_closed(connection, symbol, closed)
+                    if self._on_closed is not None:
+                        self._on_closed(symbol, closed)
+                progress = self.progress.get(symbol)
+                if progress is not None:
+                    await state_store.save_progress(connection, progress)
+        if now - self._last_report >= 5.0:
+            self._last_report = now
+            for progress in self.progress.values():
+                if not progress.finished:
+                    log.info("backfill %s", progress.describe())

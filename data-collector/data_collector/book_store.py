@@ -1,0 +1,39 @@
+"""The `orderbook_data` table: snapshots stored at a fixed rate, old ones removed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from data_collector.state_store import to_datetime
+from data_collector.types import Book, Executor
+
+
+async def insert_books(executor: Executor, books: Iterable[Book]) -> None:
+    args = [
+        (
+            b.symbol,
+            to_datetime(b.received_ms),
+            b.last_update_id,
+            [p for p, _ in b.bids],
+            [q for _, q in b.bids],
+            [p for p, _ in b.asks],
+            [q for _, q in b.asks],
+        )
+        for b in books
+    ]
+    if args:
+        await executor.executemany(
+            """INSERT INTO orderbook_data (symbol, captured_at, last_update_id, bid_prices,
+                   bid_quantities, ask_prices, ask_quantities)
+               VALUES ($1, $2, $3, $4, $5, $6, $7)
+               ON CONFLICT (symbol, captured_at) DO NOTHING""",
+            args,
+        )
+
+
+async def delete_older_than(executor: Executor, seconds: float) -> int:
+    status: str = await executor.execute(
+        "DELETE FROM orderbook_data WHERE captured_at < now() - make_interval(secs => $1)",
+        seconds,
+    )
+    return int(status.rsplit(" ", 1)[-1])

@@ -1,0 +1,164 @@
+"""The `candles` table: bulk COPY + upsert of raw kline pages, typed upserts of live candles.
+
+Upserts change a row only when a value differs (so a second identical run writes nothing)
+and never turn a closed minute back into an open one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from data_collector.types import Executor, LiveCandle
+
+_STAGING = "candles_staging"
+_CREATE_STAGING = f"""
+CREATE TEMP TABLE IF NOT EXISTS {_STAGING} (
+    symbol text, open_ms bigint, open text, high text, low text, close text, volume text,
+    close_ms bigint, quote_volume text, trades bigint, taker_base text, taker_quote text,
+    is_closed boolean
+) ON COMMIT DELETE ROWS
+"""
+_STAGING_COLUMNS = (
+    "symbol", "open_ms", "open", "high", "low", "close", "volume", "close_ms",
+    "quote_volume", "trades", "taker_base", "taker_quote", "is_closed",
+)  # fmt: skip
+
+_ON_CONFLICT = """
+ON CONFLICT (symbol, open_time) DO UPDATE SET
+    open_price = EXCLUDED.open_price, high_price = EXCLUDED.high_price,
+    low_price = EXCLUDED.low_price, close_price = EXCLUDED.close_price,
+    volume = EXCLUDED.volume, quote_volume = EXCLUDED.quote_volume, trades = EXCLUDED.trades,
+    taker_buy_volume = EXCLUDED.taker_buy_volume,
+    taker_buy_quote_volume = EXCLUDED.taker_buy_quote_volume,
+    is_closed = EXCLUDED.is_closed, updated_at = now()
+WHERE (NOT candles.is_closed OR EXCLUDED.is_closed)
+  AND (candles.open_price, candles.high_price, candles.low_price, candles.close_price,
+       candles.volume, candles.quote_volume, candles.trades, candles.taker_buy_volume,
+       candles.taker_buy_quote_volume, candles.is_closed)
+      IS DISTINCT FROM
+      (EXCLUDED.open_price, EXCLUDED.high_price, EXCLUDED.low_price, EXCLUDED.close_price,
+       EXCLUDED.volume, EXCLUDED.quote_volume, EXCLUDED.trades, EXCLUDED.taker_buy_volume,
+       EXCLUDED.taker_buy_quote_volume, EXCLUDED.is_closed)
+"""
+_COLUMNS = """(symbol, open_time, open_price, high_price, low_price, close_price, volume,
+    quote_volume, trades, taker_buy_volume, taker_buy_quote_volume, is_closed)"""
+
+# Numeric text is cast by PostgreSQL, which rejects anything that is not a number.
+_INSERT_STAGED = f"""
+INSERT INTO candles {_COLUMNS}
+SELECT symbol, timestamptz 'epoch' + open_ms * interval '1 millisecond',
+       open::numeric, high::numeric, low::numeric, close::numeric, volume::numeric,
+       quote_volume::numeric, trades, taker_base::numeric, taker_quote::numeric, is_closed
+FROM {_STAGING}
+"""
+_UPSERT_STAGED = _INSERT_STAGED + _ON_CONFLICT
+
+_NEWEST = """
+SELECT s.symbol, (SELECT (extract(epoch FROM max(open_time)) * 1000)::bigint
+                  FROM candles WHERE symbol = s.symbol) AS newest_ms
+FROM unnest($1::text[]) AS s(symbol)
+"""
+
+_UPSERT_ONE = f"""
+INSERT INTO candles {_COLUMNS}
+VALUES ($1, timestamptz 'epoch' + $2::bigint * interval '1 millisecond',
+        $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+{_ON_CONFLICT}
+"""
+
+StagedRow = tuple[Any, ...]
+
+
+def staged_rows(symbol: str, page: Sequence[Sequence[Any]], now_ms: int) -> list[StagedRow]:
+    """Checked kline rows -> staging records; a row is closed when its close time has passed."""
+    return [(symbol, *row[:11], row[6] < now_ms) for row in page]
+
+
+async def copy_upsert(connection: asyncpg.Connection, rows: Sequence[StagedRow]) -> int:
+    """COPY rows into the session's staging table and upsert them; the rows changed.
+
+    Runs in its own transaction (which also empties the staging table on commit). Rows all
+    newer than anything stored (the usual backfill page) take a plain INSERT, which costs
+    PostgreSQL markedly less than ON CONFLICT; if another writer got there first, the
+    unique violation sends the batch through the upsert instead.
+    """
+    oldest: dict[str, int] = {}
+    for row in rows:
+        if row[1] < oldest.get(row[0], row[1] + 1):
+            oldest[row[0]] = row[1]
+    async with connection.transaction():
+        # Losing the last commits in a crash is harmless: the backfill resumes from what is
+        # stored and fetches them again.
+        await connection.execute("SET LOCAL synchronous_commit TO off")
+        await connection.execute(_CREATE_STAGING)
+        await connection.copy_records_to_table(_STAGING, records=rows, columns=_STAGING_COLUMNS)
+        newest = await connection.fetch(_NEWEST, list(oldest))
+        appending = all(r["newest_ms"] is None or r["newest_ms"] < oldest[r["symbol"]]
+                        for r in newest)
+        status: str | None = None
+        if appending:
+            try:
+                async with connection.transaction():
+                    status = await connection.execute(_INSERT_STAGED)
+            except asyncpg.UniqueViolationError:
+                status = None
+        if status is None:
+            status = await connection.execute(_UPSERT_STAGED)
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def upsert_live(executor: Executor, candles: Iterable[LiveCandle]) -> None:
+    """Upsert candles from the stream or REST polling (a few per second)."""
+    args = [
+        (
+            c.symbol, c.candle.open_time_ms, c.candle.open, c.candle.high, c.candle.low,
+            c.candle.close, c.candle.volume, c.candle.quote_volume, c.candle.trades,
+            c.candle.taker_buy_volume, c.candle.taker_buy_quote_volume, c.closed,
+        )
+        for c in candles
+    ]
+    if args:
+        await executor.executemany(_UPSERT_ONE, args)
+
+
+async def last_closed_ms(executor: Executor, symbol: str) -> int | None:
+    """Open time of the newest stored closed minute."""
+    value: datetime | None = await executor.fetchval(
+        "SELECT max(open_time) FROM candles WHERE symbol = $1 AND is_closed", symbol
+    )
+    return None if value is None else int(value.timestamp()) * 1000
+
+
+async def open_times(executor: Executor, symbol: str, start_ms: int, end_ms: int) -> list[int]:
+    """Stored open times in [start_ms, end_ms), ascending."""
+    rows = await executor.fetch(
+        """SELECT (extract(epoch FROM open_time) * 1000)::bigint AS ms FROM candles
+           WHERE symbol = $1
+             AND open_time >= timestamptz 'epoch' + $2::bigint * interval '1 millisecond'
+             AND open_time < timestamptz 'epoch' + $3::bigint * interval '1 millisecond'
+           ORDER BY open_time""",
+        symbol, start_ms, end_ms,
+    )  # fmt: skip
+    return [int(row["ms"]) for row in rows]
+
+
+async def stored_holes(executor: Executor, symbol: str) -> list[tuple[int, int]]:
+    """Holes [start, end) between stored minutes that are not already known gaps."""
+    rows = await executor.fetch(
+        """SELECT (extract(epoch FROM h.start_at) * 1000)::bigint AS start_ms,
+                  (extract(epoch FROM h.end_at) * 1000)::bigint AS end_ms
+           FROM (SELECT open_time + interval '1 minute' AS start_at,
+                        lead(open_time) OVER (ORDER BY open_time) AS end_at
+                 FROM candles WHERE symbol = $1) AS h
+           WHERE h.end_at > h.start_at
+             AND NOT EXISTS (SELECT 1 FROM candle_gaps g
+                             WHERE g.symbol = $1 AND g.gap_start <= h.start_at
+                               AND g.gap_end >= h.end_at)
+           ORDER BY h.start_at""",
+        symbol,
+    )
+    return [(int(row["start_ms"]), int(row["end_ms"])) for row in rows]

@@ -1,0 +1,68 @@
+"""Filling the minutes the stream did not deliver, from REST, through the live sinks."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+
+from data_collector import backfill, candle_store, state_store
+from data_collector.live_store import LiveStore
+from data_collector.publisher import Publisher
+from data_collector.rest import BinanceRest
+from data_collector.status import SymbolStatus
+from data_collector.types import DB_DOWN, LiveCandle
+from linkora_core.candles import parse_kline
+
+log = logging.getLogger(__name__)
+
+MINUTE_MS = 60_000
+
+CatchUp = Callable[[str], Awaitable[int]]
+"""Fills one symbol from its newest closed minute; returns how many candles it handed on."""
+
+
+async def resume_point(pool: asyncpg.Pool, status: SymbolStatus) -> int | None:
+    """The newest closed minute: from the database, else from memory if it is down."""
+    try:
+        stored = await candle_store.last_closed_ms(pool, status.symbol)
+    except DB_DOWN:
+        stored = None
+    if stored is not None:
+        status.closed(stored)
+    return status.last_closed_ms
+
+
+async def catch_up(
+    rest: BinanceRest,
+    pool: asyncpg.Pool,
+    store: LiveStore,
+    publisher: Publisher,
+    status: SymbolStatus,
+    start_ms: int,
+) -> int:
+    """Fetch every minute from the newest closed one on; store and publish each, in order.
+
+    Returns the number of candles handed on.
+    """
+    last = await resume_point(pool, status)
+    start = start_ms if last is None else last + MINUTE_MS
+    count = 0
+    async for page in backfill.fetch_span(rest, status.symbol, start, concurrency=2,
+                                          previous_open_ms=last):
+        for row in page.rows:
+            live = LiveCandle(status.symbol, parse_kline(row), row[6] < page.server_ms)
+            store.candle(live)
+            publisher.candle(live)
+            if live.closed:
+                status.closed(live.candle.open_time_ms)
+            count += 1
+        if page.holes:
+            try:
+                await state_store.record_gaps(pool, status.symbol, page.holes)
+            except DB_DOWN:
+                log.warning("could not record gaps of %s; the audit will", status.symbol)
+    if count:
+        log.info("%s: caught up %d minutes from REST", status.symbol, count)
+    return count

@@ -1,0 +1,257 @@
+"""The collector's phases: backfill every symbol, then real time (stream or polling) with
+the gap audit and order-book retention alongside; on stop, flush and return."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+import aiohttp
+import asyncpg
+
+from data_collector import audit, backfill, book_store, candle_store, paging, state_store
+from data_collector.catch_up import catch_up
+from data_collector.live_store import LiveStore
+from data_collector.poller import Poller
+from data_collector.progress import Progress
+from data_collector.publisher import Publisher
+from data_collector.rest import (
+    BinanceBlocked,
+    BinanceError,
+    BinanceRequestError,
+    BinanceRest,
+)
+from data_collector.settings import CollectorSettings, RealtimeMode
+from data_collector.status import CollectorStatus
+from data_collector.types import DB_DOWN
+from data_collector.ws_stream import StreamCollector
+
+log = logging.getLogger(__name__)
+
+FLUSH_SECONDS = 5.0
+
+
+class Collector:
+    def __init__(
+        self,
+        settings: CollectorSettings,
+        pool: asyncpg.Pool,
+        rest: BinanceRest,
+        session: aiohttp.ClientSession,
+        publisher: Publisher,
+    ) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.rest = rest
+        self.session = session
+        self.publisher = publisher
+        self.store = LiveStore(pool, settings.orderbook_store_interval)
+        self.status = CollectorStatus()
+        for symbol in settings.symbols:
+            self.status.of(symbol)
+        self.backfilled = asyncio.Event()
+        self.stream: StreamCollector | None = None
+        self.poller: Poller | None = None
+
+    def health(self) -> dict[str, Any]:
+        """Service-wide figures for `/health`, next to the per-symbol status."""
+        budget = self.rest.budget
+        return {
+            "database": "healthy" if self.store.db_up else "unhealthy",
+            "redis": "healthy" if self.publisher.redis_up else "unhealthy",
+            "rest": {
+                "requests": self.rest.requests,
+                "weight_limit": budget.limit,
+                "weight_used": budget.used,
+                "rejections": budget.rejections,
+            },
+            "published": self.publisher.published,
+            "publish_queue": self.publisher.queued,
+            "publish_dropped": self.publisher.dropped,
+            "storage_pending": self.store.pending,
+        }
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Collect until `stop` is set, then flush what is buffered and return."""
+        helpers = [
+            asyncio.create_task(self.publisher.run()),
+            asyncio.create_task(self.store.run()),
+        ]
+        work = asyncio.create_task(self._work(stop))
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait([work, stopping, *helpers], return_when=asyncio.FIRST_COMPLETED)
+            for task in helpers:
+                if task.done() and not task.cancelled() and task.exception() is not None:
+                    log.error("a storage or publishing task failed; stopping")
+                    raise RuntimeError("collector helper task failed") from task.exception()
+        finally:
+            work.cancel()
+            stopping.cancel()
+            await asyncio.gather(work, stopping, return_exceptions=True)
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+            with contextlib.suppress(TimeoutError, *DB_DOWN):
+                async with asyncio.timeout(FLUSH_SECONDS):
+                    await self.store.flush()
+            await self.publisher.flush(2.0)
+        if work.done() and not work.cancelled() and (error := work.exception()) is not None:
+            raise error
+
+    async def _work(self, stop: asyncio.Event) -> None:
+        await self.prepare()
+        await self.backfill_all()
+        s = self.settings
+        others = [asyncio.create_task(self._retention(stop))]
+        if s.audit_interval > 0:
+            others.append(
+                asyncio.create_task(
+                    audit.run_audits(self.rest, self.pool, s.symbols, s.audit_interval, stop)
+                )
+            )
+        for symbol in s.symbols:
+            if self.status.of(symbol).phase != "error":
+                await self._set_phase(symbol, "realtime")
+        active = [sym for sym in s.symbols if self.status.of(sym).phase == "realtime"]
+        if s.realtime_mode is RealtimeMode.WS:
+            self.stream = StreamCollector(
+                self.session, s.binance_stream_url, active, self.store, self.publisher,
+                self.status, self._catch_up, levels=s.orderbook_levels,
+                max_age=s.ws_max_age, receive_timeout=s.ws_receive_timeout,
+            )  # fmt: skip
+        else:
+            self.poller = Poller(
+                self.rest, active, self.store, self.publisher, self._catch_up,
+                interval=s.realtime_interval, levels=s.orderbook_levels,
+            )  # fmt: skip
+        self.backfilled.set()
+        try:
+            if not active:
+                await stop.wait()
+            elif self.stream is not None:
+                await self.stream.run(stop)
+            elif self.poller is not None:
+                await self.poller.run(stop)
+        finally:
+            for task in others:
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
+
+    async def prepare(self) -> None:
+        delay = 1.0
+        while True:
+            try:
+                await self.rest.exchange_info()
+                break
+            except BinanceBlocked:
+                raise
+            except BinanceError as error:
+                log.warning("exchangeInfo failed (%s); retry in %.0fs", error, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+        log.info("REQUEST_WEIGHT limit %d/min; pacing at %d", self.rest.budget.limit,
+                 self.rest.budget.allowance)
+        await state_store.ensure(self.pool, self.settings.symbols)
+
+    async def backfill_all(self) -> None:
+        """Every symbol from START_DATE (or its listing, or the newest stored minute) to now."""
+        # Several writers let PostgreSQL use more than one core; each symbol sticks to one
+        # writer, so its pages are still stored in order.
+        s = self.settings
+        writers = [
+            backfill.BulkWriter(
+                self.pool, s.backfill_batch_rows,
+                on_closed=lambda symbol, ms: self.status.of(symbol).closed(ms),
+            )
+            for _ in range(min(s.backfill_writers, len(s.symbols)))
+        ]
+        tasks = [asyncio.create_task(writer.run()) for writer in writers]
+        try:
+            await asyncio.gather(
+                *(self._backfill(sym, writers[i % len(writers)]) for i, sym in enumerate(s.symbols))
+            )
+        finally:
+            for writer in writers:
+                await writer.close()
+            try:
+                async with asyncio.timeout(FLUSH_SECONDS):
+                    await asyncio.shield(asyncio.gather(*tasks))
+            except TimeoutError:
+                for task in tasks:
+                    task.cancel()
+        log.info("backfill done: %d rows changed", sum(w.rows_changed for w in writers))
+
+    async def _backfill(self, symbol: str, writer: backfill.BulkWriter) -> None:
+        delay = 1.0
+        while True:
+            try:
+                await self._backfill_once(symbol, writer)
+                return
+            except (BinanceBlocked, BinanceRequestError) as error:
+                log.error("backfill of %s stopped: %s", symbol, error)
+                await self._set_phase(symbol, "error", str(error))
+                return
+            except (BinanceError, aiohttp.ClientError, ValueError, *DB_DOWN) as error:
+                log.warning("backfill of %s failed (%r); retry in %.0fs", symbol, error, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60.0)
+
+    async def _backfill_once(self, symbol: str, writer: backfill.BulkWriter) -> None:
+        await self._set_phase(symbol, "backfill")
+        listed = await state_store.listed_at_ms(self.pool, symbol)
+        if listed is None:
+            listed = await backfill.listing_ms(self.rest, symbol)
+            if listed is None:
+                raise BinanceRequestError(200, None, f"no klines at all for {symbol}")
+            await state_store.set_listed_at(self.pool, symbol, listed)
+        first = max(self.settings.start_ms, listed)
+        last = await candle_store.last_closed_ms(self.pool, symbol)
+        start = first if last is None or last < first else last + paging.MINUTE_MS
+        server_ms = await self.rest.server_time()
+        progress = Progress(symbol)
+        progress.start(
+            paging.minutes_between(first, server_ms),
+            paging.minutes_between(first, start - paging.MINUTE_MS),
+            time.monotonic(),
+        )
+        writer.progress[symbol] = progress
+        self.status.of(symbol).progress = progress
+        log.info("backfill %s from %d (%d minutes to go)", symbol, start,
+                 progress.total - progress.done)
+        async for page in backfill.fetch_span(
+            self.rest, symbol, start, concurrency=self.settings.backfill_concurrency,
+            previous_open_ms=last if last is not None and last >= first else None,
+            server_ms=server_ms,
+        ):  # fmt: skip
+            await writer.put(page)
+        progress.finished = True
+
+    async def _catch_up(self, symbol: str) -> int:
+        return await catch_up(
+            self.rest, self.pool, self.store, self.publisher, self.status.of(symbol),
+            self.settings.start_ms,
+        )  # fmt: skip
+
+    async def _set_phase(self, symbol: str, phase: str, error: str | None = None) -> None:
+        status = self.status.of(symbol)
+        status.phase, status.error = phase, error
+        try:
+            await state_store.set_phase(self.pool, symbol, phase, error)
+        except DB_DOWN:
+            log.warning("could not record phase %s of %s", phase, symbol)
+
+    async def _retention(self, stop: asyncio.Event) -> None:
+        seconds = self.settings.orderbook_retention
+        while seconds > 0 and not stop.is_set():
+            try:
+                deleted = await book_store.delete_older_than(self.pool, seconds)
+                if deleted:
+                    log.info("removed %d order-book snapshots past retention", deleted)
+            except DB_DOWN as error:
+                log.warning("order-book retention skipped: %r", error)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 300)

@@ -1,0 +1,108 @@
+"""Storage of live candles and books behind an in-memory buffer, flushed by its own task.
+
+The socket reader only drops items into the buffer. Updates of the same minute collapse to
+the newest one, books are kept at `store_interval` per symbol, and while the database is
+down everything waits (bounded) and is written when it is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import asyncpg
+
+from data_collector import book_store, candle_store, state_store
+from data_collector.types import DB_DOWN, Book, LiveCandle
+
+log = logging.getLogger(__name__)
+
+MAX_BOOKS = 10_000
+
+
+class LiveStore:
+    def __init__(self, pool: asyncpg.Pool, store_interval: float = 1.0) -> None:
+        self._pool = pool
+        self._interval_ms = int(store_interval * 1000)
+        self._candles: dict[tuple[str, int], LiveCandle] = {}
+        self._books: list[Book] = []
+        self._last_book_ms: dict[str, int] = {}
+        self._wake = asyncio.Event()
+        self.db_up = True
+        self.candles_written = 0
+        self.books_written = 0
+
+    def candle(self, live: LiveCandle) -> None:
+        key = (live.symbol, live.candle.open_time_ms)
+        known = self._candles.get(key)
+        # A closed minute stays closed even if an older open update arrives after it.
+        if known is None or live.closed or not known.closed:
+            self._candles[key] = live
+        self._wake.set()
+
+    def book(self, book: Book) -> None:
+        last = self._last_book_ms.get(book.symbol)
+        if last is not None and book.received_ms - last < self._interval_ms:
+            return
+        self._last_book_ms[book.symbol] = book.received_ms
+        if len(self._books) >= MAX_BOOKS:
+            del self._books[0]
+        self._books.append(book)
+        self._wake.set()
+
+    @property
+    def pending(self) -> int:
+        return len(self._candles) + len(self._books)
+
+    async def run(self, period: float = 0.2) -> None:
+        """Flush every `period` seconds while there is something to write, until cancelled."""
+        delay = 0.5
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self.flush()
+            except DB_DOWN as error:
+                await self._backoff(error, delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            except asyncpg.PostgresError as error:
+                # Not an outage: retrying the same rows would fail forever.
+                log.error("live data refused by the database, dropped: %r", error)
+                continue
+            if not self.db_up:
+                log.info("database is back; buffered live data written")
+            self.db_up, delay = True, 0.5
+            await asyncio.sleep(period)
+
+    async def _backoff(self, error: BaseException, delay: float) -> None:
+        if self.db_up:
+            log.warning("database unavailable (%r); live data buffered", error)
+        self.db_up = False
+        self._wake.set()
+        await asyncio.sleep(delay)
+
+    async def flush(self) -> None:
+        candles, self._candles = self._candles, {}
+        books, self._books = self._books, []
+        try:
+            async with self._pool.acquire() as connection:
+                if candles:
+                    ordered = sorted(candles.values(), key=lambda c: c.candle.open_time_ms)
+                    await candle_store.upsert_live(connection, ordered)
+                    closed: dict[str, int] = {}
+                    for live in ordered:
+                        if live.closed:
+                            closed[live.symbol] = live.candle.open_time_ms
+                    for symbol, open_ms in closed.items():
+                        await state_store.advance_closed(connection, symbol, open_ms)
+                if books:
+                    await book_store.insert_books(connection, books)
+        except (asyncio.CancelledError, *DB_DOWN):
+            # Keep what failed, unless something newer arrived for the same minute.
+            for key, live in candles.items():
+                self._candles.setdefault(key, live)
+            self._books[:0] = books[-MAX_BOOKS:]
+            raise
+        self.candles_written += len(candles)
+        self.books_written += len(books)

@@ -1,0 +1,110 @@
+"""How a span of 1m klines is cut into requests, and what a page tells us (pure).
+
+A page is a window of at most 1000 minutes asked with startTime and endTime, so windows
+never overlap and several can be in flight at once. Walking with startTime only, the next
+request starts one minute after the last open time received (`next_start`), never at
+start + 1000 minutes + 1 minute, which would skip a minute at every page boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+MINUTE_MS = 60_000
+PAGE_MINUTES = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    start_ms: int  # first open time asked for
+    end_ms: int  # last open time asked for (inclusive)
+
+
+def floor_minute(ms: int) -> int:
+    return ms - ms % MINUTE_MS
+
+
+def windows(start_ms: int, end_ms: int, minutes: int = PAGE_MINUTES) -> Iterator[Window]:
+    """Windows covering open times start_ms..end_ms (inclusive), oldest first."""
+    start = floor_minute(start_ms)
+    last = floor_minute(end_ms)
+    while start <= last:
+        stop = min(start + (minutes - 1) * MINUTE_MS, last)
+        yield Window(start, stop)
+        start = stop + MINUTE_MS
+
+
+def minutes_between(start_ms: int, end_ms: int) -> int:
+    """How many minute open times lie in start_ms..end_ms inclusive."""
+    if end_ms < start_ms:
+        return 0
+    return (floor_minute(end_ms) - floor_minute(start_ms)) // MINUTE_MS + 1
+
+
+def next_start(page: Sequence[Sequence[Any]]) -> int:
+    """startTime of the request after `page` (which must not be empty)."""
+    return int(page[-1][0]) + MINUTE_MS
+
+
+def check_page(page: Sequence[Sequence[Any]], window: Window | None = None) -> None:
+    """Raise ValueError unless every row is a 1m kline, in order, inside `window`.
+
+    A row looks like `[1577923200000, "130.72000000", "130.72000000", "130.50000000",
+    "130.50000000", "329.42116000", 1577923259999, "43036.38742080", 103, "37.30648000",
+    "4870.78650830", "0"]`.
+    """
+    previous = -1
+    for row in page:
+        if len(row) != 12:
+            raise ValueError(f"a kline has 12 fields, got {len(row)}")
+        open_ms, close_ms = row[0], row[6]
+        if type(open_ms) is not int or type(close_ms) is not int or type(row[8]) is not int:
+            raise ValueError(f"kline times and trades must be integers: {row[:1]}")
+        if open_ms % MINUTE_MS or close_ms != open_ms + MINUTE_MS - 1 or open_ms <= previous:
+            raise ValueError(f"kline at {open_ms} is not the next 1m candle")
+        previous = open_ms
+    outside = window is not None and page and (
+        page[0][0] < window.start_ms or page[-1][0] > window.end_ms
+    )
+    if window is not None and outside:
+        raise ValueError(f"klines outside the window {window.start_ms}..{window.end_ms}")
+
+
+def holes(previous_open_ms: int | None, page: Sequence[Sequence[Any]]) -> list[tuple[int, int]]:
+    """Missing minutes between consecutive open times, as [start, end) ranges.
+
+    `previous_open_ms` is the last open time before this page, when known; minutes missing
+    after it and before the page's first row are a hole too.
+    """
+    out: list[tuple[int, int]] = []
+    last = previous_open_ms
+    for row in page:
+        at = int(row[0])
+        if last is not None and at - last > MINUTE_MS:
+            out.append((last + MINUTE_MS, at))
+        last = at
+    return out
+
+
+def missing_minutes(
+    start_ms: int, end_ms: int, present: Sequence[int]
+) -> list[tuple[int, int]]:
+    """Ranges [start, end) of minutes in start_ms..end_ms (end exclusive) not in `present`.
+
+    `present` holds open times in ascending order.
+    """
+    out: list[tuple[int, int]] = []
+    cursor = floor_minute(start_ms)
+    for at in present:
+        if at < cursor:
+            continue
+        if at >= end_ms:
+            break
+        if at > cursor:
+            out.append((cursor, at))
+        cursor = at + MINUTE_MS
+    if cursor < end_ms:
+        out.append((cursor, end_ms))
+    return out

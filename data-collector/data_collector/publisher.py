@@ -1,0 +1,100 @@
+"""Redis publishing behind a bounded queue: the socket reader and storage never wait for it.
+
+While Redis is down, messages that do not fit are dropped oldest first (subscribers want
+the live state, not a backlog) and publishing resumes by itself when Redis answers again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from data_collector import messages
+from data_collector.types import Book, LiveCandle
+from linkora_core.bus import REDIS_DOWN, candle_channels, orderbook_channels
+
+log = logging.getLogger(__name__)
+
+
+class Publisher:
+    def __init__(self, redis: Redis, max_queued: int = 10_000, batch: int = 500) -> None:
+        self._redis = redis
+        self._queue: deque[tuple[tuple[str, str], bytes]] = deque(maxlen=max_queued)
+        self._ready = asyncio.Event()
+        self._batch = batch
+        self.published = 0
+        self.dropped = 0
+        self.redis_up = True
+        self._last: dict[str, LiveCandle] = {}
+
+    def candle(self, live: LiveCandle) -> None:
+        """Queue a candle unless it is exactly the one last sent for its symbol."""
+        if self._last.get(live.symbol) == live:
+            return
+        self._last[live.symbol] = live
+        self._put(candle_channels(live.symbol), messages.encode(messages.candle_message(live)))
+
+    def book(self, book: Book) -> None:
+        self._put(orderbook_channels(book.symbol), messages.encode(messages.book_message(book)))
+
+    def _put(self, channels: tuple[str, str], payload: bytes) -> None:
+        if len(self._queue) == self._queue.maxlen:
+            self.dropped += 1
+        self._queue.append((channels, payload))
+        self._ready.set()
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    async def run(self) -> None:
+        """Publish until cancelled."""
+        delay = 0.5
+        while True:
+            if not self._queue:
+                self._ready.clear()
+                await self._ready.wait()
+            batch = [self._queue.popleft() for _ in range(min(self._batch, len(self._queue)))]
+            try:
+                await self._send(batch)
+            except (*REDIS_DOWN, RedisError) as error:
+                # Any Redis trouble (down, misconfigured) pauses publishing, never collection.
+                if self.redis_up:
+                    log.warning("redis unavailable (%r); publishing paused", error)
+                self.redis_up = False
+                # Put the batch back in front (dropping the oldest if the queue refilled).
+                for item in reversed(batch):
+                    if len(self._queue) == self._queue.maxlen:
+                        self.dropped += 1
+                        continue
+                    self._queue.appendleft(item)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            if not self.redis_up:
+                log.info("redis is back; publishing resumed")
+            self.redis_up = True
+            delay = 0.5
+            self.published += len(batch)
+
+    async def flush(self, seconds: float) -> None:
+        """Publish what is queued, giving up after `seconds` (Redis may be down)."""
+        try:
+            async with asyncio.timeout(seconds):
+                while self._queue:
+                    batch = [self._queue.popleft() for _ in range(min(500, len(self._queue)))]
+                    await self._send(batch)
+                    self.published += len(batch)
+        except (TimeoutError, RedisError, *REDIS_DOWN):
+            log.warning("shutting down with %d unpublished messages", len(self._queue))
+
+    async def _send(self, batch: list[tuple[tuple[str, str], bytes]]) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for channels, payload in batch:
+                for channel in channels:
+                    pipe.publish(channel, payload)
+            await pipe.execute()

@@ -1,0 +1,192 @@
+"""Binance spot REST client: every request paced by one shared `WeightBudget`.
+
+Exceptions::
+
+    BinanceError                 base of everything this client raises
+    ├── BinanceBlocked           403 (WAF) or 451 (restricted location): needs a human
+    ├── BinanceRequestError      any other 4xx: the request itself is wrong (bad symbol...)
+    └── BinanceUnavailable       5xx, timeouts, refused connections, retries exhausted
+
+429 and 418 are not raised: the client waits out Retry-After and sends the request again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+import orjson
+
+from data_collector.weights import WeightBudget, request_weight_limit
+
+log = logging.getLogger(__name__)
+
+KLINE_WEIGHT = 2
+KLINE_LIMIT = 1000
+_RETRYABLE = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError)
+
+
+class BinanceError(Exception):
+    """Base of the client's errors."""
+
+
+class BinanceBlocked(BinanceError):
+    """403/451: Binance refuses this client; retrying does not help."""
+
+
+class BinanceRequestError(BinanceError):
+    def __init__(self, status: int, code: int | None, message: str) -> None:
+        super().__init__(f"HTTP {status} (code {code}): {message}")
+        self.status = status
+        self.code = code
+
+
+class BinanceUnavailable(BinanceError):
+    """The server did not answer usefully after every retry."""
+
+
+def depth_weight(limit: int) -> int:
+    if limit <= 100:
+        return 5
+    if limit <= 500:
+        return 25
+    if limit <= 1000:
+        return 50
+    return 250
+
+
+class BinanceRest:
+    """Typed calls to `/api/v3/*` sharing one session and one weight budget."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        budget: WeightBudget,
+        *,
+        timeout: float = 10.0,
+        max_attempts: int = 8,
+    ) -> None:
+        self._session = session
+        self._base = base_url.rstrip("/")
+        self.budget = budget
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._max_attempts = max_attempts
+        self.requests = 0  # requests actually sent
+        self.weight_sent = 0
+
+    async def klines(
+        self, symbol: str, start_ms: int, end_ms: int | None = None, limit: int = KLINE_LIMIT
+    ) -> list[list[Any]]:
+        """1m klines opening at or after `start_ms`, oldest first, at most `limit`."""
+        params = {"symbol": symbol, "interval": "1m", "startTime": str(start_ms)}
+        if end_ms is not None:
+            params["endTime"] = str(end_ms)
+        params["limit"] = str(limit)
+        body = await self.get("/api/v3/klines", params, KLINE_WEIGHT)
+        if not isinstance(body, list):
+            raise BinanceRequestError(200, None, "klines answer is not a list")
+        return body
+
+    async def depth(self, symbol: str, limit: int) -> dict[str, Any]:
+        body = await self.get(
+            "/api/v3/depth", {"symbol": symbol, "limit": str(limit)}, depth_weight(limit)
+        )
+        if not isinstance(body, dict):
+            raise BinanceRequestError(200, None, "depth answer is not an object")
+        return body
+
+    async def server_time(self) -> int:
+        body = await self.get("/api/v3/time", {}, 1)
+        return int(body["serverTime"])
+
+    async def exchange_info(self) -> dict[str, Any]:
+        """exchangeInfo, also adopting its REQUEST_WEIGHT limit into the budget."""
+        body = await self.get("/api/v3/exchangeInfo", {}, 20)
+        limit = request_weight_limit(body)
+        if limit is not None:
+            self.budget.set_limit(limit.limit)
+        return dict(body)
+
+    async def get(self, path: str, params: Mapping[str, str], weight: int) -> Any:
+        """One GET with pacing, Retry-After handling and retries; the decoded JSON body."""
+        url = self._base + path
+        backoff = 0.2
+        failures = 0
+        while True:
+            await self._reserve(weight)
+            sent_at = time.time()
+            self.requests += 1
+            self.weight_sent += weight
+            try:
+                async with self._session.get(url, params=params, timeout=self._timeout) as resp:
+                    self._observe(resp.headers, sent_at)
+                    status = resp.status
+                    payload = await resp.read()
+                    retry_after = _retry_after(resp.headers)
+            except _RETRYABLE as error:
+                if isinstance(error, aiohttp.ClientConnectorError):
+                    self.budget.refund(weight, sent_at, time.time())
+                failures += 1
+                if failures >= self._max_attempts:
+                    raise BinanceUnavailable(f"GET {path} failed: {error!r}") from error
+                log.warning("GET %s failed (%r); retry in %.1fs", path, error, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            if status == 200:
+                return orjson.loads(payload)
+            if status in (429, 418):
+                default = 60.0 if status == 429 else 120.0
+                wait = retry_after if retry_after is not None else default
+                self.budget.block(wait, time.time())
+                log.error("HTTP %d from Binance: sending nothing for %.0fs", status, wait)
+                continue
+            if status in (403, 451):
+                reason = "WAF limit violated" if status == 403 else "restricted location"
+                raise BinanceBlocked(f"HTTP {status} from {path}: {reason}")
+            if status >= 500:
+                failures += 1
+                if failures >= self._max_attempts:
+                    raise BinanceUnavailable(f"GET {path}: HTTP {status} after {failures} tries")
+                log.warning("GET %s: HTTP %d; retry in %.1fs", path, status, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            code, message = _error_body(payload)
+            raise BinanceRequestError(status, code, message)
+
+    async def _reserve(self, weight: int) -> None:
+        # A timed wait, not a busy poll: the budget says exactly how long until it has room.
+        while (wait := self.budget.delay(weight, time.time())) > 0:  # noqa: ASYNC110
+            await asyncio.sleep(wait)
+
+    def _observe(self, headers: Mapping[str, str], sent_at: float) -> None:
+        used = headers.get("X-MBX-USED-WEIGHT-1M") or headers.get("x-mbx-used-weight-1m")
+        if used is not None and used.isdigit():
+            self.budget.observe(int(used), sent_at, time.time())
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    value = headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _error_body(payload: bytes) -> tuple[int | None, str]:
+    try:
+        body = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return None, payload[:200].decode(errors="replace")
+    if isinstance(body, dict):
+        code = body.get("code")
+        return (code if isinstance(code, int) else None), str(body.get("msg", body))
+    return None, str(body)[:200]

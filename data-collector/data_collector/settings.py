@@ -1,0 +1,80 @@
+"""What the collector reads from the environment, once, at start."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from pydantic import Field, field_validator
+
+from linkora_core.settings import CommonSettings, Symbols, parse_start_date, split_symbols
+
+_SYMBOL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+
+
+class RealtimeMode(StrEnum):
+    WS = "ws"
+    REST = "rest"
+
+
+class CollectorSettings(CommonSettings):
+    """Binance endpoints, the symbols to collect and how often to do what."""
+
+    binance_base_url: str = "https://api.binance.com"
+    binance_stream_url: str = "wss://stream.binance.com:9443"
+    symbols: Symbols = Field(default_factory=lambda: ["BTCUSDT", "ETHUSDT"])
+    start_date: datetime = datetime(2024, 1, 1, tzinfo=UTC)
+
+    realtime_mode: RealtimeMode = RealtimeMode.WS
+    realtime_interval: float = Field(default=2.0, gt=0)  # REST polling period, seconds
+    ws_max_age: float = Field(default=23.5 * 3600, gt=0)  # reconnect before Binance's 24 h cut
+    ws_receive_timeout: float = Field(default=60.0, gt=0)  # silence that counts as a dead socket
+
+    orderbook_levels: int = 20  # 5, 10 or 20: the partial depth stream's sizes
+    orderbook_store_interval: float = Field(default=1.0, ge=0)  # seconds between stored books
+    orderbook_retention: float = Field(default=7 * 86_400.0, ge=0)  # seconds; 0 keeps forever
+
+    audit_interval: float = Field(default=3600.0, ge=0)  # seconds; 0 disables the gap audit
+    weight_budget_fraction: float = Field(default=0.8, gt=0, le=1)
+    rest_timeout: float = Field(default=10.0, gt=0)
+    rest_max_attempts: int = Field(default=8, ge=1)
+    backfill_concurrency: int = Field(default=4, ge=1)  # kline requests in flight per symbol
+    backfill_batch_rows: int = Field(default=50_000, ge=1000)  # rows per COPY + upsert
+    backfill_writers: int = Field(default=2, ge=1)  # database connections writing in parallel
+    publish_queue_size: int = Field(default=10_000, ge=1)
+
+    @field_validator("symbols", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        return split_symbols(value)
+
+    @field_validator("symbols")
+    @classmethod
+    def _check_symbols(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one symbol is required")
+        for symbol in value:
+            if not 2 <= len(symbol) <= 20 or not set(symbol) <= _SYMBOL_CHARS:
+                raise ValueError(f"{symbol!r} is not a Binance symbol")
+        return list(dict.fromkeys(value))
+
+    @field_validator("orderbook_levels")
+    @classmethod
+    def _check_levels(cls, value: int) -> int:
+        if value not in (5, 10, 20):
+            raise ValueError("must be 5, 10 or 20")
+        return value
+
+    @field_validator("start_date", mode="before")
+    @classmethod
+    def _parse_start(cls, value: object) -> object:
+        return parse_start_date(value)
+
+    @field_validator("binance_base_url", "binance_stream_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def start_ms(self) -> int:
+        return int(self.start_date.timestamp()) * 1000 // 60_000 * 60_000

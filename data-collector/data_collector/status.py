@@ -1,0 +1,57 @@
+"""What the collector is doing per symbol, for logs and the health endpoint."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from data_collector.progress import Progress
+
+
+@dataclass(slots=True)
+class SymbolStatus:
+    symbol: str
+    phase: str = "starting"  # starting | backfill | realtime | error
+    progress: Progress | None = None
+    last_closed_ms: int | None = None
+    last_event_ms: int | None = None
+    error: str | None = None
+
+    def closed(self, open_ms: int) -> None:
+        if self.last_closed_ms is None or open_ms > self.last_closed_ms:
+            self.last_closed_ms = open_ms
+
+    def describe(self, now_ms: int) -> dict[str, Any]:
+        lag = None
+        if self.last_closed_ms is not None:
+            # Age of the newest closed minute's end: about 0-60 s when keeping up.
+            lag = max(0, now_ms - (self.last_closed_ms + 60_000)) / 1000
+        out: dict[str, Any] = {
+            "phase": self.phase,
+            "last_closed_minute": self.last_closed_ms,
+            "lag_seconds": lag,
+            "error": self.error,
+        }
+        if self.progress is not None:
+            eta = self.progress.eta_seconds
+            out["backfill"] = {
+                "done": self.progress.done,
+                "total": self.progress.total,
+                "rate": round(self.progress.rate),
+                "eta_seconds": None if eta is None else round(eta),
+            }
+        return out
+
+
+@dataclass(slots=True)
+class CollectorStatus:
+    symbols: dict[str, SymbolStatus] = field(default_factory=dict)
+    websocket_connected: bool = False
+    started_at: float = field(default_factory=time.time)
+
+    def of(self, symbol: str) -> SymbolStatus:
+        status = self.symbols.get(symbol)
+        if status is None:
+            status = self.symbols[symbol] = SymbolStatus(symbol)
+        return status

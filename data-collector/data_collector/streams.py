@@ -1,0 +1,112 @@
+"""Binance combined-stream messages -> candles, books and control events (pure).
+
+Stream names: `btcusdt@kline_1m` and `btcusdt@depth20@100ms`, joined as
+`/stream?streams=btcusdt@kline_1m/btcusdt@depth20@100ms/...`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from data_collector.types import Book, LiveCandle
+from linkora_core.candles import Candle
+from linkora_core.decimals import parse_decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ServerShutdown:
+    """The server announced a restart: reconnect now rather than be cut off."""
+
+
+Event = LiveCandle | Book | ServerShutdown
+
+
+def stream_names(symbols: Iterable[str], depth_levels: int = 20) -> list[str]:
+    names: list[str] = []
+    for symbol in symbols:
+        lower = symbol.lower()
+        names += [f"{lower}@kline_1m", f"{lower}@depth{depth_levels}@100ms"]
+    return names
+
+
+def combined_url(base_url: str, symbols: Iterable[str], depth_levels: int = 20) -> str:
+    return f"{base_url.rstrip('/')}/stream?streams={'/'.join(stream_names(symbols, depth_levels))}"
+
+
+def parse_message(raw: str | bytes, received_ms: int, levels: int = 20) -> Event | None:
+    """One combined-stream frame; None for anything we do not use (e.g. subscribe answers)."""
+    message = orjson.loads(raw)
+    if not isinstance(message, dict):
+        return None
+    if message.get("e") == "serverShutdown":
+        return ServerShutdown()
+    stream, data = message.get("stream"), message.get("data")
+    if not isinstance(stream, str) or not isinstance(data, dict):
+        return None
+    if data.get("e") == "serverShutdown":
+        return ServerShutdown()
+    if "@kline_" in stream:
+        return parse_kline_event(data)
+    if "@depth" in stream:
+        return parse_depth(stream.split("@", 1)[0].upper(), data, received_ms, levels)
+    return None
+
+
+def parse_kline_event(data: dict[str, Any]) -> LiveCandle:
+    """A `<symbol>@kline_1m` event::
+
+        {"e":"kline","E":1700000012345,"s":"BTCUSDT","k":{"t":1700000000000,
+         "T":1700000059999,"s":"BTCUSDT","i":"1m","f":100,"L":200,"o":"37000.10000000",
+         "c":"37010.00000000","h":"37012.50000000","l":"36999.00000000","v":"12.50000000",
+         "n":101,"x":false,"q":"462600.00000000","V":"6.20000000","Q":"229400.00000000",
+         "B":"0"}}
+    """
+    k = data["k"]
+    if k.get("i") != "1m":
+        raise ValueError(f"expected a 1m kline, got {k.get('i')!r}")
+    open_ms, close_ms, trades = k["t"], k["T"], k["n"]
+    if type(open_ms) is not int or type(close_ms) is not int or type(trades) is not int:
+        raise ValueError("kline times and trade count must be integers")
+    if open_ms % 60_000 or close_ms != open_ms + 59_999:
+        raise ValueError(f"kline {open_ms}..{close_ms} is not one minute")
+    candle = Candle(
+        open_time_ms=open_ms,
+        open=parse_decimal(k["o"]),
+        high=parse_decimal(k["h"]),
+        low=parse_decimal(k["l"]),
+        close=parse_decimal(k["c"]),
+        volume=parse_decimal(k["v"]),
+        quote_volume=parse_decimal(k["q"]),
+        trades=trades,
+        taker_buy_volume=parse_decimal(k["V"]),
+        taker_buy_quote_volume=parse_decimal(k["Q"]),
+    )
+    return LiveCandle(str(k["s"]).upper(), candle, bool(k["x"]))
+
+
+def parse_depth(symbol: str, data: dict[str, Any], received_ms: int, levels: int = 20) -> Book:
+    """A partial book (`<symbol>@depth20@100ms`, or REST `/api/v3/depth`)::
+
+        {"lastUpdateId":160,"bids":[["0.0024","10"]],"asks":[["0.0026","100"]]}
+
+    It names neither symbol nor time: the symbol comes from the stream name and the time
+    is when we received it.
+    """
+    update_id = data["lastUpdateId"]
+    if type(update_id) is not int:
+        raise ValueError("lastUpdateId must be an integer")
+    return Book(
+        symbol=symbol,
+        received_ms=received_ms,
+        last_update_id=update_id,
+        bids=_levels(data["bids"], levels),
+        asks=_levels(data["asks"], levels),
+    )
+
+
+def _levels(side: Sequence[Sequence[str]], levels: int) -> tuple[tuple[Any, Any], ...]:
+    return tuple((parse_decimal(p), parse_decimal(q)) for p, q in side[:levels])

@@ -1,0 +1,118 @@
+"""Helpers for collector tests: an in-process simulator and a collector wired to the
+session's PostgreSQL and Redis (fixtures in conftest.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+from redis.asyncio import Redis
+
+from binance_sim.server import SimServer
+from data_collector.collector import Collector
+from data_collector.publisher import Publisher
+from data_collector.rest import BinanceRest
+from data_collector.settings import CollectorSettings
+from data_collector.weights import WeightBudget
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = Path(os.environ.get("LINKORA_SHARED_DIR") or REPO.parent / "shared")
+DAY_MS = 86_400_000
+MINUTE_MS = 60_000
+
+
+def days_ago(days: int) -> str:
+    """The UTC date `days` days before today, as the simulator's `start`."""
+    day = (time.time_ns() // 1_000_000) // DAY_MS - days
+    return datetime.fromtimestamp(day * 86_400, UTC).strftime("%Y-%m-%d")
+
+
+def settings_for(sim: SimServer, **overrides: Any) -> CollectorSettings:
+    values: dict[str, Any] = {
+        "binance_base_url": sim.rest_url,
+        "binance_stream_url": sim.stream_url,
+        "symbols": ",".join(sim.config.symbols),
+        "start_date": sim.config.start,
+        "audit_interval": 0,
+        "orderbook_retention": 0,
+    }
+    values.update(overrides)
+    return CollectorSettings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+SimFactory = Callable[..., Awaitable[SimServer]]
+
+
+class Harness:
+    """A collector plus the pieces it is built from, closed by the fixture."""
+
+    def __init__(self, settings: CollectorSettings, pool: asyncpg.Pool, redis: Redis) -> None:
+        self.settings = settings
+        self.log: list[tuple[float, float, int, int]] = []  # sent, answered, status, used weight
+        trace = aiohttp.TraceConfig()
+        trace.on_request_start.append(self._started)
+        trace.on_request_end.append(self._ended)
+        self.session = aiohttp.ClientSession(trace_configs=[trace])
+        self.rest = BinanceRest(
+            self.session, settings.binance_base_url,
+            WeightBudget(6000, settings.weight_budget_fraction),
+            timeout=settings.rest_timeout, max_attempts=settings.rest_max_attempts,
+        )  # fmt: skip
+        self.publisher = Publisher(redis, settings.publish_queue_size)
+        self.collector = Collector(settings, pool, self.rest, self.session, self.publisher)
+        self.stop = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    async def _started(self, _: Any, context: Any, params: Any) -> None:
+        context.sent = time.monotonic()
+
+    async def _ended(self, _: Any, context: Any, params: Any) -> None:
+        used = int(params.response.headers.get("X-MBX-USED-WEIGHT-1M", "0"))
+        self.log.append((context.sent, time.monotonic(), params.response.status, used))
+
+    async def backfill(self) -> None:
+        await self.collector.prepare()
+        await self.collector.backfill_all()
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self.collector.run(self.stop))
+
+    async def wait_backfilled(self, within: float = 60.0) -> None:
+        async with asyncio.timeout(within):
+            await self.collector.backfilled.wait()
+
+    async def close(self) -> None:
+        self.stop.set()
+        if self.task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(self.task, 15)
+        await self.session.close()
+
+
+HarnessFactory = Callable[..., Harness]
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = 20.0) -> None:
+    """Wait until `check()` is true, polling (what is checked has no event to wait on)."""
+    async with asyncio.timeout(within):
+        while not await check():  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+
+
+def stored_rows(rows: list[asyncpg.Record]) -> list[tuple[Any, ...]]:
+    """DB rows in the 12-field REST order (open time in ms), for comparison with the sim."""
+    out = []
+    for r in rows:
+        open_ms = int(r["open_time"].timestamp()) * 1000
+        out.append((open_ms, r["open_price"], r["high_price"], r["low_price"], r["close_price"],
+                    r["volume"], r["quote_volume"], r["trades"], r["taker_buy_volume"],
+                    r["taker_buy_quote_volume"]))
+    return out
