@@ -56,13 +56,18 @@ class EventSettings(OrderSettings):
     confirmations: int = Field(default=12, ge=0)
     reorg_window: int = Field(default=128, ge=1)
     poll_interval: float = Field(default=1.0, gt=0)
-    initial_range: int = Field(default=1000, ge=1)
+    initial_range: int = Field(default=100, ge=1)
     max_range: int = Field(default=5000, ge=1)
     fetch_concurrency: int = Field(default=4, ge=1, le=64)
     rpc_timeout: float = Field(default=15.0, gt=0)
     rpc_batch_size: int = Field(default=500, ge=1)
     # No checkpoint progress for this long while the head moves -> reconnect and alert.
     watchdog_seconds: float = Field(default=60.0, gt=0)
+
+    @field_validator("start_block", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _require_trading(self) -> Self:

@@ -1,0 +1,70 @@
+"""Query and path parameters of the order API, validated into typed values or a 400 message."""
+
+from __future__ import annotations
+
+import re
+
+from starlette.datastructures import QueryParams
+
+DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
+MAX_ID = 2**63 - 1
+STATUSES = {"pending": "PENDING", "executed": "EXECUTED", "cancelled": "CANCELLED"}
+INVALID_STATUS = "Invalid status. Use: pending, executed, cancelled"
+INVALID_ORDER_ID = "Invalid order_id format. Must be a number."
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_INTEGER = re.compile(r"^\s*[+-]?\d+\s*$")
+
+
+class BadParameter(ValueError):
+    """Its message is the 400 body's `error`."""
+
+
+def _integer(value: str, message: str) -> int:
+    if not _INTEGER.match(value):
+        raise BadParameter(message)
+    return int(value)
+
+
+def limit(query: QueryParams) -> int:
+    raw = query.get("limit")
+    if raw is None or raw == "":
+        return DEFAULT_LIMIT
+    return max(1, min(MAX_LIMIT, _integer(raw, "Invalid limit. Must be a number.")))
+
+
+def offset(query: QueryParams) -> int:
+    raw = query.get("offset")
+    if raw is None or raw == "":
+        return 0
+    return max(0, _integer(raw, "Invalid offset. Must be a number."))
+
+
+def cursor(query: QueryParams) -> int | None:
+    """Keyset cursor: the `next_cursor` of the previous page (list only ids below it)."""
+    raw = query.get("cursor")
+    if raw is None or raw == "":
+        return None
+    value = _integer(raw, "Invalid cursor. Use the next_cursor of the previous page.")
+    if value < 1:
+        raise BadParameter("Invalid cursor. Use the next_cursor of the previous page.")
+    return min(value, MAX_ID)
+
+
+def status(query: QueryParams) -> str | None:
+    raw = query.get("status")
+    if raw is None or raw == "":
+        return None
+    found = STATUSES.get(raw.strip().lower())
+    if found is None:
+        raise BadParameter(INVALID_STATUS)
+    return found
+
+
+def address(raw: str) -> str:
+    if not _ADDRESS.match(raw):
+        raise BadParameter("Invalid address format. Must be 0x followed by 40 hex digits.")
+    return raw.lower()
+
+
+def order_id(raw: str) -> int:
+    return _integer(raw, INVALID_ORDER_ID)

@@ -1,0 +1,183 @@
+"""Raw Trading logs and `getOrder` answers decoded by slicing 32-byte words.
+
+Only the four order events are recognised; anything else the contract emits is skipped. A real
+`OrderCreated` log as the node returns it::
+
+    {"address": "0x5fbdb2315678afecb367f032d93f642f64180aa3",
+     "topics": ["0xdcb4282d27c4f0f72b550268698af955cf8c6bd36efec7b9a243e500452f86e2",
+                "0x0000000000000000000000000000000000000000000000000000000000000001",
+                "0x0000000000000000000000003c44cdddb6a900fa2b585dd299e03d12fa4293bc"],
+     "data": "0x" + tokenIn word + tokenOut word + amountIn word,
+     "blockNumber": "0x5", "blockHash": "0x…", "transactionHash": "0x…", "logIndex": "0x1"}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from eth_utils.crypto import keccak
+
+
+class EventKind(StrEnum):
+    CREATED = "CREATED"
+    EXECUTED = "EXECUTED"
+    CANCELLED = "CANCELLED"
+    MODIFIED = "MODIFIED"
+
+
+SIGNATURES = {
+    EventKind.CREATED: "OrderCreated(uint256,address,address,address,uint256)",
+    EventKind.EXECUTED: "OrderExecuted(uint256,address,uint256)",
+    EventKind.CANCELLED: "OrderCancelled(uint256,address)",
+    EventKind.MODIFIED: "OrderModified(uint256,uint256,uint256)",
+}
+
+
+def _selector(signature: str, length: int = 32) -> str:
+    return "0x" + keccak(text=signature)[:length].hex()
+
+
+TOPICS: dict[EventKind, str] = {kind: _selector(sig) for kind, sig in SIGNATURES.items()}
+KIND_BY_TOPIC: dict[str, EventKind] = {topic: kind for kind, topic in TOPICS.items()}
+GET_ORDER_SELECTOR = _selector("getOrder(uint256)", 4)
+DECIMALS_SELECTOR = _selector("decimals()", 4)
+
+ORDER_TYPES = ("LIMIT", "STOP", "MARKET", "CONDITIONAL")
+ZERO_ADDRESS = "0x" + "00" * 20
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEvent:
+    """One decoded order event; amounts are raw integer token units."""
+
+    kind: EventKind
+    order_id: int
+    block_number: int
+    block_hash: str
+    tx_hash: str
+    log_index: int
+    account: str | None = None  # user (CREATED, CANCELLED) or executor (EXECUTED)
+    token_in: str | None = None
+    token_out: str | None = None
+    amount: int | None = None  # amountIn (CREATED) or amountOut (EXECUTED)
+    new_target_price: int | None = None
+    new_min_amount_out: int | None = None
+
+    @property
+    def position(self) -> tuple[int, int]:
+        return self.block_number, self.log_index
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSnapshot:
+    """The `getOrder` tuple; amounts and prices raw."""
+
+    id: int
+    user: str
+    token_in: str
+    token_out: str
+    amount_in: int
+    target_price: int
+    min_amount_out: int
+    order_type: int
+    is_long: bool
+    executed: bool
+    created_at: int
+    self_executable: bool
+
+
+class DecodeError(ValueError):
+    """A log or call answer that does not have the expected layout."""
+
+
+def _word(data: str, index: int) -> str:
+    start = 2 + 64 * index
+    word = data[start : start + 64]
+    if len(word) != 64:
+        raise DecodeError(f"data too short for word {index}: {data[:80]}")
+    return word
+
+
+def _address(word: str) -> str:
+    return "0x" + word[24:].lower()
+
+
+def decode_log(log: dict[str, Any]) -> OrderEvent | None:
+    """Decode one order event log; None for other events of the contract."""
+    topics: list[str] = log["topics"]
+    if not topics:
+        return None
+    kind = KIND_BY_TOPIC.get(topics[0].lower())
+    if kind is None:
+        return None
+    data: str = log["data"]
+    try:
+        order_id = int(topics[1], 16)
+        common = {
+            "kind": kind,
+            "order_id": order_id,
+            "block_number": int(log["blockNumber"], 16),
+            "block_hash": log["blockHash"].lower(),
+            "tx_hash": log["transactionHash"].lower(),
+            "log_index": int(log["logIndex"], 16),
+        }
+        if kind is EventKind.CREATED:
+            return OrderEvent(
+                **common,
+                account=_address(topics[2][2:]),
+                token_in=_address(_word(data, 0)),
+                token_out=_address(_word(data, 1)),
+                amount=int(_word(data, 2), 16),
+            )
+        if kind is EventKind.EXECUTED:
+            return OrderEvent(
+                **common, account=_address(topics[2][2:]), amount=int(_word(data, 0), 16)
+            )
+        if kind is EventKind.CANCELLED:
+            return OrderEvent(**common, account=_address(topics[2][2:]))
+        return OrderEvent(
+            **common,
+            new_target_price=int(_word(data, 0), 16),
+            new_min_amount_out=int(_word(data, 1), 16),
+        )
+    except (IndexError, KeyError) as error:
+        raise DecodeError(f"malformed {kind} log: {error}") from None
+
+
+def decode_logs(logs: list[dict[str, Any]]) -> list[OrderEvent]:
+    """Decoded order events in chain order (block number, then log index)."""
+    events = [event for log in logs if (event := decode_log(log)) is not None]
+    events.sort(key=lambda event: event.position)
+    return events
+
+
+def encode_get_order(order_id: int) -> str:
+    return GET_ORDER_SELECTOR + format(order_id, "064x")
+
+
+def decode_get_order(result: str) -> OrderSnapshot:
+    """Decode `getOrder`'s answer: twelve static words, in the tuple's order."""
+    words = [_word(result, i) for i in range(12)]
+    order_type = int(words[7], 16)
+    if order_type >= len(ORDER_TYPES):
+        raise DecodeError(f"unknown order type {order_type}")
+    return OrderSnapshot(
+        id=int(words[0], 16),
+        user=_address(words[1]),
+        token_in=_address(words[2]),
+        token_out=_address(words[3]),
+        amount_in=int(words[4], 16),
+        target_price=int(words[5], 16),
+        min_amount_out=int(words[6], 16),
+        order_type=order_type,
+        is_long=int(words[8], 16) != 0,
+        executed=int(words[9], 16) != 0,
+        created_at=int(words[10], 16),
+        self_executable=int(words[11], 16) != 0,
+    )
+
+
+def decode_uint(result: str) -> int:
+    return int(_word(result, 0), 16)

@@ -1,0 +1,210 @@
+"""The processor loop: fetch ranges in parallel, apply them strictly in order, follow the head,
+roll back on reorgs. One instance writes at a time (the caller holds the advisory lock)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import asyncpg
+
+from order_system.events import store
+from order_system.events.chain import BlockMissing, Chain
+from order_system.events.fetching import (
+    Decimals,
+    FetchedRange,
+    InconsistentRange,
+    RangeSizer,
+    fetch_range,
+)
+from order_system.events.reorg import Halt, find_ancestor
+from order_system.events.transitions import EventRow, OrderRow, event_row, transition
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Tuning:
+    start_block: int = 0
+    confirmations: int = 12
+    reorg_window: int = 128
+    poll_interval: float = 1.0
+    initial_range: int = 100
+    max_range: int = 5000
+    fetch_concurrency: int = 4
+    watchdog_seconds: float = 60.0
+
+
+class ReorgDetected(RuntimeError):
+    pass
+
+
+class Processor:
+    def __init__(
+        self, connection: asyncpg.Connection, chain: Chain, tuning: Tuning, stop: asyncio.Event
+    ) -> None:
+        self.connection = connection
+        self.chain = chain
+        self.tuning = tuning
+        self.stop = stop
+        self.sizer = RangeSizer(tuning.initial_range, tuning.max_range)
+        self.decimals = Decimals(chain, {})
+        self.processed = tuning.start_block - 1
+        self.processed_hash: str | None = None
+        self.head = -1
+        self.last_progress = time.monotonic()  # last batch applied
+        self.last_step = time.monotonic()  # last pass that got through (the node answers)
+        self.events_applied = 0
+        self.reconnects = 0
+
+    async def prepare(self) -> None:
+        """Load the checkpoint and token decimals; check this is the chain we indexed."""
+        self.decimals.known.update(await store.load_decimals(self.connection))
+        checkpoint = await store.load_checkpoint(self.connection)
+        if checkpoint is not None:
+            self.processed, self.processed_hash = checkpoint.block, checkpoint.hash
+        genesis = await self.chain.header(0)
+        identity = {
+            "chain_id": await self.chain.chain_id(),
+            "genesis_hash": genesis.hash if genesis else None,
+            "trading": self.chain.trading,
+        }
+        stored = await store.load_chain_identity(self.connection)
+        if stored is None:
+            await store.save_chain_identity(self.connection, identity)
+        elif stored != identity:
+            differs = ", ".join(k for k in identity if stored.get(k) != identity[k])
+            hint = " (node restarted from genesis?)" if "genesis_hash" in differs else ""
+            raise Halt(
+                f"the index belongs to another chain or contract: {differs} changed{hint}; "
+                "reset the order tables to index this one"
+            )
+        await store.save_alert(self.connection, None)  # an earlier alert no longer holds
+        log.info("resuming after block %d", self.processed)
+
+    async def run(self) -> None:
+        """Index until `stop` is set; RpcUnavailable and Halt propagate to the caller."""
+        while not self.stop.is_set():
+            if await self.step():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stop.wait(), self.tuning.poll_interval)
+
+    async def step(self) -> bool:
+        """One pass: catch up to the confirmed head (or check the tip); True when caught up."""
+        self.head = await self.chain.head()
+        target = self.head - self.tuning.confirmations
+        try:
+            if self.processed >= target:
+                await self._check_tip()
+                caught_up = True
+            else:
+                await self._catch_up(target)
+                caught_up = self.processed >= target
+        except (ReorgDetected, BlockMissing, InconsistentRange) as reason:
+            log.warning("chain changed under the index (%s); checking for a reorg", reason)
+            await self._handle_reorg()
+            caught_up = False
+        self.last_step = time.monotonic()
+        return caught_up
+
+    async def sync(self, max_steps: int = 1000) -> None:
+        """Step until caught up with the head as it is now (tests and one-shot runs)."""
+        for _ in range(max_steps):
+            if await self.step():
+                return
+        raise RuntimeError(f"not caught up after {max_steps} steps")
+
+    async def _check_tip(self) -> None:
+        if self.processed_hash is None or self.processed < 0:
+            return
+        header = await self.chain.header(self.processed)
+        if header is None or header.hash != self.processed_hash:
+            raise ReorgDetected(f"block {self.processed} is no longer {self.processed_hash}")
+
+    def _next_end(self, start: int, target: int) -> int:
+        end = min(target, start + self.sizer.size - 1)
+        tail = self.head - self.tuning.reorg_window
+        if start <= tail < end:
+            end = tail  # ranges near the head fetch every header; keep them short
+        return end
+
+    async def _catch_up(self, target: int) -> None:
+        pending: deque[asyncio.Task[FetchedRange]] = deque()
+        start = self.processed + 1
+        try:
+            while (pending or start <= target) and not self.stop.is_set():
+                while len(pending) < self.tuning.fetch_concurrency and start <= target:
+                    end = self._next_end(start, target)
+                    every_block = end > self.head - self.tuning.reorg_window
+                    pending.append(asyncio.create_task(fetch_range(
+                        self.chain, start, end, self.sizer, self.decimals, every_block
+                    )))
+                    start = end + 1
+                fetched = await pending.popleft()
+                await self._apply(fetched)
+        finally:
+            for task in pending:
+                task.cancel()
+            for task in pending:
+                with contextlib.suppress(BaseException):
+                    await task
+
+    async def _apply(self, fetched: FetchedRange) -> None:
+        first = fetched.headers[fetched.start]
+        linked = self.processed_hash is None or first.parent_hash == self.processed_hash
+        if fetched.start == self.processed + 1 and not linked:
+            raise ReorgDetected(f"block {first.number} does not link to the stored block")
+        orders, events, new_ids = await self._transitions(fetched)
+        end_hash = fetched.headers[fetched.end].hash
+        batch = store.Batch(
+            start=fetched.start, end=fetched.end, orders=list(orders.values()), events=events,
+            headers=list(fetched.headers.values()), decimals=fetched.decimals, end_hash=end_hash,
+            new_order_ids=new_ids,
+        )
+        await store.write_batch(self.connection, batch, self.tuning.reorg_window)
+        self.processed, self.processed_hash = fetched.end, end_hash
+        self.last_progress = time.monotonic()
+        self.events_applied += len(events)
+        if events:
+            log.info("applied blocks %d..%d: %d events", fetched.start, fetched.end, len(events))
+
+    async def _transitions(
+        self, fetched: FetchedRange
+    ) -> tuple[dict[int, OrderRow], list[EventRow], frozenset[int]]:
+        ids = {event.order_id for event in fetched.events}
+        orders = await store.load_orders(self.connection, ids) if ids else {}
+        new_ids = frozenset(ids - orders.keys())
+        rows: list[EventRow] = []
+        for event in fetched.events:
+            order = orders.get(event.order_id)
+            snapshot = fetched.snapshots.get(event.position)
+            if order is None and snapshot is None:
+                # An order created before the first indexed block: read it at this event's block.
+                (snapshot,) = await self.chain.orders([(event.order_id, event.block_hash)])
+                await self.decimals.ensure([snapshot.token_in, snapshot.token_out])
+                fetched.decimals.update(
+                    {t: self.decimals(t) for t in (snapshot.token_in, snapshot.token_out)}
+                )
+            timestamp = fetched.headers[event.block_number].timestamp
+            row = event_row(event, order, timestamp, self.decimals, snapshot)
+            orders[event.order_id] = transition(order, row)
+            rows.append(row)
+        return orders, rows, new_ids
+
+    async def _handle_reorg(self) -> None:
+        stored = await store.stored_hashes(self.connection)
+        if not stored:
+            return  # nothing applied near the head yet: the next pass re-checks
+        ancestor = await find_ancestor(self.chain, stored, self.processed)
+        if ancestor.number == self.processed and ancestor.hash == self.processed_hash:
+            return  # answers were inconsistent only while the node moved: fetch again
+        touched = await store.rollback(self.connection, ancestor.number, ancestor.hash)
+        log.warning(
+            "reorg: rolled back blocks %d..%d to %s (%d orders rebuilt or removed)",
+            ancestor.number + 1, self.processed, ancestor.hash, touched,
+        )
+        self.processed, self.processed_hash = ancestor.number, ancestor.hash

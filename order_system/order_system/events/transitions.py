@@ -1,0 +1,215 @@
+"""Order state transitions: pure functions from decoded events to stored rows.
+
+Two steps keep rollback simple. `event_row` turns a decoded event plus what was read from the
+chain (block time, token decimals, the `getOrder` snapshot) into the stored event, with amounts
+already scaled; `transition` folds a stored event into the order row. Rebuilding an order after a
+rollback is the same fold over the events that remain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from eth_utils.address import to_checksum_address
+
+from linkora_core.decimals import EXACT, to_plain
+from order_system.events.decoding import ORDER_TYPES, EventKind, OrderEvent, OrderSnapshot
+
+PRICE_DECIMALS = 18
+
+# Checksumming hashes the address; the same users and tokens recur in nearly every event.
+checksum: Callable[[str], str] = lru_cache(maxsize=65536)(to_checksum_address)
+PENDING, EXECUTED, CANCELLED = "PENDING", "EXECUTED", "CANCELLED"
+
+
+def scale(raw: int, decimals: int) -> Decimal:
+    """Raw integer units -> exact Decimal (a uint256 has at most 78 digits: EXACT never rounds)."""
+    return Decimal(raw).scaleb(-decimals, EXACT)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRow:
+    id: int
+    user_address: str
+    token_in: str
+    token_out: str
+    amount_in: Decimal
+    target_price: Decimal
+    min_amount_out: Decimal
+    order_type: str
+    is_long: bool
+    self_executable: bool
+    status: str
+    created_at: datetime
+    executed_at: datetime | None
+    updated_at: datetime
+    tx_hash: str
+    block_number: int
+    executor_address: str | None = None
+    amount_out: Decimal | None = None
+    execution_tx_hash: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """An `order_events` row; `snapshot` holds the order read at the event's block when the
+    event starts an order (its CREATED event, or the first event seen of an older order)."""
+
+    order_id: int
+    event_type: str
+    old_status: str | None
+    new_status: str
+    tx_hash: str
+    block_number: int
+    block_hash: str
+    log_index: int
+    occurred_at: datetime
+    event_data: dict[str, Any]
+    snapshot: dict[str, Any] | None
+
+
+def snapshot_data(snapshot: OrderSnapshot, decimals: Callable[[str], int]) -> dict[str, Any]:
+    """The stored form of a `getOrder` snapshot: scaled decimal strings, lowercase addresses."""
+    return {
+        "user": snapshot.user,
+        "token_in": snapshot.token_in,
+        "token_out": snapshot.token_out,
+        "amount_in": to_plain(scale(snapshot.amount_in, decimals(snapshot.token_in))),
+        "target_price": to_plain(scale(snapshot.target_price, PRICE_DECIMALS)),
+        "min_amount_out": to_plain(scale(snapshot.min_amount_out, decimals(snapshot.token_out))),
+        "order_type": ORDER_TYPES[snapshot.order_type],
+        "is_long": snapshot.is_long,
+        "self_executable": snapshot.self_executable,
+        "created_at": snapshot.created_at,
+    }
+
+
+def event_data(
+    event: OrderEvent, token_in: str | None, token_out: str | None, decimals: Callable[[str], int]
+) -> dict[str, Any]:
+    """The event's decoded arguments as JSON: amounts as plain decimal strings."""
+    data: dict[str, Any] = {"orderId": event.order_id}
+    if event.kind is EventKind.CREATED:
+        assert event.account and event.token_in and event.token_out and event.amount is not None
+        data["user"] = checksum(event.account)
+        data["tokenIn"] = checksum(event.token_in)
+        data["tokenOut"] = checksum(event.token_out)
+        data["amountIn"] = to_plain(scale(event.amount, decimals(event.token_in)))
+    elif event.kind is EventKind.EXECUTED:
+        assert event.account and event.amount is not None and token_out
+        data["executor"] = checksum(event.account)
+        data["amountOut"] = to_plain(scale(event.amount, decimals(token_out)))
+    elif event.kind is EventKind.CANCELLED:
+        assert event.account
+        data["user"] = checksum(event.account)
+    else:
+        assert event.new_target_price is not None and event.new_min_amount_out is not None
+        assert token_out
+        data["newTargetPrice"] = to_plain(scale(event.new_target_price, PRICE_DECIMALS))
+        data["newMinAmountOut"] = to_plain(scale(event.new_min_amount_out, decimals(token_out)))
+    return data
+
+
+def event_row(
+    event: OrderEvent,
+    order: OrderRow | None,
+    timestamp: int,
+    decimals: Callable[[str], int],
+    snapshot: OrderSnapshot | None,
+) -> EventRow:
+    """The stored event for `event`, given the order as it stands before it (None if unknown;
+    then `snapshot` must be the order read at the event's block)."""
+    stored = None
+    if event.kind is EventKind.CREATED or order is None:
+        if snapshot is None:
+            raise ValueError(f"order {event.order_id}: {event.kind} needs the getOrder snapshot")
+        stored = snapshot_data(snapshot, decimals)
+    token_in = order.token_in if order else snapshot.token_in if snapshot else None
+    token_out = order.token_out if order else snapshot.token_out if snapshot else None
+    old_status = None if event.kind is EventKind.CREATED else order.status if order else PENDING
+    new_status = {
+        EventKind.CREATED: PENDING,
+        EventKind.EXECUTED: EXECUTED,
+        EventKind.CANCELLED: CANCELLED,
+        EventKind.MODIFIED: old_status or PENDING,
+    }[event.kind]
+    return EventRow(
+        order_id=event.order_id,
+        event_type=event.kind.value,
+        old_status=old_status,
+        new_status=new_status,
+        tx_hash=event.tx_hash,
+        block_number=event.block_number,
+        block_hash=event.block_hash,
+        log_index=event.log_index,
+        occurred_at=datetime.fromtimestamp(timestamp, UTC),
+        event_data=event_data(event, token_in, token_out, decimals),
+        snapshot=stored,
+    )
+
+
+def _from_snapshot(event: EventRow, snapshot: Mapping[str, Any]) -> OrderRow:
+    created = event.occurred_at
+    if event.event_type != EventKind.CREATED:
+        created = datetime.fromtimestamp(int(snapshot["created_at"]), UTC)
+    return OrderRow(
+        id=event.order_id,
+        user_address=snapshot["user"],
+        token_in=snapshot["token_in"],
+        token_out=snapshot["token_out"],
+        amount_in=Decimal(snapshot["amount_in"]),
+        target_price=Decimal(snapshot["target_price"]),
+        min_amount_out=Decimal(snapshot["min_amount_out"]),
+        order_type=snapshot["order_type"],
+        is_long=bool(snapshot["is_long"]),
+        self_executable=bool(snapshot["self_executable"]),
+        status=PENDING,
+        created_at=created,
+        executed_at=None,
+        updated_at=created,
+        tx_hash=event.tx_hash,
+        block_number=event.block_number,
+    )
+
+
+def transition(order: OrderRow | None, event: EventRow) -> OrderRow:
+    """The order after `event`."""
+    if event.snapshot is not None and (order is None or event.event_type == EventKind.CREATED):
+        order = _from_snapshot(event, event.snapshot)
+    if order is None:
+        raise ValueError(f"order {event.order_id}: {event.event_type} before any known state")
+    data = event.event_data
+    at = event.occurred_at
+    if event.event_type == EventKind.EXECUTED:
+        return replace(
+            order,
+            status=EXECUTED,
+            executed_at=at,
+            updated_at=at,
+            executor_address=str(data["executor"]).lower(),
+            amount_out=Decimal(data["amountOut"]),
+            execution_tx_hash=event.tx_hash,
+        )
+    if event.event_type == EventKind.CANCELLED:
+        return replace(order, status=CANCELLED, updated_at=at)
+    if event.event_type == EventKind.MODIFIED:
+        return replace(
+            order,
+            target_price=Decimal(data["newTargetPrice"]),
+            min_amount_out=Decimal(data["newMinAmountOut"]),
+            updated_at=at,
+        )
+    return order
+
+
+def rebuild(events: Iterable[EventRow]) -> OrderRow | None:
+    """The order from its stored events in chain order; None when none remain."""
+    order: OrderRow | None = None
+    for event in events:
+        order = transition(order, event)
+    return order

@@ -1,0 +1,71 @@
+"""Fixtures of the order system tests: a Hardhat node with the contracts deployed once per
+session, each test's transactions undone after it, and the processor and API wired to them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from order_flow import Flow
+from web3 import Web3
+from web3.types import RPCEndpoint
+
+from devstack.hardhat import HardhatNode
+from order_system.api.app import create_app
+from order_system.artifacts import ensure_compiled
+from order_system.deploy import Deployment, deploy
+from order_system.events.rpc import JsonRpc
+from order_system.settings import OrderSettings
+
+LOG_DIR = Path(__file__).resolve().parents[1] / "artifacts"
+
+
+@pytest.fixture(scope="session")
+def chain_url() -> Iterator[str]:
+    with HardhatNode(LOG_DIR / f"hardhat-orders-{os.getpid()}.log") as node:
+        yield node.url
+
+
+@pytest.fixture(scope="session")
+def w3(chain_url: str) -> Web3:
+    return Web3(Web3.HTTPProvider(chain_url, request_kwargs={"timeout": 60}))
+
+
+@pytest.fixture(scope="session")
+def deployment(w3: Web3) -> Deployment:
+    ensure_compiled()
+    return deploy(w3)
+
+
+@pytest.fixture
+def flow(w3: Web3, deployment: Deployment) -> Iterator[Flow]:
+    """The deployed contracts; every transaction of the test is undone when it ends."""
+    snapshot = w3.provider.make_request(RPCEndpoint("evm_snapshot"), [])["result"]
+    yield Flow(w3, deployment)
+    w3.provider.make_request(RPCEndpoint("evm_setAutomine"), [True])
+    assert w3.provider.make_request(RPCEndpoint("evm_revert"), [snapshot])["result"] is True
+
+
+@pytest.fixture
+async def rpc(chain_url: str) -> AsyncIterator[JsonRpc]:
+    client = JsonRpc(chain_url)
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+@pytest.fixture
+async def api(clean_db: asyncpg.Pool, chain_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The order API over the test database (its lifespan's resources set directly)."""
+    app = create_app(OrderSettings(web3_provider=chain_url))
+    app.state.pool = clean_db
+    app.state.rpc = JsonRpc(chain_url, timeout=2)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://orders") as client:
+        yield client
+    await app.state.rpc.close()

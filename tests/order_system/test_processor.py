@@ -1,0 +1,101 @@
+"""The processor's guards: one writer, the checkpoint, the chain it belongs to, orders first
+seen after their creation, and the service's exit on an alert."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from decimal import Decimal
+
+import asyncpg
+import httpx
+import orjson
+import pytest
+from indexing import index, processor
+from order_flow import LIMIT, STOP, Flow
+
+from order_system.events import store
+from order_system.events.__main__ import HALT_EXIT_STATUS, _lock
+from order_system.events.reorg import Halt
+from order_system.events.rpc import JsonRpc
+
+
+async def test_a_second_writer_waits_for_the_advisory_lock(clean_db: asyncpg.Pool) -> None:
+    async with clean_db.acquire() as first, clean_db.acquire() as second:
+        assert await _lock(first, asyncio.Event())
+        stop = asyncio.Event()
+        waiting = asyncio.create_task(_lock(second, stop))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()
+        stop.set()
+        assert await waiting is False
+        await first.execute("SELECT pg_advisory_unlock_all()")
+
+
+async def test_a_batch_from_a_stale_checkpoint_is_refused(
+    flow: Flow, clean_db: asyncpg.Pool, rpc: JsonRpc
+) -> None:
+    flow.create(flow.users[0], "ETH", "USDC", Decimal("0.1"), Decimal("1"), Decimal("0"),
+                LIMIT, True)
+    indexer = await index(clean_db, rpc, flow.deployment)
+    stale = store.Batch(start=indexer.processed - 3, end=indexer.processed, orders=[], events=[],
+                        headers=[], decimals={}, end_hash="0x" + "ab" * 32)
+    async with clean_db.acquire() as connection:
+        with pytest.raises(store.CheckpointMoved):
+            await store.write_batch(connection, stale, 16)
+
+
+async def test_another_chain_or_a_node_restarted_from_genesis_halts(
+    flow: Flow, clean_db: asyncpg.Pool, rpc: JsonRpc
+) -> None:
+    await index(clean_db, rpc, flow.deployment)
+    await clean_db.execute(
+        "UPDATE system_state SET value = jsonb_set(value, '{genesis_hash}', $1::jsonb) "
+        "WHERE key = 'order_indexer.chain'", orjson.dumps("0x" + "00" * 32).decode()
+    )
+    async with clean_db.acquire() as connection:
+        with pytest.raises(Halt, match="node restarted from genesis"):
+            await processor(connection, rpc, flow.deployment).prepare()
+
+
+async def test_an_order_created_before_the_start_block_is_read_at_its_first_event(
+    flow: Flow, clean_db: asyncpg.Pool, rpc: JsonRpc
+) -> None:
+    order_id, _ = flow.create(flow.users[1], "ETH", "USDC", Decimal("0.2"), Decimal("1.1"),
+                              Decimal("0"), LIMIT, True)
+    start = flow.w3.eth.block_number + 1
+    flow.modify(flow.users[1], order_id, Decimal("1.2"), 5_000_000)
+    flow.execute_by_keeper(order_id)
+    await index(clean_db, rpc, flow.deployment, start_block=start)
+    row = await clean_db.fetchrow("SELECT * FROM orders WHERE id = $1", order_id)
+    assert row["status"] == "EXECUTED" and row["target_price"] == Decimal("1.2")
+    assert row["min_amount_out"] == Decimal("5") and row["amount_in"] == Decimal("0.2")
+    kinds = await clean_db.fetch("SELECT event_type FROM order_events ORDER BY block_number")
+    assert [k["event_type"] for k in kinds] == ["MODIFIED", "EXECUTED"]
+
+
+async def test_the_service_exits_with_an_alert_that_health_reports(
+    flow: Flow, clean_db: asyncpg.Pool, rpc: JsonRpc, service_env: dict[str, str],
+    api: httpx.AsyncClient, chain_url: str,
+) -> None:
+    flow.create(flow.users[0], "ETH", "WBTC", Decimal("0.3"), Decimal("0.5"), Decimal("0"),
+                STOP, False)
+    await index(clean_db, rpc, flow.deployment)
+    await clean_db.execute(
+        "UPDATE system_state SET value = jsonb_set(value, '{chain_id}', '1') "
+        "WHERE key = 'order_indexer.chain'"
+    )
+    env = {**os.environ, **service_env, "WEB3_PROVIDER": chain_url,
+           "TRADING_ADDRESS": flow.deployment.trading, "CONFIRMATIONS": "0"}
+    result = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "order_system.events"], env=env,
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == HALT_EXIT_STATUS, result.stderr
+    assert "ALERT" in result.stderr and "chain_id changed" in result.stderr
+    health = (await api.get("/health")).json()["components"]
+    assert "chain_id changed" in health["indexer_alert"]
+    assert health["processed_block"] == flow.w3.eth.block_number
+    assert health["lag_blocks"] == 0
