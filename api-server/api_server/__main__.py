@@ -18,7 +18,12 @@ def main() -> None:
         port=config.api_port,
         log_config=None,
         access_log=False,
-        proxy_headers=True,
+        # X-Forwarded-For is read by the rate limiter, and only from TRUSTED_PROXIES.
+        proxy_headers=False,
+        ws="websockets-sansio",
+        ws_max_size=config.ws_max_message_bytes,
+        # Compressing every message once per client costs more CPU than fan-out can afford.
+        ws_per_message_deflate=False,
         timeout_graceful_shutdown=10,
     )
 

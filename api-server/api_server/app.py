@@ -10,15 +10,20 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
-from api_server import candle_routes, market_routes
+from api_server import candle_routes, market_routes, udf_routes
+from api_server.candle_reader import FrontierCache
 from api_server.errors import DATABASE_DOWN, database_unavailable
 from api_server.health import health
+from api_server.live_feed import LiveFeed
 from api_server.page_cache import PageCache
 from api_server.rollups import RollupMaintainer
 from api_server.settings import ApiSettings
+from api_server.ws_endpoint import websocket_endpoint
+from api_server.ws_hub import Hub
 from linkora_core import bus, db
+from linkora_core.ratelimit import ClientAddress, RateLimitMiddleware
 
 
 def create_app(settings: ApiSettings, *, maintain_rollups: bool = True) -> Starlette:
@@ -32,8 +37,21 @@ def create_app(settings: ApiSettings, *, maintain_rollups: bool = True) -> Starl
         app.state.page_cache = PageCache(
             settings.candle_cache_seconds, settings.candle_cache_entries
         )
+        app.state.frontiers = FrontierCache(settings.rollup_frontier_cache_seconds)
+        app.state.client_address = ClientAddress(settings.trusted_proxies)
+        app.state.hub = Hub()
+        feed = LiveFeed(
+            settings.redis_url,
+            app.state.hub,
+            app.state.pool,
+            update_interval=settings.ws_update_interval,
+        )
+        app.state.live_feed = feed
         stop = asyncio.Event()
-        tasks: list[asyncio.Task[None]] = []
+        tasks = [
+            asyncio.create_task(feed.run(stop), name="live-feed"),
+            asyncio.create_task(feed.flush_loop(stop), name="live-flush"),
+        ]
         if maintain_rollups:
             maintainer = RollupMaintainer(
                 settings.db_dsn,
@@ -46,10 +64,13 @@ def create_app(settings: ApiSettings, *, maintain_rollups: bool = True) -> Starl
         try:
             yield
         finally:
+            # Background work is idempotent (upserts, a subscription): cancelling is safe.
             stop.set()
             for task in tasks:
+                task.cancel()
+            for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.wait_for(task, 10)
+                    await task
             await app.state.redis.aclose()
             await app.state.pool.close()
 
@@ -60,8 +81,20 @@ def create_app(settings: ApiSettings, *, maintain_rollups: bool = True) -> Starl
             Route("/candles", candle_routes.candles),
             Route("/orderbook", market_routes.orderbook),
             Route("/price", market_routes.price),
+            Route("/udf/config", udf_routes.config),
+            Route("/udf/symbols", udf_routes.symbols),
+            Route("/udf/search", udf_routes.search),
+            Route("/udf/history", udf_routes.history),
+            Route("/udf/time", udf_routes.server_time),
+            WebSocketRoute("/ws", websocket_endpoint),
         ],
         middleware=[
+            Middleware(
+                RateLimitMiddleware,
+                rate=settings.rate_limit_per_second,
+                burst=settings.rate_limit_burst,
+                trusted_proxies=settings.trusted_proxies,
+            ),
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,

@@ -20,5 +20,7 @@ async def health(request: Request) -> JSON:
             "timestamp": datetime.now(UTC).isoformat(),
             "database": "healthy" if database else "unhealthy",
             "redis": "healthy" if redis else "unhealthy",
+            "live_feed": "subscribed" if state.live_feed.connected else "disconnected",
+            "websocket_clients": state.hub.clients,
         }
     )

@@ -26,9 +26,13 @@ class ApiSettings(CommonSettings):
     rollup_interval: float = Field(default=2.0, gt=0)
     rollup_rescan_interval: float = Field(default=60.0, ge=0)
     rollup_startup_lookback: float = Field(default=86_400.0, ge=0)
+    # Requests reuse the rollup frontiers this long (a lagging frontier costs work, not truth).
+    rollup_frontier_cache_seconds: float = Field(default=1.0, ge=0)
     # Immutable closed pages of /candles are cached this long (0 disables the cache).
     candle_cache_seconds: float = Field(default=30.0, ge=0)
     candle_cache_entries: int = Field(default=2048, ge=1)
+    # Pages with the open bucket are shared for this long (0: computed for every request).
+    candle_live_cache_seconds: float = Field(default=1.0, ge=0)
 
     ws_update_interval: float = Field(default=1.0, ge=0)
     ws_heartbeat_interval: float = Field(default=30.0, gt=0)
@@ -36,7 +40,7 @@ class ApiSettings(CommonSettings):
     ws_send_queue: int = Field(default=256, ge=1)
     ws_max_connections_per_ip: int = Field(default=50, ge=1)
     ws_max_message_bytes: int = Field(default=4096, ge=64)
-    ws_max_subscriptions: int = Field(default=1, ge=1)
+    ws_max_subscriptions: int = Field(default=10, ge=1)
 
     rate_limit_per_second: float = Field(default=50.0, ge=0)
     rate_limit_burst: int = Field(default=100, ge=1)

@@ -1,0 +1,295 @@
+"""Candles of any timeframe: closed buckets from the rollup table, the rest (the open bucket,
+and closed buckets the maintainer has not stored yet) aggregated from the next smaller
+timeframe, recursively down to the 1m minutes.
+
+Each timeframe is built from a parent that divides it, so a tail never needs more than a few
+dozen rows per level (1M = closed days + closed hours of today + ...)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final
+
+from api_server import candle_store
+from linkora_core.candles import Candle, aggregate
+from linkora_core.db import Executor
+from linkora_core.timeframes import Timeframe
+
+TF = Timeframe
+# The smaller timeframe each one is aggregated from; every bucket is a whole number of them.
+SOURCE: Final[Mapping[Timeframe, Timeframe]] = MappingProxyType(
+    {
+        TF.MINUTE_3: TF.MINUTE_1,
+        TF.MINUTE_5: TF.MINUTE_1,
+        TF.MINUTE_15: TF.MINUTE_5,
+        TF.MINUTE_30: TF.MINUTE_15,
+        TF.MINUTE_45: TF.MINUTE_15,
+        TF.HOUR_1: TF.MINUTE_15,
+        TF.HOUR_2: TF.HOUR_1,
+        TF.HOUR_3: TF.HOUR_1,
+        TF.HOUR_4: TF.HOUR_1,
+        TF.DAY_1: TF.HOUR_1,
+        TF.WEEK_1: TF.DAY_1,
+        TF.MONTH_1: TF.DAY_1,
+    }
+)
+# Timeframes in an order where each comes after its source.
+ROLLED: Final = tuple(SOURCE)
+
+
+def chain(timeframe: Timeframe) -> list[Timeframe]:
+    """The timeframe and every source below it, down to (excluding) 1m."""
+    out: list[Timeframe] = []
+    while timeframe is not Timeframe.MINUTE_1:
+        out.append(timeframe)
+        timeframe = SOURCE[timeframe]
+    return out
+
+
+class Reader:
+    """Reads one symbol's candles; holds the rollup frontiers fetched once per request."""
+
+    def __init__(
+        self,
+        db: Executor,
+        symbol: str,
+        frontiers: dict[Timeframe, int | None],
+        *,
+        render: bool = False,
+    ) -> None:
+        self._db = db
+        self.symbol = symbol
+        self._frontiers = frontiers
+        # Pages read stored candles as JSON rendered by the database (fast for big pages).
+        self.render = render
+
+    @classmethod
+    async def open(
+        cls,
+        db: Executor,
+        symbol: str,
+        timeframe: Timeframe,
+        *,
+        render: bool = False,
+        frontiers: FrontierCache | None = None,
+    ) -> Reader:
+        if frontiers is None:
+            known = await candle_store.rolled_until(db, symbol, chain(timeframe))
+        else:
+            known = await frontiers.get(db, symbol, timeframe)
+        return cls(db, symbol, known, render=render)
+
+    def frontier(self, timeframe: Timeframe) -> int | None:
+        """Start of the first bucket with no stored rollup (None: nothing stored)."""
+        return self._frontiers.get(timeframe)
+
+    async def range(self, timeframe: Timeframe, lo: int | None, hi: int | None) -> list[Candle]:
+        """Every candle with lo <= open_time < hi, oldest first; lo and hi are bucket starts."""
+        if timeframe is Timeframe.MINUTE_1:
+            return await candle_store.read_range(self._db, self.symbol, timeframe, lo, hi)
+        frontier = self.frontier(timeframe)
+        stored: list[Candle] = []
+        if frontier is not None:
+            stored_hi = frontier if hi is None else min(hi, frontier)
+            if lo is None or lo < stored_hi:
+                stored = await candle_store.read_range(
+                    self._db, self.symbol, timeframe, lo, stored_hi
+                )
+            lo = frontier if lo is None else max(lo, frontier)
+        if hi is not None and lo is not None and lo >= hi:
+            return stored
+        return stored + await self.tail(timeframe, lo, hi)
+
+    async def pieces(self, timeframe: Timeframe, lo: int) -> list[Candle]:
+        """Disjoint candles covering [lo, now) that `timeframe` buckets are built from: stored
+        rollups of each smaller timeframe where they exist, raw minutes at the end (the only
+        part that still changes). One round trip."""
+        segments: list[tuple[Timeframe, int, int | None]] = []
+        source = SOURCE[timeframe]
+        while source is not Timeframe.MINUTE_1:
+            frontier = self.frontier(source)
+            if frontier is not None and frontier > lo:
+                segments.append((source, lo, frontier))
+                lo = frontier
+            source = SOURCE[source]
+        segments.append((Timeframe.MINUTE_1, lo, None))
+        return await candle_store.read_segments(self._db, self.symbol, segments)
+
+    async def tail(self, timeframe: Timeframe, lo: int | None, hi: int | None) -> list[Candle]:
+        """Buckets in [lo, hi) aggregated from smaller timeframes (nothing stored read)."""
+        if lo is not None and hi is None:
+            return aggregate(await self.pieces(timeframe, lo), timeframe)
+        return aggregate(await self.range(SOURCE[timeframe], lo, hi), timeframe)
+
+    async def newest(self, timeframe: Timeframe, end: int | None, limit: int) -> list[Candle]:
+        """The newest `limit` candles opening before `end`, newest first."""
+        return (await self.newest_page(timeframe, end, limit)).candles()
+
+    async def oldest(
+        self, timeframe: Timeframe, start: int, end: int | None, limit: int
+    ) -> list[Candle]:
+        """The first `limit` candles opening at or after `start` (and before `end`)."""
+        return (await self.oldest_page(timeframe, start, end, limit)).candles()
+
+    async def newest_page(self, timeframe: Timeframe, end: int | None, limit: int) -> Page:
+        hi = None if end is None else timeframe.next_start(end - 1)
+        if timeframe is Timeframe.MINUTE_1:
+            return Page([await self._stored(timeframe, None, end, limit, newest_first=True)])
+        frontier = self.frontier(timeframe)
+        if frontier is None:
+            return Page([Stored(await self._newest_unrolled(timeframe, end, hi, limit))])
+        fresh: list[Candle] = []
+        if hi is None or hi > frontier:
+            fresh = [c for c in await self.tail(timeframe, frontier, hi) if _before(c, end)]
+            fresh.reverse()
+        if len(fresh) >= limit:
+            return Page([Stored(fresh[:limit])])
+        stored_hi = frontier if end is None else min(end, frontier)
+        stored = await self._stored(
+            timeframe, None, stored_hi, limit - len(fresh), newest_first=True
+        )
+        return Page([Stored(fresh), stored])
+
+    async def _newest_unrolled(
+        self, timeframe: Timeframe, end: int | None, hi: int | None, limit: int
+    ) -> list[Candle]:
+        """Nothing rolled up yet (a first start): aggregate a window about `limit` buckets
+        wide back from the newest minute, widening it only while it comes up short."""
+        first = await candle_store.first_minute(self._db, self.symbol)
+        if first is None:
+            return []
+        newest = await candle_store.read_page(
+            self._db, self.symbol, Timeframe.MINUTE_1, None, end, 1, newest_first=True
+        )
+        if not newest:
+            return []
+        span = limit * (timeframe.width_ms or 31 * 86_400_000)
+        lo = timeframe.bucket_start(max(newest[0].open_time_ms - span, first))
+        while True:
+            fresh = [c for c in await self.tail(timeframe, lo, hi) if _before(c, end)]
+            if len(fresh) >= limit or lo <= first:
+                return fresh[::-1][:limit]
+            span *= 2
+            lo = timeframe.bucket_start(max(lo - span, first))
+
+    async def oldest_page(
+        self, timeframe: Timeframe, start: int, end: int | None, limit: int
+    ) -> Page:
+        lo = timeframe.bucket_start(start)
+        if lo < start:
+            lo = timeframe.next_start(start)
+        if timeframe is Timeframe.MINUTE_1:
+            return Page([await self._stored(timeframe, lo, end, limit, newest_first=False)])
+        frontier = self.frontier(timeframe)
+        stored = Stored([])
+        if frontier is not None and lo < frontier:
+            stored_hi = frontier if end is None else min(end, frontier)
+            stored = await self._stored(timeframe, lo, stored_hi, limit, newest_first=False)
+            if stored.count >= limit or (end is not None and end <= frontier):
+                return Page([stored])
+        tail_lo = lo if frontier is None else max(lo, frontier)
+        hi = None if end is None else timeframe.next_start(end - 1)
+        if hi is not None and tail_lo >= hi:
+            return Page([stored])
+        fresh = [c for c in await self.tail(timeframe, tail_lo, hi) if _before(c, end)]
+        return Page([stored, Stored(fresh[: limit - stored.count])])
+
+    async def _stored(
+        self,
+        timeframe: Timeframe,
+        lo: int | None,
+        hi: int | None,
+        limit: int,
+        *,
+        newest_first: bool,
+    ) -> Stored:
+        if self.render:
+            rendered = await candle_store.render_page(
+                self._db, self.symbol, timeframe, lo, hi, limit, newest_first=newest_first
+            )
+            return Stored([], *rendered)
+        candles = await candle_store.read_page(
+            self._db, self.symbol, timeframe, lo, hi, limit, newest_first=newest_first
+        )
+        return Stored(candles)
+
+
+@dataclass(slots=True)
+class Stored:
+    """A run of candles in page order: Candle objects, or (render mode) JSON text made by
+    the database, with how many it holds and the open time of its last one."""
+
+    items: list[Candle]
+    json: str = ""
+    rendered: int = 0
+    rendered_last: int | None = None
+    rendered_newest: int | None = None
+
+    @property
+    def count(self) -> int:
+        return len(self.items) + self.rendered
+
+    @property
+    def last_open_time(self) -> int | None:
+        return self.items[-1].open_time_ms if self.items else self.rendered_last
+
+
+@dataclass(slots=True)
+class Page:
+    """A /candles page in output order, assembled from runs."""
+
+    runs: list[Stored]
+
+    def candles(self) -> list[Candle]:
+        return [c for run in self.runs for c in run.items]
+
+    @property
+    def count(self) -> int:
+        return sum(run.count for run in self.runs)
+
+    @property
+    def last_open_time(self) -> int | None:
+        for run in reversed(self.runs):
+            if run.count:
+                return run.last_open_time
+        return None
+
+    @property
+    def newest_open_time(self) -> int | None:
+        times = [c.open_time_ms for run in self.runs for c in run.items]
+        times += [run.rendered_newest for run in self.runs if run.rendered_newest is not None]
+        return max(times, default=None)
+
+
+class FrontierCache:
+    """Rollup frontiers remembered for `ttl` seconds, saving a round trip per request.
+
+    A remembered frontier can only lag the real one (rollups are added, never removed), and a
+    lagging frontier only makes the reader aggregate a little more from smaller timeframes:
+    never a wrong candle."""
+
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl = ttl
+        self._clock = clock
+        self._known: dict[tuple[str, Timeframe], tuple[float, dict[Timeframe, int | None]]] = {}
+
+    async def get(
+        self, db: Executor, symbol: str, timeframe: Timeframe
+    ) -> dict[Timeframe, int | None]:
+        now = self._clock()
+        hit = self._known.get((symbol, timeframe))
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        frontiers = await candle_store.rolled_until(db, symbol, chain(timeframe))
+        if self._ttl > 0:
+            if len(self._known) > 10_000:
+                self._known.clear()
+            self._known[symbol, timeframe] = (now + self._ttl, frontiers)
+        return frontiers
+
+
+def _before(candle: Candle, end: int | None) -> bool:
+    return end is None or candle.open_time_ms < end

@@ -1,0 +1,297 @@
+"""SQL for the candle tables: 1m minutes in `candles`, closed larger buckets in
+`candle_rollups`. Every query is parameterised; times cross the boundary as epoch ms."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from linkora_core.candles import Candle
+from linkora_core.db import Executor
+from linkora_core.timeframes import MINUTE_MS, Timeframe
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+_FIELDS = (
+    "open_time, open_price, high_price, low_price, close_price, volume, quote_volume, trades, "
+    "taker_buy_volume, taker_buy_quote_volume"
+)
+
+
+def to_datetime(ms: int) -> datetime:
+    return EPOCH + ms * _MS
+
+
+def to_ms(moment: datetime) -> int:
+    return (moment - EPOCH) // _MS
+
+
+def _candle(row: Sequence[Any], timeframe: Timeframe) -> Candle:
+    return Candle(
+        open_time_ms=to_ms(row[0]),
+        open=row[1],
+        high=row[2],
+        low=row[3],
+        close=row[4],
+        volume=row[5],
+        quote_volume=row[6],
+        trades=row[7],
+        taker_buy_volume=row[8],
+        taker_buy_quote_volume=row[9],
+        timeframe=timeframe,
+    )
+
+
+def _source(timeframe: Timeframe) -> tuple[str, list[object]]:
+    """The table and extra key of a timeframe: 1m lives in candles, the rest in rollups."""
+    if timeframe is Timeframe.MINUTE_1:
+        return "candles WHERE symbol = $1", []
+    return "candle_rollups WHERE symbol = $1 AND timeframe = $4", [timeframe.value]
+
+
+async def read_range(
+    db: Executor, symbol: str, timeframe: Timeframe, lo: int | None, hi: int | None
+) -> list[Candle]:
+    """Stored candles with lo <= open_time < hi (None = unbounded), oldest first."""
+    table, extra = _source(timeframe)
+    rows = await db.fetch(
+        f"SELECT {_FIELDS} FROM {table} AND open_time >= coalesce($2::timestamptz, '-infinity') "
+        f"AND open_time < coalesce($3::timestamptz, 'infinity') ORDER BY open_time",
+        symbol,
+        _at(lo),
+        _at(hi),
+        *extra,
+    )
+    return [_candle(row, timeframe) for row in rows]
+
+
+async def read_segments(
+    db: Executor, symbol: str, segments: list[tuple[Timeframe, int, int | None]]
+) -> list[Candle]:
+    """Candles of several (timeframe, lo, hi) ranges in one round trip, in no set order."""
+    parts: list[str] = []
+    args: list[object] = [symbol]
+    for timeframe, lo, hi in segments:
+        n = len(args)
+        bounds = (
+            f"open_time >= ${n + 1} AND open_time < coalesce(${n + 2}::timestamptz, 'infinity')"
+        )
+        if timeframe is Timeframe.MINUTE_1:
+            parts.append(f"SELECT '1' AS tf, {_FIELDS} FROM candles WHERE symbol = $1 AND {bounds}")
+            args += [to_datetime(lo), _at(hi)]
+        else:
+            parts.append(
+                f"SELECT timeframe, {_FIELDS} FROM candle_rollups WHERE symbol = $1 "
+                f"AND timeframe = ${n + 3} AND {bounds}"
+            )
+            args += [to_datetime(lo), _at(hi), timeframe.value]
+    if not parts:
+        return []
+    rows = await db.fetch(" UNION ALL ".join(parts), *args)
+    return [_candle(row[1:], Timeframe(row[0])) for row in rows]
+
+
+async def read_page(
+    db: Executor,
+    symbol: str,
+    timeframe: Timeframe,
+    lo: int | None,
+    hi: int | None,
+    limit: int,
+    *,
+    newest_first: bool,
+) -> list[Candle]:
+    """At most `limit` stored candles in [lo, hi), from the newest or the oldest end."""
+    table, extra = _source(timeframe)
+    order = "DESC" if newest_first else "ASC"
+    rows = await db.fetch(
+        f"SELECT {_FIELDS} FROM {table} AND open_time >= coalesce($2::timestamptz, '-infinity') "
+        f"AND open_time < coalesce($3::timestamptz, 'infinity') ORDER BY open_time {order} "
+        f"LIMIT ${4 + len(extra)}",
+        symbol,
+        _at(lo),
+        _at(hi),
+        *extra,
+        limit,
+    )
+    return [_candle(row, timeframe) for row in rows]
+
+
+# Interval literals for the close time of a bucket (open + width - 1 ms, in UTC).
+_WIDTH_SQL = {
+    Timeframe.MINUTE_1: "1 minute",
+    Timeframe.MINUTE_3: "3 minutes",
+    Timeframe.MINUTE_5: "5 minutes",
+    Timeframe.MINUTE_15: "15 minutes",
+    Timeframe.MINUTE_30: "30 minutes",
+    Timeframe.MINUTE_45: "45 minutes",
+    Timeframe.HOUR_1: "1 hour",
+    Timeframe.HOUR_2: "2 hours",
+    Timeframe.HOUR_3: "3 hours",
+    Timeframe.HOUR_4: "4 hours",
+    Timeframe.DAY_1: "1 day",
+    Timeframe.WEEK_1: "7 days",
+    Timeframe.MONTH_1: "1 month",
+}
+# The REST candle object, written by PostgreSQL: numerics as minimal plain decimals
+# (trim_scale; numeric text never uses an exponent), times as the wire's ISO strings.
+_REST_OBJECT = """format(
+    '{"timestamp":%s,"open_time":"%s","close_time":"%s","open_price":"%s","high_price":"%s",'
+    '"low_price":"%s","close_price":"%s","volume":"%s","quote_volume":"%s","trades":%s,'
+    '"taker_buy_volume":"%s","taker_buy_quote_volume":"%s"}',
+    (extract(epoch FROM open_time) * 1000)::bigint,
+    to_char(open_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"'),
+    to_char((open_time AT TIME ZONE 'UTC') + $WIDTH::text::interval - interval '1 millisecond',
+            'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'),
+    trim_scale(open_price), trim_scale(high_price), trim_scale(low_price),
+    trim_scale(close_price), trim_scale(volume), trim_scale(quote_volume), trades,
+    trim_scale(taker_buy_volume), trim_scale(taker_buy_quote_volume))"""
+
+
+async def render_page(
+    db: Executor,
+    symbol: str,
+    timeframe: Timeframe,
+    lo: int | None,
+    hi: int | None,
+    limit: int,
+    *,
+    newest_first: bool,
+) -> tuple[str, int, int | None, int | None]:
+    """Like `read_page`, as REST JSON objects joined by commas. Returns the text, how many,
+    the open time of the last one in page order and the newest open time."""
+    table, extra = _source(timeframe)
+    order = "DESC" if newest_first else "ASC"
+    width = f"${5 + len(extra)}"
+    row = await db.fetchrow(
+        f"SELECT coalesce(string_agg(body, ',' ORDER BY open_time {order}), ''), count(*), "
+        f"{'min' if newest_first else 'max'}(open_time), max(open_time) FROM ("
+        f"SELECT open_time, {_REST_OBJECT.replace('$WIDTH', width)} AS body FROM {table} "
+        f"AND open_time >= coalesce($2::timestamptz, '-infinity') "
+        f"AND open_time < coalesce($3::timestamptz, 'infinity') ORDER BY open_time {order} "
+        f"LIMIT ${4 + len(extra)}) AS page",
+        symbol,
+        _at(lo),
+        _at(hi),
+        *extra,
+        limit,
+        _WIDTH_SQL[timeframe],
+    )
+    assert row is not None
+    last, newest = row[2], row[3]
+    return (
+        row[0],
+        row[1],
+        None if last is None else to_ms(last),
+        None if newest is None else to_ms(newest),
+    )
+
+
+async def rolled_until(
+    db: Executor, symbol: str, timeframes: Iterable[Timeframe]
+) -> dict[Timeframe, int | None]:
+    """For each timeframe, the end of its newest stored rollup (None when there is none)."""
+    wanted = [tf for tf in timeframes if tf is not Timeframe.MINUTE_1]
+    if not wanted:
+        return {}
+    rows = await db.fetch(
+        "SELECT tf, (SELECT open_time FROM candle_rollups WHERE symbol = $1 AND timeframe = tf "
+        "ORDER BY open_time DESC LIMIT 1) FROM unnest($2::text[]) AS tf",
+        symbol,
+        [tf.value for tf in wanted],
+    )
+    out: dict[Timeframe, int | None] = {}
+    for label, newest in rows:
+        tf = Timeframe(label)
+        out[tf] = None if newest is None else tf.next_start(to_ms(newest))
+    return out
+
+
+async def closed_horizon(db: Executor, symbol: str) -> int | None:
+    """End of the newest closed minute: every bucket ending at or before it is closed."""
+    newest = await db.fetchval(
+        "SELECT open_time FROM candles WHERE symbol = $1 AND is_closed "
+        "ORDER BY open_time DESC LIMIT 1",
+        symbol,
+    )
+    return None if newest is None else to_ms(newest) + MINUTE_MS
+
+
+async def first_minute(db: Executor, symbol: str) -> int | None:
+    oldest = await db.fetchval(
+        "SELECT open_time FROM candles WHERE symbol = $1 ORDER BY open_time LIMIT 1", symbol
+    )
+    return None if oldest is None else to_ms(oldest)
+
+
+async def symbols(db: Executor) -> list[str]:
+    """Every symbol with candles (a loose index scan: fast on millions of rows) or collector
+    state, sorted."""
+    rows = await db.fetch(
+        """
+        WITH RECURSIVE s(symbol) AS (
+            (SELECT symbol FROM candles ORDER BY symbol LIMIT 1)
+            UNION ALL
+            SELECT (SELECT c.symbol FROM candles c WHERE c.symbol > s.symbol
+                    ORDER BY c.symbol LIMIT 1)
+            FROM s WHERE s.symbol IS NOT NULL
+        )
+        SELECT symbol FROM s WHERE symbol IS NOT NULL
+        UNION SELECT symbol FROM collector_state
+        ORDER BY symbol
+        """
+    )
+    return [row[0] for row in rows]
+
+
+async def dirty_hours(db: Executor, since: datetime) -> dict[str, list[int]]:
+    """Hours (epoch ms) holding minutes written after `since`, per symbol."""
+    rows = await db.fetch(
+        "SELECT symbol, date_trunc('hour', open_time) FROM candles "
+        "WHERE updated_at > $1 GROUP BY 1, 2 ORDER BY 1, 2",
+        since,
+    )
+    out: dict[str, list[int]] = {}
+    for symbol, hour in rows:
+        out.setdefault(symbol, []).append(to_ms(hour))
+    return out
+
+
+async def upsert_rollups(db: Executor, symbol: str, candles: Sequence[Candle]) -> None:
+    if not candles:
+        return
+    await db.executemany(
+        f"""
+        INSERT INTO candle_rollups (symbol, timeframe, {_FIELDS})
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+        ON CONFLICT (symbol, timeframe, open_time) DO UPDATE SET
+            open_price = excluded.open_price, high_price = excluded.high_price,
+            low_price = excluded.low_price, close_price = excluded.close_price,
+            volume = excluded.volume, quote_volume = excluded.quote_volume,
+            trades = excluded.trades, taker_buy_volume = excluded.taker_buy_volume,
+            taker_buy_quote_volume = excluded.taker_buy_quote_volume
+        """,
+        [
+            (
+                symbol,
+                c.timeframe.value,
+                to_datetime(c.open_time_ms),
+                c.open,
+                c.high,
+                c.low,
+                c.close,
+                c.volume,
+                c.quote_volume,
+                c.trades,
+                c.taker_buy_volume,
+                c.taker_buy_quote_volume,
+            )
+            for c in candles
+        ],
+    )
+
+
+def _at(ms: int | None) -> datetime | None:
+    return None if ms is None else to_datetime(ms)

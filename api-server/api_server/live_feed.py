@@ -1,0 +1,196 @@
+"""One Redis subscription per process: the collector's live minutes become open and closed
+buckets of every timeframe some client follows, and order books are passed through.
+
+Each (symbol, timeframe) has a `LiveBucket` seeded from the database when first needed (the
+part of the open bucket before the first live minute). Closed buckets go out once, at once;
+open-bucket updates at most once per `update_interval` (0: on every change)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+
+import asyncpg
+import orjson
+from redis.asyncio import Redis
+
+from api_server.candle_reader import Reader
+from api_server.errors import DATABASE_DOWN
+from api_server.wire import ws_candle
+from api_server.ws_hub import Hub
+from linkora_core.bus import REDIS_DOWN
+from linkora_core.candles import Candle
+from linkora_core.decimals import parse_decimal
+from linkora_core.live_bucket import LiveBucket
+from linkora_core.timeframes import Timeframe
+
+log = logging.getLogger(__name__)
+
+CHANNELS = ("candles:all", "orderbook:all")
+
+
+@dataclass(eq=False)
+class _Live:
+    bucket: LiveBucket
+    last_closed: int | None = None
+    pending: Candle | None = None
+
+
+def parse_minute(message: dict[str, object]) -> Candle:
+    """A collector candle message (timeframe "1") as a Candle."""
+
+    def dec(name: str) -> Decimal:
+        value = message[name]
+        if not isinstance(value, str):
+            raise ValueError(f"{name} is not a decimal string")
+        return parse_decimal(value)
+
+    timestamp, trades = message["timestamp"], message.get("trades", 0)
+    if type(timestamp) is not int or type(trades) is not int:
+        raise ValueError("timestamp and trades must be integers")
+    return Candle(
+        open_time_ms=timestamp,
+        open=dec("open"),
+        high=dec("high"),
+        low=dec("low"),
+        close=dec("close"),
+        volume=dec("volume"),
+        quote_volume=dec("quote_volume"),
+        trades=trades,
+        taker_buy_volume=dec("taker_buy_volume"),
+        taker_buy_quote_volume=dec("taker_buy_quote_volume"),
+    )
+
+
+class LiveFeed:
+    def __init__(
+        self, redis_url: str, hub: Hub, pool: asyncpg.Pool, *, update_interval: float = 1.0
+    ) -> None:
+        self._redis_url = redis_url
+        self._hub = hub
+        self._pool = pool
+        self._interval = update_interval
+        self._live: dict[str, dict[Timeframe, _Live]] = {}
+        self.connected = False
+        self.received = 0
+
+    async def handle(self, channel: str, data: bytes) -> None:
+        """Route one Redis message; a malformed one is logged and skipped."""
+        self.received += 1
+        try:
+            message = orjson.loads(data)
+            symbol = message["symbol"]
+            if not isinstance(symbol, str):
+                raise ValueError("symbol is not a string")
+            if channel.startswith("orderbook:"):
+                self._hub.publish("orderbook", symbol, "", data.decode())
+            elif message.get("timeframe", "1") == "1":
+                await self._minute(symbol, parse_minute(message), bool(message.get("closed")))
+        except (orjson.JSONDecodeError, KeyError, ValueError, TypeError) as problem:
+            log.warning("skipping a malformed %s message: %s", channel, problem)
+
+    async def _minute(self, symbol: str, minute: Candle, closed: bool) -> None:
+        wanted = {Timeframe(label) for label in self._hub.wanted_timeframes(symbol)}
+        buckets = self._live.setdefault(symbol, {})
+        # A bucket nobody follows stops seeing minutes: forget it, reseed when wanted again.
+        for timeframe in set(buckets) - wanted:
+            del buckets[timeframe]
+        for timeframe in wanted:
+            live = buckets.get(timeframe)
+            if live is None:
+                live = buckets[timeframe] = await self._start(symbol, timeframe, minute)
+            update = live.bucket.update(minute)
+            if update is None:
+                continue
+            if update.closed is not None and update.closed.open_time_ms != live.last_closed:
+                self._emit(symbol, update.closed, closed=True)
+            current = update.current
+            live.last_closed = (
+                update.closed.open_time_ms if update.closed is not None else live.last_closed
+            )
+            if current.open_time_ms == live.last_closed:
+                continue  # a repeat of a bucket already sent closed
+            if closed and minute.close_time_ms == current.close_time_ms:
+                live.pending = None
+                live.last_closed = current.open_time_ms
+                self._emit(symbol, current, closed=True)
+            elif self._interval == 0:
+                self._emit(symbol, current, closed=False)
+            else:
+                live.pending = current
+
+    async def _start(self, symbol: str, timeframe: Timeframe, minute: Candle) -> _Live:
+        """A live bucket holding what the database has of the open bucket so far."""
+        live = _Live(LiveBucket(timeframe))
+        if timeframe is Timeframe.MINUTE_1:
+            return live
+        start = timeframe.bucket_start(minute.open_time_ms)
+        try:
+            async with self._pool.acquire() as db:
+                reader = await Reader.open(db, symbol, timeframe)
+                pieces = await reader.pieces(timeframe, start)
+        except (*DATABASE_DOWN, asyncpg.PostgresError) as problem:
+            log.warning("open %s %s bucket not seeded: %s", symbol, timeframe.value, problem)
+            return live
+        for piece in pieces:
+            if piece.open_time_ms != minute.open_time_ms:
+                live.bucket.update(piece)
+        return live
+
+    def _emit(self, symbol: str, candle: Candle, *, closed: bool) -> None:
+        message = orjson.dumps(ws_candle(symbol, candle, closed=closed)).decode()
+        self._hub.publish("candles", symbol, candle.timeframe.value, message)
+
+    def flush(self) -> None:
+        """Send the newest open-bucket update of every pair that changed since the last flush."""
+        for symbol, buckets in self._live.items():
+            for live in buckets.values():
+                if live.pending is not None:
+                    candle, live.pending = live.pending, None
+                    self._emit(symbol, candle, closed=False)
+
+    async def flush_loop(self, stop: asyncio.Event) -> None:
+        if self._interval == 0:
+            return
+        while not await _stopped(stop, self._interval):
+            self.flush()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Subscribe and dispatch until `stop`; a lost Redis is reconnected with backoff while
+        every WebSocket client stays connected."""
+        delay = 0.25
+        while not stop.is_set():
+            redis = Redis.from_url(self._redis_url, socket_connect_timeout=2)
+            pubsub = redis.pubsub()
+            try:
+                await pubsub.subscribe(*CHANNELS)
+                # Minutes published while unsubscribed are lost: rebuild buckets from the DB.
+                self._live.clear()
+                self.connected, delay = True, 0.25
+                log.info("live feed subscribed to %s", ", ".join(CHANNELS))
+                while not stop.is_set():
+                    item = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if item is not None:
+                        await self.handle(item["channel"].decode(), item["data"])
+            except REDIS_DOWN as problem:
+                log.warning("live feed lost Redis (%s); retrying in %.2fs", problem, delay)
+            finally:
+                self.connected = False
+                with contextlib.suppress(*REDIS_DOWN):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
+                    await redis.aclose()
+            if await _stopped(stop, delay):
+                break
+            delay = min(delay * 2, 5.0)
+
+
+async def _stopped(stop: asyncio.Event, seconds: float) -> bool:
+    try:
+        async with asyncio.timeout(seconds):
+            await stop.wait()
+    except TimeoutError:
+        return False
+    return True

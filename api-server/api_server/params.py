@@ -1,0 +1,81 @@
+"""Query parameters of the REST endpoints, validated before anything reaches SQL; each
+failure carries the exact error string clients already know."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from api_server.candle_store import to_ms
+from linkora_core.timeframes import Timeframe
+
+SUPPORTED_TIMEFRAMES = [tf.value for tf in Timeframe]
+SUPPORTED_LEVELS = [5, 10, 20]
+MAX_LIMIT = 5000
+_SYMBOL = re.compile(r"[A-Z0-9]{2,20}")
+_INTEGER = re.compile(r"[+-]?\d{1,9}")
+
+
+class ParamError(ValueError):
+    """A bad query parameter; the message is the client-facing error string."""
+
+
+def symbol(query: Mapping[str, str], *, default: str | None = None) -> str:
+    raw = query.get("symbol", default)
+    if raw is None or not raw.strip():
+        raise ParamError("symbol parameter is required")
+    value = raw.strip().upper()
+    if not _SYMBOL.fullmatch(value):
+        raise ParamError("Invalid symbol")
+    return value
+
+
+def timeframe(query: Mapping[str, str]) -> Timeframe:
+    raw = query.get("timeframe", "1")
+    try:
+        return Timeframe.parse(raw)
+    except ValueError:
+        raise ParamError(f"Invalid timeframe. Supported: {SUPPORTED_TIMEFRAMES}") from None
+
+
+def limit(query: Mapping[str, str], *, default: int = 500) -> int:
+    raw = query.get("limit")
+    if raw is None:
+        return default
+    if not _INTEGER.fullmatch(raw.strip()):
+        raise ParamError("limit must be an integer")
+    value = int(raw)
+    if not 1 <= value <= MAX_LIMIT:
+        raise ParamError(f"limit must be between 1 and {MAX_LIMIT}")
+    return value
+
+
+def levels(query: Mapping[str, str]) -> int:
+    raw = query.get("levels")
+    if raw is None:
+        return 20
+    if not _INTEGER.fullmatch(raw.strip()):
+        raise ParamError("levels must be an integer")
+    value = int(raw)
+    if value not in SUPPORTED_LEVELS:
+        raise ParamError(f"Invalid levels. Supported: {SUPPORTED_LEVELS}")
+    return value
+
+
+def instant(query: Mapping[str, str], name: str) -> int | None:
+    """An optional ISO-8601 instant (`Z` allowed, naive means UTC) as epoch ms."""
+    raw = query.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        text = raw.strip().replace("Z", "+00:00")
+        if "T" in text:
+            # An unencoded "+00:00" in a query string arrives as " 00:00".
+            text = text.replace(" ", "+")
+        moment = datetime.fromisoformat(text)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return to_ms(moment.astimezone(UTC))
+    except (ValueError, OverflowError):
+        raise ParamError(f"Invalid {name} format") from None

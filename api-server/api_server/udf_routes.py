@@ -1,0 +1,169 @@
+"""TradingView UDF datafeed: `/udf/config`, `/udf/symbols`, `/udf/search`, `/udf/history`,
+`/udf/time`, so the charting library and compatible clients plug in directly.
+
+UDF wants bar values as JSON numbers: they are written as the exact plain decimal literals
+(never through a float)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Final
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from api_server import candle_store, params
+from api_server.candle_reader import Reader
+from linkora_core.decimals import to_plain
+from linkora_core.http import JSON, error
+from linkora_core.timeframes import Timeframe
+
+TF = Timeframe
+RESOLUTIONS: Final[Mapping[str, Timeframe]] = MappingProxyType(
+    {
+        "1": TF.MINUTE_1,
+        "3": TF.MINUTE_3,
+        "5": TF.MINUTE_5,
+        "15": TF.MINUTE_15,
+        "30": TF.MINUTE_30,
+        "45": TF.MINUTE_45,
+        "60": TF.HOUR_1,
+        "120": TF.HOUR_2,
+        "180": TF.HOUR_3,
+        "240": TF.HOUR_4,
+        "1D": TF.DAY_1,
+        "D": TF.DAY_1,
+        "1W": TF.WEEK_1,
+        "W": TF.WEEK_1,
+        "1M": TF.MONTH_1,
+        "M": TF.MONTH_1,
+    }
+)
+SUPPORTED = ["1", "3", "5", "15", "30", "45", "60", "120", "180", "240", "1D", "1W", "1M"]
+MAX_BARS = 5000
+
+
+async def config(request: Request) -> Response:
+    return JSON(
+        {
+            "supported_resolutions": SUPPORTED,
+            "supports_group_request": False,
+            "supports_marks": False,
+            "supports_search": True,
+            "supports_timescale_marks": False,
+            "supports_time": True,
+            "exchanges": [{"value": "", "name": "All", "desc": ""}],
+            "symbols_types": [{"name": "crypto", "value": "crypto"}],
+        }
+    )
+
+
+def _info(symbol: str) -> dict[str, object]:
+    return {
+        "name": symbol,
+        "ticker": symbol,
+        "full_name": symbol,
+        "description": symbol,
+        "type": "crypto",
+        "exchange": "Linkora",
+        "listed_exchange": "Linkora",
+        "session": "24x7",
+        "timezone": "Etc/UTC",
+        "minmov": 1,
+        "pricescale": 100_000_000,
+        "has_intraday": True,
+        "has_daily": True,
+        "has_weekly_and_monthly": True,
+        "supported_resolutions": SUPPORTED,
+        "volume_precision": 8,
+        "data_status": "streaming",
+    }
+
+
+async def symbols(request: Request) -> Response:
+    try:
+        symbol = params.symbol(request.query_params)
+    except params.ParamError as problem:
+        return error(str(problem))
+    if symbol not in await candle_store.symbols(request.app.state.pool):
+        return error("unknown_symbol", 404)
+    return JSON(_info(symbol))
+
+
+async def search(request: Request) -> Response:
+    query = request.query_params.get("query", "").strip().upper()
+    try:
+        limit = params.limit(request.query_params, default=30)
+    except params.ParamError as problem:
+        return error(str(problem))
+    found = [s for s in await candle_store.symbols(request.app.state.pool) if query in s]
+    return JSON(
+        [
+            {
+                "symbol": s,
+                "full_name": s,
+                "description": s,
+                "exchange": "Linkora",
+                "ticker": s,
+                "type": "crypto",
+            }
+            for s in found[:limit]
+        ]
+    )
+
+
+async def server_time(request: Request) -> Response:
+    return PlainTextResponse(str(int(time.time())))
+
+
+def _seconds(query: Mapping[str, str], name: str) -> int | None:
+    raw = query.get(name)
+    if raw is None:
+        return None
+    if not raw.strip().lstrip("-").isdigit() or len(raw) > 12:
+        raise params.ParamError(f"{name} must be an integer")
+    return int(raw)
+
+
+async def history(request: Request) -> Response:
+    query = request.query_params
+    try:
+        symbol = params.symbol(query)
+        timeframe = RESOLUTIONS.get(query.get("resolution", ""))
+        if timeframe is None:
+            raise params.ParamError(f"Invalid resolution. Supported: {SUPPORTED}")
+        start, end = _seconds(query, "from"), _seconds(query, "to")
+        countback = _seconds(query, "countback")
+    except params.ParamError as problem:
+        return JSON({"s": "error", "errmsg": str(problem)}, status_code=400)
+    end_ms = None if end is None else end * 1000
+    async with request.app.state.pool.acquire() as db:
+        reader = await Reader.open(db, symbol, timeframe, frontiers=request.app.state.frontiers)
+        if countback:
+            bars = await reader.newest(timeframe, end_ms, min(countback, MAX_BARS))
+            bars.reverse()
+        else:
+            bars = await reader.oldest(timeframe, (start or 0) * 1000, end_ms, MAX_BARS)
+        if not bars:
+            before = await reader.newest(timeframe, (start or 0) * 1000, 1)
+            body: dict[str, object] = {"s": "no_data"}
+            if before:
+                body["nextTime"] = before[0].open_time_ms // 1000
+            return JSON(body)
+    columns = {
+        "t": (str(b.open_time_ms // 1000) for b in bars),
+        "o": _numbers(b.open for b in bars),
+        "h": _numbers(b.high for b in bars),
+        "l": _numbers(b.low for b in bars),
+        "c": _numbers(b.close for b in bars),
+        "v": _numbers(b.volume for b in bars),
+    }
+    body_text = ",".join(f'"{key}":[{",".join(values)}]' for key, values in columns.items())
+    return Response(f'{{"s":"ok",{body_text}}}', media_type="application/json")
+
+
+def _numbers(values: Iterable[Decimal]) -> Iterable[str]:
+    return (to_plain(v) for v in values)

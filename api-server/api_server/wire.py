@@ -1,0 +1,45 @@
+"""Candles as they travel to clients: the REST object and the WebSocket message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api_server.candle_store import to_datetime
+from linkora_core.candles import Candle
+from linkora_core.decimals import to_plain
+
+
+def rest_candle(candle: Candle) -> dict[str, Any]:
+    return {
+        "timestamp": candle.open_time_ms,
+        "open_time": to_datetime(candle.open_time_ms).isoformat(),
+        "close_time": to_datetime(candle.close_time_ms).isoformat(),
+        "open_price": to_plain(candle.open),
+        "high_price": to_plain(candle.high),
+        "low_price": to_plain(candle.low),
+        "close_price": to_plain(candle.close),
+        "volume": to_plain(candle.volume),
+        "quote_volume": to_plain(candle.quote_volume),
+        "trades": candle.trades,
+        "taker_buy_volume": to_plain(candle.taker_buy_volume),
+        "taker_buy_quote_volume": to_plain(candle.taker_buy_quote_volume),
+    }
+
+
+def ws_candle(symbol: str, candle: Candle, *, closed: bool) -> dict[str, Any]:
+    return {
+        "symbol": symbol,
+        "timeframe": candle.timeframe.value,
+        "timestamp": candle.open_time_ms,
+        "close_time": candle.close_time_ms,
+        "open": to_plain(candle.open),
+        "high": to_plain(candle.high),
+        "low": to_plain(candle.low),
+        "close": to_plain(candle.close),
+        "volume": to_plain(candle.volume),
+        "quote_volume": to_plain(candle.quote_volume),
+        "trades": candle.trades,
+        "taker_buy_volume": to_plain(candle.taker_buy_volume),
+        "taker_buy_quote_volume": to_plain(candle.taker_buy_quote_volume),
+        "closed": closed,
+    }

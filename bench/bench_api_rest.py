@@ -1,0 +1,160 @@
+"""REST benchmark of the api-server: p50/p99 latency and requests/s for /candles at several
+timeframes and limits, at concurrency 1 and 32, next to a hello-world Starlette endpoint
+measured in the same run as the machine's ceiling.
+
+    python bench/bench_api_seed.py          # once: 5 symbols x 1 year, rollups built
+    python bench/bench_api_rest.py [--seconds 3]
+
+Both servers run as `uvicorn` subprocesses (one worker each, uvloop + httptools); the load
+generator is a minimal keep-alive HTTP/1.1 client so that it costs less CPU than httpx.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from devstack.ports import free_port, wait_listening
+
+DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/linkora_bench_api"
+TIMEFRAMES = ("1", "15", "1H", "4H", "1D", "1W", "1M")
+LIMITS = (100, 1000)
+CONCURRENCY = (1, 32)
+HERE = Path(__file__).resolve().parent
+
+
+async def _get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str) -> int:
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+    status_line = await reader.readline()
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.partition(b":")
+        if name.lower() == b"content-length":
+            length = int(value)
+    await reader.readexactly(length)
+    return int(status_line.split()[1])
+
+
+async def measure(port: int, path: str, concurrency: int, seconds: float) -> dict[str, float]:
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            await _get(reader, writer, path)  # warm-up
+            while time.perf_counter() < deadline:
+                began = time.perf_counter()
+                status = await _get(reader, writer, path)
+                latencies.append(time.perf_counter() - began)
+                errors += status != 200
+        finally:
+            writer.close()
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - began
+    latencies.sort()
+    return {
+        "p50": statistics.median(latencies) * 1000,
+        "p99": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        "rps": len(latencies) / elapsed,
+        "errors": errors,
+    }
+
+
+def start(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    if not wait_listening(port, 60):
+        process.kill()
+        raise RuntimeError(f"server on {port} did not start")
+    return process
+
+
+def server_env(dsn: str, port: int) -> dict[str, str]:
+    url = urlsplit(dsn)
+    return {
+        **os.environ,
+        "DB_HOST": url.hostname or "127.0.0.1",
+        "DB_PORT": str(url.port or 5432),
+        "DB_NAME": url.path.lstrip("/"),
+        "DB_USER": url.username or "postgres",
+        "DB_PASSWORD": url.password or "unused",
+        "API_HOST": "127.0.0.1",
+        "API_PORT": str(port),
+        "RATE_LIMIT_PER_SECOND": "0",
+        "LOG_LEVEL": "WARNING",
+        # The seed wrote every row just now: do not rescan them all as late history.
+        "ROLLUP_STARTUP_LOOKBACK": "0",
+        "PYTHONPATH": os.pathsep.join(["core", "api-server", "."]),
+    }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--symbol", default="BTCUSDT")
+    parser.add_argument(
+        "--no-cache", action="store_true", help="compute every response (no page cache at all)"
+    )
+    args = parser.parse_args()
+    dsn = os.environ.get("LINKORA_BENCH_API_DSN", DEFAULT_DSN)
+    api_port, hello_port = free_port(), free_port()
+    env = server_env(dsn, api_port)
+    if args.no_cache:
+        env.update({"CANDLE_CACHE_SECONDS": "0", "CANDLE_LIVE_CACHE_SECONDS": "0"})
+    api = start([sys.executable, "-m", "api_server"], env, api_port)
+    hello = start(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--app-dir",
+            str(HERE),
+            "bench_hello_app:app",
+            "--port",
+            str(hello_port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        dict(os.environ),
+        hello_port,
+    )
+    try:
+        print(f"{'case':40} {'conc':>4} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8}")
+        cases = [("hello-world", hello_port, "/")] + [
+            (
+                f"/candles tf={tf} limit={limit}",
+                api_port,
+                f"/candles?symbol={args.symbol}&timeframe={tf}&limit={limit}",
+            )
+            for limit in LIMITS
+            for tf in TIMEFRAMES
+        ]
+        for name, port, path in cases:
+            for concurrency in CONCURRENCY:
+                result = await measure(port, path, concurrency, args.seconds)
+                print(
+                    f"{name:40} {concurrency:>4} {result['p50']:>8.2f} {result['p99']:>8.2f} "
+                    f"{result['rps']:>8.0f}"
+                    + (f"  errors={result['errors']:.0f}" if result["errors"] else ""),
+                    flush=True,
+                )
+    finally:
+        for process in (api, hello):
+            process.terminate()
+            process.wait(15)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

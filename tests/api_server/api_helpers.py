@@ -1,0 +1,222 @@
+"""Helpers shared by the api-server tests: storing minutes and a reference aggregation."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+import orjson
+from hypothesis import strategies as st
+from starlette.applications import Starlette
+
+from api_server.settings import ApiSettings
+from linkora_core.candles import Candle
+from linkora_core.decimals import to_plain
+from linkora_core.timeframes import MINUTE_MS
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Starts the app under uvicorn with settings overrides: `(app, "ws://127.0.0.1:port")`.
+ServerFactory = Callable[..., Awaitable[tuple[Starlette, str]]]
+
+
+def settings_for(service_env: dict[str, str], **overrides: Any) -> ApiSettings:
+    fields: dict[str, Any] = {name.lower(): value for name, value in service_env.items()}
+    fields.update(overrides)
+    return ApiSettings(**fields)
+
+
+def moment(ms: int) -> datetime:
+    return EPOCH + timedelta(milliseconds=ms)
+
+
+async def store_minutes(
+    db: asyncpg.Pool, symbol: str, minutes: Iterable[Candle], *, open_from: int | None = None
+) -> None:
+    """Insert (or replace) 1m candles; minutes at or after `open_from` are still open."""
+    await db.executemany(
+        """
+        INSERT INTO candles (symbol, open_time, open_price, high_price, low_price, close_price,
+            volume, quote_volume, trades, taker_buy_volume, taker_buy_quote_volume, is_closed)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+        ON CONFLICT (symbol, open_time) DO UPDATE SET
+            open_price = excluded.open_price, high_price = excluded.high_price,
+            low_price = excluded.low_price, close_price = excluded.close_price,
+            volume = excluded.volume, quote_volume = excluded.quote_volume,
+            trades = excluded.trades, taker_buy_volume = excluded.taker_buy_volume,
+            taker_buy_quote_volume = excluded.taker_buy_quote_volume,
+            is_closed = excluded.is_closed, updated_at = now()
+        """,
+        [
+            (
+                symbol,
+                moment(m.open_time_ms),
+                m.open,
+                m.high,
+                m.low,
+                m.close,
+                m.volume,
+                m.quote_volume,
+                m.trades,
+                m.taker_buy_volume,
+                m.taker_buy_quote_volume,
+                open_from is None or m.open_time_ms < open_from,
+            )
+            for m in minutes
+        ],
+    )
+
+
+def minute(
+    ms: int,
+    open_: str,
+    high: str,
+    low: str,
+    close: str,
+    volume: str = "1",
+    trades: int = 1,
+) -> Candle:
+    """A 1m candle with quote volume = volume x 10 and taker volumes = half of each."""
+    v = Decimal(volume)
+    return Candle(
+        open_time_ms=ms,
+        open=Decimal(open_),
+        high=Decimal(high),
+        low=Decimal(low),
+        close=Decimal(close),
+        volume=v,
+        quote_volume=v * 10,
+        trades=trades,
+        taker_buy_volume=v / 2,
+        taker_buy_quote_volume=v * 5,
+    )
+
+
+_WIDTH_MINUTES = {
+    "1": 1,
+    "3": 3,
+    "5": 5,
+    "15": 15,
+    "30": 30,
+    "45": 45,
+    "1H": 60,
+    "2H": 120,
+    "3H": 180,
+    "4H": 240,
+}
+
+
+def reference_start(label: str, ms: int) -> int:
+    """Bucket start by calendar arithmetic, independent of linkora_core.timeframes."""
+    if label in _WIDTH_MINUTES:
+        width = _WIDTH_MINUTES[label] * 60_000
+        return ms - ms % width
+    day = moment(ms).date()
+    if label == "1W":
+        day -= timedelta(days=day.weekday())
+    elif label == "1M":
+        day = day.replace(day=1)
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) * 1000
+
+
+def reference_candles(minutes: list[Candle], label: str) -> list[dict[str, object]]:
+    """The straightforward Binance rule, bucket by bucket, as Decimal-valued dicts."""
+    groups: dict[int, list[Candle]] = {}
+    for m in sorted(minutes, key=lambda c: c.open_time_ms):
+        groups.setdefault(reference_start(label, m.open_time_ms), []).append(m)
+    out = []
+    for start, group in groups.items():
+        traded = [m for m in group if m.trades > 0] or group[:1]
+        out.append(
+            {
+                "timestamp": start,
+                "open_price": traded[0].open,
+                "high_price": max(m.high for m in traded),
+                "low_price": min(m.low for m in traded),
+                "close_price": traded[-1].close,
+                "volume": sum((m.volume for m in group), Decimal(0)),
+                "quote_volume": sum((m.quote_volume for m in group), Decimal(0)),
+                "trades": sum(m.trades for m in group),
+                "taker_buy_volume": sum((m.taker_buy_volume for m in group), Decimal(0)),
+                "taker_buy_quote_volume": sum(
+                    (m.taker_buy_quote_volume for m in group), Decimal(0)
+                ),
+            }
+        )
+    return out
+
+
+def as_decimals(rest: dict[str, object]) -> dict[str, object]:
+    """A REST candle with its decimal strings parsed (after checking they are plain)."""
+    out: dict[str, object] = {}
+    for key, value in rest.items():
+        if key in ("open_time", "close_time"):
+            continue
+        if isinstance(value, str):
+            assert "E" not in value and "e" not in value, value
+            out[key] = Decimal(value)
+        else:
+            out[key] = value
+    return out
+
+
+# A Monday at the end of February: random series cross weeks, months and a leap day.
+SERIES_BASE = int(datetime(2024, 2, 26, tzinfo=UTC).timestamp()) * 1000
+
+
+@st.composite
+def minute_series(draw: st.DrawFn) -> list[Candle]:
+    """Runs of minutes separated by gaps (up to 40 days, to cross weeks and months), with
+    zero-trade placeholders at the previous close."""
+    at = SERIES_BASE + draw(st.integers(0, 3 * 24 * 60)) * MINUTE_MS
+    price = Decimal(draw(st.integers(100, 10_000))) / 100
+    out: list[Candle] = []
+    for _ in range(draw(st.integers(1, 4))):
+        for _ in range(draw(st.integers(1, 400))):
+            if draw(st.integers(0, 4)) == 0:
+                p = str(price)
+                out.append(minute(at, p, p, p, p, volume="0", trades=0))
+            else:
+                open_ = max(Decimal("0.01"), price + Decimal(draw(st.integers(-50, 50))) / 100)
+                close = max(Decimal("0.01"), open_ + Decimal(draw(st.integers(-50, 50))) / 100)
+                high = max(open_, close) + Decimal(draw(st.integers(0, 30))) / 1000
+                low = max(Decimal(0), min(open_, close) - Decimal(draw(st.integers(0, 30))) / 1000)
+                volume = str(Decimal(draw(st.integers(1, 10**6))) / 10**4)
+                out.append(
+                    minute(
+                        at,
+                        str(open_),
+                        str(high),
+                        str(low),
+                        str(close),
+                        volume=volume,
+                        trades=draw(st.integers(1, 50)),
+                    )
+                )
+                price = close
+            at += MINUTE_MS
+        at += draw(st.sampled_from([1, 7, 60, 1440, 40 * 1440])) * MINUTE_MS
+    return out
+
+
+def collector_message(symbol: str, m: Candle, *, closed: bool) -> bytes:
+    return orjson.dumps(
+        {
+            "symbol": symbol,
+            "timestamp": m.open_time_ms,
+            "open": to_plain(m.open),
+            "high": to_plain(m.high),
+            "low": to_plain(m.low),
+            "close": to_plain(m.close),
+            "volume": to_plain(m.volume),
+            "quote_volume": to_plain(m.quote_volume),
+            "trades": m.trades,
+            "timeframe": "1",
+            "closed": closed,
+            "close_time": m.close_time_ms,
+            "taker_buy_volume": to_plain(m.taker_buy_volume),
+            "taker_buy_quote_volume": to_plain(m.taker_buy_quote_volume),
+        }
+    )

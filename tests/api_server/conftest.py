@@ -1,0 +1,83 @@
+"""The api-server app running in the test's event loop (or under uvicorn) against the session's
+PostgreSQL and Redis; rollups are driven by the tests themselves."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import uvicorn
+from api_helpers import ServerFactory, settings_for
+from starlette.applications import Starlette
+
+from api_server.app import create_app
+from devstack.ports import free_port
+
+
+@pytest.fixture
+async def app(service_env: dict[str, str], clean_db: asyncpg.Pool) -> AsyncIterator[Starlette]:
+    """The app with its lifespan entered; rollups are driven by the tests themselves."""
+    application = create_app(
+        settings_for(
+            service_env,
+            candle_cache_seconds=0,
+            candle_live_cache_seconds=0,
+            rollup_frontier_cache_seconds=0,  # tests truncate rollups: frontiers move back
+            rate_limit_per_second=0,
+        ),
+        maintain_rollups=False,
+    )
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
+        yield http
+
+
+@pytest.fixture
+async def live_server(
+    service_env: dict[str, str], clean_db: asyncpg.Pool
+) -> AsyncIterator[ServerFactory]:
+    """Start the app under a real uvicorn in this event loop: `(app, "ws://host:port")`."""
+    servers: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
+
+    async def start(**overrides: Any) -> tuple[Starlette, str]:
+        overrides.setdefault("candle_cache_seconds", 0)
+        overrides.setdefault("candle_live_cache_seconds", 0)
+        overrides.setdefault("rollup_frontier_cache_seconds", 0)
+        application = create_app(settings_for(service_env, **overrides), maintain_rollups=False)
+        port = free_port()
+        server = uvicorn.Server(
+            uvicorn.Config(
+                application,
+                host="127.0.0.1",
+                port=port,
+                log_config=None,
+                lifespan="on",
+                ws="websockets-sansio",
+                ws_per_message_deflate=False,
+            )
+        )
+        task = asyncio.create_task(server.serve())
+        servers.append((server, task))
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.02)
+        return application, f"ws://127.0.0.1:{port}"
+
+    try:
+        yield start
+    finally:
+        for server, _ in servers:
+            server.should_exit = True
+        for _, task in servers:
+            await asyncio.wait_for(task, 15)

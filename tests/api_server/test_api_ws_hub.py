@@ -1,0 +1,47 @@
+"""The hub's bookkeeping and the bounded send queue, without a network."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from starlette.websockets import WebSocket
+
+from api_server.ws_hub import Client, Hub, Topic
+
+
+def client(ip: str = "1.2.3.4", queue: int = 2) -> Client:
+    return Client(cast(WebSocket, None), ip, queue)
+
+
+def test_a_full_queue_marks_the_client_for_closing_with_1013_and_drops_only_it() -> None:
+    hub, slow, fast = Hub(), client(queue=2), client(queue=100)
+    for c in (slow, fast):
+        hub.add(c)
+        hub.subscribe(c, Topic("candles", "BTCUSDT", "5"))
+    delivered = [hub.publish("candles", "BTCUSDT", "5", f"m{i}") for i in range(5)]
+    assert delivered == [2, 2, 1, 1, 1]
+    assert slow.closing == (1013, "Client too slow: send queue full") and slow.done.is_set()
+    assert fast.queue.qsize() == 5 and hub.dropped_slow == 3
+
+
+def test_all_subscribers_get_every_symbol_and_ips_are_counted() -> None:
+    hub, everything, one = Hub(), client(), client("5.6.7.8")
+    for c, symbol in ((everything, "all"), (one, "ETHUSDT")):
+        hub.add(c)
+        hub.subscribe(c, Topic("orderbook", symbol))
+    assert hub.publish("orderbook", "BTCUSDT", "", "x") == 1
+    assert hub.publish("orderbook", "ETHUSDT", "", "y") == 2
+    assert (hub.clients, hub.connections("1.2.3.4")) == (2, 1)
+    hub.remove(everything)
+    assert hub.clients == 1 and hub.publish("orderbook", "BTCUSDT", "", "z") == 0
+
+
+def test_wanted_timeframes_follow_subscriptions() -> None:
+    hub, c = Hub(), client()
+    hub.add(c)
+    hub.subscribe(c, Topic("candles", "all", "1H"))
+    hub.subscribe(c, Topic("candles", "BTCUSDT", "5"))
+    assert hub.wanted_timeframes("BTCUSDT") == {"1H", "5"}
+    assert hub.wanted_timeframes("ETHUSDT") == {"1H"}
+    hub.unsubscribe(c, Topic("candles", "all", "1H"))
+    assert hub.wanted_timeframes("ETHUSDT") == set()
