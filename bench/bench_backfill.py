@@ -90,8 +90,11 @@ async def run(args: argparse.Namespace) -> None:
             backfill_writers=args.writers,
         )
         async with aiohttp.ClientSession() as session:
-            rest = BinanceRest(session, settings.binance_base_url,
-                               WeightBudget(6000, settings.weight_budget_fraction))
+            rest = BinanceRest(
+                session,
+                settings.binance_base_url,
+                WeightBudget(6000, settings.weight_budget_fraction),
+            )
             collector = Collector(settings, pool, rest, session, Publisher(redis))
             await collector.prepare()
             started = time.perf_counter()
@@ -101,10 +104,14 @@ async def run(args: argparse.Namespace) -> None:
         own_cpu = resource.getrusage(resource.RUSAGE_SELF)
         rows = int(await pool.fetchval("SELECT count(*) FROM candles"))
         collector_rate = rows / elapsed
-        print(f"collector: {rows:,} candles in {elapsed:.1f}s = {collector_rate:,.0f} candles/s "
-              f"({rest.requests} requests, weight {rest.weight_sent})")
-        print(f"CPU so far: collector {own_cpu.ru_utime + own_cpu.ru_stime:.1f}s, "
-              f"simulator {sim_cpu:.1f}s (2 cores shared with PostgreSQL)")
+        print(
+            f"collector: {rows:,} candles in {elapsed:.1f}s = {collector_rate:,.0f} candles/s "
+            f"({rest.requests} requests, weight {rest.weight_sent})"
+        )
+        print(
+            f"CPU so far: collector {own_cpu.ru_utime + own_cpu.ru_stime:.1f}s, "
+            f"simulator {sim_cpu:.1f}s (2 cores shared with PostgreSQL)"
+        )
 
         buffer = io.BytesIO()
         async with pool.acquire() as connection:

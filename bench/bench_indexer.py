@@ -59,17 +59,16 @@ EXECUTE = _selector("executeOrder(uint256)")
 
 
 def _words(*values: int | str) -> str:
-    return "".join(
-        format(int(v, 16) if isinstance(v, str) else int(v), "064x") for v in values
-    )
+    return "".join(format(int(v, 16) if isinstance(v, str) else int(v), "064x") for v in values)
 
 
 async def _send_all(rpc: JsonRpc, txs: list[dict[str, Any]]) -> None:
     """Send with automine off, mining PER_BLOCK transactions per block."""
     await rpc.call("evm_setAutomine", [False])
     for first in range(0, len(txs), PER_BLOCK):
-        answers = await rpc.batch([("eth_sendTransaction", [tx])
-                                   for tx in txs[first : first + PER_BLOCK]])
+        answers = await rpc.batch(
+            [("eth_sendTransaction", [tx]) for tx in txs[first : first + PER_BLOCK]]
+        )
         failed = [a for a in answers if isinstance(a, Exception)]
         if failed:
             raise RuntimeError(f"send failed: {failed[0]}")
@@ -93,43 +92,92 @@ async def generate(
         amount = 10**15 + i
         executable = i % 10 == 0  # LIMIT long on USDC at 1.05: the keeper can execute it
         target = 105 * 10**16 if executable else 3 * 10**17 + i
-        data = CREATE + _words(ETH, usdc, amount, target, 0, 0 if executable else i % 2,
-                               1 if executable or i % 3 == 0 else 0, 0)
-        txs.append({"from": users[i % len(users)], "to": deployment.trading, "data": data,
-                    "value": hex(amount), "gas": hex(400_000)})
+        data = CREATE + _words(
+            ETH,
+            usdc,
+            amount,
+            target,
+            0,
+            0 if executable else i % 2,
+            1 if executable or i % 3 == 0 else 0,
+            0,
+        )
+        txs.append(
+            {
+                "from": users[i % len(users)],
+                "to": deployment.trading,
+                "data": data,
+                "value": hex(amount),
+                "gas": hex(400_000),
+            }
+        )
     await _send_all(rpc, txs)
     later = []
     for i in range(creates):
         user = users[i % len(users)]
         if i % 10 == 0:
-            later.append({"from": keeper, "to": deployment.router, "gas": hex(400_000),
-                          "data": EXECUTE + _words(i + 1)})
+            later.append(
+                {
+                    "from": keeper,
+                    "to": deployment.router,
+                    "gas": hex(400_000),
+                    "data": EXECUTE + _words(i + 1),
+                }
+            )
         elif i % 5 == 4:
-            later.append({"from": user, "to": deployment.trading, "gas": hex(300_000),
-                          "data": CANCEL + _words(i + 1)})
+            later.append(
+                {
+                    "from": user,
+                    "to": deployment.trading,
+                    "gas": hex(300_000),
+                    "data": CANCEL + _words(i + 1),
+                }
+            )
         elif i % 3 == 1:
-            later.append({"from": user, "to": deployment.trading, "gas": hex(300_000),
-                          "data": MODIFY + _words(i + 1, 4 * 10**17 + i, i)})
+            later.append(
+                {
+                    "from": user,
+                    "to": deployment.trading,
+                    "gas": hex(300_000),
+                    "data": MODIFY + _words(i + 1, 4 * 10**17 + i, i),
+                }
+            )
     for round_ in range(modify_rounds):  # orders that stay pending are adjusted again
         later += [
-            {"from": users[i % len(users)], "to": deployment.trading, "gas": hex(300_000),
-             "data": MODIFY + _words(i + 1, 5 * 10**17 + i + round_, i + round_)}
-            for i in range(creates) if i % 10 != 0 and i % 5 != 4
+            {
+                "from": users[i % len(users)],
+                "to": deployment.trading,
+                "gas": hex(300_000),
+                "data": MODIFY + _words(i + 1, 5 * 10**17 + i + round_, i + round_),
+            }
+            for i in range(creates)
+            if i % 10 != 0 and i % 5 != 4
         ]
     await _send_all(rpc, later)
 
 
 async def raw_get_logs(rpc: JsonRpc, trading: str, start: int, end: int) -> tuple[float, int]:
     began = time.perf_counter()
-    logs = await rpc.call("eth_getLogs", [{"address": trading, "fromBlock": hex(start),
-                                           "toBlock": hex(end), "topics": [list(TOPICS.values())]}])
+    logs = await rpc.call(
+        "eth_getLogs",
+        [
+            {
+                "address": trading,
+                "fromBlock": hex(start),
+                "toBlock": hex(end),
+                "topics": [list(TOPICS.values())],
+            }
+        ],
+    )
     return time.perf_counter() - began, len(logs)
 
 
 async def get_order_rate(rpc: JsonRpc, trading: str, orders: int) -> float:
     """getOrder eth_calls per second on this node (one batch, at the head)."""
-    calls = [("eth_call", [{"to": trading, "data": encode_get_order(i)}, "latest"])
-             for i in range(1, orders + 1)]
+    calls = [
+        ("eth_call", [{"to": trading, "data": encode_get_order(i)}, "latest"])
+        for i in range(1, orders + 1)
+    ]
     began = time.perf_counter()
     await rpc.batch(calls)
     return orders / (time.perf_counter() - began)
@@ -160,8 +208,9 @@ class AnswerCache:
                 by_id = {item["id"]: item for item in fresh}
                 for key, call in zip(keys, calls, strict=True):
                     self.answers[key] = by_id[call["id"]]
-            answers = [dict(self.answers[key], id=c["id"]) for key, c in zip(keys, calls,
-                                                                              strict=True)]
+            answers = [
+                dict(self.answers[key], id=c["id"]) for key, c in zip(keys, calls, strict=True)
+            ]
             payload = answers if isinstance(body, list) else answers[0]
             return web.Response(body=orjson.dumps(payload), content_type="application/json")
 
@@ -186,8 +235,7 @@ async def catch_up(dsn: str, rpc: JsonRpc, deployment: Deployment) -> tuple[floa
         # A small first range: the sizer then aims at ~2,000 logs per range, so fetching the
         # next ranges overlaps writing this one.
         tuning = Tuning(start_block=deployment.block_number, confirmations=0, initial_range=10)
-        processor = Processor(connection, Chain(rpc, deployment.trading), tuning,
-                              asyncio.Event())
+        processor = Processor(connection, Chain(rpc, deployment.trading), tuning, asyncio.Event())
         began = time.perf_counter()
         await processor.prepare()
         await processor.sync()
@@ -262,8 +310,9 @@ async def run(args: argparse.Namespace, dsn: str, node_url: str) -> None:
         await generate(rpc, deployment, args.creates, args.modify_rounds)
         head = int(await rpc.call("eth_blockNumber", []), 16)
         print(f"chain: {head} blocks, flow mined in {time.perf_counter() - began:.1f} s")
-        raw_seconds, raw_logs = await raw_get_logs(rpc, deployment.trading,
-                                                   deployment.block_number, head)
+        raw_seconds, raw_logs = await raw_get_logs(
+            rpc, deployment.trading, deployment.block_number, head
+        )
         seconds, events = await catch_up(dsn, rpc, deployment)
         calls_per_second = await get_order_rate(rpc, deployment.trading, min(args.creates, 2000))
         cache = AnswerCache(node_url)
@@ -275,12 +324,18 @@ async def run(args: argparse.Namespace, dsn: str, node_url: str) -> None:
         finally:
             await cache.stop()
     print(f"raw eth_getLogs: {raw_logs} logs in {raw_seconds * 1000:.0f} ms")
-    print(f"getOrder eth_call on this node: {calls_per_second:,.0f}/s "
-          f"({args.creates} CREATED events need one each, at their block)")
-    print(f"catch-up:        {events} events in {seconds:.2f} s = {events / seconds:,.0f} "
-          f"events/s ({seconds / raw_seconds:.1f}x the raw eth_getLogs time)")
-    print(f"catch-up with the node's answers replayed from memory: {cached_seconds:.2f} s = "
-          f"{events / cached_seconds:,.0f} events/s (processor + PostgreSQL alone)")
+    print(
+        f"getOrder eth_call on this node: {calls_per_second:,.0f}/s "
+        f"({args.creates} CREATED events need one each, at their block)"
+    )
+    print(
+        f"catch-up:        {events} events in {seconds:.2f} s = {events / seconds:,.0f} "
+        f"events/s ({seconds / raw_seconds:.1f}x the raw eth_getLogs time)"
+    )
+    print(
+        f"catch-up with the node's answers replayed from memory: {cached_seconds:.2f} s = "
+        f"{events / cached_seconds:,.0f} events/s (processor + PostgreSQL alone)"
+    )
     pool = await asyncpg.create_pool(dsn, min_size=2, max_size=4)
     try:
         began = time.perf_counter()
@@ -294,8 +349,12 @@ async def run(args: argparse.Namespace, dsn: str, node_url: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--creates", type=int, default=8000)
-    parser.add_argument("--modify-rounds", type=int, default=0,
-                        help="extra OrderModified events for every order left pending")
+    parser.add_argument(
+        "--modify-rounds",
+        type=int,
+        default=0,
+        help="extra OrderModified events for every order left pending",
+    )
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=500)
     args = parser.parse_args()
@@ -303,9 +362,12 @@ def main() -> None:
     root.chmod(0o755)
     cluster = PostgresCluster(root / "pg", free_port())
     cluster.initialise()
-    server = subprocess.Popen(cluster.server_command(durable=False),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                              start_new_session=True)
+    server = subprocess.Popen(
+        cluster.server_command(durable=False),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         cluster.wait_ready()
         cluster.create_database("bench")

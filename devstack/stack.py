@@ -49,7 +49,8 @@ class Stack:
         # PYTHONSAFEPATH: children run from the repository root, whose `order_system/` folder
         # would otherwise shadow the installed package of the same name.
         self.env: dict[str, str] = {
-            "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"), "PYTHONSAFEPATH": "1",
+            "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+            "PYTHONSAFEPATH": "1",
         }
         self.endpoints: list[Endpoint] = []
 
@@ -139,16 +140,23 @@ class Stack:
         self.env.update(SYMBOLS=self.config.symbols, API_HOST="127.0.0.1")
         self.collector_port, self.events_port = free_port(), free_port()
         services = [
-            ("collector", [python, "-m", "data_collector"],
-             {"METRICS_PORT": str(self.collector_port)}),
+            (
+                "collector",
+                [python, "-m", "data_collector"],
+                {"METRICS_PORT": str(self.collector_port)},
+            ),
             ("api-server", [python, "-m", "api_server"], {"API_PORT": str(self.config.api_port)}),
             (
                 "order-api",
                 [python, "-m", "order_system.api"],
                 {"ORDER_API_PORT": str(self.config.order_api_port)},
             ),
-            ("order-events", [python, "-m", "order_system.events"],
-             {"METRICS_PORT": str(self.events_port)}),
+            # A local Hardhat chain only reorganises when a test tells it to: index at the head.
+            (
+                "order-events",
+                [python, "-m", "order_system.events"],
+                {"METRICS_PORT": str(self.events_port), "CONFIRMATIONS": "0"},
+            ),
         ]
         for port in (self.config.api_port, self.config.order_api_port):
             if is_listening(port):

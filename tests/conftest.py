@@ -16,6 +16,7 @@ import asyncpg
 import pytest
 from redis.asyncio import Redis
 
+from devstack.hardhat import HardhatNode
 from devstack.ports import free_port, wait_listening
 from devstack.postgres import PostgresCluster
 from devstack.redis import server_command as redis_command
@@ -169,3 +170,14 @@ def service_env(pg_dsn: str, redis_url: str) -> dict[str, str]:
         "REDIS_PORT": str(cache.port or 6379),
         "LOG_LEVEL": "INFO",
     }
+
+
+@pytest.fixture(scope="session")
+def hardhat_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private Hardhat node (chain id 31337, nothing deployed), started on first use."""
+    existing = os.environ.get("LINKORA_TEST_HARDHAT_URL")
+    if existing:
+        yield existing
+        return
+    with HardhatNode(tmp_path_factory.mktemp("hardhat") / "node.log") as node:
+        yield node.url

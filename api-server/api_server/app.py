@@ -8,8 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route, WebSocketRoute
 
 from api_server import candle_routes, market_routes, udf_routes
@@ -22,8 +20,8 @@ from api_server.rollups import RollupMaintainer
 from api_server.settings import ApiSettings
 from api_server.ws_endpoint import websocket_endpoint
 from api_server.ws_hub import Hub
-from linkora_core import bus, db
-from linkora_core.ratelimit import ClientAddress, RateLimitMiddleware
+from linkora_core import bus, db, http
+from linkora_core.ratelimit import ClientAddress
 
 
 def create_app(settings: ApiSettings, *, maintain_rollups: bool = True) -> Starlette:
@@ -88,21 +86,7 @@ def create_app(settings: ApiSettings, *, maintain_rollups: bool = True) -> Starl
             Route("/udf/time", udf_routes.server_time),
             WebSocketRoute("/ws", websocket_endpoint),
         ],
-        middleware=[
-            Middleware(
-                RateLimitMiddleware,
-                rate=settings.rate_limit_per_second,
-                burst=settings.rate_limit_burst,
-                trusted_proxies=settings.trusted_proxies,
-            ),
-            Middleware(
-                CORSMiddleware,
-                allow_origins=settings.cors_origins,
-                allow_methods=["GET", "OPTIONS"],
-                allow_headers=["*"],
-                expose_headers=["Link", "Retry-After"],
-            ),
-        ],
+        middleware=http.middleware(settings, expose_headers=["Link"]),
         exception_handlers={kind: database_unavailable for kind in DATABASE_DOWN},
         lifespan=lifespan,
     )

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pydantic import Field
 
-from pydantic import Field, field_validator
-from pydantic_settings import NoDecode
-
-from linkora_core.settings import CommonSettings
+from linkora_core.settings import HttpSettings
 
 
-def _split(value: object) -> object:
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return value
-
-
-class ApiSettings(CommonSettings):
-    api_host: str = "0.0.0.0"
+class ApiSettings(HttpSettings):
     api_port: int = Field(default=8000, ge=1, le=65535)
-    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
 
     # Rollups of closed buckets: how often the maintainer looks for newly closed minutes, and
     # how often (and how far back at start) it rescans for late-written history.
@@ -41,12 +30,3 @@ class ApiSettings(CommonSettings):
     ws_max_connections_per_ip: int = Field(default=50, ge=1)
     ws_max_message_bytes: int = Field(default=4096, ge=64)
     ws_max_subscriptions: int = Field(default=10, ge=1)
-
-    rate_limit_per_second: float = Field(default=50.0, ge=0)
-    rate_limit_burst: int = Field(default=100, ge=1)
-    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
-
-    @field_validator("cors_origins", "trusted_proxies", mode="before")
-    @classmethod
-    def _split_lists(cls, value: object) -> object:
-        return _split(value)

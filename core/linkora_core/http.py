@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
+import uvicorn
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
+
+from linkora_core.ratelimit import RateLimitMiddleware
+from linkora_core.settings import HttpSettings
 
 
 class JSON(Response):
@@ -20,3 +28,37 @@ class JSON(Response):
 def error(message: str, status: int = 400, headers: dict[str, str] | None = None) -> JSON:
     """The platform's error body: `{"error": "..."}`."""
     return JSON({"error": message}, status_code=status, headers=headers)
+
+
+def middleware(settings: HttpSettings, expose_headers: Sequence[str] = ()) -> list[Middleware]:
+    """The per-IP rate limit (429 with Retry-After) and CORS every API puts in front."""
+    return [
+        Middleware(
+            RateLimitMiddleware,
+            rate=settings.rate_limit_per_second,
+            burst=settings.rate_limit_burst,
+            trusted_proxies=settings.trusted_proxies,
+        ),
+        Middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "OPTIONS"],
+            allow_headers=["*"],
+            expose_headers=["Retry-After", *expose_headers],
+        ),
+    ]
+
+
+def serve(app: Starlette, settings: HttpSettings, port: int, **options: Any) -> None:
+    """Run `app` with uvicorn until SIGTERM/SIGINT, then drain for up to 10 seconds."""
+    uvicorn.run(
+        app,
+        host=settings.api_host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        # X-Forwarded-For is read by the rate limiter, and only from TRUSTED_PROXIES.
+        proxy_headers=False,
+        timeout_graceful_shutdown=10,
+        **options,
+    )

@@ -80,12 +80,34 @@ class CommonSettings(BaseSettings):
 
 def split_symbols(value: object) -> object:
     """`SYMBOLS=btcusdt, ETHUSDT` -> ["BTCUSDT", "ETHUSDT"]."""
-    if isinstance(value, str):
-        return [part.strip().upper() for part in value.split(",") if part.strip()]
-    return value
+    parts = split_list(value)
+    return [part.upper() for part in parts] if isinstance(parts, list) else parts
 
 
 Symbols = Annotated[list[str], NoDecode]
+
+
+def split_list(value: object) -> object:
+    """`a, b,c` -> ["a", "b", "c"] for list settings given as comma lists."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class HttpSettings(CommonSettings):
+    """What both HTTP APIs share: where they listen, CORS and the per-IP rate limit."""
+
+    api_host: str = "0.0.0.0"
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
+    rate_limit_per_second: float = Field(default=50.0, ge=0)
+    rate_limit_burst: int = Field(default=100, ge=1)
+    # Peers whose X-Forwarded-For is believed (the load balancer); addresses or networks.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
+    @classmethod
+    def _split_lists(cls, value: object) -> object:
+        return split_list(value)
 
 
 def parse_start_date(value: object) -> object:

@@ -41,7 +41,10 @@ async def audit_symbol(
 
 
 async def run_audits(
-    rest: BinanceRest, pool: asyncpg.Pool, symbols: list[str], interval: float,
+    rest: BinanceRest,
+    pool: asyncpg.Pool,
+    symbols: list[str],
+    interval: float,
     stop: asyncio.Event,
 ) -> None:
     """Audit every symbol each `interval` seconds until `stop` is set."""
@@ -58,6 +61,10 @@ async def run_audits(
                 log.warning("gap audit of %s failed: %r", symbol, error)
                 continue
             if restored or recorded:
-                log.info("gap audit %s: %d candles restored, %d exchange-missing minutes "
-                         "recorded", symbol, restored, recorded)
+                log.info(
+                    "gap audit %s: %d candles restored, %d exchange-missing minutes recorded",
+                    symbol,
+                    restored,
+                    recorded,
+                )
         log.debug("gap audit took %.1fs", time.monotonic() - started)

@@ -189,8 +189,8 @@ class BulkWriter:
                     progress.advance(minutes, len(page.rows), now)
                 closed = page.last_closed_ms
                 if closed is not None or page.symbol not in touched:
-                    touched[page.symbol] = closed if closed is not None else touched.get(
-                        page.symbol
+                    touched[page.symbol] = (
+                        closed if closed is not None else touched.get(page.symbol)
                     )
             for symbol, closed in touched.items():
                 if closed is not None:

@@ -97,8 +97,9 @@ async def copy_upsert(connection: asyncpg.Connection, rows: Sequence[StagedRow])
         await connection.execute(_CREATE_STAGING)
         await connection.copy_records_to_table(_STAGING, records=rows, columns=_STAGING_COLUMNS)
         newest = await connection.fetch(_NEWEST, list(oldest))
-        appending = all(r["newest_ms"] is None or r["newest_ms"] < oldest[r["symbol"]]
-                        for r in newest)
+        appending = all(
+            r["newest_ms"] is None or r["newest_ms"] < oldest[r["symbol"]] for r in newest
+        )
         status: str | None = None
         if appending:
             try:
@@ -115,9 +116,18 @@ async def upsert_live(executor: Executor, candles: Iterable[LiveCandle]) -> None
     """Upsert candles from the stream or REST polling (a few per second)."""
     args = [
         (
-            c.symbol, c.candle.open_time_ms, c.candle.open, c.candle.high, c.candle.low,
-            c.candle.close, c.candle.volume, c.candle.quote_volume, c.candle.trades,
-            c.candle.taker_buy_volume, c.candle.taker_buy_quote_volume, c.closed,
+            c.symbol,
+            c.candle.open_time_ms,
+            c.candle.open,
+            c.candle.high,
+            c.candle.low,
+            c.candle.close,
+            c.candle.volume,
+            c.candle.quote_volume,
+            c.candle.trades,
+            c.candle.taker_buy_volume,
+            c.candle.taker_buy_quote_volume,
+            c.closed,
         )
         for c in candles
     ]

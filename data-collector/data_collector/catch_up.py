@@ -49,8 +49,9 @@ async def catch_up(
     last = await resume_point(pool, status)
     start = start_ms if last is None else last + MINUTE_MS
     count = 0
-    async for page in backfill.fetch_span(rest, status.symbol, start, concurrency=2,
-                                          previous_open_ms=last):
+    async for page in backfill.fetch_span(
+        rest, status.symbol, start, concurrency=2, previous_open_ms=last
+    ):
         for row in page.rows:
             live = LiveCandle(status.symbol, parse_kline(row), row[6] < page.server_ms)
             store.candle(live)

@@ -153,8 +153,11 @@ class Collector:
                 log.warning("exchangeInfo failed (%s); retry in %.0fs", error, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
-        log.info("REQUEST_WEIGHT limit %d/min; pacing at %d", self.rest.budget.limit,
-                 self.rest.budget.allowance)
+        log.info(
+            "REQUEST_WEIGHT limit %d/min; pacing at %d",
+            self.rest.budget.limit,
+            self.rest.budget.allowance,
+        )
         await state_store.ensure(self.pool, self.settings.symbols)
 
     async def backfill_all(self) -> None:
@@ -164,7 +167,8 @@ class Collector:
         s = self.settings
         writers = [
             backfill.BulkWriter(
-                self.pool, s.backfill_batch_rows,
+                self.pool,
+                s.backfill_batch_rows,
                 on_closed=lambda symbol, ms: self.status.of(symbol).closed(ms),
             )
             for _ in range(min(s.backfill_writers, len(s.symbols)))
@@ -220,8 +224,9 @@ class Collector:
         )
         writer.progress[symbol] = progress
         self.status.of(symbol).progress = progress
-        log.info("backfill %s from %d (%d minutes to go)", symbol, start,
-                 progress.total - progress.done)
+        log.info(
+            "backfill %s from %d (%d minutes to go)", symbol, start, progress.total - progress.done
+        )
         async for page in backfill.fetch_span(
             self.rest, symbol, start, concurrency=self.settings.backfill_concurrency,
             previous_open_ms=last if last is not None and last >= first else None,

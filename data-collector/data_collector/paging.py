@@ -65,8 +65,10 @@ def check_page(page: Sequence[Sequence[Any]], window: Window | None = None) -> N
         if open_ms % MINUTE_MS or close_ms != open_ms + MINUTE_MS - 1 or open_ms <= previous:
             raise ValueError(f"kline at {open_ms} is not the next 1m candle")
         previous = open_ms
-    outside = window is not None and page and (
-        page[0][0] < window.start_ms or page[-1][0] > window.end_ms
+    outside = (
+        window is not None
+        and page
+        and (page[0][0] < window.start_ms or page[-1][0] > window.end_ms)
     )
     if window is not None and outside:
         raise ValueError(f"klines outside the window {window.start_ms}..{window.end_ms}")
@@ -88,9 +90,7 @@ def holes(previous_open_ms: int | None, page: Sequence[Sequence[Any]]) -> list[t
     return out
 
 
-def missing_minutes(
-    start_ms: int, end_ms: int, present: Sequence[int]
-) -> list[tuple[int, int]]:
+def missing_minutes(start_ms: int, end_ms: int, present: Sequence[int]) -> list[tuple[int, int]]:
     """Ranges [start, end) of minutes in start_ms..end_ms (end exclusive) not in `present`.
 
     `present` holds open times in ascending order.

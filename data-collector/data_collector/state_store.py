@@ -41,9 +41,7 @@ async def set_listed_at(executor: Executor, symbol: str, ms: int) -> None:
     )  # fmt: skip
 
 
-async def set_phase(
-    executor: Executor, symbol: str, phase: str, error: str | None = None
-) -> None:
+async def set_phase(executor: Executor, symbol: str, phase: str, error: str | None = None) -> None:
     await executor.execute(
         """UPDATE collector_state SET phase = $2, last_error = $3, updated_at = now()
            WHERE symbol = $1""",

@@ -13,13 +13,12 @@ from typing import Self
 
 from pydantic import Field, field_validator, model_validator
 
-from linkora_core.settings import CommonSettings
+from linkora_core.settings import HttpSettings
 
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
 
-class OrderSettings(CommonSettings):
-    api_host: str = "0.0.0.0"
+class OrderSettings(HttpSettings):
     order_api_port: int = Field(default=8080, ge=1, le=65535)
     web3_provider: str = "http://127.0.0.1:8545"
     trading_address: str | None = None

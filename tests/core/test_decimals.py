@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from linkora_core.decimals import EXACT, parse_decimal, to_plain
 
 

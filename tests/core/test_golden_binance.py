@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
 from linkora_core.candles import Candle, aggregate, has_trades, has_volume, parse_kline
 from linkora_core.timeframes import BINANCE_INTERVALS, MINUTE_MS, Timeframe
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from linkora_core.candles import Candle, aggregate
 from linkora_core.live_bucket import LiveBucket, LiveCandles
 from linkora_core.timeframes import MINUTE_MS, Timeframe

@@ -112,7 +112,18 @@ def stored_rows(rows: list[asyncpg.Record]) -> list[tuple[Any, ...]]:
     out = []
     for r in rows:
         open_ms = int(r["open_time"].timestamp()) * 1000
-        out.append((open_ms, r["open_price"], r["high_price"], r["low_price"], r["close_price"],
-                    r["volume"], r["quote_volume"], r["trades"], r["taker_buy_volume"],
-                    r["taker_buy_quote_volume"]))
+        out.append(
+            (
+                open_ms,
+                r["open_price"],
+                r["high_price"],
+                r["low_price"],
+                r["close_price"],
+                r["volume"],
+                r["quote_volume"],
+                r["trades"],
+                r["taker_buy_volume"],
+                r["taker_buy_quote_volume"],
+            )
+        )
     return out

@@ -42,5 +42,3 @@ async def make_collector(clean_db: asyncpg.Pool, redis: Redis) -> AsyncIterator[
     yield make
     for harness in made:
         await harness.close()
-
-

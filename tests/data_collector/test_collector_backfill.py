@@ -21,15 +21,29 @@ from collector_helpers import (
 def source_rows(sim: Any, symbol: str, start_ms: int, end_ms: int) -> list[tuple[Any, ...]]:
     out = []
     for row in sim.source.klines(symbol, start_ms, end_ms):
-        out.append((row[0], Decimal(row[1]), Decimal(row[2]), Decimal(row[3]), Decimal(row[4]),
-                    Decimal(row[5]), Decimal(row[7]), row[8], Decimal(row[9]), Decimal(row[10])))
+        out.append(
+            (
+                row[0],
+                Decimal(row[1]),
+                Decimal(row[2]),
+                Decimal(row[3]),
+                Decimal(row[4]),
+                Decimal(row[5]),
+                Decimal(row[7]),
+                row[8],
+                Decimal(row[9]),
+                Decimal(row[10]),
+            )
+        )
     return out
 
 
 async def db_rows(pool: asyncpg.Pool, symbol: str) -> list[asyncpg.Record]:
-    return list(await pool.fetch(
-        "SELECT * FROM candles WHERE symbol = $1 AND is_closed ORDER BY open_time", symbol
-    ))
+    return list(
+        await pool.fetch(
+            "SELECT * FROM candles WHERE symbol = $1 AND is_closed ORDER BY open_time", symbol
+        )
+    )
 
 
 async def test_backfilled_candles_equal_the_source_in_every_field_and_minute(
@@ -122,8 +136,9 @@ async def test_exchange_gaps_are_recorded_not_invented(
     )
     assert missing == 0
     gaps = await clean_db.fetch("SELECT gap_start, gap_end FROM candle_gaps")
-    assert [(int(g["gap_start"].timestamp()) * 1000, int(g["gap_end"].timestamp()) * 1000)
-            for g in gaps] == [gap]
+    assert [
+        (int(g["gap_start"].timestamp()) * 1000, int(g["gap_end"].timestamp()) * 1000) for g in gaps
+    ] == [gap]
 
 
 async def test_progress_is_recorded_in_collector_state(
@@ -176,7 +191,8 @@ async def test_a_long_outage_is_jumped_over_with_one_probe(
     assert first + 99 * MINUTE_MS in times and first + 2600 * MINUTE_MS in times
     assert not [t for t in times if outage[0] <= t <= outage[1]]
     gaps = await clean_db.fetch("SELECT gap_start, gap_end FROM candle_gaps")
-    assert [(int(g["gap_start"].timestamp()) * 1000, int(g["gap_end"].timestamp()) * 1000)
-            for g in gaps] == [(outage[0], outage[1] + MINUTE_MS)]
+    assert [
+        (int(g["gap_start"].timestamp()) * 1000, int(g["gap_end"].timestamp()) * 1000) for g in gaps
+    ] == [(outage[0], outage[1] + MINUTE_MS)]
     state = await clean_db.fetchrow("SELECT backfill_done, backfill_total FROM collector_state")
     assert state is not None and state["backfill_done"] == state["backfill_total"]

@@ -38,15 +38,18 @@ def test_next_start_is_one_minute_after_the_last_open_time() -> None:
 
 def test_holes_between_rows_and_from_the_previous_page() -> None:
     page = [row(5 * MINUTE_MS), row(6 * MINUTE_MS), row(9 * MINUTE_MS)]
-    assert holes(2 * MINUTE_MS, page) == [(3 * MINUTE_MS, 5 * MINUTE_MS),
-                                         (7 * MINUTE_MS, 9 * MINUTE_MS)]
+    assert holes(2 * MINUTE_MS, page) == [
+        (3 * MINUTE_MS, 5 * MINUTE_MS),
+        (7 * MINUTE_MS, 9 * MINUTE_MS),
+    ]
     assert holes(None, page[:2]) == []
 
 
 def test_missing_minutes_of_a_range() -> None:
     present = [0, MINUTE_MS, 3 * MINUTE_MS]
     assert missing_minutes(0, 5 * MINUTE_MS, present) == [
-        (2 * MINUTE_MS, 3 * MINUTE_MS), (4 * MINUTE_MS, 5 * MINUTE_MS)
+        (2 * MINUTE_MS, 3 * MINUTE_MS),
+        (4 * MINUTE_MS, 5 * MINUTE_MS),
     ]
     assert missing_minutes(0, 2 * MINUTE_MS, present) == []
 

@@ -79,6 +79,7 @@ async def test_kill_9_mid_backfill_then_restart_leaves_no_gap_and_no_duplicate(
     log = tmp_path / "collector.log"
     first = start_collector(service_env, sim_process, log)
     try:
+
         async def some() -> bool:
             return await count(clean_db) >= 10_000
 
@@ -97,6 +98,7 @@ async def test_kill_9_mid_backfill_then_restart_leaves_no_gap_and_no_duplicate(
     metrics_port = free_port()
     second = start_collector(service_env, sim_process, log, metrics_port)
     try:
+
         async def realtime() -> bool:
             phases = await clean_db.fetch("SELECT phase FROM collector_state")
             return len(phases) == 2 and all(p["phase"] == "realtime" for p in phases)
@@ -128,7 +130,9 @@ async def test_kill_9_mid_backfill_then_restart_leaves_no_gap_and_no_duplicate(
         for symbol in SYMBOLS:
             rows = await clean_db.fetch(
                 """SELECT open_time, close_price, volume, trades FROM candles
-                   WHERE symbol = $1 AND is_closed ORDER BY open_time""", symbol)
+                   WHERE symbol = $1 AND is_closed ORDER BY open_time""",
+                symbol,
+            )
             times = [int(r["open_time"].timestamp()) * 1000 for r in rows]
             assert len(times) == len(set(times))
             assert all(b - a == MINUTE_MS for a, b in itertools.pairwise(times)), symbol

@@ -18,9 +18,7 @@ def test_progress_reports_done_total_rate_and_eta() -> None:
     assert progress.done == 3000
     assert progress.rate == 1000.0
     assert progress.eta_seconds == 7.0
-    assert progress.describe() == (
-        "BTCUSDT: 3000/10000 minutes (30.0%), 1000 candles/s, ETA 7s"
-    )
+    assert progress.describe() == ("BTCUSDT: 3000/10000 minutes (30.0%), 1000 candles/s, ETA 7s")
 
 
 def test_progress_without_a_rate_has_no_eta() -> None:
@@ -56,8 +54,12 @@ def test_settings_read_symbols_and_start_date_from_the_environment(
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("ORDERBOOK_LEVELS", "7"), ("SYMBOLS", "BTC-USDT"), ("REALTIME_MODE", "carrier-pigeon"),
-     ("WEIGHT_BUDGET_FRACTION", "1.5")],
+    [
+        ("ORDERBOOK_LEVELS", "7"),
+        ("SYMBOLS", "BTC-USDT"),
+        ("REALTIME_MODE", "carrier-pigeon"),
+        ("WEIGHT_BUDGET_FRACTION", "1.5"),
+    ],
 )
 def test_bad_settings_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     monkeypatch.setenv(name, value)

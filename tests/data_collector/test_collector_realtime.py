@@ -106,21 +106,31 @@ async def test_stream_updates_the_open_minute_then_closes_it(
     assert minute is not None
 
     async def stored_closed() -> bool:
-        return bool(await clean_db.fetchval(
-            """SELECT is_closed FROM candles WHERE symbol = 'BTCUSDT'
-               AND open_time = to_timestamp($1::bigint / 1000)""", minute))
+        return bool(
+            await clean_db.fetchval(
+                """SELECT is_closed FROM candles WHERE symbol = 'BTCUSDT'
+               AND open_time = to_timestamp($1::bigint / 1000)""",
+                minute,
+            )
+        )
 
     await eventually(stored_closed)
     final = sim.source.klines("BTCUSDT", minute, minute)[0]
     row = await clean_db.fetchrow(
         """SELECT * FROM candles WHERE symbol = 'BTCUSDT'
-           AND open_time = to_timestamp($1::bigint / 1000)""", minute)
+           AND open_time = to_timestamp($1::bigint / 1000)""",
+        minute,
+    )
     assert row is not None
     assert (row["high_price"], row["volume"], row["trades"]) == (
-        Decimal(final[2]), Decimal(final[5]), final[8])
+        Decimal(final[2]),
+        Decimal(final[5]),
+        final[8],
+    )
     closed = [m for m in received if m["timestamp"] == minute and m["closed"]][-1]
     assert closed["close"] == str(Decimal(final[4]).normalize()) or Decimal(
-        closed["close"]) == Decimal(final[4])
+        closed["close"]
+    ) == Decimal(final[4])
     assert "E" not in "".join(str(v) for v in closed.values())
     # Time order on the channel: a minute's messages never follow a later minute's.
     stamps = [m["timestamp"] for m in received]
@@ -187,8 +197,9 @@ async def test_books_are_published_on_every_snapshot_and_stored_at_the_set_rate(
     )
     assert 2 <= len(stored) <= 5
     assert all(r["n"] == 5 for r in stored)
-    gaps = [(b["captured_at"] - a["captured_at"]).total_seconds()
-            for a, b in itertools.pairwise(stored)]
+    gaps = [
+        (b["captured_at"] - a["captured_at"]).total_seconds() for a, b in itertools.pairwise(stored)
+    ]
     assert all(g >= 0.99 for g in gaps)
 
 
@@ -232,13 +243,16 @@ def start_redis(port: int, work: Path) -> subprocess.Popen[bytes]:
 
 
 async def test_redis_down_storage_continues_and_publishing_resumes(
-    make_sim: SimFactory, make_collector: HarnessFactory, clean_db: asyncpg.Pool,
+    make_sim: SimFactory,
+    make_collector: HarnessFactory,
+    clean_db: asyncpg.Pool,
     own_redis: tuple[int, Path],
 ) -> None:
     port, work = own_redis
     server = start_redis(port, work)
-    client = Redis.from_url(f"redis://127.0.0.1:{port}/0", socket_connect_timeout=1,
-                            socket_timeout=2)
+    client = Redis.from_url(
+        f"redis://127.0.0.1:{port}/0", socket_connect_timeout=1, socket_timeout=2
+    )
     try:
         sim = await make_sim(symbols=("BTCUSDT",), **FAST)
         harness = make_collector(sim)
@@ -302,8 +316,11 @@ async def test_database_connections_cut_during_real_time_then_the_gap_is_filled(
     async def caught_up() -> bool:
         try:
             minutes = await closed_minutes(clean_db, "BTCUSDT")
-        except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-                asyncpg.exceptions.OperatorInterventionError):
+        except (
+            asyncpg.PostgresConnectionError,
+            asyncpg.InterfaceError,
+            asyncpg.exceptions.OperatorInterventionError,
+        ):
             return False
         return minutes[-1] >= before + 4 * MINUTE_MS
 
@@ -327,8 +344,10 @@ async def test_connection_is_renewed_before_its_maximum_age(
 
 async def test_old_order_books_are_removed_by_retention(clean_db: asyncpg.Pool) -> None:
     now_ms = int(time.time() * 1000)
-    books = [Book("BTCUSDT", now_ms - age * 1000, 1, ((Decimal("1"), Decimal("2")),), ())
-             for age in (7200, 10)]
+    books = [
+        Book("BTCUSDT", now_ms - age * 1000, 1, ((Decimal("1"), Decimal("2")),), ())
+        for age in (7200, 10)
+    ]
     await book_store.insert_books(clean_db, books)
     assert await book_store.delete_older_than(clean_db, 3600) == 1
     assert await clean_db.fetchval("SELECT count(*) FROM orderbook_data") == 1

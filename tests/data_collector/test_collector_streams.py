@@ -13,17 +13,37 @@ from data_collector.types import Book, LiveCandle
 KLINE = {
     "stream": "btcusdt@kline_1m",
     "data": {
-        "e": "kline", "E": 1700000012345, "s": "BTCUSDT",
-        "k": {"t": 1700000040000, "T": 1700000099999, "s": "BTCUSDT", "i": "1m", "f": 100,
-              "L": 200, "o": "37000.10000000", "c": "37010.00000000", "h": "37012.50000000",
-              "l": "36999.00000000", "v": "12.50000000", "n": 101, "x": False,
-              "q": "462600.00000000", "V": "6.20000000", "Q": "0.00000005", "B": "0"},
+        "e": "kline",
+        "E": 1700000012345,
+        "s": "BTCUSDT",
+        "k": {
+            "t": 1700000040000,
+            "T": 1700000099999,
+            "s": "BTCUSDT",
+            "i": "1m",
+            "f": 100,
+            "L": 200,
+            "o": "37000.10000000",
+            "c": "37010.00000000",
+            "h": "37012.50000000",
+            "l": "36999.00000000",
+            "v": "12.50000000",
+            "n": 101,
+            "x": False,
+            "q": "462600.00000000",
+            "V": "6.20000000",
+            "Q": "0.00000005",
+            "B": "0",
+        },
     },
 }
 DEPTH = {
     "stream": "ethusdt@depth20@100ms",
-    "data": {"lastUpdateId": 160, "bids": [["2300.01000000", "1.50000000"], ["2300.00", "2"]],
-             "asks": [["2300.02000000", "0.00000000"]]},
+    "data": {
+        "lastUpdateId": 160,
+        "bids": [["2300.01000000", "1.50000000"], ["2300.00", "2"]],
+        "asks": [["2300.02000000", "0.00000000"]],
+    },
 }
 
 
@@ -40,10 +60,20 @@ def test_candle_message_has_the_wire_shape_with_plain_decimals() -> None:
     event = parse_message(orjson.dumps(KLINE), 0)
     assert isinstance(event, LiveCandle)
     assert candle_message(event) == {
-        "symbol": "BTCUSDT", "timestamp": 1700000040000, "open": "37000.1", "high": "37012.5",
-        "low": "36999", "close": "37010", "volume": "12.5", "quote_volume": "462600",
-        "trades": 101, "timeframe": "1", "closed": False, "close_time": 1700000099999,
-        "taker_buy_volume": "6.2", "taker_buy_quote_volume": "0.00000005",
+        "symbol": "BTCUSDT",
+        "timestamp": 1700000040000,
+        "open": "37000.1",
+        "high": "37012.5",
+        "low": "36999",
+        "close": "37010",
+        "volume": "12.5",
+        "quote_volume": "462600",
+        "trades": 101,
+        "timeframe": "1",
+        "closed": False,
+        "close_time": 1700000099999,
+        "taker_buy_volume": "6.2",
+        "taker_buy_quote_volume": "0.00000005",
     }
 
 
@@ -51,7 +81,9 @@ def test_a_depth_frame_takes_its_symbol_from_the_stream_and_the_receive_time() -
     event = parse_message(orjson.dumps(DEPTH), 1700000000123, levels=1)
     assert isinstance(event, Book)
     assert book_message(event) == {
-        "symbol": "ETHUSDT", "timestamp": 1700000000123, "last_update_id": 160,
+        "symbol": "ETHUSDT",
+        "timestamp": 1700000000123,
+        "last_update_id": 160,
         "bids": [{"price": "2300.01", "quantity": "1.5"}],
         "asks": [{"price": "2300.02", "quantity": "0"}],
     }

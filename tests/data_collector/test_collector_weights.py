@@ -48,8 +48,12 @@ def test_limit_is_read_from_exchange_info_rate_limits() -> None:
     info = {
         "rateLimits": [
             {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
-            {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
-             "limit": 1200},
+            {
+                "rateLimitType": "REQUEST_WEIGHT",
+                "interval": "MINUTE",
+                "intervalNum": 1,
+                "limit": 1200,
+            },
         ]
     }
     assert request_weight_limit(info) == RateLimit(1200)

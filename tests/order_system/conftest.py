@@ -3,9 +3,7 @@ session, each test's transactions undone after it, and the processor and API wir
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import asyncpg
 import httpx
@@ -14,31 +12,30 @@ from order_flow import Flow
 from web3 import Web3
 from web3.types import RPCEndpoint
 
-from devstack.hardhat import HardhatNode
 from order_system.api.app import create_app
 from order_system.artifacts import ensure_compiled
 from order_system.deploy import Deployment, deploy
 from order_system.events.rpc import JsonRpc
 from order_system.settings import OrderSettings
 
-LOG_DIR = Path(__file__).resolve().parents[1] / "artifacts"
-
 
 @pytest.fixture(scope="session")
-def chain_url() -> Iterator[str]:
-    with HardhatNode(LOG_DIR / f"hardhat-orders-{os.getpid()}.log") as node:
-        yield node.url
-
-
-@pytest.fixture(scope="session")
-def w3(chain_url: str) -> Web3:
-    return Web3(Web3.HTTPProvider(chain_url, request_kwargs={"timeout": 60}))
+def w3(hardhat_url: str) -> Web3:
+    return Web3(Web3.HTTPProvider(hardhat_url, request_kwargs={"timeout": 60}))
 
 
 @pytest.fixture(scope="session")
 def deployment(w3: Web3) -> Deployment:
     ensure_compiled()
     return deploy(w3)
+
+
+@pytest.fixture
+def chain_snapshot(w3: Web3, deployment: Deployment) -> Iterator[None]:
+    """Undo every transaction of the test (prices, balances, orders) when it ends."""
+    snapshot = w3.provider.make_request(RPCEndpoint("evm_snapshot"), [])["result"]
+    yield
+    assert w3.provider.make_request(RPCEndpoint("evm_revert"), [snapshot])["result"] is True
 
 
 @pytest.fixture
@@ -51,8 +48,8 @@ def flow(w3: Web3, deployment: Deployment) -> Iterator[Flow]:
 
 
 @pytest.fixture
-async def rpc(chain_url: str) -> AsyncIterator[JsonRpc]:
-    client = JsonRpc(chain_url)
+async def rpc(hardhat_url: str) -> AsyncIterator[JsonRpc]:
+    client = JsonRpc(hardhat_url)
     try:
         yield client
     finally:
@@ -60,11 +57,11 @@ async def rpc(chain_url: str) -> AsyncIterator[JsonRpc]:
 
 
 @pytest.fixture
-async def api(clean_db: asyncpg.Pool, chain_url: str) -> AsyncIterator[httpx.AsyncClient]:
+async def api(clean_db: asyncpg.Pool, hardhat_url: str) -> AsyncIterator[httpx.AsyncClient]:
     """The order API over the test database (its lifespan's resources set directly)."""
-    app = create_app(OrderSettings(web3_provider=chain_url))
+    app = create_app(OrderSettings(web3_provider=hardhat_url))
     app.state.pool = clean_db
-    app.state.rpc = JsonRpc(chain_url, timeout=2)
+    app.state.rpc = JsonRpc(hardhat_url, timeout=2)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://orders") as client:
         yield client

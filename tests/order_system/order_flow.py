@@ -63,9 +63,18 @@ class Flow:
             self._send(erc20.functions.approve(spender, 2**256 - 1), user)
 
     def create(
-        self, user: str, token_in: str, token_out: str, amount: Decimal, target: Decimal,
-        min_out: Decimal, order_type: int, is_long: bool, self_executable: bool = False,
-        via_router: bool = True, **extra: Any,
+        self,
+        user: str,
+        token_in: str,
+        token_out: str,
+        amount: Decimal,
+        target: Decimal,
+        min_out: Decimal,
+        order_type: int,
+        is_long: bool,
+        self_executable: bool = False,
+        via_router: bool = True,
+        **extra: Any,
     ) -> tuple[int, TxReceipt]:
         """`extra` transaction fields: fixing nonce, gas and fees makes a re-sent transaction
         byte-identical (the same hash)."""
@@ -74,8 +83,14 @@ class Flow:
         contract = self.router if via_router else self.trading
         receipt = self._send(
             contract.functions.createOrder(
-                tin.address, tout.address, raw, units(target, 18),
-                units(min_out, tout.decimals), order_type, is_long, self_executable,
+                tin.address,
+                tout.address,
+                raw,
+                units(target, 18),
+                units(min_out, tout.decimals),
+                order_type,
+                is_long,
+                self_executable,
             ),
             user,
             value=raw if tin.address == ETH else 0,
@@ -119,16 +134,45 @@ def scripted_flow(flow: Flow) -> dict[str, Any]:
     flow.fund(alice, "WBTC", Decimal("1"))
     flow.fund(bob, "USDC", Decimal("10000"))
     flow.fund(bob, "LINK", Decimal("100"))
-    keeper_exec, _ = flow.create(alice, "ETH", "USDC", Decimal("0.05"), Decimal("1.05"),
-                                 Decimal("140"), LIMIT, True)
-    self_exec, _ = flow.create(alice, "WBTC", "USDC", Decimal("0.01234567"), Decimal("59000"),
-                               Decimal("0"), STOP, False, self_executable=True)
-    cancelled, _ = flow.create(bob, "USDC", "LINK", Decimal("123.456789"), Decimal("14"),
-                               Decimal("8.2"), LIMIT, True, via_router=False)
-    pending, _ = flow.create(bob, "LINK", "ETH", Decimal("2.5"), Decimal("3100.123456789"),
-                             Decimal("0.01"), STOP, True)
-    pending_eth, _ = flow.create(alice, "ETH", "WBTC", Decimal("0.1"), Decimal("0.8944299"),
-                                 Decimal("0.000001"), LIMIT, False, via_router=False)
+    keeper_exec, _ = flow.create(
+        alice, "ETH", "USDC", Decimal("0.05"), Decimal("1.05"), Decimal("140"), LIMIT, True
+    )
+    self_exec, _ = flow.create(
+        alice,
+        "WBTC",
+        "USDC",
+        Decimal("0.01234567"),
+        Decimal("59000"),
+        Decimal("0"),
+        STOP,
+        False,
+        self_executable=True,
+    )
+    cancelled, _ = flow.create(
+        bob,
+        "USDC",
+        "LINK",
+        Decimal("123.456789"),
+        Decimal("14"),
+        Decimal("8.2"),
+        LIMIT,
+        True,
+        via_router=False,
+    )
+    pending, _ = flow.create(
+        bob, "LINK", "ETH", Decimal("2.5"), Decimal("3100.123456789"), Decimal("0.01"), STOP, True
+    )
+    pending_eth, _ = flow.create(
+        alice,
+        "ETH",
+        "WBTC",
+        Decimal("0.1"),
+        Decimal("0.8944299"),
+        Decimal("0.000001"),
+        LIMIT,
+        False,
+        via_router=False,
+    )
     flow.execute_by_keeper(keeper_exec)
     flow.modify(alice, self_exec, Decimal("61000"), 700_000_000)  # 700 USDC (6 decimals)
     flow.execute_self(alice, self_exec)
@@ -160,8 +204,13 @@ def bulk_orders(flow: Flow, count: int, per_block: int = 100) -> None:
                     "createOrder",
                     args=[ETH, token_out, amount, 3 * 10**17 + i, i, i % 2, i % 3 == 0, False],
                 )
-                tx = {"from": users[i % len(users)], "to": flow.trading.address, "data": data,
-                      "value": hex(amount), "gas": hex(400_000)}
+                tx = {
+                    "from": users[i % len(users)],
+                    "to": flow.trading.address,
+                    "data": data,
+                    "value": hex(amount),
+                    "gas": hex(400_000),
+                }
                 batch.append(
                     {"jsonrpc": "2.0", "id": i, "method": "eth_sendTransaction", "params": [tx]}
                 )
@@ -177,12 +226,25 @@ def bulk_orders(flow: Flow, count: int, per_block: int = 100) -> None:
             elif offset % 7 == 6:
                 later.append(("modifyOrder", [order_id, 4 * 10**17 + offset, offset + 1], user))
         for first in range(0, len(later), per_block):
-            _post(flow, [
-                {"jsonrpc": "2.0", "id": n, "method": "eth_sendTransaction",
-                 "params": [{"from": user, "to": flow.trading.address, "gas": hex(300_000),
-                             "data": flow.trading.encode_abi(fn, args=args)}]}
-                for n, (fn, args, user) in enumerate(later[first : first + per_block])
-            ])
+            _post(
+                flow,
+                [
+                    {
+                        "jsonrpc": "2.0",
+                        "id": n,
+                        "method": "eth_sendTransaction",
+                        "params": [
+                            {
+                                "from": user,
+                                "to": flow.trading.address,
+                                "gas": hex(300_000),
+                                "data": flow.trading.encode_abi(fn, args=args),
+                            }
+                        ],
+                    }
+                    for n, (fn, args, user) in enumerate(later[first : first + per_block])
+                ],
+            )
             flow.rpc("evm_mine")
     finally:
         flow.rpc("evm_setAutomine", [True])

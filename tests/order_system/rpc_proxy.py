@@ -16,8 +16,14 @@ from devstack.ports import free_port
 
 
 class RpcProxy:
-    def __init__(self, upstream: str, *, max_results: int | None = None,
-                 suggest_range: bool = True, delay: float = 0.0) -> None:
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        max_results: int | None = None,
+        suggest_range: bool = True,
+        delay: float = 0.0,
+    ) -> None:
         self.upstream = upstream
         self.max_results = max_results
         self.suggest_range = suggest_range
@@ -101,5 +107,8 @@ class RpcProxy:
             # Like hosted providers: a range ending before the block of the first excess log.
             last = max(start, int(logs[self.max_results]["blockNumber"], 16) - 1)
             message += f". Try with this block range [{hex(start)}, {hex(last)}]."
-        return {"jsonrpc": "2.0", "id": answer.get("id"),
-                "error": {"code": -32005, "message": message}}
+        return {
+            "jsonrpc": "2.0",
+            "id": answer.get("id"),
+            "error": {"code": -32005, "message": message},
+        }

@@ -11,6 +11,9 @@ import httpx
 import pytest
 
 from order_system.api import queries
+from order_system.api.app import create_app
+from order_system.events.rpc import JsonRpc
+from order_system.settings import OrderSettings
 
 ALICE = "0x70997970c51812dc3a010c7d01b50e0d17dc79c8"
 BOB = "0x3c44cdddb6a900fa2b585dd299e03d12fa4293bc"
@@ -27,11 +30,26 @@ async def orders(clean_db: asyncpg.Pool) -> asyncpg.Pool:
     for i in range(1, 31):
         status = STATUSES[i % 3]
         created = start + timedelta(hours=i)
-        rows.append((
-            i, ALICE if i % 2 else BOB, ETH, USDC, Decimal("0.05"), Decimal("0.8944299"),
-            Decimal("0E-8"), "LIMIT" if i % 4 else "STOP", i % 2 == 0, False, status, created,
-            created if status == "EXECUTED" else None, created, "0x" + f"{i:064x}", i,
-        ))
+        rows.append(
+            (
+                i,
+                ALICE if i % 2 else BOB,
+                ETH,
+                USDC,
+                Decimal("0.05"),
+                Decimal("0.8944299"),
+                Decimal("0E-8"),
+                "LIMIT" if i % 4 else "STOP",
+                i % 2 == 0,
+                False,
+                status,
+                created,
+                created if status == "EXECUTED" else None,
+                created,
+                "0x" + f"{i:064x}",
+                i,
+            )
+        )
     await clean_db.executemany(
         "INSERT INTO orders (id, user_address, token_in, token_out, amount_in, target_price, "
         "min_amount_out, order_type, is_long, self_executable, status, created_at, executed_at, "
@@ -53,19 +71,35 @@ async def test_list_shape_is_newest_first_with_plain_decimals(
     assert first["user_address"] == "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
     assert first["token_in"] == "0x0000000000000000000000000000000000000000"
     assert (first["amount_in"], first["target_price"], first["min_amount_out"]) == (
-        "0.05", "0.8944299", "0"
+        "0.05",
+        "0.8944299",
+        "0",
     )
     assert first["created_at"].endswith("+00:00")
     assert set(first) == {
-        "id", "user_address", "token_in", "token_out", "amount_in", "target_price",
-        "min_amount_out", "order_type", "is_long", "status", "created_at", "executed_at",
+        "id",
+        "user_address",
+        "token_in",
+        "token_out",
+        "amount_in",
+        "target_price",
+        "min_amount_out",
+        "order_type",
+        "is_long",
+        "status",
+        "created_at",
+        "executed_at",
     }
 
 
 @pytest.mark.parametrize(
     ("path", "status"),
-    [("/orders/pending", "PENDING"), ("/orders/executed", "EXECUTED"),
-     ("/orders/cancelled", "CANCELLED"), ("/orders/all?status=Executed", "EXECUTED")],
+    [
+        ("/orders/pending", "PENDING"),
+        ("/orders/executed", "EXECUTED"),
+        ("/orders/cancelled", "CANCELLED"),
+        ("/orders/all?status=Executed", "EXECUTED"),
+    ],
 )
 async def test_status_lists_hold_only_their_status(
     orders: asyncpg.Pool, api: httpx.AsyncClient, path: str, status: str
@@ -86,8 +120,11 @@ async def test_limit_and_offset_are_clamped(orders: asyncpg.Pool, api: httpx.Asy
 async def test_user_orders_match_any_letter_case(
     orders: asyncpg.Pool, api: httpx.AsyncClient
 ) -> None:
-    for spelled in (ALICE, ALICE.upper().replace("0X", "0x"),
-                    "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"):
+    for spelled in (
+        ALICE,
+        ALICE.upper().replace("0X", "0x"),
+        "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+    ):
         body = (await api.get(f"/users/{spelled}/orders", params={"status": "pending"})).json()
         assert body["total"] == 5
         assert {o["user_address"] for o in body["orders"]} == {
@@ -114,8 +151,12 @@ async def test_details_and_events_errors(orders: asyncpg.Pool, api: httpx.AsyncC
     details = (await api.get("/orders/7")).json()["order"]
     assert details["id"] == 7 and details["block_number"] == 7
     assert details["tx_hash"] == "0x" + f"{7:064x}" and details["amount_out"] is None
-    assert set(details) >= {"self_executable", "updated_at", "executor_address",
-                            "execution_tx_hash"}
+    assert set(details) >= {
+        "self_executable",
+        "updated_at",
+        "executor_address",
+        "execution_tx_hash",
+    }
     cases = [
         ("/orders/99999", 404, "Order 99999 not found"),
         ("/orders/abc", 400, "Invalid order_id format. Must be a number."),
@@ -124,8 +165,11 @@ async def test_details_and_events_errors(orders: asyncpg.Pool, api: httpx.AsyncC
         ("/orders/abc/events", 400, "Invalid order_id format. Must be a number."),
         ("/orders/99999999999999999999999", 404, "Order 99999999999999999999999 not found"),
         ("/orders/all?status=open", 400, "Invalid status. Use: pending, executed, cancelled"),
-        (f"/users/{ALICE}/orders?status=done", 400,
-         "Invalid status. Use: pending, executed, cancelled"),
+        (
+            f"/users/{ALICE}/orders?status=done",
+            400,
+            "Invalid status. Use: pending, executed, cancelled",
+        ),
     ]
     for path, code, message in cases:
         response = await api.get(path)
@@ -140,7 +184,9 @@ async def test_statistics_count_each_status_and_the_last_day(
     stats = (await api.get("/statistics")).json()
     assert stats["status"] == "success"
     assert {k: v["total"] for k, v in stats["statistics"].items()} == {
-        "PENDING": 10, "EXECUTED": 10, "CANCELLED": 10
+        "PENDING": 10,
+        "EXECUTED": 10,
+        "CANCELLED": 10,
     }
     assert sum(v["last_24h"] for v in stats["statistics"].values()) == 24
 
@@ -158,8 +204,12 @@ async def test_cors_and_health(orders: asyncpg.Pool, api: httpx.AsyncClient) -> 
 
 @pytest.mark.parametrize(
     "flt",
-    [queries.Filter(), queries.Filter(status="PENDING"), queries.Filter(user=ALICE),
-     queries.Filter(user=ALICE, status="EXECUTED")],
+    [
+        queries.Filter(),
+        queries.Filter(status="PENDING"),
+        queries.Filter(user=ALICE),
+        queries.Filter(user=ALICE, status="EXECUTED"),
+    ],
 )
 async def test_list_queries_use_an_index(orders: asyncpg.Pool, flt: queries.Filter) -> None:
     async with orders.acquire() as connection, connection.transaction():
@@ -180,3 +230,24 @@ async def test_list_queries_use_an_index(orders: asyncpg.Pool, flt: queries.Filt
         for plan in plans:
             assert "Seq Scan" not in plan and "Index" in plan, plan
             assert "Sort" not in plan, plan
+
+
+async def test_requests_beyond_the_per_ip_burst_get_429_with_retry_after(
+    clean_db: asyncpg.Pool, hardhat_url: str
+) -> None:
+    settings = OrderSettings(web3_provider=hardhat_url, rate_limit_per_second=0.5,
+                             rate_limit_burst=3)  # fmt: skip
+    app = create_app(settings)
+    app.state.pool = clean_db
+    app.state.rpc = JsonRpc(hardhat_url, timeout=2)
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 5000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://orders") as client:
+        statuses = [(await client.get("/orders/all")).status_code for _ in range(4)]
+        limited = await client.get("/orders/all")
+        health = await client.get("/health")
+    await app.state.rpc.close()
+    assert statuses == [200, 200, 200, 429]
+    assert limited.status_code == 429
+    assert int(limited.headers["Retry-After"]) >= 1
+    assert "error" in limited.json()
+    assert health.status_code != 429

@@ -26,45 +26,63 @@ WBTC = "0x0165878a594ca255338adfa4d48449f69242eb8f"
 
 def _log(topics: list[str], data: str, block: int, log_index: int = 0) -> dict[str, Any]:
     return {
-        "address": TRADING, "topics": topics, "data": data, "blockNumber": hex(block),
-        "blockHash": "0x" + f"{block:064x}", "transactionHash": "0x" + f"{block + 1000:064x}",
-        "logIndex": hex(log_index), "removed": False,
+        "address": TRADING,
+        "topics": topics,
+        "data": data,
+        "blockNumber": hex(block),
+        "blockHash": "0x" + f"{block:064x}",
+        "transactionHash": "0x" + f"{block + 1000:064x}",
+        "logIndex": hex(log_index),
+        "removed": False,
     }
 
 
 CREATED = _log(
-    ["0xdcb4282d27c4f0f72b550268698af955cf8c6bd36efec7b9a243e500452f86e2",
-     "0x0000000000000000000000000000000000000000000000000000000000000002",
-     "0x00000000000000000000000070997970c51812dc3a010c7d01b50e0d17dc79c8"],
+    [
+        "0xdcb4282d27c4f0f72b550268698af955cf8c6bd36efec7b9a243e500452f86e2",
+        "0x0000000000000000000000000000000000000000000000000000000000000002",
+        "0x00000000000000000000000070997970c51812dc3a010c7d01b50e0d17dc79c8",
+    ],
     "0x0000000000000000000000000165878a594ca255338adfa4d48449f69242eb8f"
     "000000000000000000000000dc64a140aa3e981100a9beca4e685f962f0cf6c9"
     "000000000000000000000000000000000000000000000000000000000012d687",
-    0x17, 3,
+    0x17,
+    3,
 )
 EXECUTED = _log(
-    ["0x9b32d7714729bdcd899b9c5460b1ec55a813e10e7a51271f146949e4e19f7b99",
-     "0x0000000000000000000000000000000000000000000000000000000000000001",
-     "0x0000000000000000000000009fe46736679d2d9a65f0992f2272de9f3c7fa6e0"],
+    [
+        "0x9b32d7714729bdcd899b9c5460b1ec55a813e10e7a51271f146949e4e19f7b99",
+        "0x0000000000000000000000000000000000000000000000000000000000000001",
+        "0x0000000000000000000000009fe46736679d2d9a65f0992f2272de9f3c7fa6e0",
+    ],
     "0x0000000000000000000000000000000000000000000000000000000008f0d180",
     0x1B,
 )
 MODIFIED = _log(
-    ["0x5f26042ebf1dad031a5d68482c9ed2dd6e4ead6ef1d61d3fe2bde495965228ce",
-     "0x0000000000000000000000000000000000000000000000000000000000000002"],
+    [
+        "0x5f26042ebf1dad031a5d68482c9ed2dd6e4ead6ef1d61d3fe2bde495965228ce",
+        "0x0000000000000000000000000000000000000000000000000000000000000002",
+    ],
     "0x000000000000000000000000000000000000000000000cead10e68260c200000"
     "0000000000000000000000000000000000000000000000000000000029b92700",
     0x1C,
 )
 CANCELLED = _log(
-    ["0xc0362da6f2ff36b382b34aec0814f6b3cdf89f5ef282a1d1f114d0c0b036d596",
-     "0x0000000000000000000000000000000000000000000000000000000000000003",
-     "0x0000000000000000000000003c44cdddb6a900fa2b585dd299e03d12fa4293bc"],
-    "0x", 0x1F,
+    [
+        "0xc0362da6f2ff36b382b34aec0814f6b3cdf89f5ef282a1d1f114d0c0b036d596",
+        "0x0000000000000000000000000000000000000000000000000000000000000003",
+        "0x0000000000000000000000003c44cdddb6a900fa2b585dd299e03d12fa4293bc",
+    ],
+    "0x",
+    0x1F,
 )
 ROUTER_SET = _log(
-    ["0xc6b438e6a8a59579ce6a4406cbd203b740e0d47b458aae6596339bcd40c40d15",
-     "0x0000000000000000000000009fe46736679d2d9a65f0992f2272de9f3c7fa6e0"],
-    "0x", 4,
+    [
+        "0xc6b438e6a8a59579ce6a4406cbd203b740e0d47b458aae6596339bcd40c40d15",
+        "0x0000000000000000000000009fe46736679d2d9a65f0992f2272de9f3c7fa6e0",
+    ],
+    "0x",
+    4,
 )
 GET_ORDER_2 = (
     "0x0000000000000000000000000000000000000000000000000000000000000002"
@@ -97,7 +115,9 @@ def test_created_log_decodes_like_eth_abi() -> None:
     )
     assert (event.kind, event.order_id, event.account) == (EventKind.CREATED, 2, ALICE)
     assert (event.token_in, event.token_out, event.amount) == (
-        token_in.lower(), token_out.lower(), amount
+        token_in.lower(),
+        token_out.lower(),
+        amount,
     )
     assert (event.token_in, event.amount) == (WBTC, 1_234_567)
     assert (event.block_number, event.log_index) == (0x17, 3)
@@ -109,7 +129,8 @@ def test_executed_modified_and_cancelled_logs_decode() -> None:
     assert (executed.order_id, executed.account, executed.amount) == (1, ROUTER, 150_000_000)
     assert (modified.new_target_price, modified.new_min_amount_out) == (61000 * 10**18, 700 * 10**6)
     assert (cancelled.order_id, cancelled.account) == (
-        3, "0x3c44cdddb6a900fa2b585dd299e03d12fa4293bc"
+        3,
+        "0x3c44cdddb6a900fa2b585dd299e03d12fa4293bc",
     )
 
 

@@ -31,8 +31,12 @@ def _iso(flow: Flow, block_number: int) -> str:
 def _order_events(flow: Flow, order_id: int) -> list[tuple[str, Any]]:
     """(event type, log) of the order from the chain, in chain order."""
     found = []
-    for name, kind in (("OrderCreated", "CREATED"), ("OrderExecuted", "EXECUTED"),
-                       ("OrderCancelled", "CANCELLED"), ("OrderModified", "MODIFIED")):
+    for name, kind in (
+        ("OrderCreated", "CREATED"),
+        ("OrderExecuted", "EXECUTED"),
+        ("OrderCancelled", "CANCELLED"),
+        ("OrderModified", "MODIFIED"),
+    ):
         event = getattr(flow.trading.events, name)()
         for log in event.get_logs(from_block=0, argument_filters={"orderId": order_id}):
             found.append((kind, log))
@@ -48,13 +52,24 @@ async def test_scripted_flow_appears_in_the_api_with_every_field_equal_to_the_ch
 
     for order_id in range(1, flow.order_count() + 1):
         chain = flow.get_order(order_id)
-        (_, user, token_in, token_out, amount_in, target, min_out, order_type, is_long,
-         executed, created_at, self_executable) = chain
+        (
+            _,
+            user,
+            token_in,
+            token_out,
+            amount_in,
+            target,
+            min_out,
+            order_type,
+            is_long,
+            executed,
+            created_at,
+            self_executable,
+        ) = chain
         history = _order_events(flow, order_id)
         kinds = [kind for kind, _ in history]
         created_log = history[0][1]
-        status = ("CANCELLED" if "CANCELLED" in kinds else "EXECUTED" if executed
-                  else "PENDING")
+        status = "CANCELLED" if "CANCELLED" in kinds else "EXECUTED" if executed else "PENDING"
         expected: dict[str, Any] = {
             "id": order_id,
             "user_address": to_checksum_address(user),
@@ -81,10 +96,11 @@ async def test_scripted_flow_appears_in_the_api_with_every_field_equal_to_the_ch
             expected |= {
                 "executed_at": _iso(flow, executed_log["blockNumber"]),
                 "executor_address": executed_log["args"]["executor"],
-                "amount_out": _plain(executed_log["args"]["amountOut"],
-                                     flow.decimals_of(token_out)),
-                "execution_tx_hash":
-                    "0x" + executed_log["transactionHash"].hex().removeprefix("0x"),
+                "amount_out": _plain(
+                    executed_log["args"]["amountOut"], flow.decimals_of(token_out)
+                ),
+                "execution_tx_hash": "0x"
+                + executed_log["transactionHash"].hex().removeprefix("0x"),
             }
         answer = (await api.get(f"/orders/{order_id}")).json()
         assert answer == {"order": expected, "status": "success"}, order_id
@@ -106,8 +122,10 @@ async def test_scripted_flow_appears_in_the_api_with_every_field_equal_to_the_ch
     assert cancelled[-1]["old_status"] == "PENDING"
     assert cancelled[-1]["new_status"] == "CANCELLED"
     assert cancelled[0]["event_data"] == {
-        "orderId": script["cancelled"], "user": flow.users[1],
-        "tokenIn": flow.tokens["USDC"].address, "tokenOut": flow.tokens["LINK"].address,
+        "orderId": script["cancelled"],
+        "user": flow.users[1],
+        "tokenIn": flow.tokens["USDC"].address,
+        "tokenOut": flow.tokens["LINK"].address,
         "amountIn": "123.456789",
     }
     pending = (await api.get("/orders/pending")).json()

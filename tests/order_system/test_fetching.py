@@ -14,18 +14,29 @@ from order_system.events.rpc import JsonRpc, RpcError, TooManyResults, _error
 
 
 def test_too_many_results_messages_are_recognised_with_the_suggested_range() -> None:
-    infura = _error("eth_getLogs", {"code": -32005, "message":
-                    "query returned more than 10000 results. Try with this block range "
-                    "[0x10, 0x2A]."})
+    infura = _error(
+        "eth_getLogs",
+        {
+            "code": -32005,
+            "message": "query returned more than 10000 results. Try with this block range "
+            "[0x10, 0x2A].",
+        },
+    )
     assert isinstance(infura, TooManyResults) and infura.suggested_end == 0x2A
-    alchemy = _error("eth_getLogs", {"code": -32602, "message":
-                     "Log response size exceeded. You can make eth_getLogs requests with up to "
-                     "a 2K block range and no limit on the response size, or you can request "
-                     "any block range with a cap of 10K logs in the response. Based on your "
-                     "parameters, this block range should work: [0x1, 0x7ff]"})
+    alchemy = _error(
+        "eth_getLogs",
+        {
+            "code": -32602,
+            "message": "Log response size exceeded. You can make eth_getLogs requests with up to "
+            "a 2K block range and no limit on the response size, or you can request "
+            "any block range with a cap of 10K logs in the response. Based on your "
+            "parameters, this block range should work: [0x1, 0x7ff]",
+        },
+    )
     assert isinstance(alchemy, TooManyResults) and alchemy.suggested_end == 0x7FF
-    plain = _error("eth_getLogs", {"code": -32005, "message": "query returned more than 10000 "
-                                   "results"})
+    plain = _error(
+        "eth_getLogs", {"code": -32005, "message": "query returned more than 10000 results"}
+    )
     assert isinstance(plain, TooManyResults) and plain.suggested_end is None
     other = _error("eth_call", {"code": 3, "message": "execution reverted"})
     assert type(other) is RpcError

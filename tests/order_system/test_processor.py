@@ -37,11 +37,19 @@ async def test_a_second_writer_waits_for_the_advisory_lock(clean_db: asyncpg.Poo
 async def test_a_batch_from_a_stale_checkpoint_is_refused(
     flow: Flow, clean_db: asyncpg.Pool, rpc: JsonRpc
 ) -> None:
-    flow.create(flow.users[0], "ETH", "USDC", Decimal("0.1"), Decimal("1"), Decimal("0"),
-                LIMIT, True)
+    flow.create(
+        flow.users[0], "ETH", "USDC", Decimal("0.1"), Decimal("1"), Decimal("0"), LIMIT, True
+    )
     indexer = await index(clean_db, rpc, flow.deployment)
-    stale = store.Batch(start=indexer.processed - 3, end=indexer.processed, orders=[], events=[],
-                        headers=[], decimals={}, end_hash="0x" + "ab" * 32)
+    stale = store.Batch(
+        start=indexer.processed - 3,
+        end=indexer.processed,
+        orders=[],
+        events=[],
+        headers=[],
+        decimals={},
+        end_hash="0x" + "ab" * 32,
+    )
     async with clean_db.acquire() as connection:
         with pytest.raises(store.CheckpointMoved):
             await store.write_batch(connection, stale, 16)
@@ -53,7 +61,8 @@ async def test_another_chain_or_a_node_restarted_from_genesis_halts(
     await index(clean_db, rpc, flow.deployment)
     await clean_db.execute(
         "UPDATE system_state SET value = jsonb_set(value, '{genesis_hash}', $1::jsonb) "
-        "WHERE key = 'order_indexer.chain'", orjson.dumps("0x" + "00" * 32).decode()
+        "WHERE key = 'order_indexer.chain'",
+        orjson.dumps("0x" + "00" * 32).decode(),
     )
     async with clean_db.acquire() as connection:
         with pytest.raises(Halt, match="node restarted from genesis"):
@@ -63,8 +72,9 @@ async def test_another_chain_or_a_node_restarted_from_genesis_halts(
 async def test_an_order_created_before_the_start_block_is_read_at_its_first_event(
     flow: Flow, clean_db: asyncpg.Pool, rpc: JsonRpc
 ) -> None:
-    order_id, _ = flow.create(flow.users[1], "ETH", "USDC", Decimal("0.2"), Decimal("1.1"),
-                              Decimal("0"), LIMIT, True)
+    order_id, _ = flow.create(
+        flow.users[1], "ETH", "USDC", Decimal("0.2"), Decimal("1.1"), Decimal("0"), LIMIT, True
+    )
     start = flow.w3.eth.block_number + 1
     flow.modify(flow.users[1], order_id, Decimal("1.2"), 5_000_000)
     flow.execute_by_keeper(order_id)
@@ -77,21 +87,35 @@ async def test_an_order_created_before_the_start_block_is_read_at_its_first_even
 
 
 async def test_the_service_exits_with_an_alert_that_health_reports(
-    flow: Flow, clean_db: asyncpg.Pool, rpc: JsonRpc, service_env: dict[str, str],
-    api: httpx.AsyncClient, chain_url: str,
+    flow: Flow,
+    clean_db: asyncpg.Pool,
+    rpc: JsonRpc,
+    service_env: dict[str, str],
+    api: httpx.AsyncClient,
+    hardhat_url: str,
 ) -> None:
-    flow.create(flow.users[0], "ETH", "WBTC", Decimal("0.3"), Decimal("0.5"), Decimal("0"),
-                STOP, False)
+    flow.create(
+        flow.users[0], "ETH", "WBTC", Decimal("0.3"), Decimal("0.5"), Decimal("0"), STOP, False
+    )
     await index(clean_db, rpc, flow.deployment)
     await clean_db.execute(
         "UPDATE system_state SET value = jsonb_set(value, '{chain_id}', '1') "
         "WHERE key = 'order_indexer.chain'"
     )
-    env = {**os.environ, **service_env, "WEB3_PROVIDER": chain_url,
-           "TRADING_ADDRESS": flow.deployment.trading, "CONFIRMATIONS": "0"}
+    env = {
+        **os.environ,
+        **service_env,
+        "WEB3_PROVIDER": hardhat_url,
+        "TRADING_ADDRESS": flow.deployment.trading,
+        "CONFIRMATIONS": "0",
+    }
     result = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "order_system.events"], env=env,
-        capture_output=True, text=True, timeout=60,
+        subprocess.run,
+        [sys.executable, "-m", "order_system.events"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == HALT_EXIT_STATUS, result.stderr
     assert "ALERT" in result.stderr and "chain_id changed" in result.stderr

@@ -26,8 +26,16 @@ def _orders_in_blocks(flow: Flow, blocks: int, salt: str) -> None:
             flow.cancel(alice, flow.order_count()) if _pending(flow, alice) else flow.mine()
         else:
             amount = Decimal(f"0.0{i + 1}{len(salt)}")
-            flow.create(bob if i % 2 else alice, "ETH", "USDC", amount, Decimal("0.9"),
-                        Decimal("1"), LIMIT if i % 2 else STOP, i % 2 == 0)
+            flow.create(
+                bob if i % 2 else alice,
+                "ETH",
+                "USDC",
+                amount,
+                Decimal("0.9"),
+                Decimal("1"),
+                LIMIT if i % 2 else STOP,
+                i % 2 == 0,
+            )
 
 
 def _pending(flow: Flow, user: str) -> bool:
@@ -90,22 +98,42 @@ async def test_a_transaction_re_mined_in_a_later_block_is_indexed_once(
         await indexer.sync()
         snapshot = flow.rpc("evm_snapshot")
         nonce = flow.w3.eth.get_transaction_count(flow.w3.to_checksum_address(flow.users[0]))
-        fixed: dict[str, Any] = {"nonce": nonce, "gas": 500_000, "maxFeePerGas": 10**10,
-                                 "maxPriorityFeePerGas": 10**9}
-        order_id, first = flow.create(flow.users[0], "ETH", "WBTC", Decimal("0.25"),
-                                      Decimal("0.9"), Decimal("0"), STOP, True, **fixed)
+        fixed: dict[str, Any] = {
+            "nonce": nonce,
+            "gas": 500_000,
+            "maxFeePerGas": 10**10,
+            "maxPriorityFeePerGas": 10**9,
+        }
+        order_id, first = flow.create(
+            flow.users[0],
+            "ETH",
+            "WBTC",
+            Decimal("0.25"),
+            Decimal("0.9"),
+            Decimal("0"),
+            STOP,
+            True,
+            **fixed,
+        )
         await indexer.sync()
         assert flow.rpc("evm_revert", [snapshot]) is True
         flow.mine()  # an empty block where the transaction was
-        again_id, again = flow.create(flow.users[0], "ETH", "WBTC", Decimal("0.25"),
-                                      Decimal("0.9"), Decimal("0"), STOP, True, **fixed)
+        again_id, again = flow.create(
+            flow.users[0],
+            "ETH",
+            "WBTC",
+            Decimal("0.25"),
+            Decimal("0.9"),
+            Decimal("0"),
+            STOP,
+            True,
+            **fixed,
+        )
         assert (again_id, again["transactionHash"]) == (order_id, first["transactionHash"])
         assert again["blockNumber"] == first["blockNumber"] + 1
         await indexer.sync()
     rows = await clean_db.fetch("SELECT order_id, block_number FROM order_events")
-    assert [(r["order_id"], r["block_number"]) for r in rows] == [
-        (order_id, again["blockNumber"])
-    ]
+    assert [(r["order_id"], r["block_number"]) for r in rows] == [(order_id, again["blockNumber"])]
     assert await clean_db.fetchval("SELECT count(*) FROM processed_events") == 1
     assert await clean_db.fetchval("SELECT block_number FROM orders") == again["blockNumber"]
     await _equals_fresh_index(clean_db, rpc, flow)

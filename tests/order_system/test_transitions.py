@@ -33,9 +33,11 @@ def test_created_scales_amounts_by_token_decimals_and_prices_by_18() -> None:
     assert order.created_at == datetime.fromtimestamp(1_700_000_000, UTC)
     assert row.old_status is None and row.new_status == "PENDING"
     assert row.event_data == {
-        "orderId": 2, "user": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+        "orderId": 2,
+        "user": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
         "tokenIn": "0x0165878A594ca255338adfa4d48449f69242Eb8F",
-        "tokenOut": "0xDc64a140Aa3E981100a9becA4E685f962f0cF6C9", "amountIn": "0.01234567",
+        "tokenOut": "0xDc64a140Aa3E981100a9becA4E685f962f0cF6C9",
+        "amountIn": "0.01234567",
     }
 
 
@@ -46,7 +48,9 @@ def test_modify_then_execute_uses_the_output_token_decimals_and_block_time() -> 
     order = transition(order, modified)
     assert (order.target_price, order.min_amount_out) == (Decimal("61000"), Decimal("700"))
     assert modified.event_data == {
-        "orderId": 2, "newTargetPrice": "61000", "newMinAmountOut": "700"
+        "orderId": 2,
+        "newTargetPrice": "61000",
+        "newMinAmountOut": "700",
     }
     executed = event_row(_event(EXECUTED), order, 300, DECIMALS.__getitem__, None)
     order = transition(order, executed)

@@ -17,13 +17,33 @@ from order_system.settings import EventSettings, OrderSettings
 
 REPO = Path(__file__).resolve().parents[2]
 SETTINGS: list[type[BaseSettings]] = [
-    CommonSettings, ApiSettings, CollectorSettings, OrderSettings, EventSettings,
+    CommonSettings,
+    ApiSettings,
+    CollectorSettings,
+    OrderSettings,
+    EventSettings,
 ]
 LEGACY_NAMES = {
-    "DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD", "REDIS_HOST", "REDIS_PORT",
-    "API_HOST", "API_PORT", "ORDER_API_PORT", "BINANCE_BASE_URL", "SYMBOLS", "START_DATE",
-    "REALTIME_INTERVAL", "ORDERBOOK_LEVELS", "WEB3_PROVIDER", "TRADING_ADDRESS",
-    "ROUTER_ADDRESS", "ORACLE_ADDRESS", "LOG_LEVEL",
+    "DB_HOST",
+    "DB_PORT",
+    "DB_NAME",
+    "DB_USER",
+    "DB_PASSWORD",
+    "REDIS_HOST",
+    "REDIS_PORT",
+    "API_HOST",
+    "API_PORT",
+    "ORDER_API_PORT",
+    "BINANCE_BASE_URL",
+    "SYMBOLS",
+    "START_DATE",
+    "REALTIME_INTERVAL",
+    "ORDERBOOK_LEVELS",
+    "WEB3_PROVIDER",
+    "TRADING_ADDRESS",
+    "ROUTER_ADDRESS",
+    "ORACLE_ADDRESS",
+    "LOG_LEVEL",
 }
 
 
@@ -55,14 +75,19 @@ def test_the_variable_names_existing_deployments_use_still_work() -> None:
     ("service", "foreign"),
     [
         ("api_server.app", {"web3", "aiohttp", "data_collector", "order_system"}),
-        ("data_collector.collector", {"web3", "starlette", "uvicorn", "api_server",
-                                      "order_system"}),
+        (
+            "data_collector.collector",
+            {"web3", "starlette", "uvicorn", "api_server", "order_system"},
+        ),
         ("order_system.api.app", {"data_collector", "api_server", "binance_sim"}),
         ("order_system.events.processor", {"starlette", "data_collector", "api_server"}),
     ],
 )
-def test_each_service_imports_neither_other_services_nor_their_dependencies(service: str, foreign: set[str]) -> None:
+def test_each_service_imports_neither_other_services_nor_their_dependencies(
+    service: str, foreign: set[str]
+) -> None:
     probe = f"import sys, {service}; print(sorted(set({sorted(foreign)!r}) & set(sys.modules)))"
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                            check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "[]"

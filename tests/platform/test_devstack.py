@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -25,14 +27,24 @@ def _get(url: str) -> tuple[int, dict[str, object]]:
 
 
 @pytest.fixture
-def running_stack(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], list[str], dict[str, int]]]:
+def running_stack() -> Iterator[tuple[subprocess.Popen[str], list[str], dict[str, int]]]:
     ports = {"API_PORT": free_port(), "ORDER_API_PORT": free_port()}
-    env = {**os.environ, "DEVSTACK_RUN_DIR": str(tmp_path / "run"),
-           **{name: str(port) for name, port in ports.items()}}
-    tmp_path.chmod(0o755)  # the private PostgreSQL runs as the postgres user
+    # Outside pytest's private temp tree: the PostgreSQL server runs as the postgres user.
+    run_dir = Path(tempfile.mkdtemp(prefix="linkora-devstack-"))
+    run_dir.chmod(0o755)
+    env = {
+        **os.environ,
+        "DEVSTACK_RUN_DIR": str(run_dir),
+        **{name: str(port) for name, port in ports.items()},
+    }
     process = subprocess.Popen(
-        [sys.executable, "-m", "devstack", "up"], cwd=REPO, env=env, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        [sys.executable, "-m", "devstack", "up"],
+        cwd=REPO,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     assert process.stdout is not None
     lines: list[str] = []
@@ -50,6 +62,7 @@ def running_stack(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], list[
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 @pytest.mark.slow

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import uvicorn
-
-from linkora_core import logs, settings
+from linkora_core import http, logs, settings
 from order_system.api.app import create_app
 from order_system.settings import OrderSettings
 
@@ -12,15 +10,7 @@ from order_system.settings import OrderSettings
 def main() -> None:
     config = settings.load(OrderSettings)
     logs.configure(config.log_level, "order-api")
-    uvicorn.run(
-        create_app(config),
-        host=config.api_host,
-        port=config.order_api_port,
-        log_config=None,
-        access_log=False,
-        proxy_headers=True,
-        timeout_graceful_shutdown=10,
-    )
+    http.serve(create_app(config), config, config.order_api_port)
 
 
 if __name__ == "__main__":

@@ -6,11 +6,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
-from linkora_core import db
+from linkora_core import db, http
 from order_system.api import orders
 from order_system.api.health import health
 from order_system.events.rpc import JsonRpc
@@ -33,13 +31,6 @@ def create_app(settings: OrderSettings) -> Starlette:
 
     return Starlette(
         routes=[Route("/health", health), *orders.routes],
-        middleware=[
-            Middleware(
-                CORSMiddleware,
-                allow_origins=["*"],
-                allow_methods=["GET", "OPTIONS"],
-                allow_headers=["*"],
-            )
-        ],
+        middleware=http.middleware(settings),
         lifespan=lifespan,
     )

@@ -93,14 +93,16 @@ async def main(stop: asyncio.Event) -> None:
     logs.configure(config.log_level, "order-events")
     assert config.trading_address is not None
     pool = await db.connect_pool(config.db_dsn, min_size=1, max_size=2)
-    rpc = JsonRpc(config.web3_provider, timeout=config.rpc_timeout,
-                  batch_size=config.rpc_batch_size)
+    rpc = JsonRpc(
+        config.web3_provider, timeout=config.rpc_timeout, batch_size=config.rpc_batch_size
+    )
     try:
         async with pool.acquire() as connection:
             if not await _lock(connection, stop):
                 return
-            processor = Processor(connection, Chain(rpc, config.trading_address),
-                                  tuning(config), stop)
+            processor = Processor(
+                connection, Chain(rpc, config.trading_address), tuning(config), stop
+            )
             runner = None
             if config.metrics_port:
                 runner = await metrics.start(processor, config.api_host, config.metrics_port)

@@ -57,8 +57,14 @@ class Chain:
         """Every order event log of the Trading contract in [start, end], one call."""
         result: list[dict[str, Any]] = await self.rpc.call(
             "eth_getLogs",
-            [{"address": self.trading, "fromBlock": hex(start), "toBlock": hex(end),
-              "topics": self._topics}],
+            [
+                {
+                    "address": self.trading,
+                    "fromBlock": hex(start),
+                    "toBlock": hex(end),
+                    "topics": self._topics,
+                }
+            ],
         )
         return result
 
@@ -84,8 +90,13 @@ class Chain:
         """`getOrder(id)` for each (order id, block hash), read at that block."""
         answers = await self.rpc.batch(
             [
-                ("eth_call", [{"to": self.trading, "data": encode_get_order(order_id)},
-                              {"blockHash": block_hash}])
+                (
+                    "eth_call",
+                    [
+                        {"to": self.trading, "data": encode_get_order(order_id)},
+                        {"blockHash": block_hash},
+                    ],
+                )
                 for order_id, block_hash in wanted
             ]
         )

@@ -118,7 +118,10 @@ async def fetch_range(
     )
     tokens = {t for event in created for t in (event.token_in, event.token_out) if t}
     fetched = FetchedRange(
-        start, end, events, headers,
+        start,
+        end,
+        events,
+        headers,
         {event.position: snapshot for event, snapshot in zip(created, snapshots, strict=True)},
         await decimals.ensure(tokens),
     )

@@ -140,9 +140,13 @@ class Processor:
                 while len(pending) < self.tuning.fetch_concurrency and start <= target:
                     end = self._next_end(start, target)
                     every_block = end > self.head - self.tuning.reorg_window
-                    pending.append(asyncio.create_task(fetch_range(
-                        self.chain, start, end, self.sizer, self.decimals, every_block
-                    )))
+                    pending.append(
+                        asyncio.create_task(
+                            fetch_range(
+                                self.chain, start, end, self.sizer, self.decimals, every_block
+                            )
+                        )
+                    )
                     start = end + 1
                 fetched = await pending.popleft()
                 await self._apply(fetched)
@@ -161,8 +165,13 @@ class Processor:
         orders, events, new_ids = await self._transitions(fetched)
         end_hash = fetched.headers[fetched.end].hash
         batch = store.Batch(
-            start=fetched.start, end=fetched.end, orders=list(orders.values()), events=events,
-            headers=list(fetched.headers.values()), decimals=fetched.decimals, end_hash=end_hash,
+            start=fetched.start,
+            end=fetched.end,
+            orders=list(orders.values()),
+            events=events,
+            headers=list(fetched.headers.values()),
+            decimals=fetched.decimals,
+            end_hash=end_hash,
             new_order_ids=new_ids,
         )
         await store.write_batch(self.connection, batch, self.tuning.reorg_window)
@@ -205,6 +214,9 @@ class Processor:
         touched = await store.rollback(self.connection, ancestor.number, ancestor.hash)
         log.warning(
             "reorg: rolled back blocks %d..%d to %s (%d orders rebuilt or removed)",
-            ancestor.number + 1, self.processed, ancestor.hash, touched,
+            ancestor.number + 1,
+            self.processed,
+            ancestor.hash,
+            touched,
         )
         self.processed, self.processed_hash = ancestor.number, ancestor.hash

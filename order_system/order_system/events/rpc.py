@@ -93,8 +93,9 @@ class JsonRpc:
 
     async def call(self, method: str, params: list[Any]) -> Any:
         self._ids += 1
-        answer = await self._post({"jsonrpc": "2.0", "id": self._ids, "method": method,
-                                   "params": params})
+        answer = await self._post(
+            {"jsonrpc": "2.0", "id": self._ids, "method": method, "params": params}
+        )
         if not isinstance(answer, dict):
             raise RpcUnavailable(f"{method}: unexpected answer {str(answer)[:200]}")
         if answer.get("error") is not None:

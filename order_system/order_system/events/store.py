@@ -24,10 +24,17 @@ ORDER_COLUMNS = [f.name for f in fields(OrderRow)]
 EVENT_COLUMNS = [f.name for f in fields(EventRow)]
 
 _ORDER_TYPES = {
-    "id": "bigint", "amount_in": "numeric", "target_price": "numeric",
-    "min_amount_out": "numeric", "is_long": "boolean", "self_executable": "boolean",
-    "created_at": "timestamptz", "executed_at": "timestamptz", "updated_at": "timestamptz",
-    "block_number": "bigint", "amount_out": "numeric",
+    "id": "bigint",
+    "amount_in": "numeric",
+    "target_price": "numeric",
+    "min_amount_out": "numeric",
+    "is_long": "boolean",
+    "self_executable": "boolean",
+    "created_at": "timestamptz",
+    "executed_at": "timestamptz",
+    "updated_at": "timestamptz",
+    "block_number": "bigint",
+    "amount_out": "numeric",
 }
 # One statement for the whole batch (column arrays through unnest): fast, and the order_counts
 # triggers run once per batch.
@@ -116,8 +123,15 @@ async def stored_hashes(connection: asyncpg.Connection) -> dict[int, str]:
 
 def _event_record(event: EventRow) -> tuple[Any, ...]:
     return (
-        event.order_id, event.event_type, event.old_status, event.new_status, event.tx_hash,
-        event.block_number, event.block_hash, event.log_index, event.occurred_at,
+        event.order_id,
+        event.event_type,
+        event.old_status,
+        event.new_status,
+        event.tx_hash,
+        event.block_number,
+        event.block_hash,
+        event.log_index,
+        event.occurred_at,
         orjson.dumps(event.event_data).decode(),
         None if event.snapshot is None else orjson.dumps(event.snapshot).decode(),
     )
@@ -151,17 +165,20 @@ async def write_batch(connection: asyncpg.Connection, batch: Batch, keep_hashes:
             await connection.copy_records_to_table(
                 "processed_events",
                 columns=["block_hash", "log_index", "block_number", "tx_hash"],
-                records=[(e.block_hash, e.log_index, e.block_number, e.tx_hash)
-                         for e in batch.events],
+                records=[
+                    (e.block_hash, e.log_index, e.block_number, e.tx_hash) for e in batch.events
+                ],
             )
             await connection.copy_records_to_table(
-                "order_events", columns=EVENT_COLUMNS,
+                "order_events",
+                columns=EVENT_COLUMNS,
                 records=[_event_record(e) for e in batch.events],
             )
         new = [order for order in batch.orders if order.id in batch.new_order_ids]
         if new:
             await connection.copy_records_to_table(
-                "orders", columns=ORDER_COLUMNS,
+                "orders",
+                columns=ORDER_COLUMNS,
                 records=[tuple(getattr(o, c) for c in ORDER_COLUMNS) for o in new],
             )
         await _upsert_orders(

@@ -26,8 +26,8 @@ from order_system.events.rpc import JsonRpc
 
 
 @pytest.fixture
-async def proxy(chain_url: str) -> AsyncIterator[RpcProxy]:
-    server = await RpcProxy(chain_url).start()
+async def proxy(hardhat_url: str) -> AsyncIterator[RpcProxy]:
+    server = await RpcProxy(hardhat_url).start()
     try:
         yield server
     finally:
@@ -49,8 +49,9 @@ async def test_too_many_results_shrinks_the_range_and_indexing_completes(
     proxy.max_results = 30
     proxy.suggest_range = suggest_range
     async with JsonRpc(proxy.url) as through_proxy:
-        indexer = await index(clean_db, through_proxy, flow.deployment,
-                              initial_range=1000, max_range=1000)
+        indexer = await index(
+            clean_db, through_proxy, flow.deployment, initial_range=1000, max_range=1000
+        )
     assert proxy.refused > 0
     assert indexer.sizer.size < 1000
     assert indexer.events_applied == await clean_db.fetchval("SELECT count(*) FROM order_events")
@@ -67,12 +68,14 @@ async def test_node_unreachable_for_30_seconds_recovers_by_itself(
     async with JsonRpc(proxy.url, timeout=2) as through_proxy, clean_db.acquire() as connection:
         indexer = processor(connection, through_proxy, flow.deployment, poll_interval=0.1)
         task = asyncio.create_task(_index(indexer, through_proxy, indexer.stop))
-        flow.create(flow.users[0], "ETH", "USDC", Decimal("0.1"), Decimal("1"),
-                    Decimal("0"), LIMIT, True)
+        flow.create(
+            flow.users[0], "ETH", "USDC", Decimal("0.1"), Decimal("1"), Decimal("0"), LIMIT, True
+        )
         await _until(lambda: indexer.processed >= flow.w3.eth.block_number, 10)
         await proxy.down()
-        flow.create(flow.users[1], "ETH", "USDC", Decimal("0.2"), Decimal("1"),
-                    Decimal("0"), LIMIT, True)
+        flow.create(
+            flow.users[1], "ETH", "USDC", Decimal("0.2"), Decimal("1"), Decimal("0"), LIMIT, True
+        )
         await asyncio.sleep(30)
         assert not task.done()
         await proxy.up()
@@ -89,17 +92,25 @@ async def test_a_node_that_stops_answering_is_reconnected_by_the_watchdog(
 ) -> None:
     from order_system.events.__main__ import _index, _watchdog
 
-    async with JsonRpc(proxy.url, timeout=120) as through_proxy, \
-            clean_db.acquire() as connection:
-        indexer = processor(connection, through_proxy, flow.deployment, poll_interval=0.1,
-                            watchdog_seconds=1.0)
+    async with JsonRpc(proxy.url, timeout=120) as through_proxy, clean_db.acquire() as connection:
+        indexer = processor(
+            connection, through_proxy, flow.deployment, poll_interval=0.1, watchdog_seconds=1.0
+        )
         task = asyncio.create_task(_index(indexer, through_proxy, indexer.stop))
         watchdog = asyncio.create_task(_watchdog(indexer, through_proxy))
         try:
             await _until(lambda: indexer.processed >= flow.w3.eth.block_number, 10)
             proxy.delay = 3600.0  # requests hang; only the watchdog can unblock the processor
-            flow.create(flow.users[0], "ETH", "USDC", Decimal("0.4"), Decimal("1"),
-                        Decimal("0"), LIMIT, True)
+            flow.create(
+                flow.users[0],
+                "ETH",
+                "USDC",
+                Decimal("0.4"),
+                Decimal("1"),
+                Decimal("0"),
+                LIMIT,
+                True,
+            )
             await _until(lambda: indexer.reconnects > 0, 10)
             proxy.delay = 0.0
             head = flow.w3.eth.block_number
@@ -137,24 +148,37 @@ async def _until_changed(pool: asyncpg.Pool, before: int | None, seconds: float)
 def _service(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "order_system.events"], env=env, stdout=out,
-            stderr=subprocess.STDOUT, cwd=log.parent,
+            [sys.executable, "-m", "order_system.events"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=log.parent,
         )
 
 
 @pytest.mark.slow
 async def test_kill_9_at_random_points_then_resume_equals_a_fresh_index(
-    flow: Flow, clean_db: asyncpg.Pool, rpc: JsonRpc, proxy: RpcProxy,
-    service_env: dict[str, str], tmp_path: Path,
+    flow: Flow,
+    clean_db: asyncpg.Pool,
+    rpc: JsonRpc,
+    proxy: RpcProxy,
+    service_env: dict[str, str],
+    tmp_path: Path,
 ) -> None:
     bulk_orders(flow, 300, per_block=2)
     proxy.delay = 0.05  # catch-up spans several seconds, so kills land inside it
     env = {
-        **os.environ, **service_env, "WEB3_PROVIDER": proxy.url,
+        **os.environ,
+        **service_env,
+        "WEB3_PROVIDER": proxy.url,
         "TRADING_ADDRESS": flow.deployment.trading,
-        "START_BLOCK": str(flow.deployment.block_number), "CONFIRMATIONS": "0",
-        "POLL_INTERVAL": "0.05", "INITIAL_RANGE": "2", "MAX_RANGE": "4",
-        "FETCH_CONCURRENCY": "2", "LOG_LEVEL": "WARNING",
+        "START_BLOCK": str(flow.deployment.block_number),
+        "CONFIRMATIONS": "0",
+        "POLL_INTERVAL": "0.05",
+        "INITIAL_RANGE": "2",
+        "MAX_RANGE": "4",
+        "FETCH_CONCURRENCY": "2",
+        "LOG_LEVEL": "WARNING",
     }
     log = tmp_path / "events.log"
     rng = random.Random(20261121)
@@ -167,8 +191,16 @@ async def test_kill_9_at_random_points_then_resume_equals_a_fresh_index(
         await _until_changed(clean_db, before, 10 if behind else 1.5)
         await asyncio.sleep(rng.uniform(0, 0.5))
         if round_ >= 14:  # live indexing: new blocks arrive while it runs
-            flow.create(flow.users[round_ % 3], "ETH", "USDC", Decimal(f"0.{round_ + 1}"),
-                        Decimal("1"), Decimal("0"), LIMIT, True)
+            flow.create(
+                flow.users[round_ % 3],
+                "ETH",
+                "USDC",
+                Decimal(f"0.{round_ + 1}"),
+                Decimal("1"),
+                Decimal("0"),
+                LIMIT,
+                True,
+            )
         service.send_signal(signal.SIGKILL)
         await asyncio.to_thread(service.wait)
         checkpoints.append(await _checkpoint(clean_db))

@@ -108,7 +108,7 @@ async def test_larger_intervals_follow_the_aggregation_rule(
                       startTime=START_MS, limit=3)  # fmt: skip
     minutes = sim.source.klines("ETHUSDT", START_MS, START_MS + 60 * MINUTE - 1)
     assert hours[0][0] == START_MS and hours[0][6] == START_MS + 3_600_000 - 1
-    traded = [m for m in minutes if m[8] > 0]
+    traded = [m for m in minutes if int(m[8]) > 0]
     assert hours[0][1] == traded[0][1] and hours[0][4] == traded[-1][4]
     assert Decimal(hours[0][2]) == max(Decimal(m[2]) for m in traded)
     assert Decimal(hours[0][5]) == sum(Decimal(m[5]) for m in minutes)

@@ -15,8 +15,8 @@ from binance_sim.klines import KlineQuery, parse_query, window
 from binance_sim.walk import Walk, WalkParams
 
 
-def ms(*args: int) -> int:
-    return int(datetime(*args, tzinfo=UTC).timestamp()) * 1000
+def ms(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> int:
+    return int(datetime(year, month, day, hour, minute, tzinfo=UTC).timestamp()) * 1000
 
 
 def test_weeks_start_on_monday_and_months_on_the_first() -> None:
