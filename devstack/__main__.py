@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -14,6 +15,11 @@ from devstack.stack import Stack, StackConfig
 
 def _pid_file(config: StackConfig) -> Path:
     return config.run_dir / "stack.pid"
+
+
+def _description_file(config: StackConfig) -> Path:
+    """`stack.json`: endpoints and environment of the running stack, for scripts and tests."""
+    return config.run_dir / "stack.json"
 
 
 def up(offline: bool) -> int:
@@ -45,6 +51,7 @@ def up(offline: bool) -> int:
         for endpoint in stack.endpoints:
             print(f"  {endpoint.name:<17} {endpoint.url}")
         print(f"  logs              {stack.supervisor.log_dir}/\n", flush=True)
+        _description_file(config).write_text(json.dumps(stack.describe(), indent=2))
         while not stopping:
             for child in stack.supervisor.exited():
                 print(
@@ -60,6 +67,7 @@ def up(offline: bool) -> int:
         print("devstack: stopping...", flush=True)
         stack.supervisor.stop_all()
         pid_file.unlink(missing_ok=True)
+        _description_file(config).unlink(missing_ok=True)
 
 
 def down() -> int:

@@ -13,6 +13,8 @@ command -v redis-server >/dev/null || missing+=(redis-server)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+command -v jq >/dev/null || missing+=(jq)            # order_system/test_api.sh
+command -v curl >/dev/null || missing+=(curl)        # monitoring scripts
 if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: installing ${missing[*]} (apt)"
     sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"

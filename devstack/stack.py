@@ -173,12 +173,21 @@ class Stack:
         ]
         healthy = wait_until(lambda: all(_status(u) == 200 for u in urls), timeout, 0.5)
         self.endpoints += [
-            Endpoint("api-server", f"http://127.0.0.1:{self.config.api_port}  (ws /ws)"),
+            Endpoint("api-server", f"http://127.0.0.1:{self.config.api_port}"),
+            Endpoint("websocket", f"ws://127.0.0.1:{self.config.api_port}/ws"),
             Endpoint("order-api", f"http://127.0.0.1:{self.config.order_api_port}"),
             Endpoint("collector health", f"http://127.0.0.1:{self.collector_port}/health"),
             Endpoint("events health", f"http://127.0.0.1:{self.events_port}/health"),
         ]
         return healthy
+
+    def describe(self) -> dict[str, object]:
+        """What monitoring scripts and tests need to find a running stack."""
+        return {
+            "pid": os.getpid(),
+            "endpoints": {endpoint.name: endpoint.url for endpoint in self.endpoints},
+            "env": self.env,
+        }
 
 
 def _days_ago(days: int) -> str:

@@ -4,12 +4,17 @@ migrated database, and helpers to point a service's settings at them."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -181,3 +186,39 @@ def hardhat_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     with HardhatNode(tmp_path_factory.mktemp("hardhat") / "node.log") as node:
         yield node.url
+
+
+@pytest.fixture(scope="session")
+def running_platform() -> Iterator[dict[str, Any]]:
+    """The whole platform, offline (`python -m devstack up --offline`), once per session.
+
+    Yields the stack description devstack writes: `endpoints` (name -> URL, e.g. "api-server",
+    "order-api", "websocket") and `env` (what the services were started with)."""
+    run_dir = Path(tempfile.mkdtemp(prefix="linkora-platform-"))
+    run_dir.chmod(0o755)  # the private PostgreSQL runs as the postgres user
+    env = {**os.environ, "DEVSTACK_RUN_DIR": str(run_dir), "API_PORT": str(free_port()),
+           "ORDER_API_PORT": str(free_port())}  # fmt: skip
+    log = (run_dir / "devstack.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devstack", "up", "--offline"], cwd=REPO, env=env,
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    description = run_dir / "stack.json"
+    try:
+        deadline = time.monotonic() + 180
+        while not description.exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                tail = (run_dir / "devstack.log").read_text(errors="replace")[-4000:]
+                raise RuntimeError(f"devstack up --offline did not come up:\n{tail}")
+            time.sleep(0.5)
+        yield json.loads(description.read_text())
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        log.close()
+        shutil.rmtree(run_dir, ignore_errors=True)
