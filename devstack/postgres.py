@@ -11,11 +11,13 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from devstack.ports import wait_listening
+from devstack.ports import free_port, wait_listening
 
 
 class PostgresNotFound(RuntimeError):
@@ -139,3 +141,43 @@ class PostgresCluster:
         )
         if exists.stdout.strip() != "1":
             subprocess.run([*psql, f'CREATE DATABASE "{name}"'], capture_output=True, check=True)
+
+
+class PostgresServer:
+    """A throwaway cluster in a temporary directory that can be stopped and started again
+    (tests use it for the shared test database and for database-restart fault tests)."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="linkora-pg-"))
+        self.root.chmod(0o755)  # the server runs as the postgres user
+        self.cluster = PostgresCluster(self.root / "data", free_port())
+        self.cluster.initialise()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def dsn(self) -> str:
+        return self.cluster.dsn("postgres")
+
+    def start(self) -> None:
+        with (self.root / "server.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                self.cluster.server_command(durable=False), stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        self.cluster.wait_ready()
+
+    def stop(self) -> None:
+        """Fast shutdown (SIGINT): sessions are disconnected, as in a server restart."""
+        if self.process is None:
+            return
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)

@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 
 from devstack.hardhat import HardhatNode
 from devstack.ports import free_port, wait_listening
-from devstack.postgres import PostgresCluster
+from devstack.postgres import PostgresServer
 from devstack.redis import server_command as redis_command
 from linkora_core.migrations import apply_migrations
 
@@ -65,23 +65,23 @@ def pg_server() -> Iterator[str]:
     if existing:
         yield existing
         return
-    root = Path(tempfile.mkdtemp(prefix="linkora-test-pg-"))
-    root.chmod(0o755)
-    cluster = PostgresCluster(root / "data", free_port())
-    cluster.initialise()
-    with (root / "server.log").open("wb") as log:
-        process = subprocess.Popen(
-            cluster.server_command(durable=False),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    server = PostgresServer()
     try:
-        cluster.wait_ready()
-        yield cluster.dsn("postgres")
+        server.start()
+        yield server.dsn
     finally:
-        _stop(process)
-        shutil.rmtree(root, ignore_errors=True)
+        server.remove()
+
+
+@pytest.fixture
+def restartable_postgres() -> Iterator[PostgresServer]:
+    """A running PostgreSQL only this test uses, so it can restart it; migrated."""
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.remove()
 
 
 async def _recreate_database(server_dsn: str, name: str) -> str:

@@ -17,7 +17,15 @@ from typing import Any
 import asyncpg
 import orjson
 import pytest
-from collector_helpers import MINUTE_MS, HarnessFactory, SimFactory, eventually
+from collector_helpers import (
+    FAST,
+    MINUTE_MS,
+    HarnessFactory,
+    SimFactory,
+    closed_minutes,
+    eventually,
+    stored_equals_source,
+)
 from redis.asyncio import Redis
 
 from data_collector import book_store
@@ -25,32 +33,6 @@ from data_collector.publisher import Publisher
 from data_collector.types import Book
 from devstack.ports import free_port, wait_listening
 from devstack.redis import server_command
-
-FAST = {"clock_speed": 30.0, "kline_push_interval": 0.2, "depth_push_interval": 0.2}
-
-
-async def closed_minutes(pool: asyncpg.Pool, symbol: str) -> list[int]:
-    rows = await pool.fetch(
-        "SELECT open_time FROM candles WHERE symbol = $1 AND is_closed ORDER BY open_time",
-        symbol,
-    )
-    return [int(r["open_time"].timestamp()) * 1000 for r in rows]
-
-
-async def stored_equals_source(pool: asyncpg.Pool, sim: Any, symbol: str) -> None:
-    rows = await pool.fetch(
-        "SELECT * FROM candles WHERE symbol = $1 AND is_closed ORDER BY open_time", symbol
-    )
-    first = int(rows[0]["open_time"].timestamp()) * 1000
-    last = int(rows[-1]["open_time"].timestamp()) * 1000
-    source = sim.source.klines(symbol, first, last)
-    assert len(rows) == len(source)
-    for stored, row in zip(rows, source, strict=True):
-        assert int(stored["open_time"].timestamp()) * 1000 == row[0]
-        assert stored["close_price"] == Decimal(row[4])
-        assert stored["volume"] == Decimal(row[5])
-        assert stored["trades"] == row[8]
-        assert stored["taker_buy_quote_volume"] == Decimal(row[10])
 
 
 @contextlib.asynccontextmanager
