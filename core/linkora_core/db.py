@@ -24,6 +24,9 @@ UNAVAILABLE = (
     asyncpg.ConnectionDoesNotExistError,
     asyncpg.InterfaceError,
     asyncpg.TooManyConnectionsError,
+    # A connection the server terminated in the middle of an operation can be left in a state
+    # where its next use fails this way; it is an outage symptom, not a bad query.
+    asyncpg.InternalClientError,
 )
 
 

@@ -79,6 +79,8 @@ class LiveStore:
         if self.db_up:
             log.warning("database unavailable (%r); live data buffered", error)
         self.db_up = False
+        # Connections that lived through the outage may be broken: open fresh ones.
+        await self._pool.expire_connections()
         self._wake.set()
         await asyncio.sleep(delay)
 

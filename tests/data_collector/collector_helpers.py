@@ -92,10 +92,12 @@ class Harness:
 
     async def close(self) -> None:
         self.stop.set()
-        if self.task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(self.task, 15)
-        await self.session.close()
+        try:
+            if self.task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait_for(self.task, 15)
+        finally:
+            await self.session.close()
 
 
 HarnessFactory = Callable[..., Harness]
