@@ -15,13 +15,13 @@ import argparse
 import asyncio
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from devstack.ports import free_port, wait_listening
+from support import server_env, start_server
+
+from devstack.ports import free_port
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/linkora_bench_api"
 TIMEFRAMES = ("1", "15", "1H", "4H", "1D", "1W", "1M")
@@ -72,33 +72,6 @@ async def measure(port: int, path: str, concurrency: int, seconds: float) -> dic
     }
 
 
-def start(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    if not wait_listening(port, 60):
-        process.kill()
-        raise RuntimeError(f"server on {port} did not start")
-    return process
-
-
-def server_env(dsn: str, port: int) -> dict[str, str]:
-    url = urlsplit(dsn)
-    return {
-        **os.environ,
-        "DB_HOST": url.hostname or "127.0.0.1",
-        "DB_PORT": str(url.port or 5432),
-        "DB_NAME": url.path.lstrip("/"),
-        "DB_USER": url.username or "postgres",
-        "DB_PASSWORD": url.password or "unused",
-        "API_HOST": "127.0.0.1",
-        "API_PORT": str(port),
-        "RATE_LIMIT_PER_SECOND": "0",
-        "LOG_LEVEL": "WARNING",
-        # The seed wrote every row just now: do not rescan them all as late history.
-        "ROLLUP_STARTUP_LOOKBACK": "0",
-        "PYTHONPATH": os.pathsep.join(["core", "api-server", "."]),
-    }
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0)
@@ -112,8 +85,8 @@ async def main() -> None:
     env = server_env(dsn, api_port)
     if args.no_cache:
         env.update({"CANDLE_CACHE_SECONDS": "0", "CANDLE_LIVE_CACHE_SECONDS": "0"})
-    api = start([sys.executable, "-m", "api_server"], env, api_port)
-    hello = start(
+    api = start_server([sys.executable, "-m", "api_server"], env, api_port)
+    hello = start_server(
         [
             sys.executable,
             "-m",

@@ -17,27 +17,17 @@ import random
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from urllib.parse import urlsplit
 
 import asyncpg
 
 from api_server.rollups import roll_symbol
+from linkora_core import db
 from linkora_core.migrations import apply_migrations
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 BENCH_DB = "linkora_bench_api"
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT")
 _CENT = Decimal("0.01")
-
-
-async def recreate(server_dsn: str) -> str:
-    connection = await asyncpg.connect(server_dsn)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        await connection.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    finally:
-        await connection.close()
-    return urlsplit(server_dsn)._replace(path=f"/{BENCH_DB}").geturl()
 
 
 def walk(symbol: str, start: datetime, minutes: int, seed: int) -> list[tuple[object, ...]]:
@@ -97,7 +87,7 @@ async def main() -> None:
     parser.add_argument("--symbols", type=int, default=5)
     parser.add_argument("--days", type=int, default=365)
     args = parser.parse_args()
-    dsn = await recreate(os.environ.get("LINKORA_BENCH_PG_DSN", DEFAULT_DSN))
+    dsn = await db.recreate_database(os.environ.get("LINKORA_BENCH_PG_DSN", DEFAULT_DSN), BENCH_DB)
     connection = await asyncpg.connect(dsn)
     try:
         await apply_migrations(connection)

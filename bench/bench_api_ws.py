@@ -16,47 +16,20 @@ import asyncio
 import os
 import socket
 import statistics
-import subprocess
 import sys
 import time
 from urllib.parse import urlsplit
 
 import orjson
 from redis.asyncio import Redis
+from support import server_env, start_server
 from websockets.asyncio.client import ClientConnection, connect
 
-from devstack.ports import free_port, wait_listening
+from devstack.ports import free_port
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/linkora_bench_api"
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT")
 TIMEFRAMES = ("1", "5", "1H")
-
-
-def start(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    if not wait_listening(port, 60):
-        process.kill()
-        raise RuntimeError(f"server on {port} did not start")
-    return process
-
-
-def server_env(dsn: str, port: int) -> dict[str, str]:
-    url = urlsplit(dsn)
-    return {
-        **os.environ,
-        "DB_HOST": url.hostname or "127.0.0.1",
-        "DB_PORT": str(url.port or 5432),
-        "DB_NAME": url.path.lstrip("/"),
-        "DB_USER": url.username or "postgres",
-        "DB_PASSWORD": url.password or "unused",
-        "API_HOST": "127.0.0.1",
-        "API_PORT": str(port),
-        "RATE_LIMIT_PER_SECOND": "0",
-        "LOG_LEVEL": "WARNING",
-        # The seed wrote every row just now: do not rescan them all as late history.
-        "ROLLUP_STARTUP_LOOKBACK": "0",
-        "PYTHONPATH": os.pathsep.join(["core", "api-server", "."]),
-    }
 
 
 class Receiver:
@@ -167,7 +140,7 @@ async def main() -> None:
             "WS_SEND_QUEUE": "64",
         }
     )
-    server = start([sys.executable, "-m", "api_server"], env, port)
+    server = start_server([sys.executable, "-m", "api_server"], env, port)
     redis = Redis.from_url(redis_url)
     try:
         await run_round(f"ws://127.0.0.1:{port}", redis, args, stall=False)

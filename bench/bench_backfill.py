@@ -21,10 +21,8 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import aiohttp
-import asyncpg
 
 from binance_sim.config import KNOWN
 from data_collector.collector import Collector
@@ -37,16 +35,6 @@ from linkora_core import bus, db
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 BENCH_DB = "linkora_bench"
-
-
-async def fresh_database(server_dsn: str) -> str:
-    connection = await asyncpg.connect(server_dsn)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        await connection.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    finally:
-        await connection.close()
-    return urlsplit(server_dsn)._replace(path=f"/{BENCH_DB}").geturl()
 
 
 def start_sim(
@@ -75,7 +63,7 @@ async def run(args: argparse.Namespace) -> None:
     today = time.time_ns() // 86_400_000_000_000
     start_day = today - args.days
     start = datetime.fromtimestamp(start_day * 86_400, UTC).strftime("%Y-%m-%d")
-    dsn = await fresh_database(args.dsn)
+    dsn = await db.recreate_database(args.dsn, BENCH_DB)
     pool = await db.connect_pool(dsn, min_size=2, max_size=4)
     sim, address = start_sim(symbols, start, args.weight_limit)
     redis = bus.connect("redis://127.0.0.1:1/0")  # never used: the backfill publishes nothing

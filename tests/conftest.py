@@ -25,6 +25,7 @@ from devstack.hardhat import HardhatNode
 from devstack.ports import free_port, wait_listening
 from devstack.postgres import PostgresServer
 from devstack.redis import server_command as redis_command
+from linkora_core import db
 from linkora_core.migrations import apply_migrations
 
 REPO = Path(__file__).resolve().parents[1]
@@ -84,20 +85,10 @@ def restartable_postgres() -> Iterator[PostgresServer]:
         server.remove()
 
 
-async def _recreate_database(server_dsn: str, name: str) -> str:
-    connection = await asyncpg.connect(server_dsn)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    return urlsplit(server_dsn)._replace(path=f"/{name}").geturl()
-
-
 @pytest.fixture(scope="session")
 async def pg_dsn(pg_server: str) -> str:
     """A fresh, migrated database for this session."""
-    dsn = await _recreate_database(pg_server, f"linkora_test_{os.getpid()}")
+    dsn = await db.recreate_database(pg_server, f"linkora_test_{os.getpid()}")
     connection = await asyncpg.connect(dsn)
     try:
         await apply_migrations(connection)
@@ -109,7 +100,7 @@ async def pg_dsn(pg_server: str) -> str:
 @pytest.fixture
 async def empty_database(pg_server: str) -> str:
     """A brand-new database with nothing applied, for migration tests."""
-    return await _recreate_database(pg_server, f"linkora_empty_{os.getpid()}")
+    return await db.recreate_database(pg_server, f"linkora_empty_{os.getpid()}")
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import TypeAlias
+from urllib.parse import urlsplit
 
 import asyncpg
 
@@ -57,6 +58,20 @@ async def connect_pool(
         async with pool.acquire() as connection:
             await apply_migrations(connection)
     return pool
+
+
+async def recreate_database(server_dsn: str, name: str) -> str:
+    """Drop (disconnecting its sessions) and create database `name`; return its DSN.
+    For tests and benchmarks: `name` is the caller's own constant, never user input."""
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"unsafe database name: {name!r}")
+    connection = await asyncpg.connect(server_dsn)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return urlsplit(server_dsn)._replace(path=f"/{name}").geturl()
 
 
 HEALTH_TIMEOUT = 2.0

@@ -1,0 +1,36 @@
+"""What the api-server benchmarks share: starting a server process and its environment."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from urllib.parse import urlsplit
+
+from devstack.ports import wait_listening
+
+
+def start_server(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    if not wait_listening(port, 60):
+        process.kill()
+        raise RuntimeError(f"server on {port} did not start")
+    return process
+
+
+def server_env(dsn: str, port: int) -> dict[str, str]:
+    url = urlsplit(dsn)
+    return {
+        **os.environ,
+        "DB_HOST": url.hostname or "127.0.0.1",
+        "DB_PORT": str(url.port or 5432),
+        "DB_NAME": url.path.lstrip("/"),
+        "DB_USER": url.username or "postgres",
+        "DB_PASSWORD": url.password or "unused",
+        "API_HOST": "127.0.0.1",
+        "API_PORT": str(port),
+        "RATE_LIMIT_PER_SECOND": "0",
+        "LOG_LEVEL": "WARNING",
+        # The seed wrote every row just now: do not rescan them all as late history.
+        "ROLLUP_STARTUP_LOOKBACK": "0",
+        "PYTHONPATH": os.pathsep.join(["core", "api-server", "."]),
+    }
