@@ -7,7 +7,7 @@ import logging
 
 import aiohttp
 
-from data_collector import health
+from data_collector import health, metrics
 from data_collector.collector import Collector
 from data_collector.publisher import Publisher
 from data_collector.rest import BinanceBlocked, BinanceRest
@@ -34,7 +34,12 @@ async def main(settings: CollectorSettings, stop: asyncio.Event) -> None:
     collector = Collector(settings, pool, rest, session, publisher)
     runner = None
     if settings.metrics_port > 0:
-        runner = await health.start(collector.status, collector.health, settings.metrics_port)
+        runner = await health.start(
+            collector.status,
+            collector.health,
+            settings.metrics_port,
+            metrics.registry_for(collector),
+        )
     log.info("collecting %s from %s", ",".join(settings.symbols), settings.binance_base_url)
     try:
         await collector.run(stop)

@@ -1,4 +1,5 @@
-"""`GET /health` on METRICS_PORT: per-symbol phase, backfill progress and lag, as JSON."""
+"""METRICS_PORT: `GET /health` (per-symbol phase, backfill progress and lag, as JSON) and,
+given a registry, `GET /metrics` for Prometheus."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
 from data_collector.status import CollectorStatus
+from linkora_core.metrics import exposition
 
 Extra = Callable[[], dict[str, Any]]
 
@@ -30,18 +33,32 @@ def health_body(status: CollectorStatus, extra: dict[str, Any]) -> dict[str, Any
     }
 
 
-def make_app(status: CollectorStatus, extra: Extra) -> web.Application:
+def make_app(
+    status: CollectorStatus, extra: Extra, registry: CollectorRegistry | None = None
+) -> web.Application:
     async def health(_: web.Request) -> web.Response:
         body = orjson.dumps(health_body(status, extra()))
         return web.Response(body=body, content_type="application/json")
 
+    async def metrics(_: web.Request) -> web.Response:
+        assert registry is not None
+        body, content_type = exposition(registry)
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
     app = web.Application()
     app.router.add_get("/health", health)
+    if registry is not None:
+        app.router.add_get("/metrics", metrics)
     return app
 
 
-async def start(status: CollectorStatus, extra: Extra, port: int) -> web.AppRunner:
-    runner = web.AppRunner(make_app(status, extra), access_log=None)
+async def start(
+    status: CollectorStatus,
+    extra: Extra,
+    port: int,
+    registry: CollectorRegistry | None = None,
+) -> web.AppRunner:
+    runner = web.AppRunner(make_app(status, extra, registry), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "0.0.0.0", port).start()
     return runner

@@ -78,6 +78,7 @@ class BinanceRest:
         self._max_attempts = max_attempts
         self.requests = 0  # requests actually sent
         self.weight_sent = 0
+        self.reported_weight: int | None = None  # the last X-MBX-USED-WEIGHT-1M seen
 
     async def klines(
         self, symbol: str, start_ms: int, end_ms: int | None = None, limit: int = KLINE_LIMIT
@@ -168,6 +169,7 @@ class BinanceRest:
     def _observe(self, headers: Mapping[str, str], sent_at: float) -> None:
         used = headers.get("X-MBX-USED-WEIGHT-1M") or headers.get("x-mbx-used-weight-1m")
         if used is not None and used.isdigit():
+            self.reported_weight = int(used)
             self.budget.observe(int(used), sent_at, time.time())
 
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 from aiohttp import web
+from prometheus_client import CollectorRegistry
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from linkora_core.metrics import FunctionCollector, exposition
 from order_system.events.processor import Processor
 
 
@@ -16,6 +20,7 @@ def _numbers(processor: Processor) -> dict[str, float]:
         "order_indexer_processed_block": processor.processed,
         "order_indexer_lag_blocks": lag,
         "order_indexer_events_applied_total": processor.events_applied,
+        "order_indexer_reorgs_total": processor.reorgs,
         "order_indexer_seconds_since_progress": round(
             time.monotonic() - processor.last_progress, 3
         ),
@@ -23,13 +28,45 @@ def _numbers(processor: Processor) -> dict[str, float]:
     }
 
 
+def processor_metrics(processor: Processor) -> Iterator[Metric]:
+    numbers = _numbers(processor)
+    gauges = {
+        "order_indexer_chain_head": "Latest block number the node reported (-1 before the first).",
+        "order_indexer_processed_block": "Last block whose events are applied (the checkpoint).",
+        "order_indexer_lag_blocks": "Blocks between the chain head and the checkpoint.",
+        "order_indexer_seconds_since_progress": "Seconds since a batch was last applied.",
+        "order_indexer_range_size": "Blocks fetched per range (adaptive).",
+    }
+    for name, documentation in gauges.items():
+        yield GaugeMetricFamily(name, documentation, numbers[name])
+    yield CounterMetricFamily(
+        "order_indexer_events_applied", "Contract events indexed.", processor.events_applied
+    )
+    yield CounterMetricFamily("order_indexer_reorgs", "Reorgs rolled back.", processor.reorgs)
+    yield CounterMetricFamily(
+        "order_indexer_reorged_blocks", "Blocks rolled back by reorgs.", processor.reorged_blocks
+    )
+    yield CounterMetricFamily(
+        "order_indexer_reconnects", "Reconnections to the node by the watchdog.",
+        processor.reconnects,
+    )  # fmt: skip
+
+
+def registry_for(processor: Processor) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    registry.register(FunctionCollector(lambda: processor_metrics(processor)))
+    return registry
+
+
 async def start(processor: Processor, host: str, port: int) -> web.AppRunner:
+    registry = registry_for(processor)
+
     async def health(_: web.Request) -> web.Response:
         return web.json_response({"status": "success", **_numbers(processor)})
 
     async def metrics(_: web.Request) -> web.Response:
-        lines = [f"{name} {value}" for name, value in _numbers(processor).items()]
-        return web.Response(text="\n".join(lines) + "\n")
+        body, content_type = exposition(registry)
+        return web.Response(body=body, headers={"Content-Type": content_type})
 
     app = web.Application()
     app.router.add_get("/health", health)

@@ -60,6 +60,8 @@ class Processor:
         self.last_step = time.monotonic()  # last pass that got through (the node answers)
         self.events_applied = 0
         self.reconnects = 0
+        self.reorgs = 0  # rollbacks performed
+        self.reorged_blocks = 0
 
     async def prepare(self) -> None:
         """Load the checkpoint and token decimals; check this is the chain we indexed."""
@@ -219,4 +221,6 @@ class Processor:
             ancestor.hash,
             touched,
         )
+        self.reorgs += 1
+        self.reorged_blocks += self.processed - ancestor.number
         self.processed, self.processed_hash = ancestor.number, ancestor.hash

@@ -1,0 +1,87 @@
+"""The collector's Prometheus figures, read from its status and counters at scrape time."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from data_collector.collector import Collector
+from linkora_core.metrics import FunctionCollector
+
+
+def lag_seconds(last_closed_ms: int, now_ms: int) -> float:
+    """How far the newest stored closed minute's end is behind now (0-60 s when keeping up)."""
+    return max(0, now_ms - (last_closed_ms + 60_000)) / 1000
+
+
+def collector_metrics(collector: Collector) -> Iterator[Metric]:
+    now_ms = time.time_ns() // 1_000_000
+    lag = GaugeMetricFamily(
+        "collector_lag_seconds",
+        "Seconds the newest closed 1m candle's end is behind now, per symbol.",
+        labels=["symbol"],
+    )
+    done = GaugeMetricFamily(
+        "collector_backfill_done_minutes", "Backfill minutes covered.", labels=["symbol"]
+    )
+    total = GaugeMetricFamily(
+        "collector_backfill_total_minutes", "Backfill minutes to cover.", labels=["symbol"]
+    )
+    realtime = GaugeMetricFamily(
+        "collector_symbol_realtime",
+        "1 when the symbol is collected in real time.",
+        labels=["symbol"],
+    )
+    for symbol, status in sorted(collector.status.symbols.items()):
+        if status.last_closed_ms is not None:
+            lag.add_metric([symbol], lag_seconds(status.last_closed_ms, now_ms))
+        if status.progress is not None:
+            done.add_metric([symbol], status.progress.done)
+            total.add_metric([symbol], status.progress.total)
+        realtime.add_metric([symbol], 1 if status.phase == "realtime" else 0)
+    yield from (lag, done, total, realtime)
+
+    rest, publisher, store = collector.rest, collector.publisher, collector.store
+    yield GaugeMetricFamily(
+        "collector_weight_used",
+        "Request weight used this minute, as last reported in X-MBX-USED-WEIGHT-1M.",
+        rest.reported_weight if rest.reported_weight is not None else rest.budget.used,
+    )
+    yield GaugeMetricFamily("collector_weight_limit", "Request weight limit per minute.",
+                            rest.budget.limit)  # fmt: skip
+    yield CounterMetricFamily("collector_rest_requests", "REST requests sent.", rest.requests)
+    written = CounterMetricFamily(
+        "collector_candles_written", "Candles written to PostgreSQL, by path.", labels=["path"]
+    )
+    written.add_metric(["backfill"], _backfilled(collector))
+    written.add_metric(["live"], store.candles_written)
+    yield written
+    yield CounterMetricFamily(
+        "collector_messages_published", "Messages published to Redis.", publisher.published
+    )
+    yield CounterMetricFamily(
+        "collector_messages_dropped", "Messages dropped by a full publish queue.",
+        publisher.dropped,
+    )  # fmt: skip
+    yield GaugeMetricFamily(
+        "collector_websocket_connected",
+        "1 while the exchange WebSocket stream is connected.",
+        1 if collector.status.websocket_connected else 0,
+    )
+
+
+def _backfilled(collector: Collector) -> int:
+    return sum(
+        status.progress.stored
+        for status in collector.status.symbols.values()
+        if status.progress is not None
+    )
+
+
+def registry_for(collector: Collector) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    registry.register(FunctionCollector(lambda: collector_metrics(collector)))
+    return registry

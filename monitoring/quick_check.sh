@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# One-screen health of the platform: both APIs, the collector (lag per symbol), the event
+# indexer (lag in blocks) and the database. Exit 1 when anything is down or too far behind.
+#
+#   monitoring/quick_check.sh
+#   COLLECTOR_MAX_LAG=120 INDEXER_MAX_LAG=10 monitoring/quick_check.sh
+set -euo pipefail
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+detect_stack
+section "Linkora quick check"
+show_stack
+section "services"
+check_api_health
+check_order_api_health
+check_collector
+check_indexer
+section "database"
+check_database || true
+verdict "quick_check"
