@@ -14,6 +14,7 @@ SUPPORTED_TIMEFRAMES = [tf.value for tf in Timeframe]
 SUPPORTED_LEVELS = [5, 10, 20]
 MAX_LIMIT = 5000
 _SYMBOL = re.compile(r"[A-Z0-9]{2,20}")
+LATEST_MS = 32_503_680_000_000  # 3000-01-01T00:00:00Z
 _INTEGER = re.compile(r"[+-]?\d{1,9}")
 
 
@@ -76,6 +77,7 @@ def instant(query: Mapping[str, str], name: str) -> int | None:
         moment = datetime.fromisoformat(text)
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
-        return to_ms(moment.astimezone(UTC))
+        # No candle lies outside these: clamping keeps bucket arithmetic inside datetime's range.
+        return max(0, min(LATEST_MS, to_ms(moment.astimezone(UTC))))
     except (ValueError, OverflowError):
         raise ParamError(f"Invalid {name} format") from None

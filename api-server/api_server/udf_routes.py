@@ -125,7 +125,7 @@ def _seconds(query: Mapping[str, str], name: str) -> int | None:
         return None
     if not raw.strip().lstrip("-").isdigit() or len(raw) > 12:
         raise params.ParamError(f"{name} must be an integer")
-    return int(raw)
+    return max(0, min(params.LATEST_MS // 1000, int(raw)))
 
 
 async def history(request: Request) -> Response:

@@ -36,7 +36,8 @@ def offset(query: QueryParams) -> int:
     raw = query.get("offset")
     if raw is None or raw == "":
         return 0
-    return max(0, _integer(raw, "Invalid offset. Must be a number."))
+    # Clamped to what PostgreSQL's bigint OFFSET takes: past the last row either way.
+    return max(0, min(MAX_ID, _integer(raw, "Invalid offset. Must be a number.")))
 
 
 def cursor(query: QueryParams) -> int | None:

@@ -1,0 +1,331 @@
+"""The api-server's OpenAPI 3.1 document, beside the routes it describes (a test checks that
+every HTTP route is documented and every documented path is a route)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.routing import BaseRoute
+
+from api_server.params import MAX_LIMIT, SUPPORTED_LEVELS, SUPPORTED_TIMEFRAMES
+from api_server.udf_routes import SUPPORTED as UDF_RESOLUTIONS
+from linkora_core.openapi import (
+    Schema,
+    decimal,
+    document,
+    errors,
+    json_response,
+    obj,
+    query,
+    ref,
+)
+from linkora_core.openapi import routes as document_routes
+
+_MS = {"type": "integer", "description": "Epoch milliseconds"}
+_TIME = {"type": "string", "format": "date-time"}
+_SYMBOL_PATTERN = r"^[A-Za-z0-9]{2,20}$"
+_SYMBOL = query(
+    "symbol",
+    {"type": "string", "pattern": _SYMBOL_PATTERN},
+    "Trading pair, case-insensitive (`BTCUSDT`)",
+    required=True,
+)
+_TIMEFRAME = query(
+    "timeframe",
+    {"type": "string", "enum": SUPPORTED_TIMEFRAMES, "default": "1"},
+    "Candle timeframe",
+)
+
+_CANDLE = obj(
+    {
+        "timestamp": {**_MS, "description": "Bucket open, epoch milliseconds"},
+        "open_time": {**_TIME, "description": "Bucket open (`+00:00`)"},
+        "close_time": {**_TIME, "description": "Last millisecond of the bucket (`+00:00`)"},
+        "open_price": decimal(),
+        "high_price": decimal(),
+        "low_price": decimal(),
+        "close_price": decimal(),
+        "volume": decimal("Base asset volume"),
+        "quote_volume": decimal("Quote asset volume"),
+        "trades": {"type": "integer", "minimum": 0},
+        "taker_buy_volume": decimal(),
+        "taker_buy_quote_volume": decimal(),
+    }
+)
+_CANDLES = {"type": "array", "items": ref("Candle")}
+_LEVEL = obj({"price": decimal(), "quantity": decimal()})
+_ORDERBOOK = obj(
+    {
+        "symbol": {"type": "string"},
+        "timestamp": _MS,
+        "last_update_id": {"type": "integer"},
+        "bids": {"type": "array", "items": ref("BookLevel"), "description": "Best (highest) first"},
+        "asks": {"type": "array", "items": ref("BookLevel"), "description": "Best (lowest) first"},
+    }
+)
+_PRICE = obj(
+    {
+        "symbol": {"type": "string"},
+        "timeframe": {"type": "string", "enum": SUPPORTED_TIMEFRAMES},
+        "current_price": decimal("Close of the latest (possibly open) bucket"),
+        "previous_price": decimal("Close of the bucket before it"),
+        "change_absolute": decimal(),
+        "change_percent": decimal("Rounded to two places"),
+        "trend": {"type": "string", "enum": ["up", "down", "neutral"]},
+        "timestamp": {**_MS, "description": "Open of the latest bucket"},
+        "volume": decimal("Volume of the latest bucket"),
+    }
+)
+_HEALTH = obj(
+    {
+        "status": {"type": "string", "enum": ["healthy", "degraded"]},
+        "timestamp": _TIME,
+        "database": {"type": "string", "enum": ["healthy", "unhealthy"]},
+        "redis": {"type": "string", "enum": ["healthy", "unhealthy"]},
+        "live_feed": {"type": "string", "enum": ["subscribed", "disconnected"]},
+        "websocket_clients": {"type": "integer", "minimum": 0},
+    },
+    optional=["redis", "live_feed", "websocket_clients"],
+    closed=False,
+)
+_UDF_INFO = obj(
+    {
+        "name": {"type": "string"},
+        "ticker": {"type": "string"},
+        "full_name": {"type": "string"},
+        "description": {"type": "string"},
+        "type": {"const": "crypto"},
+        "exchange": {"type": "string"},
+        "listed_exchange": {"type": "string"},
+        "session": {"type": "string"},
+        "timezone": {"type": "string"},
+        "minmov": {"type": "integer"},
+        "pricescale": {"type": "integer"},
+        "has_intraday": {"type": "boolean"},
+        "has_daily": {"type": "boolean"},
+        "has_weekly_and_monthly": {"type": "boolean"},
+        "supported_resolutions": {"type": "array", "items": {"type": "string"}},
+        "volume_precision": {"type": "integer"},
+        "data_status": {"type": "string"},
+    }
+)
+_UDF_FOUND = obj(
+    {
+        "symbol": {"type": "string"},
+        "full_name": {"type": "string"},
+        "description": {"type": "string"},
+        "exchange": {"type": "string"},
+        "ticker": {"type": "string"},
+        "type": {"const": "crypto"},
+    }
+)
+_NUMBERS = {"type": "array", "items": {"type": "number"}}
+_UDF_BARS = {
+    "oneOf": [
+        obj(
+            {
+                "s": {"const": "ok"},
+                "t": {"type": "array", "items": {"type": "integer"}, "description": "Seconds"},
+                "o": _NUMBERS,
+                "h": _NUMBERS,
+                "l": _NUMBERS,
+                "c": _NUMBERS,
+                "v": _NUMBERS,
+            }
+        ),
+        obj(
+            {"s": {"const": "no_data"}, "nextTime": {"type": "integer"}},
+            optional=["nextTime"],
+        ),
+    ]
+}
+_UDF_ERROR = obj({"s": {"const": "error"}, "errmsg": {"type": "string"}})
+_UDF_CONFIG = obj(
+    {
+        "supported_resolutions": {"type": "array", "items": {"type": "string"}},
+        "supports_group_request": {"type": "boolean"},
+        "supports_marks": {"type": "boolean"},
+        "supports_search": {"type": "boolean"},
+        "supports_timescale_marks": {"type": "boolean"},
+        "supports_time": {"type": "boolean"},
+        "exchanges": {"type": "array", "items": {"type": "object"}},
+        "symbols_types": {"type": "array", "items": {"type": "object"}},
+    }
+)
+
+
+def _get(summary: str, description: str, responses: Schema, *parameters: Any) -> Schema:
+    return {
+        "get": {
+            "summary": summary,
+            "description": description,
+            "parameters": list(parameters),
+            "responses": responses,
+        }
+    }
+
+
+_PATHS: dict[str, Schema] = {
+    "/": _get(
+        "The live chart page",
+        "Candles, order book and recent orders; its assets are under `/static/`.",
+        {
+            "200": {
+                "description": "The page",
+                "content": {"text/html": {"schema": {"type": "string"}}},
+            }
+        },
+    ),
+    "/page-config.json": _get(
+        "Where the chart page finds the order API",
+        "",
+        {
+            "200": json_response(
+                "The page's configuration", obj({"order_api_url": {"type": "string"}})
+            )
+        },
+    ),
+    "/health": _get(
+        "Service health",
+        "Always 200; says which dependencies answer.",
+        {"200": json_response("Health", ref("Health"))},
+    ),
+    "/symbols": _get(
+        "Symbols with candles",
+        "Sorted.",
+        {
+            "200": json_response(
+                "The symbols",
+                obj({"symbols": {"type": "array", "items": {"type": "string"}}}),
+            ),
+            **errors(503),
+        },
+    ),
+    "/candles": _get(
+        "Candles of one symbol and timeframe",
+        "Without `start_date`: the newest `limit` candles, newest first. With `start_date`: the "
+        "first `limit` candles at or after it, oldest first. `end_date` bounds either from "
+        'above. A full page carries `Link: <...>; rel="next"` to the next one.',
+        {
+            "200": {
+                **json_response("A bare array of candles", _CANDLES),
+                "headers": {
+                    "Link": {
+                        "description": 'The next page, `<url>; rel="next"`',
+                        "schema": {"type": "string"},
+                    }
+                },
+            },
+            **errors(400, 503),
+        },
+        _SYMBOL,
+        _TIMEFRAME,
+        query(
+            "limit",
+            {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 500},
+            "How many candles",
+        ),
+        query("start_date", _TIME, "ISO-8601 (`Z` allowed, naive means UTC)"),
+        query("end_date", _TIME, "ISO-8601 upper bound (exclusive)"),
+    ),
+    "/orderbook": _get(
+        "The latest order book snapshot",
+        "Best levels first.",
+        {"200": json_response("The book", ref("OrderBook")), **errors(400, 404, 503)},
+        _SYMBOL,
+        query(
+            "levels",
+            {"type": "integer", "enum": SUPPORTED_LEVELS, "default": 20},
+            "Levels per side",
+        ),
+    ),
+    "/price": _get(
+        "Latest price and change",
+        "The latest (possibly open) bucket of the timeframe against the bucket before it.",
+        {"200": json_response("The price", ref("Price")), **errors(400, 404, 503)},
+        _SYMBOL,
+        _TIMEFRAME,
+    ),
+    "/udf/config": _get(
+        "TradingView UDF configuration",
+        "",
+        {"200": json_response("Configuration", _UDF_CONFIG)},
+    ),
+    "/udf/symbols": _get(
+        "TradingView UDF symbol information",
+        "",
+        {"200": json_response("The symbol", _UDF_INFO), **errors(400, 404, 503)},
+        _SYMBOL,
+    ),
+    "/udf/search": _get(
+        "TradingView UDF symbol search",
+        "",
+        {
+            "200": json_response("Matches", {"type": "array", "items": _UDF_FOUND}),
+            **errors(400, 503),
+        },
+        query("query", {"type": "string"}, "Substring of the symbol"),
+        query(
+            "limit",
+            {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 30},
+            "How many matches",
+        ),
+    ),
+    "/udf/history": _get(
+        "TradingView UDF bars",
+        "Bar values are JSON numbers written as exact decimal literals.",
+        {
+            "200": json_response("Bars, or no_data", _UDF_BARS),
+            "400": json_response("A bad parameter", _UDF_ERROR),
+            **errors(503),
+        },
+        _SYMBOL,
+        query(
+            "resolution",
+            {"type": "string", "enum": UDF_RESOLUTIONS},
+            "UDF resolution",
+            required=True,
+        ),
+        query("from", {"type": "integer"}, "Epoch seconds, inclusive"),
+        query("to", {"type": "integer"}, "Epoch seconds, exclusive"),
+        query("countback", {"type": "integer", "minimum": 0}, "Bars wanted before `to`"),
+    ),
+    "/udf/time": _get(
+        "Server time",
+        "Epoch seconds as plain text.",
+        {
+            "200": {
+                "description": "Epoch seconds",
+                "content": {"text/plain": {"schema": {"type": "string", "pattern": r"^\d+$"}}},
+            }
+        },
+    ),
+}
+
+_DESCRIPTION = (
+    "Candles for 13 timeframes, order books and prices. Market values are JSON strings holding "
+    'plain decimals. Errors are `{"error": "..."}`. Live data: the WebSocket '
+    "`/ws?symbol=BTCUSDT&timeframe=5&type=candles|orderbook` (defaults `all`, `1`, `candles`) "
+    "sends candle messages `{symbol, timeframe, timestamp, open, high, low, close, volume, "
+    "quote_volume, trades, closed, ...}` or order books shaped like `GET /orderbook`, and a "
+    '`{"type":"heartbeat"}` every 30 s; send `{"type":"ping"}` for a `{"type":"pong"}`. '
+    "An invalid timeframe or type closes with code 1008."
+)
+
+DOCUMENT = document(
+    "Linkora API server",
+    _DESCRIPTION,
+    _PATHS,
+    {
+        "Candle": _CANDLE,
+        "BookLevel": _LEVEL,
+        "OrderBook": _ORDERBOOK,
+        "Price": _PRICE,
+        "Health": _HEALTH,
+    },
+)
+
+
+def routes() -> list[BaseRoute]:
+    """`/openapi.json` and `/docs`."""
+    return document_routes(DOCUMENT)

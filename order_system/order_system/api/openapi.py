@@ -1,0 +1,239 @@
+"""The order API's OpenAPI 3.1 document, beside the routes it describes (a test checks that
+every HTTP route is documented and every documented path is a route)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.routing import BaseRoute
+
+from linkora_core.openapi import (
+    Schema,
+    decimal,
+    document,
+    errors,
+    json_response,
+    obj,
+    path_parameter,
+    query,
+    ref,
+)
+from linkora_core.openapi import routes as document_routes
+from order_system.api.params import DEFAULT_LIMIT, MAX_LIMIT, STATUSES
+
+_STATUS = {"type": "string", "enum": sorted(STATUSES.values())}
+_ADDRESS = {"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$"}
+_HASH = {"type": "string", "pattern": "^0x[0-9a-fA-F]{64}$"}
+_TIME = {"type": "string", "format": "date-time"}
+
+
+def _nullable(schema: Schema) -> Schema:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+_ORDER_FIELDS: dict[str, Schema] = {
+    "id": {"type": "integer", "minimum": 1},
+    "user_address": {**_ADDRESS, "description": "Checksummed"},
+    "token_in": {**_ADDRESS, "description": "Checksummed; 0x00..00 is ETH"},
+    "token_out": {**_ADDRESS, "description": "Checksummed; 0x00..00 is ETH"},
+    "amount_in": decimal("In token units (the token's decimals applied)"),
+    "target_price": decimal(),
+    "min_amount_out": decimal("In token units"),
+    "order_type": {"type": "string", "enum": ["LIMIT", "STOP", "MARKET", "CONDITIONAL"]},
+    "is_long": {"type": "boolean"},
+    "status": _STATUS,
+    "created_at": {**_TIME, "description": "Block time of the creation"},
+    "executed_at": {**_nullable(_TIME), "description": "Block time of the execution"},
+}
+_ORDER = obj(_ORDER_FIELDS)
+_ORDER_DETAILS = obj(
+    {
+        **_ORDER_FIELDS,
+        "self_executable": {"type": "boolean"},
+        "updated_at": _TIME,
+        "tx_hash": _HASH,
+        "block_number": {"type": "integer", "minimum": 0},
+        "executor_address": _nullable(_ADDRESS),
+        "amount_out": decimal(nullable=True),
+        "execution_tx_hash": _nullable(_HASH),
+    }
+)
+_EVENT = obj(
+    {
+        "event_type": {"type": "string", "enum": ["CREATED", "EXECUTED", "CANCELLED", "MODIFIED"]},
+        "old_status": _nullable(_STATUS),
+        "new_status": _STATUS,
+        "tx_hash": _HASH,
+        "block_number": {"type": "integer", "minimum": 0},
+        "timestamp": _TIME,
+        "event_data": {"type": "object", "description": "The event's decoded fields"},
+    }
+)
+_ORDER_LIST = obj(
+    {
+        "orders": {"type": "array", "items": ref("Order"), "description": "Newest first"},
+        "total": {"type": "integer", "minimum": 0},
+        "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+        "offset": {"type": "integer", "minimum": 0},
+        "has_more": {"type": "boolean"},
+        "next_cursor": {
+            **_nullable({"type": "string", "pattern": "^[0-9]+$"}),
+            "description": "Pass as `cursor` for the next page (keyset paging)",
+        },
+        "status": {"const": "success"},
+    }
+)
+_COUNTS = obj({"total": {"type": "integer", "minimum": 0}, "last_24h": {"type": "integer"}})
+_HEALTH = obj(
+    {
+        "overall_status": {"type": "string", "enum": ["healthy", "unhealthy"]},
+        "components": obj(
+            {
+                "order_api": {"const": "HEALTHY"},
+                "database": {"type": "string", "enum": ["HEALTHY", "UNHEALTHY"]},
+                "timestamp": _TIME,
+                "database_connection": {"type": "string", "pattern": "^(WORKING|ERROR: .*)$"},
+                "chain_head": _nullable({"type": "integer"}),
+                "processed_block": _nullable({"type": "integer"}),
+                "lag_blocks": _nullable({"type": "integer", "minimum": 0}),
+                "last_progress_at": _nullable(_TIME),
+                "indexer_alert": _nullable({"type": "string"}),
+            },
+            optional=[
+                "chain_head",
+                "processed_block",
+                "lag_blocks",
+                "last_progress_at",
+                "indexer_alert",
+            ],
+            closed=False,
+        ),
+        "status": {"const": "success"},
+    },
+    closed=False,
+)
+
+_PAGING = [
+    query(
+        "limit",
+        {"type": "integer", "default": DEFAULT_LIMIT},
+        f"Page size; clamped to 1..{MAX_LIMIT}",
+    ),
+    query("offset", {"type": "integer", "default": 0}, "Rows to skip; negative means 0"),
+    query(
+        "cursor",
+        {"type": "integer", "minimum": 1},
+        "Keyset paging: the `next_cursor` of the previous page (then `offset` is ignored)",
+    ),
+]
+_STATUS_FILTER = query(
+    "status",
+    {"type": "string", "enum": sorted(STATUSES)},
+    "Only orders in this status (case-insensitive)",
+)
+_ORDER_ID = path_parameter("order_id", {"type": "integer"}, "The contract's order id")
+
+
+def _get(summary: str, responses: Schema, *parameters: Any, description: str = "") -> Schema:
+    return {
+        "get": {
+            "summary": summary,
+            "description": description,
+            "parameters": list(parameters),
+            "responses": responses,
+        }
+    }
+
+
+def _list(summary: str, *extra: Any) -> Schema:
+    return _get(
+        summary,
+        {"200": json_response("A page of orders", ref("OrderList")), **errors(400, 503)},
+        *extra,
+        *_PAGING,
+        description="Newest first. `limit` and `offset` are clamped, never rejected.",
+    )
+
+
+_PATHS: dict[str, Schema] = {
+    "/health": _get(
+        "Service health",
+        {"200": json_response("Health, with the indexer's progress", ref("Health"))},
+        description="Always 200.",
+    ),
+    "/orders/pending": _list("Pending orders"),
+    "/orders/executed": _list("Executed orders"),
+    "/orders/cancelled": _list("Cancelled orders"),
+    "/orders/all": _list("All orders", _STATUS_FILTER),
+    "/users/{address}/orders": _list(
+        "One user's orders",
+        path_parameter("address", _ADDRESS, "Any letter case"),
+        _STATUS_FILTER,
+    ),
+    "/orders/{order_id}": _get(
+        "One order with its chain details",
+        {
+            "200": json_response(
+                "The order",
+                obj({"order": ref("OrderDetails"), "status": {"const": "success"}}),
+            ),
+            **errors(400, 404, 503),
+        },
+        _ORDER_ID,
+    ),
+    "/orders/{order_id}/events": _get(
+        "One order's events in chain order",
+        {
+            "200": json_response(
+                "The events",
+                obj(
+                    {
+                        "order_id": {"type": "integer"},
+                        "events": {"type": "array", "items": ref("OrderEvent")},
+                        "total": {"type": "integer", "minimum": 0},
+                        "status": {"const": "success"},
+                    }
+                ),
+            ),
+            **errors(400, 404, 503),
+        },
+        _ORDER_ID,
+    ),
+    "/statistics": _get(
+        "Order counts per status",
+        {
+            "200": json_response(
+                "Totals and the last 24 hours",
+                obj(
+                    {
+                        "statistics": obj(
+                            {status: ref("StatusCounts") for status in sorted(STATUSES.values())}
+                        ),
+                        "status": {"const": "success"},
+                    }
+                ),
+            ),
+            **errors(503),
+        },
+    ),
+}
+
+DOCUMENT = document(
+    "Linkora order API",
+    "Orders indexed from the trading contract. Amounts are JSON strings holding plain "
+    'decimals, addresses are checksummed, errors are `{"error": "..."}`.',
+    _PATHS,
+    {
+        "Order": _ORDER,
+        "OrderDetails": _ORDER_DETAILS,
+        "OrderEvent": _EVENT,
+        "OrderList": _ORDER_LIST,
+        "StatusCounts": _COUNTS,
+        "Health": _HEALTH,
+    },
+)
+
+
+def routes() -> list[BaseRoute]:
+    """`/openapi.json` and `/docs`."""
+    return document_routes(DOCUMENT)
