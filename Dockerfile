@@ -32,10 +32,20 @@ COPY . .
 # Without a requirements.lock yet, an empty constraints file stands in for it.
 RUN touch requirements.lock
 
+# ---------------------------------------------------------------- Node packages
+# Hardhat and solc for the chain; lightweight-charts for the api-server's chart page.
+FROM ${NODE_IMAGE} AS node-deps
+WORKDIR /app
+COPY package.json package-lock.json .npmr[c] ./
+RUN npm ci --no-audit --no-fund && npm cache clean --force
+
 FROM python-source AS build-collector
 RUN pip install --no-cache-dir -c requirements.lock ".[collector]"
 
 FROM python-source AS build-api
+# The chart page's library, served from the package's static files (no CDN).
+COPY --from=node-deps /app/node_modules/lightweight-charts/dist/lightweight-charts.standalone.production.js \
+     api-server/api_server/static/vendor/lightweight-charts.js
 RUN pip install --no-cache-dir -c requirements.lock ".[api]"
 
 FROM python-source AS build-orders
@@ -65,11 +75,6 @@ EXPOSE 8080 9102
 CMD ["python", "-m", "order_system.api"]
 
 # ---------------------------------------------------------------- Node: dev chain
-FROM ${NODE_IMAGE} AS node-deps
-WORKDIR /app
-COPY package.json package-lock.json .npmr[c] ./
-RUN npm ci --no-audit --no-fund && npm cache clean --force
-
 FROM node-deps AS hardhat
 ENV HARDHAT_DISABLE_TELEMETRY_PROMPT=true
 # package.json is repeated so the COPY has a match whatever the config's extension is.

@@ -3,9 +3,6 @@
 .PHONY: up test demo down setup lint compose-up compose-down
 
 PYTHON := .venv/bin/python
-# The repository root holds an `order_system/` folder that would shadow the installed package
-# of the same name when the working directory is on sys.path (python -m ...).
-export PYTHONSAFEPATH := 1
 
 up: setup
 	$(PYTHON) -m devstack up

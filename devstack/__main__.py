@@ -47,6 +47,8 @@ def up(offline: bool) -> int:
         if not stack.wait_healthy(timeout=120):
             print("devstack: services did not become healthy; see .run/logs/", file=sys.stderr)
             return 1
+        if offline:
+            stack.start_trader()
         print(f"\nLinkora is up in {time.monotonic() - started:.1f}s (Ctrl-C stops everything):")
         for endpoint in stack.endpoints:
             print(f"  {endpoint.name:<17} {endpoint.url}")

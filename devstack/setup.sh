@@ -2,7 +2,8 @@
 # Installs everything the platform and its tests need; quick and silent when nothing changed.
 #   system: PostgreSQL server, Redis server, Node.js (Debian packages, only when missing)
 #   python: .venv with the project and its dev extra, pinned by requirements.lock
-#   node:   node_modules (Hardhat, solc) from package-lock.json; contracts compiled offline
+#   node:   node_modules (Hardhat, solc, lightweight-charts) from package-lock.json; contracts
+#           compiled offline; the chart library copied into the api-server's static files
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +16,8 @@ command -v npm >/dev/null || missing+=(npm)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 command -v jq >/dev/null || missing+=(jq)            # order_system/test_api.sh
 command -v curl >/dev/null || missing+=(curl)        # monitoring scripts
+command -v shellcheck >/dev/null || missing+=(shellcheck)  # monitoring scripts are linted
+command -v chromium >/dev/null || missing+=(chromium)  # the chart page test (headless)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: installing ${missing[*]} (apt)"
     sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
@@ -31,6 +34,12 @@ if [ ! -f .venv/.installed ] || [ pyproject.toml -nt .venv/.installed ] \
     echo "setup: installing Python packages"
     .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
     .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]' -c requirements.lock
+    # The package folders themselves on sys.path: a regular package found there beats the
+    # same-named folder at the repository root (`order_system/`), which Python would
+    # otherwise import as an empty namespace package whenever the root is the cwd.
+    site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+    printf '%s\n' "$PWD/core" "$PWD/data-collector" "$PWD/api-server" "$PWD/order_system" \
+        > "$site/linkora-source-folders.pth"
     touch .venv/.installed
 fi
 
@@ -44,4 +53,11 @@ artifact=order_system/build/Trading.json
 if [ ! -f "$artifact" ] || [ -n "$(find order_system/contracts -newer "$artifact" -print -quit)" ]; then
     echo "setup: compiling contracts"
     node order_system/compile.mjs
+fi
+
+chart=node_modules/lightweight-charts/dist/lightweight-charts.standalone.production.js
+vendor=api-server/api_server/static/vendor
+if [ ! -f "$vendor/lightweight-charts.js" ] || [ "$chart" -nt "$vendor/lightweight-charts.js" ]; then
+    mkdir -p "$vendor"
+    cp "$chart" "$vendor/lightweight-charts.js"
 fi

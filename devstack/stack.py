@@ -46,12 +46,7 @@ class Stack:
     def __init__(self, config: StackConfig) -> None:
         self.config = config
         self.supervisor = Supervisor(config.run_dir / "logs")
-        # PYTHONSAFEPATH: children run from the repository root, whose `order_system/` folder
-        # would otherwise shadow the installed package of the same name.
-        self.env: dict[str, str] = {
-            "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
-            "PYTHONSAFEPATH": "1",
-        }
+        self.env: dict[str, str] = {"LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO")}
         self.endpoints: list[Endpoint] = []
 
     # -- infrastructure -------------------------------------------------------------------
@@ -137,7 +132,11 @@ class Stack:
 
     def start_services(self) -> list[Child]:
         python = sys.executable
-        self.env.update(SYMBOLS=self.config.symbols, API_HOST="127.0.0.1")
+        self.env.update(
+            SYMBOLS=self.config.symbols,
+            API_HOST="127.0.0.1",
+            ORDER_API_URL=f"http://127.0.0.1:{self.config.order_api_port}",
+        )
         self.collector_port, self.events_port = free_port(), free_port()
         services = [
             (
@@ -180,6 +179,24 @@ class Stack:
             Endpoint("events health", f"http://127.0.0.1:{self.events_port}/health"),
         ]
         return healthy
+
+    def start_trader(self) -> Child:
+        """The demo's scripted trader: oracle prices follow the live market, orders flow."""
+        return self.supervisor.start(
+            "trader",
+            [
+                sys.executable,
+                str(REPO / "demo" / "trader.py"),
+                "--rpc",
+                self.env["WEB3_PROVIDER"],
+                "--deployment",
+                self.env["DEPLOYMENT_FILE"],
+                "--api",
+                f"http://127.0.0.1:{self.config.api_port}",
+            ],
+            env=self.env,
+            cwd=REPO,
+        )
 
     def describe(self) -> dict[str, object]:
         """What monitoring scripts and tests need to find a running stack."""

@@ -29,9 +29,6 @@ from linkora_core import db
 from linkora_core.migrations import apply_migrations
 
 REPO = Path(__file__).resolve().parents[1]
-# Service subprocesses started from the repository root must import the installed packages,
-# not the `order_system/` folder that shadows the package of the same name.
-os.environ["PYTHONSAFEPATH"] = "1"
 SHARED = Path(os.environ.get("LINKORA_SHARED_DIR") or REPO.parent / "shared")
 
 # Tables holding data (not schema history): emptied by the `clean_db` fixture.

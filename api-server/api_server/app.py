@@ -10,21 +10,25 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
 
-from api_server import candle_routes, market_routes, udf_routes
+from api_server import candle_routes, market_routes, openapi, page_routes, udf_routes
 from api_server.candle_reader import FrontierCache
 from api_server.errors import DATABASE_DOWN, database_unavailable
 from api_server.health import health
 from api_server.live_feed import LiveFeed
+from api_server.metrics import hub_metrics
 from api_server.page_cache import PageCache
 from api_server.rollups import RollupMaintainer
 from api_server.settings import ApiSettings
 from api_server.ws_endpoint import websocket_endpoint
 from api_server.ws_hub import Hub
 from linkora_core import bus, db, http
+from linkora_core.metrics import FunctionCollector, ServiceMetrics
 from linkora_core.ratelimit import ClientAddress
 
 
 def create_app(settings: ApiSettings, *, maintain_rollups: bool = True) -> Starlette:
+    metrics = ServiceMetrics("api-server")
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.settings = settings
@@ -38,6 +42,8 @@ def create_app(settings: ApiSettings, *, maintain_rollups: bool = True) -> Starl
         app.state.frontiers = FrontierCache(settings.rollup_frontier_cache_seconds)
         app.state.client_address = ClientAddress(settings.trusted_proxies)
         app.state.hub = Hub()
+        hub_collector = FunctionCollector(lambda: hub_metrics(app.state.hub))
+        metrics.registry.register(hub_collector)
         feed = LiveFeed(
             settings.redis_url,
             app.state.hub,
@@ -71,10 +77,12 @@ def create_app(settings: ApiSettings, *, maintain_rollups: bool = True) -> Starl
                     await task
             await app.state.redis.aclose()
             await app.state.pool.close()
+            metrics.registry.unregister(hub_collector)
 
     return Starlette(
         routes=[
             Route("/health", health),
+            metrics.route(),
             Route("/symbols", market_routes.symbols),
             Route("/candles", candle_routes.candles),
             Route("/orderbook", market_routes.orderbook),
@@ -84,9 +92,11 @@ def create_app(settings: ApiSettings, *, maintain_rollups: bool = True) -> Starl
             Route("/udf/search", udf_routes.search),
             Route("/udf/history", udf_routes.history),
             Route("/udf/time", udf_routes.server_time),
+            *openapi.routes(),
             WebSocketRoute("/ws", websocket_endpoint),
+            *page_routes.routes(),
         ],
-        middleware=http.middleware(settings, expose_headers=["Link"]),
+        middleware=http.middleware(settings, expose_headers=["Link"], metrics=metrics),
         exception_handlers={kind: database_unavailable for kind in DATABASE_DOWN},
         lifespan=lifespan,
     )

@@ -9,6 +9,8 @@ from linkora_core.settings import HttpSettings
 
 class ApiSettings(HttpSettings):
     api_port: int = Field(default=8000, ge=1, le=65535)
+    # Where the chart page (served at `/`) asks the browser to read recent orders from.
+    order_api_url: str = "http://127.0.0.1:8080"
 
     # Rollups of closed buckets: how often the maintainer looks for newly closed minutes, and
     # how often (and how far back at start) it rescans for late-written history.

@@ -12,6 +12,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
+from linkora_core.metrics import RequestMetrics, ServiceMetrics
 from linkora_core.ratelimit import RateLimitMiddleware
 from linkora_core.settings import HttpSettings
 
@@ -30,9 +31,16 @@ def error(message: str, status: int = 400, headers: dict[str, str] | None = None
     return JSON({"error": message}, status_code=status, headers=headers)
 
 
-def middleware(settings: HttpSettings, expose_headers: Sequence[str] = ()) -> list[Middleware]:
-    """The per-IP rate limit (429 with Retry-After) and CORS every API puts in front."""
+def middleware(
+    settings: HttpSettings,
+    expose_headers: Sequence[str] = (),
+    metrics: ServiceMetrics | None = None,
+) -> list[Middleware]:
+    """Request latency metrics (outermost, so 429s count), the per-IP rate limit (429 with
+    Retry-After) and CORS every API puts in front."""
+    timing = [] if metrics is None else [Middleware(RequestMetrics, metrics=metrics)]
     return [
+        *timing,
         Middleware(
             RateLimitMiddleware,
             rate=settings.rate_limit_per_second,

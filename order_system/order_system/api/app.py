@@ -9,13 +9,16 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from linkora_core import db, http
-from order_system.api import orders
+from linkora_core.metrics import ServiceMetrics
+from order_system.api import openapi, orders
 from order_system.api.health import health
 from order_system.events.rpc import JsonRpc
 from order_system.settings import OrderSettings
 
 
 def create_app(settings: OrderSettings) -> Starlette:
+    metrics = ServiceMetrics("order-api")
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.settings = settings
@@ -30,7 +33,7 @@ def create_app(settings: OrderSettings) -> Starlette:
             await app.state.pool.close()
 
     return Starlette(
-        routes=[Route("/health", health), *orders.routes],
-        middleware=http.middleware(settings),
+        routes=[Route("/health", health), metrics.route(), *orders.routes, *openapi.routes()],
+        middleware=http.middleware(settings, metrics=metrics),
         lifespan=lifespan,
     )
