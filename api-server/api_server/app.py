@@ -12,7 +12,6 @@ from starlette.routing import Route, WebSocketRoute
 
 from api_server import candle_routes, market_routes, openapi, page_routes, udf_routes
 from api_server.candle_reader import FrontierCache
-from api_server.errors import DATABASE_DOWN, database_unavailable
 from api_server.health import health
 from api_server.live_feed import LiveFeed
 from api_server.metrics import hub_metrics
@@ -97,6 +96,6 @@ def create_app(settings: ApiSettings, *, maintain_rollups: bool = True) -> Starl
             *page_routes.routes(),
         ],
         middleware=http.middleware(settings, expose_headers=["Link"], metrics=metrics),
-        exception_handlers={kind: database_unavailable for kind in DATABASE_DOWN},
+        exception_handlers=http.exception_handlers(),
         lifespan=lifespan,
     )

@@ -18,7 +18,6 @@ import orjson
 from redis.asyncio import Redis
 
 from api_server.candle_reader import Reader
-from api_server.errors import DATABASE_DOWN
 from api_server.wire import ws_candle
 from api_server.ws_hub import Hub
 from linkora_core.bus import REDIS_DOWN
@@ -132,7 +131,7 @@ class LiveFeed:
             async with self._pool.acquire() as db:
                 reader = await Reader.open(db, symbol, timeframe)
                 pieces = await reader.pieces(timeframe, start)
-        except (*DATABASE_DOWN, asyncpg.PostgresError) as problem:
+        except (*db.DATABASE_DOWN, asyncpg.PostgresError) as problem:
             log.warning("open %s %s bucket not seeded: %s", symbol, timeframe.value, problem)
             return live
         for piece in pieces:

@@ -18,7 +18,7 @@ import asyncpg
 
 from api_server import candle_store
 from api_server.candle_reader import ROLLED, Reader
-from api_server.errors import DATABASE_DOWN
+from linkora_core import db
 from linkora_core.db import Executor
 from linkora_core.timeframes import MINUTE_MS, Timeframe
 
@@ -142,7 +142,7 @@ class RollupMaintainer:
                     await self._hold_and_work(connection, stop)
                 finally:
                     await connection.close(timeout=5)
-            except (*DATABASE_DOWN, asyncpg.PostgresError) as error:
+            except (*db.DATABASE_DOWN, asyncpg.PostgresError) as error:
                 log.warning("rollup maintainer paused: %s", error)
             except ValueError:
                 # Data aggregate() refuses (e.g. overlapping candles) must not end the loop.

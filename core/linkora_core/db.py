@@ -30,6 +30,14 @@ UNAVAILABLE = (
     asyncpg.InternalClientError,
 )
 
+# Everything that means "the database is away or just restarted", for callers that wait,
+# buffer or answer 503 instead of failing: unreachable, connections terminated by the server.
+DATABASE_DOWN = (
+    *UNAVAILABLE,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, crash shutdown
+)
+
 
 async def connect_pool(
     dsn: str,

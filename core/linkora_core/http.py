@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,11 +11,15 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
 from starlette.responses import Response
 
+from linkora_core.db import DATABASE_DOWN
 from linkora_core.metrics import RequestMetrics, ServiceMetrics
 from linkora_core.ratelimit import RateLimitMiddleware
 from linkora_core.settings import HttpSettings
+
+log = logging.getLogger(__name__)
 
 
 class JSON(Response):
@@ -29,6 +34,17 @@ class JSON(Response):
 def error(message: str, status: int = 400, headers: dict[str, str] | None = None) -> JSON:
     """The platform's error body: `{"error": "..."}`."""
     return JSON({"error": message}, status_code=status, headers=headers)
+
+
+async def database_unavailable(request: Request, exc: Exception) -> Response:
+    """A database that is away answers 503 JSON; the pool reconnects once it is back."""
+    log.warning("database unavailable for %s: %s", request.url.path, exc)
+    return error("Database unavailable", 503, headers={"Retry-After": "1"})
+
+
+def exception_handlers() -> dict[Any, Any]:
+    """What every API maps to a response instead of a 500."""
+    return dict.fromkeys(DATABASE_DOWN, database_unavailable)
 
 
 def middleware(

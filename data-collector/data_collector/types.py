@@ -5,19 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-import asyncpg
-
 from linkora_core.candles import Candle
-from linkora_core.db import UNAVAILABLE, Executor
+from linkora_core.db import DATABASE_DOWN, Executor
 
 __all__ = ["DB_DOWN", "Book", "Executor", "LiveCandle"]
 
 # The database is unreachable or just restarted (connections terminated by the server).
-DB_DOWN = (
-    *UNAVAILABLE,
-    asyncpg.PostgresConnectionError,
-    asyncpg.exceptions.OperatorInterventionError,
-)
+DB_DOWN = DATABASE_DOWN
 
 
 @dataclass(frozen=True, slots=True)

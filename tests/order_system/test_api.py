@@ -251,3 +251,22 @@ async def test_requests_beyond_the_per_ip_burst_get_429_with_retry_after(
     assert int(limited.headers["Retry-After"]) >= 1
     assert "error" in limited.json()
     assert health.status_code != 429
+
+
+async def test_database_away_answers_503_json_and_recovers_without_restart(
+    clean_db: asyncpg.Pool, hardhat_url: str
+) -> None:
+    app = create_app(OrderSettings(web3_provider=hardhat_url, rate_limit_per_second=0))
+    app.state.rpc = JsonRpc(hardhat_url, timeout=2)
+    # A server that refuses connections, as while PostgreSQL restarts.
+    app.state.pool = await asyncpg.create_pool("postgresql://nobody@127.0.0.1:9/none", min_size=0)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://orders") as client:
+        for path in ("/orders/all", "/orders/1", "/orders/1/events", "/statistics"):
+            response = await client.get(path)
+            assert response.status_code == 503, path
+            assert response.json() == {"error": "Database unavailable"}
+        await app.state.pool.close()
+        app.state.pool = clean_db
+        assert (await client.get("/orders/all")).status_code == 200
+    await app.state.rpc.close()

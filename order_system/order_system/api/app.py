@@ -35,5 +35,6 @@ def create_app(settings: OrderSettings) -> Starlette:
     return Starlette(
         routes=[Route("/health", health), metrics.route(), *orders.routes, *openapi.routes()],
         middleware=http.middleware(settings, metrics=metrics),
+        exception_handlers=http.exception_handlers(),
         lifespan=lifespan,
     )
