@@ -9,22 +9,11 @@ connection."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
-from websockets.sync.client import connect
-
-
-def websocket_url(args: argparse.Namespace) -> str:
-    if args.url:
-        return str(args.url)
-    if args.stack:
-        return str(json.loads(Path(args.stack).read_text())["endpoints"]["websocket"])
-    return "ws://127.0.0.1:8022/ws"
+from ws_stream import add_endpoint_arguments, print_stream, websocket_url
 
 
 def show(book: dict[str, Any], depth: int) -> str:
@@ -47,41 +36,14 @@ def show(book: dict[str, Any], depth: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Print the live order book from /ws.")
-    parser.add_argument("--url", help="WebSocket URL (default ws://127.0.0.1:8022/ws)")
-    parser.add_argument("--stack", help="stack.json written by `python -m devstack up`")
     parser.add_argument("--symbol", default="BTCUSDT")
     parser.add_argument("--depth", type=int, default=5, help="levels per side to print")
-    parser.add_argument("--count", type=int, default=0, help="exit after N books (0: never)")
-    parser.add_argument("--timeout", type=float, default=60, help="seconds to wait per message")
+    add_endpoint_arguments(parser)
     args = parser.parse_args(argv)
     url = f"{websocket_url(args)}?symbol={args.symbol}&type=orderbook"
-    try:
-        with connect(url, open_timeout=10) as ws:
-            print(f"connected to {url}", flush=True)
-            received = 0
-            while not args.count or received < args.count:
-                message = json.loads(ws.recv(timeout=args.timeout))
-                if message.get("type") == "heartbeat":
-                    ws.send(json.dumps({"type": "pong"}))
-                    continue
-                if "bids" not in message:
-                    continue
-                print(show(message, args.depth), flush=True)
-                received += 1
-    except ConnectionClosed as closed:
-        frame = closed.rcvd
-        reason = f"{frame.code} {frame.reason}" if frame else "no close frame"
-        print(f"error: the server closed the connection ({reason})", file=sys.stderr)
-        return 1
-    except TimeoutError:
-        print(f"error: no order book within {args.timeout:g} s from {url}", file=sys.stderr)
-        return 1
-    except (OSError, InvalidHandshake, InvalidURI) as error:
-        print(f"error: cannot connect to {url}: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        pass
-    return 0
+    return print_stream(
+        url, args, lambda m: "bids" in m, lambda m: show(m, args.depth), "order book"
+    )
 
 
 if __name__ == "__main__":
