@@ -88,36 +88,53 @@ async def _index(processor: Processor, rpc: JsonRpc, stop: asyncio.Event) -> Non
             delay = min(delay * 2, 5.0)
 
 
+async def _session(
+    pool: asyncpg.Pool, rpc: JsonRpc, config: EventSettings, stop: asyncio.Event
+) -> None:
+    """Hold the writer lock on one connection and index until stopped."""
+    assert config.trading_address is not None
+    async with pool.acquire() as connection:
+        if not await _lock(connection, stop):
+            return
+        processor = Processor(connection, Chain(rpc, config.trading_address), tuning(config), stop)
+        runner = None
+        if config.metrics_port:
+            runner = await metrics.start(processor, config.api_host, config.metrics_port)
+        watchdog = asyncio.create_task(_watchdog(processor, rpc))
+        try:
+            await _index(processor, rpc, stop)
+        except Halt as halt:
+            log.critical("ALERT: %s", halt)
+            await store.save_alert(connection, str(halt))
+            raise SystemExit(HALT_EXIT_STATUS) from None
+        finally:
+            watchdog.cancel()
+            if runner is not None:
+                await runner.cleanup()
+        log.info("stopped after block %d", processor.processed)
+
+
 async def main(stop: asyncio.Event) -> None:
     config = settings.load(EventSettings)
     logs.configure(config.log_level, "order-events")
-    assert config.trading_address is not None
     pool = await db.connect_pool(config.db_dsn, min_size=1, max_size=2)
     rpc = JsonRpc(
         config.web3_provider, timeout=config.rpc_timeout, batch_size=config.rpc_batch_size
     )
+    delay = 0.5
     try:
-        async with pool.acquire() as connection:
-            if not await _lock(connection, stop):
-                return
-            processor = Processor(
-                connection, Chain(rpc, config.trading_address), tuning(config), stop
-            )
-            runner = None
-            if config.metrics_port:
-                runner = await metrics.start(processor, config.api_host, config.metrics_port)
-            watchdog = asyncio.create_task(_watchdog(processor, rpc))
+        while not stop.is_set():
             try:
-                await _index(processor, rpc, stop)
-            except Halt as halt:
-                log.critical("ALERT: %s", halt)
-                await store.save_alert(connection, str(halt))
-                raise SystemExit(HALT_EXIT_STATUS) from None
-            finally:
-                watchdog.cancel()
-                if runner is not None:
-                    await runner.cleanup()
-            log.info("stopped after block %d", processor.processed)
+                await _session(pool, rpc, config, stop)
+                return
+            except db.DATABASE_DOWN as error:
+                # The batch in flight was rolled back with its checkpoint; the writer lock went
+                # with the connection. Start over from the committed checkpoint.
+                log.warning("database unavailable (%r); reconnecting in %.1f s", error, delay)
+                await pool.expire_connections()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+                delay = min(delay * 2, 5.0)
     finally:
         await rpc.close()
         await pool.close()
