@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from api_server.app import create_app
 from api_server.settings import ApiSettings
+from api_server.ws_protocol import UVICORN_OPTIONS
 from linkora_core import http, logs, settings
 
 
@@ -14,10 +15,8 @@ def main() -> None:
         create_app(config),
         config,
         config.api_port,
-        ws="websockets-sansio",
         ws_max_size=config.ws_max_message_bytes,
-        # Compressing every message once per client costs more CPU than fan-out can afford.
-        ws_per_message_deflate=False,
+        **UVICORN_OPTIONS,
     )
 
 

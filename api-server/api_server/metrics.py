@@ -15,11 +15,11 @@ def hub_metrics(hub: Hub) -> Iterator[Metric]:
     )
     yield CounterMetricFamily(
         "api_websocket_messages_sent",
-        "Messages queued for WebSocket clients.",
+        "Messages sent (or queued) to WebSocket clients.",
         hub.sent,
     )
     yield CounterMetricFamily(
         "api_websocket_messages_dropped",
-        "Messages dropped because a client's send queue was full (the client is closed).",
+        "Messages dropped because a client left too much unread (the client is closed).",
         hub.dropped_slow,
     )

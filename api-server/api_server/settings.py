@@ -28,7 +28,8 @@ class ApiSettings(HttpSettings):
     ws_update_interval: float = Field(default=1.0, ge=0)
     ws_heartbeat_interval: float = Field(default=30.0, gt=0)
     ws_idle_timeout: float = Field(default=90.0, gt=0)
-    ws_send_queue: int = Field(default=256, ge=1)
+    # Bytes a client may leave unread before it counts as too slow and is closed (1013).
+    ws_send_buffer: int = Field(default=1_048_576, ge=1024)
     ws_max_connections_per_ip: int = Field(default=50, ge=1)
     ws_max_message_bytes: int = Field(default=4096, ge=64)
     ws_max_subscriptions: int = Field(default=10, ge=1)

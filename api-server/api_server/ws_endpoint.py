@@ -1,8 +1,9 @@
 """`/ws?symbol=BTCUSDT&timeframe=5&type=candles|orderbook`.
 
-Per connection: a sender draining the bounded queue, a receiver answering `ping` and watching
-for silence, and a heartbeat. Whichever ends first ends the connection, with a close frame
-carrying the reason when the server is the one closing."""
+Per connection: a receiver answering `ping` and watching for silence, a heartbeat, and (only
+when the server offers no frame writer) a sender draining the client's queue. Whichever ends
+first ends the connection, with a close frame carrying the reason when the server is the one
+closing."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from api_server.settings import ApiSettings
-from api_server.ws_hub import ALL, Client, Hub, Topic
+from api_server.ws_hub import ALL, TRY_AGAIN_LATER, Client, Hub, Message, Topic
+from api_server.ws_protocol import frame_writer
 from linkora_core.timeframes import Timeframe
 
 POLICY = 1008
@@ -23,7 +25,10 @@ TOO_BIG = 1009
 NORMAL = 1000
 KINDS = ("candles", "orderbook")
 _SYMBOL = re.compile(r"[A-Z0-9]{2,20}")
-_PONG = orjson.dumps({"type": "pong"}).decode()
+_PONG = Message.of(orjson.dumps({"type": "pong"}).decode())
+# How long a closing handshake may take, and a client closed as too slow may take to read its
+# backlog and the close frame, before the connection is dropped.
+CLOSE_GRACE = 1.0
 
 
 def parse_topic(kind: str | None, symbol: str | None, timeframe: str | None) -> Topic:
@@ -55,15 +60,16 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     if hub.connections(ip) >= settings.ws_max_connections_per_ip:
         await websocket.close(POLICY, "Too many connections from this address")
         return
-    client = Client(websocket, ip, settings.ws_send_queue)
+    client = Client(websocket, ip, settings.ws_send_buffer, frame_writer(websocket.scope))
     hub.add(client)
     hub.subscribe(client, topic)
     tasks = [
-        asyncio.create_task(client.send_loop()),
         asyncio.create_task(_receive_loop(client, hub, settings)),
         asyncio.create_task(_heartbeat_loop(client, settings.ws_heartbeat_interval)),
         asyncio.create_task(client.done.wait()),
     ]
+    if client.writer is None:
+        tasks.append(asyncio.create_task(client.send_loop()))
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -76,10 +82,19 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
             ):
                 await task
         if client.closing is not None:
-            code, reason = client.closing
-            # A client that stopped reading may never take the close frame: do not wait.
-            with contextlib.suppress(TimeoutError, WebSocketDisconnect, OSError, RuntimeError):
-                await asyncio.wait_for(websocket.close(code, reason), 1.0)
+            await _close(client, *client.closing)
+
+
+async def _close(client: Client, code: int, reason: str) -> None:
+    """Send the close frame; a client too slow to read it within the grace is dropped."""
+    with contextlib.suppress(TimeoutError, WebSocketDisconnect, OSError, RuntimeError):
+        await asyncio.wait_for(client.websocket.close(code, reason), CLOSE_GRACE)
+    if client.writer is not None and code == TRY_AGAIN_LATER:
+        for _ in range(10):
+            if not client.writer.backlog:
+                return
+            await asyncio.sleep(CLOSE_GRACE / 10)
+        client.writer.abort()
 
 
 async def _receive_loop(client: Client, hub: Hub, settings: ApiSettings) -> None:
@@ -104,7 +119,7 @@ def _answer(client: Client, hub: Hub, settings: ApiSettings, raw: str | bytes) -
     try:
         request = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        client.offer(orjson.dumps({"type": "error", "error": "Invalid JSON"}).decode())
+        client.offer(_error("Invalid JSON"))
         return
     kind = request.get("type") if isinstance(request, dict) else None
     if kind == "ping":
@@ -115,7 +130,7 @@ def _answer(client: Client, hub: Hub, settings: ApiSettings, raw: str | bytes) -
                 _text(request, "stream"), _text(request, "symbol"), _text(request, "timeframe")
             )
         except ValueError as problem:
-            client.offer(orjson.dumps({"type": "error", "error": str(problem)}).decode())
+            client.offer(_error(str(problem)))
             return
         if kind == "unsubscribe":
             hub.unsubscribe(client, topic)
@@ -126,6 +141,10 @@ def _answer(client: Client, hub: Hub, settings: ApiSettings, raw: str | bytes) -
             hub.subscribe(client, topic)
 
 
+def _error(text: str) -> Message:
+    return Message.of(orjson.dumps({"type": "error", "error": text}).decode())
+
+
 def _text(request: dict[str, object], key: str) -> str | None:
     value = request.get(key)
     return value if isinstance(value, str) else None
@@ -134,6 +153,5 @@ def _text(request: dict[str, object], key: str) -> str | None:
 async def _heartbeat_loop(client: Client, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
-        client.offer(
-            orjson.dumps({"type": "heartbeat", "timestamp": int(time.time() * 1000)}).decode()
-        )
+        beat = {"type": "heartbeat", "timestamp": int(time.time() * 1000)}
+        client.offer(Message.of(orjson.dumps(beat).decode()))

@@ -1,7 +1,9 @@
 """WebSocket clients of one process and what they subscribed to.
 
-Broadcasting never waits on a client: each client has a bounded send queue drained by its own
-task, and a client whose queue is full is closed (1013) instead of slowing the others."""
+Broadcasting never waits on a client. A message is framed once however many clients receive
+it, and written straight to each client's connection (or, under a server without the frame
+writer, queued for an ASGI sender task). A client that has more than its limit of bytes left
+unread is closed (1013) instead of slowing the others."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from starlette.websockets import WebSocket
+
+from api_server.ws_protocol import FrameWriter, text_frame
 
 log = logging.getLogger(__name__)
 
@@ -27,28 +31,48 @@ class Topic:
     timeframe: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A text message and its frame, built once for every client that receives it."""
+
+    text: str
+    frame: bytes
+
+    @classmethod
+    def of(cls, text: str) -> Message:
+        return cls(text, text_frame(text))
+
+
 @dataclass(eq=False)
 class Client:
     websocket: WebSocket
     ip: str
-    queue_size: int
+    # Bytes the client may leave unread; beyond that it cannot keep up and is closed.
+    max_backlog: int
+    writer: FrameWriter | None = None
     topics: set[Topic] = field(default_factory=set)
-    queue: asyncio.Queue[str] = field(init=False)
     done: asyncio.Event = field(default_factory=asyncio.Event)
     closing: tuple[int, str] | None = None
+    # Without a frame writer: messages waiting for the sender task, and their size.
+    queue: asyncio.Queue[Message] = field(default_factory=asyncio.Queue)
+    queued_bytes: int = 0
 
-    def __post_init__(self) -> None:
-        self.queue = asyncio.Queue(self.queue_size)
+    @property
+    def backlog(self) -> int:
+        return self.writer.backlog if self.writer is not None else self.queued_bytes
 
-    def offer(self, message: str) -> bool:
-        """Queue a message; False (and the client marked for closing) when it cannot keep up."""
+    def offer(self, message: Message) -> bool:
+        """Send or queue a message; False when the client is closing or cannot keep up (and
+        is then marked for closing)."""
         if self.closing is not None:
             return False
-        try:
-            self.queue.put_nowait(message)
-        except asyncio.QueueFull:
-            self.close_soon(TRY_AGAIN_LATER, "Client too slow: send queue full")
+        if self.backlog > self.max_backlog:
+            self.close_soon(TRY_AGAIN_LATER, "Client too slow: send buffer full")
             return False
+        if self.writer is not None:
+            return self.writer.write(message.frame)
+        self.queue.put_nowait(message)
+        self.queued_bytes += len(message.frame)
         return True
 
     def close_soon(self, code: int, reason: str) -> None:
@@ -58,8 +82,11 @@ class Client:
             self.done.set()
 
     async def send_loop(self) -> None:
+        """Drain the queue through ASGI (only used without a frame writer)."""
         while True:
-            await self.websocket.send_text(await self.queue.get())
+            message = await self.queue.get()
+            await self.websocket.send_text(message.text)
+            self.queued_bytes -= len(message.frame)
 
 
 class Hub:
@@ -100,6 +127,10 @@ class Hub:
             if not subscribers:
                 del self._by_topic[topic]
 
+    def subscribers(self, topic: Topic) -> set[Client]:
+        """The clients following exactly this topic (not those following `all`)."""
+        return set(self._by_topic.get(topic, ()))
+
     def wanted_timeframes(self, symbol: str) -> set[str]:
         """Candle timeframes some client follows for this symbol (directly or via `all`)."""
         return {
@@ -108,14 +139,21 @@ class Hub:
             if topic.kind == "candles" and topic.symbol in (symbol, ALL)
         }
 
-    def publish(self, kind: str, symbol: str, timeframe: str, message: str) -> int:
-        """Queue `message` for the subscribers of the symbol and of `all`; returns how many."""
+    def publish(self, kind: str, symbol: str, timeframe: str, text: str) -> int:
+        """Send `text` to the subscribers of the symbol and of `all`; returns how many."""
+        subscribers = [
+            client
+            for name in (symbol, ALL)
+            for client in self._by_topic.get(Topic(kind, name, timeframe), ())
+        ]
+        if not subscribers:
+            return 0
+        message = Message.of(text)
         delivered = 0
-        for name in (symbol, ALL):
-            for client in tuple(self._by_topic.get(Topic(kind, name, timeframe), ())):
-                if client.offer(message):
-                    delivered += 1
-                else:
-                    self.dropped_slow += 1
+        for client in subscribers:
+            if client.offer(message):
+                delivered += 1
+            elif client.closing is not None and client.closing[0] == TRY_AGAIN_LATER:
+                self.dropped_slow += 1
         self.sent += delivered
         return delivered

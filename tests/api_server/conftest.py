@@ -15,6 +15,7 @@ from api_helpers import ServerFactory, settings_for
 from starlette.applications import Starlette
 
 from api_server.app import create_app
+from api_server.ws_protocol import UVICORN_OPTIONS
 from devstack.ports import free_port
 
 
@@ -53,6 +54,8 @@ async def live_server(
         overrides.setdefault("candle_cache_seconds", 0)
         overrides.setdefault("candle_live_cache_seconds", 0)
         overrides.setdefault("rollup_frontier_cache_seconds", 0)
+        # `ws` picks uvicorn's WebSocket protocol (default: the api-server's own).
+        ws = overrides.pop("ws", UVICORN_OPTIONS["ws"])
         application = create_app(settings_for(service_env, **overrides), maintain_rollups=False)
         port = free_port()
         server = uvicorn.Server(
@@ -62,7 +65,7 @@ async def live_server(
                 port=port,
                 log_config=None,
                 lifespan="on",
-                ws="websockets-sansio",
+                ws=ws,
                 ws_per_message_deflate=False,
             )
         )

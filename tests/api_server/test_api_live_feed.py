@@ -29,7 +29,7 @@ def listener(hub: Hub, timeframe: Timeframe) -> Client:
 def drain(client: Client) -> list[dict[str, Any]]:
     out = []
     while not client.queue.empty():
-        out.append(orjson.loads(client.queue.get_nowait()))
+        out.append(orjson.loads(client.queue.get_nowait().text))
     return out
 
 

@@ -19,6 +19,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from api_server.rollups import roll_symbol
+from api_server.ws_hub import ALL, Topic
+from api_server.ws_protocol import UVICORN_OPTIONS
 from linkora_core.timeframes import MINUTE_MS
 
 BASE = int(datetime(2024, 5, 1, tzinfo=UTC).timestamp()) * 1000
@@ -191,10 +193,14 @@ async def test_orderbooks_are_passed_through_to_their_subscribers(
         assert await receive(everything) == book
 
 
+@pytest.mark.parametrize("protocol", ["frame-writer", "plain-asgi"])
 async def test_a_client_that_stops_reading_is_closed_and_never_delays_the_others(
-    live_server: ServerFactory, redis: Redis
+    live_server: ServerFactory, redis: Redis, protocol: str
 ) -> None:
-    app, url = await live_server(ws_send_queue=16)
+    # The api-server's protocol writes ready frames; under uvicorn's own the app falls back
+    # to ASGI sends from a per-client queue. Both bound what a client may leave unread.
+    ws = UVICORN_OPTIONS["ws"] if protocol == "frame-writer" else "websockets-sansio"
+    app, url = await live_server(ws_send_buffer=65536, ws=ws)
     levels = [{"price": f"{1000 + i}.5", "quantity": "1.25"} for i in range(500)]
     # A small receive buffer, so that the kernel does not absorb megabytes for the stalled one.
     sock = socket.socket()
@@ -208,6 +214,9 @@ async def test_a_client_that_stops_reading_is_closed_and_never_delays_the_others
         await ready(app, stalled)
         await ready(app, reader)
         stalled.transport.pause_reading()
+        clients = app.state.hub.subscribers(Topic("orderbook", ALL))
+        assert len(clients) == 2
+        assert all((c.writer is not None) == (protocol == "frame-writer") for c in clients)
         got = 0
         for update in range(600):
             book = {

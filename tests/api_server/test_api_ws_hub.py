@@ -9,19 +9,30 @@ from starlette.websockets import WebSocket
 from api_server.ws_hub import Client, Hub, Topic
 
 
-def client(ip: str = "1.2.3.4", queue: int = 2) -> Client:
-    return Client(cast(WebSocket, None), ip, queue)
+def client(ip: str = "1.2.3.4", backlog: int = 8) -> Client:
+    return Client(cast(WebSocket, None), ip, backlog)
 
 
-def test_a_full_queue_marks_the_client_for_closing_with_1013_and_drops_only_it() -> None:
-    hub, slow, fast = Hub(), client(queue=2), client(queue=100)
+def test_a_client_over_its_backlog_is_marked_for_closing_with_1013_and_drops_only_it() -> None:
+    # Each message is a 4-byte frame ("m0" behind a 2-byte header): a backlog of 8 bytes
+    # takes three of them (the third arrives with 8 queued, not more) and then no more.
+    hub, slow, fast = Hub(), client(backlog=8), client(backlog=100)
     for c in (slow, fast):
         hub.add(c)
         hub.subscribe(c, Topic("candles", "BTCUSDT", "5"))
-    delivered = [hub.publish("candles", "BTCUSDT", "5", f"m{i}") for i in range(5)]
-    assert delivered == [2, 2, 1, 1, 1]
-    assert slow.closing == (1013, "Client too slow: send queue full") and slow.done.is_set()
-    assert fast.queue.qsize() == 5 and hub.dropped_slow == 3
+    delivered = [hub.publish("candles", "BTCUSDT", "5", f"m{i}") for i in range(6)]
+    assert delivered == [2, 2, 2, 1, 1, 1]
+    assert slow.closing == (1013, "Client too slow: send buffer full") and slow.done.is_set()
+    assert fast.queue.qsize() == 6 and fast.backlog == 24 and hub.dropped_slow == 3
+    assert [fast.queue.get_nowait().frame for _ in range(2)] == [b"\x81\x02m0", b"\x81\x02m1"]
+
+
+def test_a_message_bigger_than_the_limit_still_reaches_a_client_that_keeps_up() -> None:
+    hub, reader = Hub(), client(backlog=8)
+    hub.add(reader)
+    hub.subscribe(reader, Topic("orderbook", "BTCUSDT"))
+    assert hub.publish("orderbook", "BTCUSDT", "", "x" * 1000) == 1
+    assert reader.closing is None and reader.backlog == 1004
 
 
 def test_all_subscribers_get_every_symbol_and_ips_are_counted() -> None:
