@@ -32,6 +32,7 @@ def up(offline: bool) -> int:
     def request_stop(signum: int, _frame: object) -> None:
         nonlocal stopping
         stopping = True
+        stack.supervisor.request_stop()  # no restarts from here on
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
@@ -54,13 +55,7 @@ def up(offline: bool) -> int:
             print(f"  {endpoint.name:<17} {endpoint.url}")
         print(f"  logs              {stack.supervisor.log_dir}/\n", flush=True)
         _description_file(config).write_text(json.dumps(stack.describe(), indent=2))
-        while not stopping:
-            for child in stack.supervisor.exited():
-                print(
-                    f"devstack: {child.name} exited with {child.process.returncode}",
-                    file=sys.stderr,
-                )
-                stack.supervisor.children.remove(child)
+        while not stopping:  # the supervisor restarts crashed children and reports exits
             time.sleep(0.5)
         return 0
     except KeyboardInterrupt:

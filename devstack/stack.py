@@ -1,6 +1,7 @@
 """The whole platform as local processes: PostgreSQL, Redis, a Hardhat node with the
 contracts deployed, optionally the project's Binance-compatible server, and the four
-services, all under one supervisor."""
+services, all under one supervisor, which restarts whatever exits unexpectedly except the
+in-memory Hardhat node (see devstack.supervisor)."""
 
 from __future__ import annotations
 
@@ -83,8 +84,18 @@ class Stack:
     def start_chain(self) -> None:
         port = 8545 if not is_listening(8545) else free_port()
         url = f"http://127.0.0.1:{port}"
+        # Not restarted: the node keeps its chain in memory, so a new node would be a new chain
+        # from genesis without the contracts, under an order-events that indexed the old one.
         self.supervisor.start(
-            "hardhat", hardhat.node_command(port), env=hardhat.node_env(), cwd=REPO
+            "hardhat",
+            hardhat.node_command(port),
+            env=hardhat.node_env(),
+            cwd=REPO,
+            restart=False,
+            no_restart_reason=(
+                "the chain lived in its memory, a new node would start from genesis without "
+                "the contracts; stop the stack and run it again for a new chain"
+            ),
         )
         if not wait_until(lambda: _answers(url), 60):
             raise RuntimeError("Hardhat node did not answer within 60s")
