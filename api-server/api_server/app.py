@@ -31,8 +31,12 @@ def create_app(settings: ApiSettings, *, maintain_rollups: bool = True) -> Starl
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.settings = settings
+        # Requests only read, leaving no session state: connections go back without a reset.
         app.state.pool = await db.connect_pool(
-            settings.db_dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+            settings.db_dsn,
+            min_size=settings.db_pool_min,
+            max_size=settings.db_pool_max,
+            reset_on_release=False,
         )
         app.state.redis = bus.connect(settings.redis_url)
         app.state.page_cache = PageCache(
