@@ -22,8 +22,12 @@ def create_app(settings: OrderSettings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.settings = settings
+        # Requests only read, leaving no session state: connections go back without a reset.
         app.state.pool = await db.connect_pool(
-            settings.db_dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+            settings.db_dsn,
+            min_size=settings.db_pool_min,
+            max_size=settings.db_pool_max,
+            reset_on_release=False,
         )
         app.state.rpc = JsonRpc(settings.web3_provider, timeout=2.0)
         try:
