@@ -30,7 +30,5 @@ def server_env(dsn: str, port: int) -> dict[str, str]:
         "API_PORT": str(port),
         "RATE_LIMIT_PER_SECOND": "0",
         "LOG_LEVEL": "WARNING",
-        # The seed wrote every row just now: do not rescan them all as late history.
-        "ROLLUP_STARTUP_LOOKBACK": "0",
         "PYTHONPATH": os.pathsep.join(["core", "api-server", "."]),
     }

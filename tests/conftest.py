@@ -35,6 +35,7 @@ SHARED = Path(os.environ.get("LINKORA_SHARED_DIR") or REPO.parent / "shared")
 DATA_TABLES = (
     "candles",
     "candle_rollups",
+    "candle_changes",
     "orderbook_data",
     "collector_state",
     "candle_gaps",

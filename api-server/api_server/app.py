@@ -60,12 +60,7 @@ def create_app(settings: ApiSettings, *, maintain_rollups: bool = True) -> Starl
             asyncio.create_task(feed.flush_loop(stop), name="live-flush"),
         ]
         if maintain_rollups:
-            maintainer = RollupMaintainer(
-                settings.db_dsn,
-                interval=settings.rollup_interval,
-                rescan_interval=settings.rollup_rescan_interval,
-                startup_lookback=settings.rollup_startup_lookback,
-            )
+            maintainer = RollupMaintainer(settings.db_dsn, interval=settings.rollup_interval)
             app.state.rollups = maintainer
             tasks.append(asyncio.create_task(maintainer.run(stop), name="rollups"))
         try:

@@ -246,19 +246,6 @@ async def symbols(db: Executor) -> list[str]:
     return [row[0] for row in rows]
 
 
-async def dirty_hours(db: Executor, since: datetime) -> dict[str, list[int]]:
-    """Hours (epoch ms) holding minutes written after `since`, per symbol."""
-    rows = await db.fetch(
-        "SELECT symbol, date_trunc('hour', open_time) FROM candles "
-        "WHERE updated_at > $1 GROUP BY 1, 2 ORDER BY 1, 2",
-        since,
-    )
-    out: dict[str, list[int]] = {}
-    for symbol, hour in rows:
-        out.setdefault(symbol, []).append(to_ms(hour))
-    return out
-
-
 async def upsert_rollups(db: Executor, symbol: str, candles: Sequence[Candle]) -> None:
     if not candles:
         return

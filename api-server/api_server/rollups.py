@@ -1,18 +1,25 @@
-"""Keeps `candle_rollups` current: as minutes close, the closed buckets of every larger
-timeframe are aggregated with the pure `aggregate()` and upserted.
+"""Keeps `candle_rollups` current: the closed buckets of every larger timeframe, aggregated
+with the pure `aggregate()` and upserted.
 
 Runs inside every api-server process; a PostgreSQL advisory lock lets one replica work while
 the others wait, and a replica that dies releases the lock with its connection. Work comes from
-two sources: the closed horizon moving forward (new minutes closing) and, every
-`rescan_interval`, minutes written late into the past (gap refills, a backfill running behind
-the live stream), found by their `updated_at`."""
+two sources:
+
+- the closed horizon moving forward (new minutes closing): the buckets after each timeframe's
+  frontier are stored as they close;
+- the change log `candle_changes`, in which the collector records, in the very transaction that
+  writes the minutes, the range of minutes each write touched. The maintainer takes a symbol's
+  log rows, merges their ranges, re-aggregates the affected buckets of every timeframe from the
+  minutes, upserts them and deletes the rows it took, all in one transaction: each change is
+  consumed exactly once, and a maintainer killed mid-way leaves the log as it was. Minutes
+  written or corrected late are thus found however far back they are and whenever they were
+  written, with or without an api-server running at the time."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Sequence
-from datetime import datetime, timedelta
 
 import asyncpg
 
@@ -27,8 +34,6 @@ log = logging.getLogger(__name__)
 LOCK_KEY = 0x4C6B5F726F6C6C  # "Lk_roll"
 _HOUR_MS = 60 * MINUTE_MS
 _DAY_MS = 24 * _HOUR_MS
-# Rows written by a transaction that committed late carry an older `updated_at`: look back.
-_COMMIT_MARGIN = timedelta(seconds=60)
 # Bucket-aligned chunks keep one aggregation pass to a few thousand source rows, so that the
 # catch-up of a long history never holds the event loop (and the requests it serves) for long.
 _CHUNK_MS = {
@@ -40,11 +45,34 @@ _CHUNK_MS = {
     Timeframe.HOUR_1: 14 * _DAY_MS,
 }
 _LONG_CHUNK_MS = 2000 * _DAY_MS
+# One transaction consumes at most this many changed minutes in at most this many ranges; the
+# rest goes back into the log (same transaction), so a long history of late writes is worked
+# off in bounded transactions.
+_CONSUME_SPAN_MS = 7 * _DAY_MS
+_CONSUME_RANGES = 256
 
-Range = tuple[int, int]
+Range = tuple[int, int]  # [lo, hi) in epoch ms
+
+# Takes (deletes) every committed log row of a symbol; rows committed later stay for next time.
+_TAKE_CHANGES = """
+WITH taken AS (DELETE FROM candle_changes WHERE symbol = $1
+               RETURNING first_open_time, last_open_time)
+SELECT first_open_time, last_open_time FROM taken GROUP BY 1, 2
+"""
+_PUT_BACK = """
+INSERT INTO candle_changes (symbol, first_open_time, last_open_time)
+SELECT $1, lo, hi - interval '1 minute'
+FROM unnest($2::timestamptz[], $3::timestamptz[]) AS r(lo, hi)
+"""
+# Stored buckets in [lo, hi) that the minutes no longer make (their minutes are gone).
+_DROP_OTHERS = """
+DELETE FROM candle_rollups WHERE symbol = $1 AND timeframe = $2
+    AND open_time >= $3 AND open_time < $4 AND open_time <> ALL($5::timestamptz[])
+"""
 
 
-def _merge(ranges: list[Range]) -> list[Range]:
+def _merge(ranges: Sequence[Range]) -> list[Range]:
+    """Overlapping or adjacent ranges as one."""
     out: list[Range] = []
     for lo, hi in sorted(ranges):
         if out and lo <= out[-1][1]:
@@ -52,6 +80,21 @@ def _merge(ranges: list[Range]) -> list[Range]:
         else:
             out.append((lo, hi))
     return out
+
+
+def _split(ranges: Sequence[Range], span: int, count: int) -> tuple[list[Range], list[Range]]:
+    """Merged ranges -> (the oldest ones covering at most `span` ms in at most `count`
+    ranges, the rest). `span` is a whole number of minutes, so cuts fall on minutes."""
+    now: list[Range] = []
+    for index, (lo, hi) in enumerate(ranges):
+        if span <= 0 or len(now) == count:
+            return now, list(ranges[index:])
+        if hi - lo > span:
+            now.append((lo, lo + span))
+            return now, [(lo + span, hi), *ranges[index + 1 :]]
+        now.append((lo, hi))
+        span -= hi - lo
+    return now, []
 
 
 def _chunks(timeframe: Timeframe, lo: int, hi: int) -> list[Range]:
@@ -65,71 +108,100 @@ def _chunks(timeframe: Timeframe, lo: int, hi: int) -> list[Range]:
     return out
 
 
-async def roll_symbol(db: Executor, symbol: str, dirty_hours: Sequence[int] = ()) -> int:
-    """Store every closed bucket of `symbol` not stored yet, and re-store the buckets holding
-    the given dirty hours. Returns how many rollup rows were written."""
+async def roll_symbol(db: Executor, symbol: str, dirty: Sequence[Range] = ()) -> int:
+    """Store every closed bucket of `symbol` not stored yet, and re-store the closed buckets
+    holding any minute of the `dirty` ranges. Returns how many rollup rows were written."""
     horizon = await candle_store.closed_horizon(db, symbol)
     if horizon is None:
         return 0
     first = await candle_store.first_minute(db, symbol)
     written = 0
+    # Each timeframe after its source, whose stored buckets it is aggregated from.
     for timeframe in ROLLED:
         reader = await Reader.open(db, symbol, timeframe)
         end = timeframe.bucket_start(horizon)
         frontier = reader.frontier(timeframe)
         start = frontier if frontier is not None else timeframe.bucket_start(first or horizon)
         ranges = [(start, end)] if start < end else []
-        for hour in dirty_hours:
-            lo = timeframe.bucket_start(hour)
-            hi = min(end, timeframe.next_start(hour + _HOUR_MS - 1))
+        for lo, hi in dirty:
+            lo = timeframe.bucket_start(lo)
+            hi = min(end, timeframe.next_start(hi - 1))
             if lo < hi:
                 ranges.append((lo, hi))
         for lo, hi in _merge(ranges):
             for chunk_lo, chunk_hi in _chunks(timeframe, lo, hi):
                 candles = await reader.tail(timeframe, chunk_lo, chunk_hi)
                 await candle_store.upsert_rollups(db, symbol, candles)
+                if frontier is not None and chunk_lo < frontier:
+                    await db.execute(
+                        _DROP_OTHERS,
+                        symbol,
+                        timeframe.value,
+                        candle_store.to_datetime(chunk_lo),
+                        candle_store.to_datetime(chunk_hi),
+                        [candle_store.to_datetime(c.open_time_ms) for c in candles],
+                    )
                 written += len(candles)
                 await asyncio.sleep(0)  # let requests in between chunks
     return written
 
 
+async def consume_changes(connection: asyncpg.Connection, symbol: str) -> tuple[int, bool]:
+    """One transaction: take the symbol's change log, re-store the buckets it touches (a
+    bounded part of them; the rest goes back into the log) and commit. Returns the rollup rows
+    written and whether log rows were left for another pass."""
+    async with connection.transaction():
+        rows = await connection.fetch(_TAKE_CHANGES, symbol)
+        if not rows:
+            return 0, False
+        changed = _merge(
+            [(candle_store.to_ms(a), candle_store.to_ms(b) + MINUTE_MS) for a, b in rows]
+        )
+        now, later = _split(changed, _CONSUME_SPAN_MS, _CONSUME_RANGES)
+        if later:
+            await connection.execute(
+                _PUT_BACK,
+                symbol,
+                [candle_store.to_datetime(lo) for lo, _ in later],
+                [candle_store.to_datetime(hi) for _, hi in later],
+            )
+        horizon = await candle_store.closed_horizon(connection, symbol)
+        # Minutes at or after the horizon (the open minute, mostly) are in no stored bucket:
+        # the buckets holding them are aggregated afresh when they close.
+        written = 0
+        if horizon is not None and now[0][0] < horizon:
+            written = await roll_symbol(connection, symbol, now)
+        return written, bool(later)
+
+
 class RollupMaintainer:
     """The loop: take the lock, then roll every symbol each `interval` seconds."""
 
-    def __init__(
-        self,
-        dsn: str,
-        *,
-        interval: float = 2.0,
-        rescan_interval: float = 60.0,
-        startup_lookback: float = 86_400.0,
-    ) -> None:
+    def __init__(self, dsn: str, *, interval: float = 2.0) -> None:
         self._dsn = dsn
         self._interval = interval
-        self._rescan_interval = rescan_interval
-        self._lookback = timedelta(seconds=startup_lookback)
-        self._scanned_until: datetime | None = None
-        self._next_rescan = 0.0
         self._horizons: dict[str, int | None] = {}
+        self._backlog = False
         self.cycles = 0
 
     async def cycle(self, db: Executor) -> int:
         """One pass over every symbol; returns rollup rows written."""
-        dirty: dict[str, list[int]] = {}
-        loop = asyncio.get_running_loop()
-        if self._rescan_interval and loop.time() >= self._next_rescan:
-            now: datetime = await db.fetchval("SELECT now()")
-            since = (self._scanned_until or now - self._lookback) - _COMMIT_MARGIN
-            dirty = await candle_store.dirty_hours(db, since)
-            self._scanned_until = now
-            self._next_rescan = loop.time() + self._rescan_interval
+        if isinstance(db, asyncpg.Pool):
+            async with db.acquire() as connection:
+                return await self.cycle(connection)
+        logged = {row[0] for row in await db.fetch("SELECT DISTINCT symbol FROM candle_changes")}
         written = 0
-        for symbol in await candle_store.symbols(db):
+        backlog = False
+        for symbol in sorted(set(await candle_store.symbols(db)) | logged):
             horizon = await candle_store.closed_horizon(db, symbol)
-            if symbol not in dirty and horizon == self._horizons.get(symbol, -1):
-                continue
-            written += await roll_symbol(db, symbol, dirty.get(symbol, []))
-            self._horizons[symbol] = horizon
+            if horizon != self._horizons.get(symbol, -1):
+                written += await roll_symbol(db, symbol)
+                self._horizons[symbol] = horizon
+            if symbol in logged:
+                stored, more = await consume_changes(db, symbol)
+                written += stored
+                backlog = backlog or more
+        self._backlog = backlog
         self.cycles += 1
         return written
 
@@ -158,7 +230,8 @@ class RollupMaintainer:
             written = await self.cycle(connection)
             if written:
                 log.info("rollups: %d buckets stored", written)
-            await _wait(stop, self._interval)
+            if not self._backlog:  # a long change log is worked off without pausing
+                await _wait(stop, self._interval)
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:

@@ -12,11 +12,9 @@ class ApiSettings(HttpSettings):
     # Where the chart page (served at `/`) asks the browser to read recent orders from.
     order_api_url: str = "http://127.0.0.1:8080"
 
-    # Rollups of closed buckets: how often the maintainer looks for newly closed minutes, and
-    # how often (and how far back at start) it rescans for late-written history.
+    # Rollups of closed buckets: how often the maintainer looks for newly closed minutes and
+    # for minutes written late (the `candle_changes` log the collector keeps).
     rollup_interval: float = Field(default=2.0, gt=0)
-    rollup_rescan_interval: float = Field(default=60.0, ge=0)
-    rollup_startup_lookback: float = Field(default=86_400.0, ge=0)
     # Requests reuse the rollup frontiers this long (a lagging frontier costs work, not truth).
     rollup_frontier_cache_seconds: float = Field(default=1.0, ge=0)
     # Immutable closed pages of /candles are cached this long (0 disables the cache).

@@ -1,7 +1,9 @@
 """The `candles` table: bulk COPY + upsert of raw kline pages, typed upserts of live candles.
 
 Upserts change a row only when a value differs (so a second identical run writes nothing)
-and never turn a closed minute back into an open one.
+and never turn a closed minute back into an open one. Every write that may have changed rows
+also records, in the same transaction, the range of minutes it touched in `candle_changes`
+(one row per symbol per write): the api-server's rollup maintainer re-aggregates from there.
 """
 
 from __future__ import annotations
@@ -70,7 +72,29 @@ VALUES ($1, timestamptz 'epoch' + $2::bigint * interval '1 millisecond',
 {_ON_CONFLICT}
 """
 
+# One row per symbol: the first and last open time (epoch ms) the write touched.
+_LOG_CHANGES = """
+INSERT INTO candle_changes (symbol, first_open_time, last_open_time)
+SELECT symbol, timestamptz 'epoch' + first_ms * interval '1 millisecond',
+       timestamptz 'epoch' + last_ms * interval '1 millisecond'
+FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS t(symbol, first_ms, last_ms)
+"""
+
 StagedRow = tuple[Any, ...]
+Spans = dict[str, tuple[int, int]]
+
+
+def _widen(spans: Spans, symbol: str, open_ms: int) -> None:
+    first, last = spans.get(symbol, (open_ms, open_ms))
+    spans[symbol] = (min(first, open_ms), max(last, open_ms))
+
+
+async def _log_changes(connection: asyncpg.Connection, spans: Spans) -> None:
+    """Record the written ranges; call inside the transaction that wrote the minutes."""
+    symbols = sorted(spans)
+    await connection.execute(
+        _LOG_CHANGES, symbols, [spans[s][0] for s in symbols], [spans[s][1] for s in symbols]
+    )
 
 
 def staged_rows(symbol: str, page: Sequence[Sequence[Any]], now_ms: int) -> list[StagedRow]:
@@ -86,10 +110,10 @@ async def copy_upsert(connection: asyncpg.Connection, rows: Sequence[StagedRow])
     PostgreSQL markedly less than ON CONFLICT; if another writer got there first, the
     unique violation sends the batch through the upsert instead.
     """
-    oldest: dict[str, int] = {}
+    spans: Spans = {}
     for row in rows:
-        if row[1] < oldest.get(row[0], row[1] + 1):
-            oldest[row[0]] = row[1]
+        _widen(spans, row[0], row[1])
+    oldest = {symbol: first for symbol, (first, _) in spans.items()}
     async with connection.transaction():
         # Losing the last commits in a crash is harmless: the backfill resumes from what is
         # stored and fetches them again.
@@ -109,11 +133,27 @@ async def copy_upsert(connection: asyncpg.Connection, rows: Sequence[StagedRow])
                 status = None
         if status is None:
             status = await connection.execute(_UPSERT_STAGED)
-    return int(status.rsplit(" ", 1)[-1])
+        changed = int(status.rsplit(" ", 1)[-1])
+        if changed:
+            await _log_changes(connection, spans)
+    return changed
 
 
 async def upsert_live(executor: Executor, candles: Iterable[LiveCandle]) -> None:
-    """Upsert candles from the stream or REST polling (a few per second)."""
+    """Upsert candles from the stream or REST polling (a few per second), with their change
+    log row, in one transaction."""
+    if isinstance(executor, asyncpg.Pool):
+        async with executor.acquire() as connection:
+            await upsert_live(connection, candles)
+            return
+    candles = list(candles)
+    # Only closed minutes are logged: an open minute is the newest one, in no stored rollup,
+    # and the write that closes it is logged. Logging every update of the open minute would
+    # add rows several times a second that no rollup needs.
+    spans: Spans = {}
+    for c in candles:
+        if c.closed:
+            _widen(spans, c.symbol, c.candle.open_time_ms)
     args = [
         (
             c.symbol,
@@ -132,7 +172,10 @@ async def upsert_live(executor: Executor, candles: Iterable[LiveCandle]) -> None
         for c in candles
     ]
     if args:
-        await executor.executemany(_UPSERT_ONE, args)
+        async with executor.transaction():
+            await executor.executemany(_UPSERT_ONE, args)
+            if spans:
+                await _log_changes(executor, spans)
 
 
 async def last_closed_ms(executor: Executor, symbol: str) -> int | None:

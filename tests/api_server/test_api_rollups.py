@@ -1,5 +1,6 @@
 """The rollup maintainer stores closed buckets as minutes close, never an open one, repairs
-buckets whose history arrives late, and lets only one replica work at a time."""
+buckets whose history arrives late (found in the change log), and lets only one replica work
+at a time."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 from api_helpers import minute, reference_candles, settings_for, store_minutes
+from rollup_helpers import write_live
 
 from api_server.app import create_app
 from api_server.candle_store import to_ms
@@ -38,7 +40,7 @@ def minutes(first: int, count: int, volume: str = "1") -> list:  # type: ignore[
 async def test_closed_buckets_are_stored_as_minutes_close_and_open_ones_never(
     clean_db: asyncpg.Pool, pg_dsn: str
 ) -> None:
-    maintainer = RollupMaintainer(pg_dsn, rescan_interval=0)
+    maintainer = RollupMaintainer(pg_dsn)
     await store_minutes(clean_db, SYMBOL, minutes(0, 14), open_from=BASE + 13 * MINUTE_MS)
     await maintainer.cycle(clean_db)
     assert [t for t, _, _ in await stored(clean_db, "5")] == [BASE, BASE + 5 * MINUTE_MS]
@@ -50,16 +52,16 @@ async def test_closed_buckets_are_stored_as_minutes_close_and_open_ones_never(
     assert await stored(clean_db, "1H") == []
 
 
-async def test_late_history_is_found_by_the_rescan_and_its_buckets_rebuilt(
+async def test_late_history_is_found_in_the_change_log_and_its_buckets_rebuilt(
     clean_db: asyncpg.Pool, pg_dsn: str
 ) -> None:
-    maintainer = RollupMaintainer(pg_dsn, rescan_interval=0.001)
+    await clean_db.execute("TRUNCATE candle_changes")
+    maintainer = RollupMaintainer(pg_dsn)
     first_hour = minutes(0, 60)
-    await store_minutes(clean_db, SYMBOL, first_hour[:30] + first_hour[40:] + minutes(60, 61))
+    await write_live(clean_db, SYMBOL, first_hour[:30] + first_hour[40:] + minutes(60, 61))
     await maintainer.cycle(clean_db)
     assert await stored(clean_db, "1H") == [(BASE, "50", 50), (BASE + 60 * MINUTE_MS, "60", 60)]
-    await asyncio.sleep(0.01)
-    await store_minutes(clean_db, SYMBOL, first_hour[30:40])
+    await write_live(clean_db, SYMBOL, first_hour[30:40])
     await maintainer.cycle(clean_db)
     assert await stored(clean_db, "1H") == [(BASE, "60", 60), (BASE + 60 * MINUTE_MS, "60", 60)]
     everything = first_hour + minutes(60, 61)
@@ -76,8 +78,8 @@ async def test_only_one_replica_holds_the_lock_and_maintains(
     clean_db: asyncpg.Pool, pg_dsn: str
 ) -> None:
     await store_minutes(clean_db, SYMBOL, minutes(0, 61))
-    first = RollupMaintainer(pg_dsn, interval=0.05, rescan_interval=0)
-    second = RollupMaintainer(pg_dsn, interval=0.05, rescan_interval=0)
+    first = RollupMaintainer(pg_dsn, interval=0.05)
+    second = RollupMaintainer(pg_dsn, interval=0.05)
     stop = asyncio.Event()
     tasks = [asyncio.create_task(m.run(stop)) for m in (first, second)]
     try:
