@@ -1,49 +1,49 @@
-"""Order indexer catch-up and order API list latency.
+"""Order indexer catch-up from a private Hardhat node into PostgreSQL.
 
-1. Deploys the contracts on a private Hardhat node and mines an order flow through raw
-   JSON-RPC batches (creates, then cancels, modifies and keeper executions).
-2. Times one raw `eth_getLogs` of the whole range (no decoding) and the processor's full
-   catch-up into PostgreSQL from the deployment block; prints events/s and the ratio.
-3. Loads `--orders` synthetic orders and times the list endpoints (in-process ASGI: handler,
-   queries and JSON) at depths reached by keyset cursor; prints p50/p99.
+1. Deploys the contracts and mines an order flow through raw JSON-RPC batches, `--per-block`
+   transactions per block (automine off, then `evm_mine`): the creates, then cancels, modifies
+   and keeper executions. The chain shape (events per block) is printed with the results.
+2. Times one raw `eth_getLogs` of the whole range (no decoding), then the processor's full
+   catch-up from the deployment block, both ways: reading `getOrder` through OrderReader calls
+   (per block, up to 10 orders each; the default) and with one plain eth_call per order (a node
+   without state overrides), alternated `--repeat` times;
+   then once more from answers replayed from memory (the processor and PostgreSQL alone).
 
     .venv/bin/python bench/bench_indexer.py [--creates 8000] [--modify-rounds 0]
-        [--orders 1000000]
+        [--per-block 70] [--repeat 3]
 
-Every CREATED event costs one `getOrder` eth_call at its block; on Hardhat that call, not the
-processor, bounds catch-up (the bench prints the node's getOrder rate beside the result).
+Every CREATED event needs `getOrder` at its block; on Hardhat executing those calls, not the
+processor, bounds catch-up. The order API's list latency is bench/bench_order_api.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import random
 import shutil
 import statistics
 import subprocess
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 import orjson
 
 from devstack.hardhat import HardhatNode
 from devstack.ports import free_port
 from devstack.postgres import PostgresCluster
 from linkora_core.migrations import apply_migrations
-from order_system.api.app import create_app
 from order_system.deploy import ETH, Deployment, deploy
 from order_system.events.chain import Chain
-from order_system.events.decoding import TOPICS, encode_get_order
+from order_system.events.decoding import TOPICS, EventKind
 from order_system.events.processor import Processor, Tuning
 from order_system.events.rpc import JsonRpc
-from order_system.settings import OrderSettings
 
-PER_BLOCK = 70  # a block takes transactions by gas limit: 70 x 400,000 fits Hardhat's 30M
+# A block takes transactions by gas limit: 70 x 400,000 fits Hardhat's 30M.
+MAX_PER_BLOCK = 70
 
 
 def _selector(signature: str) -> str:
@@ -62,12 +62,12 @@ def _words(*values: int | str) -> str:
     return "".join(format(int(v, 16) if isinstance(v, str) else int(v), "064x") for v in values)
 
 
-async def _send_all(rpc: JsonRpc, txs: list[dict[str, Any]]) -> None:
-    """Send with automine off, mining PER_BLOCK transactions per block."""
+async def _send_all(rpc: JsonRpc, txs: list[dict[str, Any]], per_block: int) -> None:
+    """Send with automine off, mining `per_block` transactions per block."""
     await rpc.call("evm_setAutomine", [False])
-    for first in range(0, len(txs), PER_BLOCK):
+    for first in range(0, len(txs), per_block):
         answers = await rpc.batch(
-            [("eth_sendTransaction", [tx]) for tx in txs[first : first + PER_BLOCK]]
+            [("eth_sendTransaction", [tx]) for tx in txs[first : first + per_block]]
         )
         failed = [a for a in answers if isinstance(a, Exception)]
         if failed:
@@ -82,7 +82,11 @@ async def _send_all(rpc: JsonRpc, txs: list[dict[str, Any]]) -> None:
 
 
 async def generate(
-    rpc: JsonRpc, deployment: Deployment, creates: int, modify_rounds: int = 0
+    rpc: JsonRpc,
+    deployment: Deployment,
+    creates: int,
+    modify_rounds: int = 0,
+    per_block: int = MAX_PER_BLOCK,
 ) -> None:
     accounts: list[str] = await rpc.call("eth_accounts", [])
     keeper, users = accounts[0], accounts[1:10]
@@ -111,17 +115,29 @@ async def generate(
                 "gas": hex(400_000),
             }
         )
-    await _send_all(rpc, txs)
+    await _send_all(rpc, txs, per_block)
+    # Transactions of one block are not mined in the order sent: find each order's id and
+    # owner from its OrderCreated event (amountIn, 10**15 + i, tells which create it was).
+    created = await rpc.call(
+        "eth_getLogs",
+        [{"address": deployment.trading, "fromBlock": "0x0", "toBlock": "latest",
+          "topics": [TOPICS[EventKind.CREATED]]}],
+    )  # fmt: skip
+    orders = {
+        int(log["data"][130:194], 16) - 10**15: (int(log["topics"][1], 16), log["topics"][2])
+        for log in created
+    }
     later = []
     for i in range(creates):
-        user = users[i % len(users)]
+        order_id, owner = orders[i]
+        user = "0x" + owner[-40:]
         if i % 10 == 0:
             later.append(
                 {
                     "from": keeper,
                     "to": deployment.router,
                     "gas": hex(400_000),
-                    "data": EXECUTE + _words(i + 1),
+                    "data": EXECUTE + _words(order_id),
                 }
             )
         elif i % 5 == 4:
@@ -130,7 +146,7 @@ async def generate(
                     "from": user,
                     "to": deployment.trading,
                     "gas": hex(300_000),
-                    "data": CANCEL + _words(i + 1),
+                    "data": CANCEL + _words(order_id),
                 }
             )
         elif i % 3 == 1:
@@ -139,26 +155,28 @@ async def generate(
                     "from": user,
                     "to": deployment.trading,
                     "gas": hex(300_000),
-                    "data": MODIFY + _words(i + 1, 4 * 10**17 + i, i),
+                    "data": MODIFY + _words(order_id, 4 * 10**17 + i, i),
                 }
             )
     for round_ in range(modify_rounds):  # orders that stay pending are adjusted again
         later += [
             {
-                "from": users[i % len(users)],
+                "from": "0x" + orders[i][1][-40:],
                 "to": deployment.trading,
                 "gas": hex(300_000),
-                "data": MODIFY + _words(i + 1, 5 * 10**17 + i + round_, i + round_),
+                "data": MODIFY + _words(orders[i][0], 5 * 10**17 + i + round_, i + round_),
             }
             for i in range(creates)
             if i % 10 != 0 and i % 5 != 4
         ]
-    await _send_all(rpc, later)
+    await _send_all(rpc, later, per_block)
 
 
-async def raw_get_logs(rpc: JsonRpc, trading: str, start: int, end: int) -> tuple[float, int]:
+async def raw_get_logs(
+    rpc: JsonRpc, trading: str, start: int, end: int
+) -> tuple[float, list[dict[str, Any]]]:
     began = time.perf_counter()
-    logs = await rpc.call(
+    logs: list[dict[str, Any]] = await rpc.call(
         "eth_getLogs",
         [
             {
@@ -169,18 +187,41 @@ async def raw_get_logs(rpc: JsonRpc, trading: str, start: int, end: int) -> tupl
             }
         ],
     )
-    return time.perf_counter() - began, len(logs)
+    return time.perf_counter() - began, logs
 
 
-async def get_order_rate(rpc: JsonRpc, trading: str, orders: int) -> float:
-    """getOrder eth_calls per second on this node (one batch, at the head)."""
-    calls = [
-        ("eth_call", [{"to": trading, "data": encode_get_order(i)}, "latest"])
-        for i in range(1, orders + 1)
-    ]
-    began = time.perf_counter()
-    await rpc.batch(calls)
-    return orders / (time.perf_counter() - began)
+def chain_shape(logs: list[dict[str, Any]], blocks: int) -> str:
+    """How the events sit in blocks: the figure that decides what per-block reads save."""
+    per_block = Counter(log["blockNumber"] for log in logs)
+    created = Counter(
+        log["blockNumber"] for log in logs if log["topics"][0] == TOPICS[EventKind.CREATED]
+    )
+    names = {topic: kind.name for kind, topic in TOPICS.items()}
+    mix = Counter(names[log["topics"][0]] for log in logs)
+    return (
+        f"{len(logs)} events ({', '.join(f'{n} {k}' for k, n in mix.most_common())}) "
+        f"in {len(per_block)} of {blocks} blocks: "
+        f"{len(logs) / max(1, len(per_block)):.1f} events per block with events "
+        f"(max {max(per_block.values(), default=0)}), "
+        f"{sum(created.values()) / max(1, len(created)):.1f} OrderCreated per block with creates"
+    )
+
+
+async def get_order_rates(rpc: JsonRpc, trading: str, logs: list[dict[str, Any]]) -> str:
+    """getOrder reads per second on this node, each at its event's block, both ways."""
+    wanted = [
+        (int(log["topics"][1], 16), log["blockHash"])
+        for log in logs
+        if log["topics"][0] == TOPICS[EventKind.CREATED]
+    ][:2000]
+    rates = []
+    for reader in (False, True):
+        chain = Chain(rpc, trading, reader=reader)
+        began = time.perf_counter()
+        await chain.orders(wanted)
+        rates.append(len(wanted) / (time.perf_counter() - began))
+        assert chain.reader_enabled is reader
+    return f"{rates[0]:,.0f}/s one eth_call each, {rates[1]:,.0f}/s through OrderReader"
 
 
 class AnswerCache:
@@ -226,7 +267,9 @@ class AnswerCache:
         await self._runner.cleanup()
 
 
-async def catch_up(dsn: str, rpc: JsonRpc, deployment: Deployment) -> tuple[float, int]:
+async def catch_up(
+    dsn: str, rpc: JsonRpc, deployment: Deployment, reader: bool = True
+) -> tuple[float, int]:
     connection = await asyncpg.connect(dsn)
     await connection.execute(
         "TRUNCATE orders, order_events, processed_events, block_hashes, system_state"
@@ -235,70 +278,16 @@ async def catch_up(dsn: str, rpc: JsonRpc, deployment: Deployment) -> tuple[floa
         # A small first range: the sizer then aims at ~2,000 logs per range, so fetching the
         # next ranges overlaps writing this one.
         tuning = Tuning(start_block=deployment.block_number, confirmations=0, initial_range=10)
-        processor = Processor(connection, Chain(rpc, deployment.trading), tuning, asyncio.Event())
+        chain = Chain(rpc, deployment.trading, reader=reader)
+        processor = Processor(connection, chain, tuning, asyncio.Event())
         began = time.perf_counter()
         await processor.prepare()
         await processor.sync()
-        return time.perf_counter() - began, processor.events_applied
+        seconds = time.perf_counter() - began
+        assert chain.reader_enabled is reader, "the node did not run OrderReader"
+        return seconds, processor.events_applied
     finally:
         await connection.close()
-
-
-async def load_orders(pool: asyncpg.Pool, count: int) -> None:
-    await pool.execute("TRUNCATE orders, order_events")
-    await pool.execute(
-        """
-        INSERT INTO orders (id, user_address, token_in, token_out, amount_in, target_price,
-            min_amount_out, order_type, is_long, self_executable, status, created_at,
-            executed_at, updated_at, tx_hash, block_number)
-        SELECT i, '0x' || lpad(to_hex(i % 1000), 40, '0'), '0x' || repeat('0', 40),
-            '0x' || repeat('a', 40), 0.05, 0.8944299, 0, 'LIMIT', i % 2 = 0, false,
-            (ARRAY['PENDING', 'EXECUTED', 'CANCELLED'])[1 + i % 3],
-            now() - make_interval(secs => $1 - i),
-            CASE WHEN i % 3 = 1 THEN now() END, now(),
-            '0x' || lpad(to_hex(i), 64, '0'), i
-        FROM generate_series(1, $1) AS i
-        """,
-        count,
-    )
-    await pool.execute("VACUUM ANALYZE orders")
-
-
-def _percentiles(samples: list[float]) -> str:
-    ordered = sorted(samples)
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    return f"p50 {statistics.median(ordered) * 1000:.2f} ms  p99 {p99 * 1000:.2f} ms"
-
-
-async def api_latency(pool: asyncpg.Pool, count: int, requests: int) -> None:
-    app = create_app(OrderSettings())
-    app.state.pool = pool
-    app.state.rpc = JsonRpc("http://127.0.0.1:9")
-    rng = random.Random(7)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://orders") as client:
-        cases: dict[str, dict[str, str]] = {
-            "/orders/all": {},
-            "/orders/pending": {},
-            "/users/{user}/orders": {"status": "executed"},
-        }
-        for path, extra in cases.items():
-            samples = []
-            for _ in range(requests):
-                user = "0x" + format(rng.randrange(1000), "040x")
-                params = {"limit": "100", "cursor": str(rng.randrange(200, count)), **extra}
-                began = time.perf_counter()
-                response = await client.get(path.format(user=user), params=params)
-                samples.append(time.perf_counter() - began)
-                assert response.status_code == 200, response.text
-                orjson.loads(response.content)
-            print(f"  {path:24} cursor at random depth, limit 100: {_percentiles(samples)}")
-        samples = []
-        for _ in range(requests // 5):
-            began = time.perf_counter()
-            await client.get("/orders/all", params={"limit": "100", "offset": "0"})
-            samples.append(time.perf_counter() - began)
-        print(f"  {'/orders/all':24} first page (offset 0):         {_percentiles(samples)}")
 
 
 async def run(args: argparse.Namespace, dsn: str, node_url: str) -> None:
@@ -307,14 +296,30 @@ async def run(args: argparse.Namespace, dsn: str, node_url: str) -> None:
     deployment = deploy(Web3(Web3.HTTPProvider(node_url, request_kwargs={"timeout": 120})))
     async with JsonRpc(node_url, timeout=300) as rpc:
         began = time.perf_counter()
-        await generate(rpc, deployment, args.creates, args.modify_rounds)
+        await generate(rpc, deployment, args.creates, args.modify_rounds, args.per_block)
         head = int(await rpc.call("eth_blockNumber", []), 16)
         print(f"chain: {head} blocks, flow mined in {time.perf_counter() - began:.1f} s")
-        raw_seconds, raw_logs = await raw_get_logs(
+        raw_seconds, logs = await raw_get_logs(
             rpc, deployment.trading, deployment.block_number, head
         )
-        seconds, events = await catch_up(dsn, rpc, deployment)
-        calls_per_second = await get_order_rate(rpc, deployment.trading, min(args.creates, 2000))
+        print(f"shape: {chain_shape(logs, head - deployment.block_number + 1)}")
+        print(f"raw eth_getLogs: {len(logs)} logs in {raw_seconds * 1000:.0f} ms")
+        rates = await get_order_rates(rpc, deployment.trading, logs)
+        print(f"getOrder at the event's block on this node: {rates}")
+        ways = {True: "OrderReader (<= 10 per call, per block)", False: "one eth_call per order"}
+        runs: dict[bool, list[float]] = {True: [], False: []}
+        for _ in range(args.repeat):  # alternated: a busy machine slows both alike
+            for reader in ways:
+                seconds, events = await catch_up(dsn, rpc, deployment, reader)
+                runs[reader].append(seconds)
+        for reader, how in ways.items():
+            seconds = statistics.median(runs[reader])
+            each = ", ".join(f"{events / s:,.0f}" for s in runs[reader])
+            print(
+                f"catch-up, getOrder by {how}: {events} events in {seconds:.2f} s = "
+                f"{events / seconds:,.0f} events/s, median of {args.repeat} (each: {each}); "
+                f"{seconds / raw_seconds:.1f}x the raw eth_getLogs time"
+            )
         cache = AnswerCache(node_url)
         cached_url = await cache.start()
         try:
@@ -323,27 +328,10 @@ async def run(args: argparse.Namespace, dsn: str, node_url: str) -> None:
                 cached_seconds, _ = await catch_up(dsn, cached, deployment)
         finally:
             await cache.stop()
-    print(f"raw eth_getLogs: {raw_logs} logs in {raw_seconds * 1000:.0f} ms")
-    print(
-        f"getOrder eth_call on this node: {calls_per_second:,.0f}/s "
-        f"({args.creates} CREATED events need one each, at their block)"
-    )
-    print(
-        f"catch-up:        {events} events in {seconds:.2f} s = {events / seconds:,.0f} "
-        f"events/s ({seconds / raw_seconds:.1f}x the raw eth_getLogs time)"
-    )
     print(
         f"catch-up with the node's answers replayed from memory: {cached_seconds:.2f} s = "
         f"{events / cached_seconds:,.0f} events/s (processor + PostgreSQL alone)"
     )
-    pool = await asyncpg.create_pool(dsn, min_size=2, max_size=4)
-    try:
-        began = time.perf_counter()
-        await load_orders(pool, args.orders)
-        print(f"api: {args.orders:,} orders loaded in {time.perf_counter() - began:.1f} s")
-        await api_latency(pool, args.orders, args.requests)
-    finally:
-        await pool.close()
 
 
 def main() -> None:
@@ -355,15 +343,22 @@ def main() -> None:
         default=0,
         help="extra OrderModified events for every order left pending",
     )
-    parser.add_argument("--orders", type=int, default=1_000_000)
-    parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument(
+        "--per-block",
+        type=int,
+        default=MAX_PER_BLOCK,
+        help=f"transactions mined per block (at most {MAX_PER_BLOCK}: the block gas limit)",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="catch-ups timed each way (the median is shown)"
+    )
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="linkora-bench-"))
     root.chmod(0o755)
     cluster = PostgresCluster(root / "pg", free_port())
     cluster.initialise()
     server = subprocess.Popen(
-        cluster.server_command(durable=False),
+        cluster.server_command(durable=True),  # fsync on, as in production
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
         start_new_session=True,

@@ -99,6 +99,7 @@ class Stack:
         )
         if not wait_until(lambda: _answers(url), 60):
             raise RuntimeError("Hardhat node did not answer within 60s")
+        hardhat.stop_request_log(url)
         deployment = self.config.run_dir / "deployment.json"
         deployment.unlink(missing_ok=True)  # a new node is a new chain
         subprocess.run(

@@ -23,6 +23,7 @@ class Artifact:
     name: str
     abi: list[dict[str, Any]]
     bytecode: str
+    deployed_bytecode: str = ""  # the runtime code (what a state override installs)
 
 
 def load_artifact(name: str, directory: Path = ARTIFACTS_DIR) -> Artifact:
@@ -38,7 +39,13 @@ def load_artifact(name: str, directory: Path = ARTIFACTS_DIR) -> Artifact:
     bytecode = data.get("bytecode")
     if not isinstance(bytecode, str) or not isinstance(data.get("abi"), list):
         raise ArtifactError(f"{path} lacks `abi` or `bytecode`")
-    return Artifact(name=name, abi=data["abi"], bytecode=bytecode)
+    deployed = data.get("deployedBytecode")
+    return Artifact(
+        name=name,
+        abi=data["abi"],
+        bytecode=bytecode,
+        deployed_bytecode=deployed if isinstance(deployed, str) else "",
+    )
 
 
 def is_stale(directory: Path = ARTIFACTS_DIR, sources: Path = CONTRACTS_DIR) -> bool:

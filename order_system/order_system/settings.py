@@ -60,6 +60,10 @@ class EventSettings(OrderSettings):
     fetch_concurrency: int = Field(default=4, ge=1, le=64)
     rpc_timeout: float = Field(default=15.0, gt=0)
     rpc_batch_size: int = Field(default=500, ge=1)
+    # Read the orders created in one block with one eth_call running the OrderReader helper
+    # through a state override (falls back to plain calls where the node refuses): 10x fewer
+    # calls for metered providers. On Hardhat 2.29 catch-up measured no faster, and erratic.
+    block_order_reads: bool = False
     # No checkpoint progress for this long while the head moves -> reconnect and alert.
     watchdog_seconds: float = Field(default=60.0, gt=0)
 

@@ -96,7 +96,12 @@ async def _session(
     async with pool.acquire() as connection:
         if not await _lock(connection, stop):
             return
-        processor = Processor(connection, Chain(rpc, config.trading_address), tuning(config), stop)
+        processor = Processor(
+            connection,
+            Chain(rpc, config.trading_address, reader=config.block_order_reads),
+            tuning(config),
+            stop,
+        )
         runner = None
         if config.metrics_port:
             runner = await metrics.start(processor, config.api_host, config.metrics_port)

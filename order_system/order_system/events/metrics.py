@@ -25,6 +25,7 @@ def _numbers(processor: Processor) -> dict[str, float]:
             time.monotonic() - processor.last_progress, 3
         ),
         "order_indexer_range_size": processor.sizer.size,
+        "order_indexer_order_reader": int(processor.chain.reader_enabled),
     }
 
 
@@ -36,6 +37,8 @@ def processor_metrics(processor: Processor) -> Iterator[Metric]:
         "order_indexer_lag_blocks": "Blocks between the chain head and the checkpoint.",
         "order_indexer_seconds_since_progress": "Seconds since a batch was last applied.",
         "order_indexer_range_size": "Blocks fetched per range (adaptive).",
+        "order_indexer_order_reader": "1: getOrder read one call per block (OrderReader); "
+        "0: one call per order (the node did not run it).",
     }
     for name, documentation in gauges.items():
         yield GaugeMetricFamily(name, documentation, numbers[name])

@@ -1,0 +1,224 @@
+"""Order API list latency over real HTTP, with `--orders` orders in PostgreSQL.
+
+Starts a private PostgreSQL, loads synthetic orders (a third each PENDING, EXECUTED and
+CANCELLED, 1,000 users), runs `python -m order_system.api` as its own process (one uvicorn
+worker, rate limit off, no node behind it) and times sequential requests from one keep-alive
+HTTP/1.1 connection: the list endpoints at page depths reached by keyset cursor (a cursor is
+an order id, so a page at depth D is one request, exactly as after D / limit pages of
+`next_cursor`), the first page by offset, and `/health` (one `SELECT 1`, the indexer state and
+a refused node connection) as the ceiling the ratios compare against.
+
+    .venv/bin/python bench/bench_order_api.py [--orders 1000000] [--requests 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import asyncpg
+import orjson
+from support import server_env, start_server
+
+from devstack.ports import free_port
+from devstack.postgres import PostgresCluster
+from linkora_core.migrations import apply_migrations
+
+USERS = 1000
+LIMIT = 100
+REPO = Path(__file__).resolve().parent.parent
+
+
+async def load_orders(dsn: str, count: int) -> None:
+    connection = await asyncpg.connect(dsn)
+    try:
+        await apply_migrations(connection)
+        await connection.execute("TRUNCATE orders, order_events")
+        await connection.execute(
+            """
+            INSERT INTO orders (id, user_address, token_in, token_out, amount_in, target_price,
+                min_amount_out, order_type, is_long, self_executable, status, created_at,
+                executed_at, updated_at, tx_hash, block_number)
+            SELECT i, '0x' || lpad(to_hex(i % $2), 40, '0'), '0x' || repeat('0', 40),
+                '0x' || repeat('a', 40), 0.05, 0.8944299, 0, 'LIMIT', i % 2 = 0, false,
+                (ARRAY['PENDING', 'EXECUTED', 'CANCELLED'])[1 + i % 3],
+                now() - make_interval(secs => $1 - i),
+                CASE WHEN i % 3 = 1 THEN now() END, now(),
+                '0x' || lpad(to_hex(i), 64, '0'), i
+            FROM generate_series(1, $1) AS i
+            """,
+            count,
+            USERS,
+        )
+        await connection.execute("VACUUM ANALYZE orders")
+    finally:
+        await connection.close()
+
+
+class KeepAlive:
+    """One HTTP/1.1 connection, requests one after another (little client CPU per request)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def get(self, path: str) -> tuple[int, bytes]:
+        if self._reader is None or self._writer is None:
+            self._reader, self._writer = await asyncio.open_connection("127.0.0.1", self.port)
+        reader, writer = self._reader, self._writer
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+        status_line = await reader.readline()
+        length = 0
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        body = await reader.readexactly(length)
+        return int(status_line.split()[1]), body
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            await self._writer.wait_closed()
+
+
+def _percentile(ordered: list[float], fraction: float) -> float:
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+async def timed(
+    client: KeepAlive, paths: Callable[[], str], requests: int, rows: int = 0
+) -> tuple[float, float]:
+    """(p50, p99) in seconds; every answer must be 200 with at least `rows` orders."""
+    await client.get(paths())  # warm-up
+    samples = []
+    for _ in range(requests):
+        path = paths()
+        began = time.perf_counter()
+        status, body = await client.get(path)
+        samples.append(time.perf_counter() - began)
+        assert status == 200, f"{path}: {status} {body[:200]!r}"
+        if rows:
+            found = len(orjson.loads(body)["orders"])
+            assert found >= rows, f"{path}: {found} orders"
+    samples.sort()
+    return statistics.median(samples), _percentile(samples, 0.99)
+
+
+async def measure(port: int, count: int, requests: int) -> None:
+    rng = random.Random(7)
+    client = KeepAlive(port)
+    try:
+        health = await timed(client, lambda: "/health", requests)
+        print(f"{'case':58} {'p50 ms':>7} {'p99 ms':>7} {'p50/p99 vs /health':>19}")
+
+        def show(name: str, result: tuple[float, float]) -> None:
+            p50, p99 = result
+            print(
+                f"{name:58} {p50 * 1000:7.2f} {p99 * 1000:7.2f} "
+                f"{p50 / health[0]:8.1f}x {p99 / health[1]:8.1f}x",
+                flush=True,
+            )
+
+        show("/health (ceiling)", health)
+        # Depth as a fraction of the endpoint's rows: the cursor is the id below which it lists.
+        depths = {"top": 0.0, "10%": 0.1, "50%": 0.5, "99%": 0.99}
+        # A user's executed orders are every 3,000th id: this many ids below the cursor fill a
+        # page (with fewer orders loaded, pages are only checked to be non-empty).
+        margin = min(3 * USERS * LIMIT, count // 2)
+        full = LIMIT if margin == 3 * USERS * LIMIT else 1
+        for path, extra in (
+            ("/orders/all", ""),
+            ("/orders/pending", ""),
+            ("/users/{user}/orders", "&status=executed"),
+        ):
+            for label, fraction in depths.items():
+                top = count - int((count - margin) * fraction)
+
+                def page(path: str = path, extra: str = extra, top: int = top) -> str:
+                    user = "0x" + format(rng.randrange(USERS), "040x")
+                    cursor = top - rng.randrange(1000)
+                    return f"{path.format(user=user)}?limit={LIMIT}&cursor={cursor}{extra}"
+
+                show(f"{path} cursor at {label} depth", await timed(client, page, requests, full))
+
+            def random_depth(path: str = path, extra: str = extra) -> str:
+                user = "0x" + format(rng.randrange(USERS), "040x")
+                cursor = rng.randrange(margin, count)
+                return f"{path.format(user=user)}?limit={LIMIT}&cursor={cursor}{extra}"
+
+            show(
+                f"{path} cursor at random depth", await timed(client, random_depth, requests, full)
+            )
+        first = await timed(client, lambda: f"/orders/all?limit={LIMIT}&offset=0", requests, LIMIT)
+        show("/orders/all first page by offset", first)
+        deep = await timed(
+            client,
+            lambda: f"/orders/all?limit={LIMIT}&offset={count // 10}",
+            max(10, requests // 20),
+            LIMIT,
+        )
+        show(f"/orders/all offset {count // 10:,} (keyset's alternative)", deep)
+    finally:
+        await client.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=1_000_000)
+    parser.add_argument("--requests", type=int, default=1000, help="per case")
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="linkora-bench-"))
+    root.chmod(0o755)
+    cluster = PostgresCluster(root / "pg", free_port())
+    cluster.initialise()
+    database = subprocess.Popen(
+        cluster.server_command(durable=False),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    api: subprocess.Popen[bytes] | None = None
+    try:
+        cluster.wait_ready()
+        cluster.create_database("bench")
+        dsn = cluster.dsn("bench")
+        began = time.perf_counter()
+        asyncio.run(load_orders(dsn, args.orders))
+        print(f"{args.orders:,} orders loaded in {time.perf_counter() - began:.1f} s")
+        port = free_port()
+        env = server_env(dsn, port) | {
+            "ORDER_API_PORT": str(port),
+            "WEB3_PROVIDER": f"http://127.0.0.1:{free_port()}",  # nothing listens there
+            "PYTHONPATH": os.pathsep.join(
+                str(REPO / folder) for folder in ("core", "order_system", ".")
+            ),
+        }
+        api = start_server([sys.executable, "-m", "order_system.api"], env, port)
+        print(
+            f"order API: `python -m order_system.api` (pid {api.pid}), sequential requests on one "
+            f"keep-alive connection, limit {LIMIT}, {args.requests} requests per case"
+        )
+        asyncio.run(measure(port, args.orders, args.requests))
+    finally:
+        if api is not None:
+            api.terminate()
+            api.wait(15)
+        database.terminate()
+        database.wait(15)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
