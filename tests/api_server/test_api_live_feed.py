@@ -21,7 +21,7 @@ SYMBOL = "LIVEUSDT"
 
 
 def listener(hub: Hub, timeframe: Timeframe) -> Client:
-    client = Client(cast(WebSocket, None), "test", 1_000_000)
+    client = Client(cast(WebSocket, None), "test", max_backlog=10**9)  # never "too slow"
     hub.subscribe(client, Topic("candles", SYMBOL, timeframe.value))
     return client
 

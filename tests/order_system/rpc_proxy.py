@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from typing import Any, Self
 
 import aiohttp
 import orjson
@@ -51,7 +51,7 @@ class RpcProxy:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    async def start(self) -> RpcProxy:
+    async def start(self) -> Self:
         self._session = aiohttp.ClientSession()
         app = web.Application()
         app.router.add_post("/", self._handle)
