@@ -193,6 +193,27 @@ async def test_orderbooks_are_passed_through_to_their_subscribers(
         assert await receive(everything) == book
 
 
+async def test_frames_of_every_length_class_arrive_intact(
+    live_server: ServerFactory, redis: Redis
+) -> None:
+    # Frames written straight to the transport: 7-bit, 16-bit and 64-bit payload lengths.
+    app, url = await live_server()
+    async with connect(f"{url}/ws?type=orderbook&symbol=BTCUSDT", max_size=None) as ws:
+        await ready(app, ws)
+        for levels in (0, 20, 2000):
+            book = {
+                "symbol": "BTCUSDT",
+                "timestamp": BASE,
+                "last_update_id": levels,
+                "bids": [{"price": f"{1000 + i}.25", "quantity": "0.5"} for i in range(levels)],
+                "asks": [],
+            }
+            text = orjson.dumps(book)
+            await redis.publish("orderbook:all", text)
+            assert await receive(ws) == book
+        assert len(text) > 65_535
+
+
 @pytest.mark.parametrize("protocol", ["frame-writer", "plain-asgi"])
 async def test_a_client_that_stops_reading_is_closed_and_never_delays_the_others(
     live_server: ServerFactory, redis: Redis, protocol: str
