@@ -25,6 +25,12 @@ def parse_args(argv: list[str] | None = None) -> tuple[bool, SimConfig]:
     p.add_argument("--replay-align-now", action="store_true", help="end replayed data now")
     p.add_argument("--weight-limit", type=int, default=6000)
     p.add_argument("--ban-seconds", type=float, default=120.0, help="first 418 ban")
+    p.add_argument(
+        "--tolerated-in-window",
+        type=int,
+        default=8,
+        help="requests inside a Retry-After window answered 429 again before a 418 ban",
+    )
     p.add_argument("--kline-push-interval", type=float, default=2.0)
     p.add_argument("--depth-push-interval", type=float, default=None)
     p.add_argument("--ping-interval", type=float, default=20.0)
@@ -54,6 +60,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[bool, SimConfig]:
         replay_align_now=a.replay_align_now,
         weight_limit=a.weight_limit,
         ban_base_seconds=a.ban_seconds,
+        tolerated_in_window=a.tolerated_in_window,
         kline_push_interval=a.kline_push_interval,
         depth_push_interval=a.depth_push_interval,
         ping_interval=a.ping_interval,

@@ -82,6 +82,8 @@ class SimConfig:
     weight_limit: int = 6000
     ban_base_seconds: float = 120.0
     ban_max_seconds: float = 3 * 86_400.0
+    # Requests inside a Retry-After window answered 429 again before a ban (in flight).
+    tolerated_in_window: int = 8
     kline_push_interval: float = 2.0
     depth_push_interval: float | None = None  # None: the stream's own @100ms/@1000ms speed
     ping_interval: float = 20.0

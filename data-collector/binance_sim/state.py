@@ -37,6 +37,7 @@ class SimState:
                 config.weight_limit,
                 ban_base=config.ban_base_seconds,
                 ban_max=config.ban_max_seconds,
+                tolerated=config.tolerated_in_window,
             ),
             faults=faults,
             stats=stats,

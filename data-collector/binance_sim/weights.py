@@ -1,8 +1,10 @@
 """Request-weight accounting per client IP, like Binance's REQUEST_WEIGHT limit (pure).
 
 The window is the wall-clock minute. The request that goes over the limit gets 429 with
-Retry-After = seconds until the minute ends; any request inside a Retry-After (or ban)
-window gets 418 and a ban that doubles each time, from `ban_base` up to `ban_max`.
+Retry-After = seconds until the minute ends. Binance bans clients that *repeatedly* fail to
+back off: inside a Retry-After window the first `tolerated` requests (those already in flight
+when the 429 went out) get 429 again, and any further one gets 418 and a ban that doubles each
+time, from `ban_base` up to `ban_max`. Inside a ban every request is a 418.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ class _Client:
     window: int = -1
     used: int = 0
     blocked_until: float = 0.0
+    banned: bool = False  # the block is a ban (418), not a Retry-After window (429)
+    strikes: int = 0  # requests received inside the current Retry-After window
     bans: int = 0
 
 
@@ -37,11 +41,13 @@ class WeightLimiter:
         *,
         ban_base: float = 120.0,
         ban_max: float = 3 * 86_400.0,
+        tolerated: int = 0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.limit = limit
         self.ban_base = ban_base
         self.ban_max = ban_max
+        self.tolerated = tolerated
         self._clock = clock
         self._clients: dict[str, _Client] = {}
 
@@ -50,9 +56,12 @@ class WeightLimiter:
         state = self._clients.setdefault(client, _Client())
         self._roll(state, now)
         if now < state.blocked_until:
+            state.strikes += 1
+            if not state.banned and state.strikes <= self.tolerated:
+                return Verdict(429, state.used, max(1, math.ceil(state.blocked_until - now)))
             state.bans += 1
             ban = min(self.ban_max, self.ban_base * 2 ** (state.bans - 1))
-            state.blocked_until = now + ban
+            state.blocked_until, state.banned = now + ban, True
             return Verdict(418, state.used, math.ceil(ban))
         state.used += weight
         if state.used > self.limit:
@@ -79,6 +88,8 @@ class WeightLimiter:
 
     def _block(self, state: _Client, now: float, seconds: float) -> Verdict:
         retry_after = max(1, math.ceil(seconds))
+        if now >= state.blocked_until:  # a new Retry-After window
+            state.banned, state.strikes = False, 0
         state.blocked_until = max(state.blocked_until, now + retry_after)
         return Verdict(429, state.used, retry_after)
 

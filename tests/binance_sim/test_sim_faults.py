@@ -48,15 +48,21 @@ async def test_a_stall_delays_the_response(http: aiohttp.ClientSession) -> None:
     assert stalled >= 0.3 > time.monotonic() - started
 
 
-async def test_a_forced_429_opens_a_retry_after_window_that_418s_intruders(
+async def test_a_forced_429_opens_a_retry_after_window_that_bans_repeated_intruders(
     http: aiohttp.ClientSession,
 ) -> None:
-    async with SimServer(frozen(ban_base_seconds=7)) as sim:
+    async with SimServer(frozen(ban_base_seconds=7, tolerated_in_window=2)) as sim:
         sim.faults.set(force_429_next=1, retry_after_seconds=2)
         async with http.get(sim.rest_url + PING) as resp:
             assert (resp.status, resp.headers["Retry-After"]) == (429, "2")
+        # Requests that were in flight when the 429 went out: answered 429 again.
+        for _ in range(2):
+            async with http.get(sim.rest_url + PING) as resp:
+                assert resp.status == 429 and resp.headers["Retry-After"] in ("1", "2")
         async with http.get(sim.rest_url + PING) as resp:
             assert (resp.status, resp.headers["Retry-After"]) == (418, "7")
+        async with http.get(sim.rest_url + PING) as resp:  # inside the ban: no tolerance
+            assert (resp.status, resp.headers["Retry-After"]) == (418, "14")
         sim.reset_limits()
         assert await statuses(http, sim, 1) == [200]
 

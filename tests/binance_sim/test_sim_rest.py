@@ -169,7 +169,7 @@ async def wait_clear_of_minute_boundary() -> None:
 async def test_every_response_reports_used_weight_then_429_then_escalating_418(
     http: aiohttp.ClientSession,
 ) -> None:
-    async with SimServer(frozen(weight_limit=10, ban_base_seconds=5)) as sim:
+    async with SimServer(frozen(weight_limit=10, ban_base_seconds=5, tolerated_in_window=0)) as sim:
         await wait_clear_of_minute_boundary()
         url = f"{sim.rest_url}/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=1"
         for used in (2, 4, 6, 8, 10):

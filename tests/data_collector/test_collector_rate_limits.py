@@ -39,15 +39,17 @@ async def test_after_a_forced_429_nothing_is_sent_until_retry_after(
     make_sim: SimFactory, make_collector: HarnessFactory, clean_db: asyncpg.Pool
 ) -> None:
     sim = await make_sim(symbols=("BTCUSDT",), start=days_ago(4))
-    harness = make_collector(sim, backfill_concurrency=1)
+    # Several requests in flight: those already sent when the 429 comes back may get 429s
+    # too (Binance tolerates those), but nothing new may be sent inside Retry-After.
+    harness = make_collector(sim, backfill_concurrency=4)
     await harness.collector.prepare()
     sim.faults.set(force_429_next=1, retry_after_seconds=2)
     await harness.collector.backfill_all()
     statuses = [status for _, _, status, _ in harness.log]
-    assert statuses.count(429) == 1 and 418 not in statuses
-    at = statuses.index(429)
-    answered = harness.log[at][1]
-    assert harness.log[at + 1][0] - answered >= 1.9  # nothing sent inside Retry-After
+    assert 1 <= statuses.count(429) <= 4 and 418 not in statuses
+    answered = min(answered for _, answered, status, _ in harness.log if status == 429)
+    sent_later = [sent for sent, *_ in harness.log if sent > answered]
+    assert sent_later and min(sent_later) - answered >= 1.9  # nothing new inside Retry-After
     stored = await minutes(clean_db, "BTCUSDT")
     assert all(b - a == MINUTE_MS for a, b in itertools.pairwise(stored))
 
