@@ -4,14 +4,14 @@
    transactions per block (automine off, then `evm_mine`): the creates, then cancels, modifies
    and keeper executions. The chain shape (events per block) is printed with the results.
 2. Times one raw `eth_getLogs` of the whole range (no decoding), then the processor's full
-   catch-up from the deployment block, both ways: one plain eth_call per order (the default)
-   and through OrderReader calls (BLOCK_ORDER_READS=true: per block, up to 10 orders each),
+   catch-up from the deployment block, both ways: through OrderReader calls (the default: per
+   block, up to 10 orders each) and one plain eth_call per order (BLOCK_ORDER_READS=false),
    alternated `--repeat` times; then once more from answers replayed from memory (the
    processor and PostgreSQL alone). PostgreSQL runs durable (fsync on) and Hardhat with its
    per-request log off.
 
     .venv/bin/python bench/bench_indexer.py [--creates 8000] [--modify-rounds 0]
-        [--per-block 70] [--repeat 3]
+        [--per-block 70] [--repeat 3] [--node hardhat|anvil]
 
 Every CREATED event needs `getOrder` at its block; on Hardhat executing those calls, not the
 processor, bounds catch-up. The order API's list latency is bench/bench_order_api.py.
@@ -32,6 +32,7 @@ from typing import Any
 
 import asyncpg
 import orjson
+from anvil_node import anvil_node
 
 from devstack.hardhat import HardhatNode
 from devstack.ports import free_port
@@ -269,7 +270,7 @@ class AnswerCache:
 
 
 async def catch_up(
-    dsn: str, rpc: JsonRpc, deployment: Deployment, reader: bool = False
+    dsn: str, rpc: JsonRpc, deployment: Deployment, reader: bool = True
 ) -> tuple[float, int]:
     connection = await asyncpg.connect(dsn)
     await connection.execute(
@@ -308,8 +309,8 @@ async def run(args: argparse.Namespace, dsn: str, node_url: str) -> None:
         rates = await get_order_rates(rpc, deployment.trading, logs)
         print(f"getOrder at the event's block on this node: {rates}")
         ways = {
-            False: "one eth_call per order (the default)",
-            True: "OrderReader (BLOCK_ORDER_READS=true: <= 10 per call, per block)",
+            True: "OrderReader (the default: <= 10 orders per call, per block)",
+            False: "one eth_call per order (BLOCK_ORDER_READS=false)",
         }
         runs: dict[bool, list[float]] = {True: [], False: []}
         for _ in range(args.repeat):  # alternated: a busy machine slows both alike
@@ -356,6 +357,12 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=3, help="catch-ups timed each way (the median is shown)"
     )
+    parser.add_argument(
+        "--node",
+        choices=("hardhat", "anvil"),
+        default="hardhat",
+        help="the local node (anvil: Foundry's, from npm, with a compiled EVM)",
+    )
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="linkora-bench-"))
     root.chmod(0o755)
@@ -378,8 +385,12 @@ def main() -> None:
             await connection.close()
 
         asyncio.run(migrate())
-        with HardhatNode(root / "hardhat.log") as node:
-            asyncio.run(run(args, dsn, node.url))
+        if args.node == "anvil":
+            with anvil_node() as url:
+                asyncio.run(run(args, dsn, url))
+        else:
+            with HardhatNode(root / "hardhat.log") as node:
+                asyncio.run(run(args, dsn, node.url))
     finally:
         server.terminate()
         server.wait(15)

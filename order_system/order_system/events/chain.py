@@ -57,7 +57,7 @@ def _header(raw: dict[str, Any]) -> Header:
 
 
 class Chain:
-    def __init__(self, rpc: JsonRpc, trading_address: str, *, reader: bool = False) -> None:
+    def __init__(self, rpc: JsonRpc, trading_address: str, *, reader: bool = True) -> None:
         self.rpc = rpc
         self.trading = trading_address.lower()
         self._topics = [list(TOPICS.values())]
