@@ -33,11 +33,12 @@ COPY . .
 RUN touch requirements.lock
 
 # ---------------------------------------------------------------- Node packages
-# Hardhat and solc for the chain; lightweight-charts for the api-server's chart page.
+# Hardhat and solc for the chain; lightweight-charts for the api-server's chart page. The
+# optional anvil binary is only for benchmarks: not in the images.
 FROM ${NODE_IMAGE} AS node-deps
 WORKDIR /app
 COPY package.json package-lock.json .npmr[c] ./
-RUN npm ci --no-audit --no-fund && npm cache clean --force
+RUN npm ci --no-audit --no-fund --omit=optional && npm cache clean --force
 
 FROM python-source AS build-collector
 RUN pip install --no-cache-dir -c requirements.lock ".[collector]"

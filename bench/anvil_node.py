@@ -16,14 +16,15 @@ from collections.abc import Iterator
 from devstack.hardhat import REPO_ROOT, HardhatNodeError, rpc_call
 from devstack.ports import free_port
 
-ANVIL = REPO_ROOT / "node_modules" / ".bin" / "anvil"
+# An optional npm dependency: the registry's package for this platform (Linux x64) only.
+ANVIL = REPO_ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
 
 
 @contextlib.contextmanager
 def anvil_node(timeout: float = 30.0) -> Iterator[str]:
     """Run anvil on a free port (chain id 31337, Hardhat's dev accounts); yields its URL."""
     if not ANVIL.exists():
-        raise HardhatNodeError(f"{ANVIL} not found: run `npm ci` in {REPO_ROOT}")
+        raise HardhatNodeError(f"{ANVIL} not found: `make setup` installs anvil on Linux x64 only")
     port = free_port()
     process = subprocess.Popen(
         [str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--silent"],
