@@ -38,7 +38,7 @@ RUN touch requirements.lock
 FROM ${NODE_IMAGE} AS node-deps
 WORKDIR /app
 COPY package.json package-lock.json .npmr[c] ./
-RUN npm ci --no-audit --no-fund --omit=optional && npm cache clean --force
+RUN npm ci --no-audit --no-fund && rm -rf node_modules/@foundry-rs && npm cache clean --force
 
 FROM python-source AS build-collector
 RUN pip install --no-cache-dir -c requirements.lock ".[collector]"
