@@ -12,12 +12,13 @@ from typing import Any
 import asyncpg
 from api_helpers import minute, reference_candles, reference_start
 
+from api_server import candle_store
 from api_server.candle_store import to_ms
 from data_collector import candle_store as collector_store
 from data_collector.types import LiveCandle
 from linkora_core.candles import Candle
 from linkora_core.decimals import to_plain
-from linkora_core.timeframes import MINUTE_MS
+from linkora_core.timeframes import MINUTE_MS, Timeframe
 
 LABELS = ("3", "5", "15", "30", "45", "1H", "2H", "3H", "4H", "1D", "1W", "1M")
 _FIELDS = (
@@ -84,27 +85,10 @@ async def write_bulk(pool: asyncpg.Pool, symbol: str, minutes: Sequence[Candle])
 
 async def stored_minutes(pool: asyncpg.Pool, symbol: str) -> tuple[list[Candle], int]:
     """Every stored minute, and the closed horizon (end of the newest closed minute)."""
-    rows = await pool.fetch(
-        f"SELECT open_time, {_FIELDS}, is_closed FROM candles WHERE symbol = $1 ORDER BY open_time",
-        symbol,
-    )
-    minutes = [
-        Candle(
-            open_time_ms=to_ms(r[0]),
-            open=r[1],
-            high=r[2],
-            low=r[3],
-            close=r[4],
-            volume=r[5],
-            quote_volume=r[6],
-            trades=r[7],
-            taker_buy_volume=r[8],
-            taker_buy_quote_volume=r[9],
-        )
-        for r in rows
-    ]
-    closed = [to_ms(r[0]) for r in rows if r[10]]
-    return minutes, max(closed) + MINUTE_MS
+    minutes = await candle_store.read_range(pool, symbol, Timeframe.MINUTE_1, None, None)
+    horizon = await candle_store.closed_horizon(pool, symbol)
+    assert horizon is not None, f"no closed minute of {symbol}"
+    return minutes, horizon
 
 
 async def stored_rollups(pool: asyncpg.Pool, symbol: str, label: str) -> list[dict[str, Any]]:
