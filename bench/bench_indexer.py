@@ -21,13 +21,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import statistics
-import subprocess
-import tempfile
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -36,7 +32,7 @@ from anvil_node import anvil_node
 
 from devstack.hardhat import HardhatNode
 from devstack.ports import free_port
-from devstack.postgres import PostgresCluster
+from devstack.postgres import PostgresServer
 from linkora_core.migrations import apply_migrations
 from order_system.deploy import ETH, Deployment, deploy
 from order_system.events.chain import Chain
@@ -62,6 +58,11 @@ EXECUTE = _selector("executeOrder(uint256)")
 
 def _words(*values: int | str) -> str:
     return "".join(format(int(v, 16) if isinstance(v, str) else int(v), "064x") for v in values)
+
+
+def _tx(sender: str, to: str, data: str, gas: int = 300_000, value: int = 0) -> dict[str, Any]:
+    tx = {"from": sender, "to": to, "data": data, "gas": hex(gas)}
+    return {**tx, "value": hex(value)} if value else tx
 
 
 async def _send_all(rpc: JsonRpc, txs: list[dict[str, Any]], per_block: int) -> None:
@@ -108,15 +109,7 @@ async def generate(
             1 if executable or i % 3 == 0 else 0,
             0,
         )
-        txs.append(
-            {
-                "from": users[i % len(users)],
-                "to": deployment.trading,
-                "data": data,
-                "value": hex(amount),
-                "gas": hex(400_000),
-            }
-        )
+        txs.append(_tx(users[i % len(users)], deployment.trading, data, 400_000, value=amount))
     await _send_all(rpc, txs, per_block)
     # Transactions of one block are not mined in the order sent: find each order's id and
     # owner from its OrderCreated event (amountIn, 10**15 + i, tells which create it was).
@@ -125,49 +118,28 @@ async def generate(
         [{"address": deployment.trading, "fromBlock": "0x0", "toBlock": "latest",
           "topics": [TOPICS[EventKind.CREATED]]}],
     )  # fmt: skip
-    orders = {
-        int(log["data"][130:194], 16) - 10**15: (int(log["topics"][1], 16), log["topics"][2])
-        for log in created
-    }
+    orders: dict[int, tuple[int, str]] = {}  # create number -> (order id, owner)
+    for log in created:
+        owner = "0x" + log["topics"][2][-40:]
+        orders[int(log["data"][130:194], 16) - 10**15] = (int(log["topics"][1], 16), owner)
     later = []
     for i in range(creates):
-        order_id, owner = orders[i]
-        user = "0x" + owner[-40:]
+        order_id, user = orders[i]
         if i % 10 == 0:
-            later.append(
-                {
-                    "from": keeper,
-                    "to": deployment.router,
-                    "gas": hex(400_000),
-                    "data": EXECUTE + _words(order_id),
-                }
-            )
+            later.append(_tx(keeper, deployment.router, EXECUTE + _words(order_id), 400_000))
         elif i % 5 == 4:
-            later.append(
-                {
-                    "from": user,
-                    "to": deployment.trading,
-                    "gas": hex(300_000),
-                    "data": CANCEL + _words(order_id),
-                }
-            )
+            later.append(_tx(user, deployment.trading, CANCEL + _words(order_id)))
         elif i % 3 == 1:
             later.append(
-                {
-                    "from": user,
-                    "to": deployment.trading,
-                    "gas": hex(300_000),
-                    "data": MODIFY + _words(order_id, 4 * 10**17 + i, i),
-                }
+                _tx(user, deployment.trading, MODIFY + _words(order_id, 4 * 10**17 + i, i))
             )
     for round_ in range(modify_rounds):  # orders that stay pending are adjusted again
         later += [
-            {
-                "from": "0x" + orders[i][1][-40:],
-                "to": deployment.trading,
-                "gas": hex(300_000),
-                "data": MODIFY + _words(orders[i][0], 5 * 10**17 + i + round_, i + round_),
-            }
+            _tx(
+                orders[i][1],
+                deployment.trading,
+                MODIFY + _words(orders[i][0], 5 * 10**17 + i + round_, i + round_),
+            )
             for i in range(creates)
             if i % 10 != 0 and i % 5 != 4
         ]
@@ -364,20 +336,11 @@ def main() -> None:
         help="the local node (anvil: Foundry's, from npm, with a compiled EVM)",
     )
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="linkora-bench-"))
-    root.chmod(0o755)
-    cluster = PostgresCluster(root / "pg", free_port())
-    cluster.initialise()
-    server = subprocess.Popen(
-        cluster.server_command(durable=True),  # fsync on, as in production
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    database = PostgresServer(durable=True)  # fsync on, as in production
     try:
-        cluster.wait_ready()
-        cluster.create_database("bench")
-        dsn = cluster.dsn("bench")
+        database.start()
+        database.cluster.create_database("bench")
+        dsn = database.cluster.dsn("bench")
 
         async def migrate() -> None:
             connection = await asyncpg.connect(dsn)
@@ -389,12 +352,10 @@ def main() -> None:
             with anvil_node() as url:
                 asyncio.run(run(args, dsn, url))
         else:
-            with HardhatNode(root / "hardhat.log") as node:
+            with HardhatNode(database.root / "hardhat.log") as node:
                 asyncio.run(run(args, dsn, node.url))
     finally:
-        server.terminate()
-        server.wait(15)
-        shutil.rmtree(root, ignore_errors=True)
+        database.remove()
 
 
 if __name__ == "__main__":

@@ -17,11 +17,9 @@ import argparse
 import asyncio
 import os
 import random
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,7 +29,7 @@ import orjson
 from support import server_env, start_server
 
 from devstack.ports import free_port
-from devstack.postgres import PostgresCluster
+from devstack.postgres import PostgresServer
 from linkora_core.migrations import apply_migrations
 
 USERS = 1000
@@ -179,21 +177,12 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=1000, help="per case")
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="linkora-bench-"))
-    root.chmod(0o755)
-    cluster = PostgresCluster(root / "pg", free_port())
-    cluster.initialise()
-    database = subprocess.Popen(
-        cluster.server_command(durable=False),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    database = PostgresServer()
     api: subprocess.Popen[bytes] | None = None
     try:
-        cluster.wait_ready()
-        cluster.create_database("bench")
-        dsn = cluster.dsn("bench")
+        database.start()
+        database.cluster.create_database("bench")
+        dsn = database.cluster.dsn("bench")
         began = time.perf_counter()
         asyncio.run(load_orders(dsn, args.orders))
         print(f"{args.orders:,} orders loaded in {time.perf_counter() - began:.1f} s")
@@ -215,9 +204,7 @@ def main() -> None:
         if api is not None:
             api.terminate()
             api.wait(15)
-        database.terminate()
-        database.wait(15)
-        shutil.rmtree(root, ignore_errors=True)
+        database.remove()
 
 
 if __name__ == "__main__":

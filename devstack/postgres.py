@@ -145,9 +145,11 @@ class PostgresCluster:
 
 class PostgresServer:
     """A throwaway cluster in a temporary directory that can be stopped and started again
-    (tests use it for the shared test database and for database-restart fault tests)."""
+    (tests use it for the shared test database and for database-restart fault tests;
+    benchmarks that write measure with `durable=True`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        self.durable = durable
         self.root = Path(tempfile.mkdtemp(prefix="linkora-pg-"))
         self.root.chmod(0o755)  # the server runs as the postgres user
         self.cluster = PostgresCluster(self.root / "data", free_port())
@@ -161,7 +163,7 @@ class PostgresServer:
     def start(self) -> None:
         with (self.root / "server.log").open("ab") as log:
             self.process = subprocess.Popen(
-                self.cluster.server_command(durable=False), stdout=log,
+                self.cluster.server_command(durable=self.durable), stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
         self.cluster.wait_ready()
