@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from decimal import Decimal
 
 import asyncpg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from linkora_core.migrations import MigrationError, apply_migrations, discover
 
@@ -155,3 +158,69 @@ async def test_orders_refuse_unknown_types_statuses_and_negative_amounts(
     sql = f"INSERT INTO orders ({', '.join(row)}) VALUES ({', '.join(row.values())})"
     with pytest.raises(asyncpg.CheckViolationError):
         await clean_db.execute(sql)
+
+
+# The order tables' address and hash columns: (table, column, hex digits), as migrated.
+_HEX_COLUMNS = [
+    ("processed_events", "block_hash", 64),
+    ("token_decimals", "token_address", 40),
+]
+
+
+def _hex_like(digits: int) -> st.SearchStrategy[str]:
+    """Strings near `0x` + `digits` lowercase hex digits: right, one short or long, upper
+    case, a stray character, no prefix, a trailing newline."""
+    hex_digits = st.text(alphabet="0123456789abcdef", min_size=digits - 2, max_size=digits + 2)
+    return st.one_of(
+        hex_digits.map(lambda h: "0x" + h),
+        st.text(alphabet="0123456789abcdefABCDEFxg \n", min_size=digits, max_size=digits + 3),
+        st.tuples(hex_digits, st.sampled_from(["A", "g", "\n", " ", "é", "0X"])).map(
+            lambda parts: "0x" + parts[0][1:] + parts[1]
+        ),
+    )
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(block_hash=_hex_like(64), token=_hex_like(40))
+async def test_hex_columns_accept_exactly_0x_and_lowercase_hex_of_their_length(
+    clean_db: asyncpg.Pool, block_hash: str, token: str
+) -> None:
+    async with clean_db.acquire() as connection:
+        for (table, column, digits), value in zip(_HEX_COLUMNS, (block_hash, token), strict=True):
+            expected = re.fullmatch(f"0x[0-9a-f]{{{digits}}}", value) is not None
+            insert = {
+                "processed_events": "INSERT INTO processed_events "
+                "(block_hash, log_index, block_number, tx_hash) VALUES ($1, 0, 1, 'x')",
+                "token_decimals": "INSERT INTO token_decimals (token_address, decimals) "
+                "VALUES ($1, 18)",
+            }[table]
+            transaction = connection.transaction()
+            await transaction.start()
+            try:
+                await connection.execute(insert, value)
+                accepted = True
+            except asyncpg.CheckViolationError as error:
+                assert error.constraint_name == f"{table}_{column}_check"
+                accepted = False
+            finally:
+                await transaction.rollback()
+            assert accepted is expected, (table, value)
+
+
+async def test_order_table_checks_use_no_counted_regex_repetition(clean_db: asyncpg.Pool) -> None:
+    """PostgreSQL runs '[0-9a-f]{64}' about 10x slower than a length test plus '+': such a
+    check on an order table costs the event processor most of its write time."""
+    rows = await clean_db.fetch(
+        "SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint "
+        "WHERE contype = 'c' AND conrelid = ANY($1::regclass[])",
+        ["orders", "order_events", "processed_events", "block_hashes", "token_decimals"],
+    )
+    hex_checks = {row["conname"]: row["def"] for row in rows if "0x" in row["def"]}
+    assert len(hex_checks) == 12
+    assert {
+        name for name, definition in hex_checks.items() if re.search(r"\{\d", definition)
+    } == set()
