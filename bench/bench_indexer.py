@@ -181,21 +181,36 @@ def chain_shape(logs: list[dict[str, Any]], blocks: int) -> str:
     )
 
 
-async def get_order_rates(rpc: JsonRpc, trading: str, logs: list[dict[str, Any]]) -> str:
-    """getOrder reads per second on this node, each at its event's block, both ways."""
+async def get_order_rates(
+    rpc: JsonRpc, trading: str, logs: list[dict[str, Any]]
+) -> dict[bool, float]:
+    """getOrder reads per second on this node, each at its event's block, both ways (keyed by
+    whether OrderReader was used)."""
     wanted = [
         (int(log["topics"][1], 16), log["blockHash"])
         for log in logs
         if log["topics"][0] == TOPICS[EventKind.CREATED]
     ][:2000]
-    rates = []
+    rates = {}
     for reader in (False, True):
         chain = Chain(rpc, trading, reader=reader)
         began = time.perf_counter()
         await chain.orders(wanted)
-        rates.append(len(wanted) / (time.perf_counter() - began))
+        rates[reader] = len(wanted) / (time.perf_counter() - began)
         assert chain.reader_enabled is reader
-    return f"{rates[0]:,.0f}/s one eth_call each, {rates[1]:,.0f}/s through OrderReader"
+    return rates
+
+
+def read_bound(logs: list[dict[str, Any]], rates: dict[bool, float]) -> str:
+    """The catch-up rate this chain could not exceed on this node even if the node did nothing
+    but the getOrder reads (one per OrderCreated): the node's share of the ceiling."""
+    created = sum(1 for log in logs if log["topics"][0] == TOPICS[EventKind.CREATED])
+    bounds = {reader: len(logs) * rate / max(1, created) for reader, rate in rates.items()}
+    return (
+        f"{rates[False]:,.0f}/s one eth_call each, {rates[True]:,.0f}/s through OrderReader; "
+        f"for this chain ({created} of {len(logs)} events need one) those reads alone bound "
+        f"catch-up at {bounds[False]:,.0f} and {bounds[True]:,.0f} events/s"
+    )
 
 
 class AnswerCache:
@@ -279,7 +294,7 @@ async def run(args: argparse.Namespace, dsn: str, node_url: str) -> None:
         print(f"shape: {chain_shape(logs, head - deployment.block_number + 1)}")
         print(f"raw eth_getLogs: {len(logs)} logs in {raw_seconds * 1000:.0f} ms")
         rates = await get_order_rates(rpc, deployment.trading, logs)
-        print(f"getOrder at the event's block on this node: {rates}")
+        print(f"getOrder at the event's block on this node: {read_bound(logs, rates)}")
         ways = {
             True: "OrderReader (the default: <= 10 orders per call, per block)",
             False: "one eth_call per order (BLOCK_ORDER_READS=false)",
