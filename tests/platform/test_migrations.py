@@ -160,10 +160,22 @@ async def test_orders_refuse_unknown_types_statuses_and_negative_amounts(
         await clean_db.execute(sql)
 
 
-# The order tables' address and hash columns: (table, column, hex digits), as migrated.
+# Two of the order tables' address and hash columns, as migrated: (table, column, hex digits,
+# an insert of one row with that column as $1).
 _HEX_COLUMNS = [
-    ("processed_events", "block_hash", 64),
-    ("token_decimals", "token_address", 40),
+    (
+        "processed_events",
+        "block_hash",
+        64,
+        "INSERT INTO processed_events (block_hash, log_index, block_number, tx_hash) "
+        "VALUES ($1, 0, 1, 'x')",
+    ),
+    (
+        "token_decimals",
+        "token_address",
+        40,
+        "INSERT INTO token_decimals (token_address, decimals) VALUES ($1, 18)",
+    ),
 ]
 
 
@@ -190,14 +202,10 @@ async def test_hex_columns_accept_exactly_0x_and_lowercase_hex_of_their_length(
     clean_db: asyncpg.Pool, block_hash: str, token: str
 ) -> None:
     async with clean_db.acquire() as connection:
-        for (table, column, digits), value in zip(_HEX_COLUMNS, (block_hash, token), strict=True):
+        for (table, column, digits, insert), value in zip(
+            _HEX_COLUMNS, (block_hash, token), strict=True
+        ):
             expected = re.fullmatch(f"0x[0-9a-f]{{{digits}}}", value) is not None
-            insert = {
-                "processed_events": "INSERT INTO processed_events "
-                "(block_hash, log_index, block_number, tx_hash) VALUES ($1, 0, 1, 'x')",
-                "token_decimals": "INSERT INTO token_decimals (token_address, decimals) "
-                "VALUES ($1, 18)",
-            }[table]
             transaction = connection.transaction()
             await transaction.start()
             try:
