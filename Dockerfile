@@ -78,6 +78,9 @@ CMD ["python", "-m", "order_system.api"]
 # ---------------------------------------------------------------- Node: dev chain
 FROM node-deps AS hardhat
 ENV HARDHAT_DISABLE_TELEMETRY_PROMPT=true
+# EDR's allocator keeps the memory it frees: eth_call-heavy indexing is 1.3-1.8x faster
+# (devstack/hardhat.py, NODE_ALLOCATOR_ENV).
+ENV MIMALLOC_PURGE_DELAY=-1
 # package.json is repeated so the COPY has a match whatever the config's extension is.
 COPY package.json hardhat.config.* ./
 # Hardhat creates its cache directory in the project; 1000 is the image's `node` user.

@@ -57,6 +57,15 @@ def stop_request_log(url: str) -> None:
     rpc_call(url, "hardhat_setLoggingEnabled", [False])
 
 
+# Hardhat's EVM (EDR, in Rust) allocates with mimalloc, which by default hands memory back to the
+# kernel 10 ms after it is freed. Every eth_call builds and drops a trace of each EVM step, so
+# under a stream of calls that memory went back and was faulted in again without end: measured
+# here over 8 s of getOrder reads, 950,000 page faults and a third of the node's CPU time in the
+# kernel. Keeping freed memory cut the faults 30-fold and made those reads 1.3-1.8x faster; the
+# node then stays at its peak resident size (2.2-2.7 GB in bench/bench_indexer.py's chain).
+NODE_ALLOCATOR_ENV = {"MIMALLOC_PURGE_DELAY": "-1"}
+
+
 def node_command(port: int, host: str = "127.0.0.1", root: Path = REPO_ROOT) -> list[str]:
     """argv for `hardhat node` from the repo's node_modules; run it with cwd=root."""
     executable = root / "node_modules" / ".bin" / "hardhat"
@@ -64,9 +73,11 @@ def node_command(port: int, host: str = "127.0.0.1", root: Path = REPO_ROOT) -> 
 
 
 def node_env() -> dict[str, str]:
-    """The current environment plus what keeps Hardhat from prompting or printing banners."""
+    """The current environment plus what keeps Hardhat from prompting or printing banners, and
+    EDR's allocator told to keep the memory it frees (see NODE_ALLOCATOR_ENV)."""
     return {
         **os.environ,
+        **NODE_ALLOCATOR_ENV,
         "HARDHAT_DISABLE_TELEMETRY_PROMPT": "true",
         "HARDHAT_HIDE_SOLIDITY_SURVEY_MESSAGE": "true",
         "NO_COLOR": "1",
