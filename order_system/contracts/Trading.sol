@@ -38,13 +38,29 @@ contract Trading {
         bool selfExecutable;
     }
 
+    /// @dev An order as stored: the interface tuple's fields in 6 storage slots instead of 10
+    /// (the id is the mapping key; the flags and time share the user's slot).
+    struct StoredOrder {
+        address user;
+        uint64 createdAt;
+        uint8 orderType;
+        bool isLong;
+        bool executed;
+        bool selfExecutable;
+        address tokenIn;
+        address tokenOut;
+        uint256 amountIn;
+        uint256 targetPrice;
+        uint256 minAmountOut;
+    }
+
     IOracle public immutable oracle;
     address public owner;
     address public router;
     uint256 public orderCount;
     /// @notice Per token, the amount held for pending orders; the rest is liquidity.
     mapping(address => uint256) public escrowed;
-    mapping(uint256 => Order) private _orders;
+    mapping(uint256 => StoredOrder) private _orders;
     uint256 private _lock = 1;
 
     event OrderCreated(
@@ -164,7 +180,7 @@ contract Trading {
 
     /// @notice Fills a pending order at the oracle price when its condition holds.
     function executeOrder(uint256 orderId) external nonReentrant returns (uint256 amountOut) {
-        Order storage order = _pending(orderId);
+        StoredOrder storage order = _pending(orderId);
         address executor;
         if (msg.sender == router && router != address(0)) {
             executor = router;
@@ -194,9 +210,22 @@ contract Trading {
     }
 
     function getOrder(uint256 orderId) external view returns (Order memory) {
-        Order memory order = _orders[orderId];
-        if (order.user == address(0)) revert OrderNotFound(orderId);
-        return order;
+        StoredOrder storage stored = _orders[orderId];
+        if (stored.user == address(0)) revert OrderNotFound(orderId);
+        return Order({
+            id: orderId,
+            user: stored.user,
+            tokenIn: stored.tokenIn,
+            tokenOut: stored.tokenOut,
+            amountIn: stored.amountIn,
+            targetPrice: stored.targetPrice,
+            minAmountOut: stored.minAmountOut,
+            orderType: stored.orderType,
+            isLong: stored.isLong,
+            executed: stored.executed,
+            createdAt: stored.createdAt,
+            selfExecutable: stored.selfExecutable
+        });
     }
 
     /// @notice Tokens (or ETH for address(0)) held beyond the pending orders' escrow.
@@ -244,8 +273,19 @@ contract Trading {
         if (msg.value != expectedValue) revert BadEthValue(msg.value, expectedValue);
 
         orderId = ++orderCount;
-        order.id = orderId;
-        _orders[orderId] = order;
+        _orders[orderId] = StoredOrder({
+            user: order.user,
+            createdAt: uint64(order.createdAt),
+            orderType: order.orderType,
+            isLong: order.isLong,
+            executed: false,
+            selfExecutable: order.selfExecutable,
+            tokenIn: tokenIn,
+            tokenOut: order.tokenOut,
+            amountIn: amountIn,
+            targetPrice: order.targetPrice,
+            minAmountOut: order.minAmountOut
+        });
         escrowed[tokenIn] += amountIn;
 
         if (tokenIn != address(0)) {
@@ -258,7 +298,7 @@ contract Trading {
     }
 
     function _modify(address user, uint256 orderId, uint256 newTargetPrice, uint256 newMinAmountOut) private {
-        Order storage order = _pending(orderId);
+        StoredOrder storage order = _pending(orderId);
         if (order.user != user) revert NotOrderOwner(orderId);
         if (newTargetPrice == 0 && order.orderType != MARKET) revert ZeroTargetPrice();
         order.targetPrice = newTargetPrice;
@@ -267,7 +307,7 @@ contract Trading {
     }
 
     function _cancel(address user, uint256 orderId) private {
-        Order storage order = _pending(orderId);
+        StoredOrder storage order = _pending(orderId);
         if (order.user != user) revert NotOrderOwner(orderId);
         order.executed = true;
         address tokenIn = order.tokenIn;
@@ -277,13 +317,13 @@ contract Trading {
         _pay(tokenIn, user, amountIn);
     }
 
-    function _pending(uint256 orderId) private view returns (Order storage order) {
+    function _pending(uint256 orderId) private view returns (StoredOrder storage order) {
         order = _orders[orderId];
         if (order.user == address(0)) revert OrderNotFound(orderId);
         if (order.executed) revert OrderNotPending(orderId);
     }
 
-    function _evaluate(Order storage order) private view returns (bool triggered, uint256 price, uint256 amountOut) {
+    function _evaluate(StoredOrder storage order) private view returns (bool triggered, uint256 price, uint256 amountOut) {
         uint256 priceIn = oracle.getPrice(order.tokenIn);
         uint256 priceOut = oracle.getPrice(order.tokenOut);
         price = order.isLong ? priceOut : priceIn;
