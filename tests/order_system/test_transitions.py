@@ -3,7 +3,6 @@ timestamps from blocks, and rebuilding an order from its stored events."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -14,13 +13,13 @@ from order_system.events.decoding import EventKind, OrderEvent, decode_get_order
 from order_system.events.transitions import event_row, rebuild, transition
 
 DECIMALS = {WBTC: 8, USDC: 6, "0x" + "00" * 20: 18}
-SNAPSHOT = replace(decode_get_order(GET_ORDER_2), target_price=59000 * 10**18, min_amount_out=0)
+SNAPSHOT = decode_get_order(GET_ORDER_2)._replace(target_price=59000 * 10**18, min_amount_out=0)
 
 
 def _event(log: dict[str, Any], order_id: int = 2) -> OrderEvent:
     event = decode_log(log)
     assert event is not None
-    return replace(event, order_id=order_id)
+    return event._replace(order_id=order_id)
 
 
 def test_created_scales_amounts_by_token_decimals_and_prices_by_18() -> None:
@@ -82,7 +81,7 @@ def test_an_order_first_seen_after_its_creation_starts_from_the_snapshot() -> No
 
 
 def test_huge_raw_amounts_scale_exactly() -> None:
-    big = replace(SNAPSHOT, amount_in=2**256 - 1)
+    big = SNAPSHOT._replace(amount_in=2**256 - 1)
     order = transition(None, event_row(_event(CREATED), None, 1, DECIMALS.__getitem__, big))
     digits = str(2**256 - 1)
     assert str(order.amount_in) == f"{digits[:-8]}.{digits[-8:]}"

@@ -7,7 +7,7 @@ them inside a transaction of their own.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -20,8 +20,8 @@ CHECKPOINT_KEY = "order_indexer.checkpoint"
 CHAIN_KEY = "order_indexer.chain"
 ALERT_KEY = "order_indexer.alert"
 
-ORDER_COLUMNS = [f.name for f in fields(OrderRow)]
-EVENT_COLUMNS = [f.name for f in fields(EventRow)]
+ORDER_COLUMNS = list(OrderRow._fields)
+EVENT_COLUMNS = list(EventRow._fields)
 
 _ORDER_TYPES = {
     "id": "bigint",
@@ -113,7 +113,7 @@ async def load_orders(connection: asyncpg.Connection, ids: Iterable[int]) -> dic
     rows = await connection.fetch(
         f"SELECT {', '.join(ORDER_COLUMNS)} FROM orders WHERE id = ANY($1::bigint[])", list(ids)
     )
-    return {row["id"]: OrderRow(**dict(row)) for row in rows}
+    return {row["id"]: OrderRow(*row) for row in rows}  # selected in column order
 
 
 async def stored_hashes(connection: asyncpg.Connection) -> dict[int, str]:
@@ -139,9 +139,8 @@ def _event_record(event: EventRow) -> tuple[Any, ...]:
 
 async def _upsert_orders(connection: asyncpg.Connection, orders: Sequence[OrderRow]) -> None:
     if orders:
-        await connection.execute(
-            _UPSERT_ORDERS, *([getattr(o, c) for o in orders] for c in ORDER_COLUMNS)
-        )
+        columns = zip(*orders, strict=True)  # an OrderRow is a tuple in column order
+        await connection.execute(_UPSERT_ORDERS, *(list(column) for column in columns))
 
 
 async def _check_checkpoint(connection: asyncpg.Connection, expected: int) -> None:
@@ -179,7 +178,7 @@ async def write_batch(connection: asyncpg.Connection, batch: Batch, keep_hashes:
             await connection.copy_records_to_table(
                 "orders",
                 columns=ORDER_COLUMNS,
-                records=[tuple(getattr(o, c) for c in ORDER_COLUMNS) for o in new],
+                records=new,  # an OrderRow is a tuple in column order
             )
         await _upsert_orders(
             connection, [order for order in batch.orders if order.id not in batch.new_order_ids]

@@ -9,11 +9,10 @@ rollback is the same fold over the events that remain.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from eth_utils.address import to_checksum_address
 
@@ -32,8 +31,9 @@ def scale(raw: int, decimals: int) -> Decimal:
     return Decimal(raw).scaleb(-decimals, EXACT)
 
 
-@dataclass(frozen=True, slots=True)
-class OrderRow:
+class OrderRow(NamedTuple):
+    """An `orders` row, its fields in the table's column order."""
+
     id: int
     user_address: str
     token_in: str
@@ -55,8 +55,7 @@ class OrderRow:
     execution_tx_hash: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class EventRow:
+class EventRow(NamedTuple):
     """An `order_events` row; `snapshot` holds the order read at the event's block when the
     event starts an order (its CREATED event, or the first event seen of an older order)."""
 
@@ -186,8 +185,7 @@ def transition(order: OrderRow | None, event: EventRow) -> OrderRow:
     data = event.event_data
     at = event.occurred_at
     if event.event_type == EventKind.EXECUTED:
-        return replace(
-            order,
+        return order._replace(
             status=EXECUTED,
             executed_at=at,
             updated_at=at,
@@ -196,10 +194,9 @@ def transition(order: OrderRow | None, event: EventRow) -> OrderRow:
             execution_tx_hash=event.tx_hash,
         )
     if event.event_type == EventKind.CANCELLED:
-        return replace(order, status=CANCELLED, updated_at=at)
+        return order._replace(status=CANCELLED, updated_at=at)
     if event.event_type == EventKind.MODIFIED:
-        return replace(
-            order,
+        return order._replace(
             target_price=Decimal(data["newTargetPrice"]),
             min_amount_out=Decimal(data["newMinAmountOut"]),
             updated_at=at,
