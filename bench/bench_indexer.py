@@ -2,7 +2,9 @@
 
 1. Deploys the contracts and mines an order flow through raw JSON-RPC batches, `--per-block`
    transactions per block (automine off, then `evm_mine`): the creates, then cancels, modifies
-   and keeper executions. The chain shape (events per block) is printed with the results.
+   and keeper executions; with `--wave N`, creates in waves of N mixed into the same blocks
+   as the previous wave's later events, as on a live exchange. The chain shape (events per
+   block) is printed with the results.
 2. Times one raw `eth_getLogs` of the whole range (no decoding), then the processor's full
    catch-up from the deployment block, both ways: through OrderReader calls (the default: per
    block, up to 10 orders each) and one plain eth_call per order (BLOCK_ORDER_READS=false),
@@ -11,7 +13,7 @@
    per-request log off.
 
     .venv/bin/python bench/bench_indexer.py [--creates 8000] [--modify-rounds 0]
-        [--per-block 70] [--repeat 3] [--node hardhat|anvil]
+        [--per-block 70] [--wave N] [--repeat 3] [--node hardhat|anvil]
 
 Every CREATED event needs `getOrder` at its block; on Hardhat executing those calls, not the
 processor, bounds catch-up. The order API's list latency is bench/bench_order_api.py.
@@ -24,6 +26,7 @@ import asyncio
 import statistics
 import time
 from collections import Counter
+from itertools import zip_longest
 from typing import Any
 
 import asyncpg
@@ -84,24 +87,23 @@ async def _send_all(rpc: JsonRpc, txs: list[dict[str, Any]], per_block: int) -> 
     await rpc.call("evm_setAutomine", [True])
 
 
-async def generate(
-    rpc: JsonRpc,
-    deployment: Deployment,
-    creates: int,
-    modify_rounds: int = 0,
-    per_block: int = MAX_PER_BLOCK,
-) -> None:
-    accounts: list[str] = await rpc.call("eth_accounts", [])
-    keeper, users = accounts[0], accounts[1:10]
-    usdc = deployment.tokens["USDC"].address
-    txs = []
-    for i in range(creates):
-        amount = 10**15 + i
+class Flow:
+    """The benchmark's order flow: creations (ETH into USDC), then for each order its later
+    events: every 10th executed by the keeper, every 5th of the rest cancelled, every 3rd of
+    those left modified, and `modify_rounds` more modifications of every order left pending."""
+
+    def __init__(self, deployment: Deployment, accounts: list[str], modify_rounds: int) -> None:
+        self.deployment = deployment
+        self.keeper, self.users = accounts[0], accounts[1:10]
+        self.modify_rounds = modify_rounds
+
+    def create(self, i: int) -> dict[str, Any]:
+        amount = 10**15 + i  # tells which create an OrderCreated event belongs to
         executable = i % 10 == 0  # LIMIT long on USDC at 1.05: the keeper can execute it
         target = 105 * 10**16 if executable else 3 * 10**17 + i
         data = CREATE + _words(
             ETH,
-            usdc,
+            self.deployment.tokens["USDC"].address,
             amount,
             target,
             0,
@@ -109,40 +111,62 @@ async def generate(
             1 if executable or i % 3 == 0 else 0,
             0,
         )
-        txs.append(_tx(users[i % len(users)], deployment.trading, data, 400_000, value=amount))
-    await _send_all(rpc, txs, per_block)
-    # Transactions of one block are not mined in the order sent: find each order's id and
-    # owner from its OrderCreated event (amountIn, 10**15 + i, tells which create it was).
-    created = await rpc.call(
-        "eth_getLogs",
-        [{"address": deployment.trading, "fromBlock": "0x0", "toBlock": "latest",
-          "topics": [TOPICS[EventKind.CREATED]]}],
-    )  # fmt: skip
-    orders: dict[int, tuple[int, str]] = {}  # create number -> (order id, owner)
-    for log in created:
-        owner = "0x" + log["topics"][2][-40:]
-        orders[int(log["data"][130:194], 16) - 10**15] = (int(log["topics"][1], 16), owner)
-    later = []
-    for i in range(creates):
-        order_id, user = orders[i]
+        sender = self.users[i % len(self.users)]
+        return _tx(sender, self.deployment.trading, data, 400_000, value=amount)
+
+    def later(self, i: int, order_id: int, user: str) -> list[dict[str, Any]]:
+        trading = self.deployment.trading
         if i % 10 == 0:
-            later.append(_tx(keeper, deployment.router, EXECUTE + _words(order_id), 400_000))
-        elif i % 5 == 4:
-            later.append(_tx(user, deployment.trading, CANCEL + _words(order_id)))
-        elif i % 3 == 1:
-            later.append(
-                _tx(user, deployment.trading, MODIFY + _words(order_id, 4 * 10**17 + i, i))
-            )
-    for round_ in range(modify_rounds):  # orders that stay pending are adjusted again
-        later += [
-            _tx(
-                orders[i][1],
-                deployment.trading,
-                MODIFY + _words(orders[i][0], 5 * 10**17 + i + round_, i + round_),
-            )
-            for i in range(creates)
-            if i % 10 != 0 and i % 5 != 4
+            return [_tx(self.keeper, self.deployment.router, EXECUTE + _words(order_id), 400_000)]
+        if i % 5 == 4:
+            return [_tx(user, trading, CANCEL + _words(order_id))]
+        modifications = [(5 * 10**17 + i + r, i + r) for r in range(self.modify_rounds)]
+        if i % 3 == 1:
+            modifications.insert(0, (4 * 10**17 + i, i))
+        return [
+            _tx(user, trading, MODIFY + _words(order_id, target, min_out))
+            for target, min_out in modifications
         ]
+
+    async def created(self, rpc: JsonRpc, start: int, end: int) -> list[tuple[int, int, str]]:
+        """(create number, order id, owner) of the orders created in blocks [start, end].
+        Transactions of one block are not mined in the order sent: the amount tells."""
+        logs = await rpc.call(
+            "eth_getLogs",
+            [{"address": self.deployment.trading, "fromBlock": hex(start), "toBlock": hex(end),
+              "topics": [TOPICS[EventKind.CREATED]]}],
+        )  # fmt: skip
+        return [
+            (int(log["data"][130:194], 16) - 10**15, int(log["topics"][1], 16),
+             "0x" + log["topics"][2][-40:])
+            for log in logs
+        ]  # fmt: skip
+
+
+async def generate(
+    rpc: JsonRpc,
+    deployment: Deployment,
+    creates: int,
+    modify_rounds: int = 0,
+    per_block: int = MAX_PER_BLOCK,
+    wave: int | None = None,
+) -> None:
+    """Mine the flow. Without `wave`, every creation first and then every later event (all
+    the getOrder reads at the start of the chain). With it, creations in waves of `wave`
+    orders, each wave's blocks also carrying the later events of the wave before, as a live
+    exchange's chain mixes them."""
+    flow = Flow(deployment, await rpc.call("eth_accounts", []), modify_rounds)
+    step = wave or creates
+    later: list[dict[str, Any]] = []
+    for first in range(0, creates, step):
+        news = [flow.create(i) for i in range(first, min(creates, first + step))]
+        start = int(await rpc.call("eth_blockNumber", []), 16) + 1
+        # Alternated, so that each block holds creations and later events.
+        mixed = [tx for pair in zip_longest(news, later) for tx in pair if tx is not None]
+        await _send_all(rpc, mixed, per_block)
+        end = int(await rpc.call("eth_blockNumber", []), 16)
+        created = await flow.created(rpc, start, end)
+        later = [tx for order in sorted(created) for tx in flow.later(*order)]
     await _send_all(rpc, later, per_block)
 
 
@@ -285,7 +309,7 @@ async def run(args: argparse.Namespace, dsn: str, node_url: str) -> None:
     deployment = deploy(Web3(Web3.HTTPProvider(node_url, request_kwargs={"timeout": 120})))
     async with JsonRpc(node_url, timeout=300) as rpc:
         began = time.perf_counter()
-        await generate(rpc, deployment, args.creates, args.modify_rounds, args.per_block)
+        await generate(rpc, deployment, args.creates, args.modify_rounds, args.per_block, args.wave)
         head = int(await rpc.call("eth_blockNumber", []), 16)
         print(f"chain: {head} blocks, flow mined in {time.perf_counter() - began:.1f} s")
         raw_seconds, logs = await raw_get_logs(
@@ -340,6 +364,12 @@ def main() -> None:
         type=int,
         default=MAX_PER_BLOCK,
         help=f"transactions mined per block (at most {MAX_PER_BLOCK}: the block gas limit)",
+    )
+    parser.add_argument(
+        "--wave",
+        type=int,
+        help="mix the flow: creations in waves of this many orders, each wave's blocks also "
+        "carrying the later events of the wave before (default: every creation first)",
     )
     parser.add_argument(
         "--repeat", type=int, default=3, help="catch-ups timed each way (the median is shown)"
