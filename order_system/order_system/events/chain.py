@@ -29,9 +29,10 @@ from order_system.events.rpc import Call, JsonRpc, RpcError
 log = logging.getLogger(__name__)
 
 ETH_DECIMALS = 18
-# Orders read per OrderReader call. On Hardhat 2.29 (noisy 2-core measurements) 10 was as
-# fast as or faster than 4, 20 and 40, and 1.7x faster than 70, which was at times slower than
-# plain calls. Gas, about 30,000 per order, is nowhere near any node's eth_call cap.
+# Orders read per OrderReader call. On Hardhat 2.29 (noisy 2-core measurements) 10 to 70 read
+# at about the same rate and 5 was slower, once its allocator keeps freed memory
+# (devstack/hardhat.py); before that, 70 was 1.7x slower than 10. Gas, about 30,000 per order,
+# is nowhere near any node's eth_call cap.
 MAX_ORDERS_PER_READ = 10
 
 
