@@ -135,7 +135,7 @@ contract Trading {
         bool isLong,
         bool selfExecutable
     ) external payable nonReentrant returns (uint256) {
-        Order memory order = _newOrder(msg.sender, tokenIn, tokenOut, amountIn, targetPrice, minAmountOut, orderType);
+        StoredOrder memory order = _newOrder(msg.sender, tokenIn, tokenOut, amountIn, targetPrice, minAmountOut, orderType);
         order.isLong = isLong;
         order.selfExecutable = selfExecutable;
         return _create(order);
@@ -153,7 +153,7 @@ contract Trading {
         bool selfExecutable
     ) external payable onlyRouter nonReentrant returns (uint256) {
         if (user == address(0)) revert ZeroAddress();
-        Order memory order = _newOrder(user, tokenIn, tokenOut, amountIn, targetPrice, minAmountOut, orderType);
+        StoredOrder memory order = _newOrder(user, tokenIn, tokenOut, amountIn, targetPrice, minAmountOut, orderType);
         order.isLong = isLong;
         order.selfExecutable = selfExecutable;
         return _create(order);
@@ -251,7 +251,7 @@ contract Trading {
         uint256 targetPrice,
         uint256 minAmountOut,
         uint8 orderType
-    ) private view returns (Order memory order) {
+    ) private view returns (StoredOrder memory order) {
         if (amountIn == 0) revert ZeroAmount();
         if (tokenIn == tokenOut) revert SameToken();
         if (orderType > MARKET) revert UnsupportedOrderType(orderType);
@@ -263,29 +263,17 @@ contract Trading {
         order.targetPrice = targetPrice;
         order.minAmountOut = minAmountOut;
         order.orderType = orderType;
-        order.createdAt = block.timestamp;
+        order.createdAt = uint64(block.timestamp);
     }
 
-    function _create(Order memory order) private returns (uint256 orderId) {
+    function _create(StoredOrder memory order) private returns (uint256 orderId) {
         address tokenIn = order.tokenIn;
         uint256 amountIn = order.amountIn;
         uint256 expectedValue = tokenIn == address(0) ? amountIn : 0;
         if (msg.value != expectedValue) revert BadEthValue(msg.value, expectedValue);
 
         orderId = ++orderCount;
-        _orders[orderId] = StoredOrder({
-            user: order.user,
-            createdAt: uint64(order.createdAt),
-            orderType: order.orderType,
-            isLong: order.isLong,
-            executed: false,
-            selfExecutable: order.selfExecutable,
-            tokenIn: tokenIn,
-            tokenOut: order.tokenOut,
-            amountIn: amountIn,
-            targetPrice: order.targetPrice,
-            minAmountOut: order.minAmountOut
-        });
+        _orders[orderId] = order;
         escrowed[tokenIn] += amountIn;
 
         if (tokenIn != address(0)) {
