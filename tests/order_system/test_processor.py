@@ -1,5 +1,6 @@
 """The processor's guards: one writer, the checkpoint, the chain it belongs to, orders first
-seen after their creation, and the service's exit on an alert."""
+seen after their creation, a write failing while the next range is prepared, and the service's
+exit on an alert."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import asyncpg
 import httpx
 import orjson
 import pytest
-from indexing import index, processor
+from indexing import clear, dump, index, processor
 from order_flow import LIMIT, STOP, Flow
 
 from order_system.events import store
@@ -84,6 +85,48 @@ async def test_an_order_created_before_the_start_block_is_read_at_its_first_even
     assert row["min_amount_out"] == Decimal("5") and row["amount_in"] == Decimal("0.2")
     kinds = await clean_db.fetch("SELECT event_type FROM order_events ORDER BY block_number")
     assert [k["event_type"] for k in kinds] == ["MODIFIED", "EXECUTED"]
+
+
+async def test_a_write_failing_after_the_next_range_was_prepared_leaves_no_trace(
+    flow: Flow, clean_db: asyncpg.Pool, rpc: JsonRpc, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One block per range: the MODIFIED block's write fails only once the CANCELLED block
+    after it has been prepared from the cache. The same processor then resumes from its
+    checkpoint; rows prepared from the failed batch would show as a CANCELLED old status."""
+    order_id, _ = flow.create(
+        flow.users[0], "ETH", "USDC", Decimal("0.3"), Decimal("1.1"), Decimal("0"), LIMIT, True
+    )
+    flow.modify(flow.users[0], order_id, Decimal("1.2"), 7)
+    flow.cancel(flow.users[0], order_id)
+    write_batch, failed = store.write_batch, asyncio.Event()
+
+    async def fails_once(connection: asyncpg.Connection, batch: store.Batch, keep: int) -> None:
+        if not failed.is_set() and [e.event_type for e in batch.events] == ["MODIFIED"]:
+            await asyncio.sleep(0.3)  # the processor prepares the next range meanwhile
+            failed.set()
+            raise RuntimeError("injected write failure")
+        await write_batch(connection, batch, keep)
+
+    monkeypatch.setattr(store, "write_batch", fails_once)
+    async with clean_db.acquire() as connection:
+        indexer = processor(connection, rpc, flow.deployment, initial_range=1, max_range=1)
+        await indexer.prepare()
+        with pytest.raises(RuntimeError, match="injected"):
+            await indexer.sync()
+        assert len(indexer.cache) == 0
+        await indexer.sync()
+    statuses = await clean_db.fetch(
+        "SELECT event_type, old_status, new_status FROM order_events ORDER BY block_number"
+    )
+    assert [tuple(s) for s in statuses] == [
+        ("CREATED", None, "PENDING"),
+        ("MODIFIED", "PENDING", "PENDING"),
+        ("CANCELLED", "PENDING", "CANCELLED"),
+    ]
+    indexed = await dump(clean_db)
+    await clear(clean_db)
+    await index(clean_db, rpc, flow.deployment)
+    assert indexed == await dump(clean_db)
 
 
 async def test_the_service_exits_with_an_alert_that_health_reports(

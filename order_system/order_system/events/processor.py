@@ -1,5 +1,9 @@
 """The processor loop: fetch ranges in parallel, apply them strictly in order, follow the head,
-roll back on reorgs. One instance writes at a time (the caller holds the advisory lock)."""
+roll back on reorgs. One instance writes at a time (the caller holds the advisory lock).
+
+Applying a range is two steps: its transitions (pure work, from the order rows of an
+OrderCache) and its write (one transaction). The next range's transitions run while the
+previous range is written, unless they need an order the cache does not hold."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import asyncpg
 
 from order_system.events import store
 from order_system.events.chain import BlockMissing, Chain
+from order_system.events.decoding import EventKind
 from order_system.events.fetching import (
     Decimals,
     FetchedRange,
@@ -21,10 +26,15 @@ from order_system.events.fetching import (
     RangeSizer,
     fetch_range,
 )
+from order_system.events.order_cache import OrderCache
 from order_system.events.reorg import Halt, find_ancestor
 from order_system.events.transitions import EventRow, OrderRow, event_row, transition
 
 log = logging.getLogger(__name__)
+
+# Events between the transitions' pauses for the write in flight: PostgreSQL then waits at most
+# a few milliseconds for the next statement.
+YIELD_EVERY = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +63,7 @@ class Processor:
         self.stop = stop
         self.sizer = RangeSizer(tuning.initial_range, tuning.max_range)
         self.decimals = Decimals(chain, {})
+        self.cache = OrderCache()
         self.processed = tuning.start_block - 1
         self.processed_hash: str | None = None
         self.head = -1
@@ -136,7 +147,16 @@ class Processor:
 
     async def _catch_up(self, target: int) -> None:
         pending: deque[asyncio.Task[FetchedRange]] = deque()
+        writing: asyncio.Task[None] | None = None  # the previous range's write, in flight
         start = self.processed + 1
+        tip_hash = self.processed_hash  # the last block prepared (written or being written)
+
+        async def committed() -> None:
+            nonlocal writing
+            done, writing = writing, None  # a failed write is then not reported twice
+            if done is not None:
+                await done
+
         try:
             while (pending or start <= target) and not self.stop.is_set():
                 while len(pending) < self.tuning.fetch_concurrency and start <= target:
@@ -151,46 +171,81 @@ class Processor:
                     )
                     start = end + 1
                 fetched = await pending.popleft()
-                await self._apply(fetched)
+                stored = self._stored_orders(fetched)
+                if stored:
+                    await committed()  # the table is read once the write in flight is done
+                batch = await self._prepare(fetched, tip_hash, stored)
+                await committed()
+                writing = asyncio.create_task(self._write(batch))
+                tip_hash = batch.end_hash
+            await committed()
+        except BaseException:
+            self.cache.clear()  # it may hold rows of a batch that was never committed
+            raise
         finally:
+            if writing is not None:
+                await self._settle(writing)
             for task in pending:
                 task.cancel()
             for task in pending:
                 with contextlib.suppress(BaseException):
                     await task
 
-    async def _apply(self, fetched: FetchedRange) -> None:
+    @staticmethod
+    async def _settle(writing: asyncio.Task[None]) -> None:
+        """Let a write in flight end before the connection is used again, while another error
+        propagates; the write's own failure, if any, is only logged."""
+        await asyncio.wait([writing])
+        if not writing.cancelled() and (error := writing.exception()) is not None:
+            log.warning("the batch being written failed as well: %r", error)
+
+    def _stored_orders(self, fetched: FetchedRange) -> set[int]:
+        """The orders of this range to read from the table: those the cache does not hold,
+        except orders created in this range (nothing of an order is stored before its
+        OrderCreated is applied)."""
+        created = {e.order_id for e in fetched.events if e.kind is EventKind.CREATED}
+        ids = {e.order_id for e in fetched.events} - created
+        return ids - self.cache.rows(ids).keys()
+
+    async def _prepare(
+        self, fetched: FetchedRange, tip_hash: str | None, stored: set[int]
+    ) -> store.Batch:
         first = fetched.headers[fetched.start]
-        linked = self.processed_hash is None or first.parent_hash == self.processed_hash
-        if fetched.start == self.processed + 1 and not linked:
+        if tip_hash is not None and first.parent_hash != tip_hash:
             raise ReorgDetected(f"block {first.number} does not link to the stored block")
-        orders, events, new_ids = await self._transitions(fetched)
-        end_hash = fetched.headers[fetched.end].hash
-        batch = store.Batch(
+        orders, events, new_ids = await self._transitions(fetched, stored)
+        self.cache.update(orders)
+        return store.Batch(
             start=fetched.start,
             end=fetched.end,
             orders=list(orders.values()),
             events=events,
             headers=list(fetched.headers.values()),
             decimals=fetched.decimals,
-            end_hash=end_hash,
+            end_hash=fetched.headers[fetched.end].hash,
             new_order_ids=new_ids,
         )
+
+    async def _write(self, batch: store.Batch) -> None:
         await store.write_batch(self.connection, batch, self.tuning.reorg_window)
-        self.processed, self.processed_hash = fetched.end, end_hash
+        self.processed, self.processed_hash = batch.end, batch.end_hash
         self.last_progress = time.monotonic()
-        self.events_applied += len(events)
-        if events:
-            log.info("applied blocks %d..%d: %d events", fetched.start, fetched.end, len(events))
+        self.events_applied += len(batch.events)
+        if batch.events:
+            log.info("applied blocks %d..%d: %d events", batch.start, batch.end, len(batch.events))
 
     async def _transitions(
-        self, fetched: FetchedRange
+        self, fetched: FetchedRange, stored: set[int]
     ) -> tuple[dict[int, OrderRow], list[EventRow], frozenset[int]]:
         ids = {event.order_id for event in fetched.events}
-        orders = await store.load_orders(self.connection, ids) if ids else {}
+        orders = self.cache.rows(ids)
+        if stored:
+            orders.update(await store.load_orders(self.connection, stored))
         new_ids = frozenset(ids - orders.keys())
         rows: list[EventRow] = []
-        for event in fetched.events:
+        for count, event in enumerate(fetched.events, 1):
+            if count % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # lets the write in flight send its next statement
             order = orders.get(event.order_id)
             snapshot = fetched.snapshots.get(event.position)
             if order is None and snapshot is None:
@@ -207,6 +262,7 @@ class Processor:
         return orders, rows, new_ids
 
     async def _handle_reorg(self) -> None:
+        self.cache.clear()
         stored = await store.stored_hashes(self.connection)
         if not stored:
             return  # nothing applied near the head yet: the next pass re-checks
