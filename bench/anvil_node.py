@@ -21,8 +21,9 @@ ANVIL = REPO_ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin"
 
 
 @contextlib.contextmanager
-def anvil_node(timeout: float = 30.0) -> Iterator[str]:
-    """Run anvil on a free port (chain id 31337, Hardhat's dev accounts); yields its URL."""
+def anvil_node(timeout: float = 30.0) -> Iterator[tuple[str, int]]:
+    """Run anvil on a free port (chain id 31337, Hardhat's dev accounts); yields its URL and
+    process group id."""
     if not ANVIL.exists():
         raise HardhatNodeError(f"{ANVIL} not found: `make setup` installs anvil on Linux x64 only")
     port = free_port()
@@ -43,7 +44,7 @@ def anvil_node(timeout: float = 30.0) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise HardhatNodeError(f"anvil did not answer on {url}")
             time.sleep(0.1)
-        yield url
+        yield url, process.pid
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)

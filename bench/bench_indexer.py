@@ -2,172 +2,52 @@
 
 1. Deploys the contracts and mines an order flow through raw JSON-RPC batches, `--per-block`
    transactions per block (automine off, then `evm_mine`): the creates, then cancels, modifies
-   and keeper executions; with `--wave N`, creates in waves of N mixed into the same blocks
-   as the previous wave's later events, as on a live exchange. The chain shape (events per
-   block) is printed with the results.
+   and keeper executions (bench/order_flow.py); with `--wave N`, creates in waves of N mixed
+   into the same blocks as the previous wave's later events, as on a live exchange; with
+   `--close-all`, every order ends (the default leaves 70% of them pending). The chain shape
+   (events per block) is printed with the results.
 2. Times one raw `eth_getLogs` of the whole range (no decoding), then the processor's full
    catch-up from the deployment block, both ways: through OrderReader calls (the default: per
    block, up to 10 orders each) and one plain eth_call per order (BLOCK_ORDER_READS=false),
-   alternated `--repeat` times; then once more from answers replayed from memory (the
-   processor and PostgreSQL alone). PostgreSQL runs durable (fsync on) and Hardhat with its
-   per-request log off.
+   alternated `--repeat` times, with the CPU time the node, the processor and its PostgreSQL
+   backend each used; then once more from answers replayed from memory (the processor and
+   PostgreSQL alone). PostgreSQL runs durable (fsync on) and Hardhat with its per-request log
+   off.
 
     .venv/bin/python bench/bench_indexer.py [--creates 8000] [--modify-rounds 0]
-        [--per-block 70] [--wave N] [--repeat 3] [--node hardhat|anvil]
+        [--per-block 70] [--wave N] [--close-all] [--repeat 3] [--node hardhat|anvil]
 
 Every CREATED event needs `getOrder` at its block; on Hardhat executing those calls, not the
-processor, bounds catch-up. The order API's list latency is bench/bench_order_api.py.
+processor, bounds catch-up. The CPU line shows the other bound: the three processes' CPU time
+shared over the machine's cores. The order API's list latency is bench/bench_order_api.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import time
 from collections import Counter
-from itertools import zip_longest
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 import orjson
 from anvil_node import anvil_node
+from cpu_use import group_cpu, own_cpu, process_cpu
+from order_flow import MAX_PER_BLOCK, generate
 
 from devstack.hardhat import HardhatNode
 from devstack.ports import free_port
 from devstack.postgres import PostgresServer
 from linkora_core.migrations import apply_migrations
-from order_system.deploy import ETH, Deployment, deploy
+from order_system.deploy import Deployment, deploy
 from order_system.events.chain import Chain
 from order_system.events.decoding import TOPICS, EventKind
 from order_system.events.processor import Processor, Tuning
 from order_system.events.rpc import JsonRpc
-
-# A block takes transactions by gas limit: 70 x 400,000 fits Hardhat's 30M.
-MAX_PER_BLOCK = 70
-
-
-def _selector(signature: str) -> str:
-    from eth_utils.crypto import keccak
-
-    return "0x" + keccak(text=signature)[:4].hex()
-
-
-CREATE = _selector("createOrder(address,address,uint256,uint256,uint256,uint8,bool,bool)")
-CANCEL = _selector("cancelOrder(uint256)")
-MODIFY = _selector("modifyOrder(uint256,uint256,uint256)")
-EXECUTE = _selector("executeOrder(uint256)")
-
-
-def _words(*values: int | str) -> str:
-    return "".join(format(int(v, 16) if isinstance(v, str) else int(v), "064x") for v in values)
-
-
-def _tx(sender: str, to: str, data: str, gas: int = 300_000, value: int = 0) -> dict[str, Any]:
-    tx = {"from": sender, "to": to, "data": data, "gas": hex(gas)}
-    return {**tx, "value": hex(value)} if value else tx
-
-
-async def _send_all(rpc: JsonRpc, txs: list[dict[str, Any]], per_block: int) -> None:
-    """Send with automine off, mining `per_block` transactions per block."""
-    await rpc.call("evm_setAutomine", [False])
-    for first in range(0, len(txs), per_block):
-        answers = await rpc.batch(
-            [("eth_sendTransaction", [tx]) for tx in txs[first : first + per_block]]
-        )
-        failed = [a for a in answers if isinstance(a, Exception)]
-        if failed:
-            raise RuntimeError(f"send failed: {failed[0]}")
-        await rpc.call("evm_mine", [])
-    while True:  # mine what is still waiting
-        await rpc.call("evm_mine", [])
-        block = await rpc.call("eth_getBlockByNumber", ["latest", False])
-        if not block["transactions"]:
-            break
-    await rpc.call("evm_setAutomine", [True])
-
-
-class Flow:
-    """The benchmark's order flow: creations (ETH into USDC), then for each order its later
-    events: every 10th executed by the keeper, every 5th of the rest cancelled, every 3rd of
-    those left modified, and `modify_rounds` more modifications of every order left pending."""
-
-    def __init__(self, deployment: Deployment, accounts: list[str], modify_rounds: int) -> None:
-        self.deployment = deployment
-        self.keeper, self.users = accounts[0], accounts[1:10]
-        self.modify_rounds = modify_rounds
-
-    def create(self, i: int) -> dict[str, Any]:
-        amount = 10**15 + i  # tells which create an OrderCreated event belongs to
-        executable = i % 10 == 0  # LIMIT long on USDC at 1.05: the keeper can execute it
-        target = 105 * 10**16 if executable else 3 * 10**17 + i
-        data = CREATE + _words(
-            ETH,
-            self.deployment.tokens["USDC"].address,
-            amount,
-            target,
-            0,
-            0 if executable else i % 2,
-            1 if executable or i % 3 == 0 else 0,
-            0,
-        )
-        sender = self.users[i % len(self.users)]
-        return _tx(sender, self.deployment.trading, data, 400_000, value=amount)
-
-    def later(self, i: int, order_id: int, user: str) -> list[dict[str, Any]]:
-        trading = self.deployment.trading
-        if i % 10 == 0:
-            return [_tx(self.keeper, self.deployment.router, EXECUTE + _words(order_id), 400_000)]
-        if i % 5 == 4:
-            return [_tx(user, trading, CANCEL + _words(order_id))]
-        modifications = [(5 * 10**17 + i + r, i + r) for r in range(self.modify_rounds)]
-        if i % 3 == 1:
-            modifications.insert(0, (4 * 10**17 + i, i))
-        return [
-            _tx(user, trading, MODIFY + _words(order_id, target, min_out))
-            for target, min_out in modifications
-        ]
-
-    async def created(self, rpc: JsonRpc, start: int, end: int) -> list[tuple[int, int, str]]:
-        """(create number, order id, owner) of the orders created in blocks [start, end].
-        Transactions of one block are not mined in the order sent: the amount tells."""
-        logs = await rpc.call(
-            "eth_getLogs",
-            [{"address": self.deployment.trading, "fromBlock": hex(start), "toBlock": hex(end),
-              "topics": [TOPICS[EventKind.CREATED]]}],
-        )  # fmt: skip
-        return [
-            (int(log["data"][130:194], 16) - 10**15, int(log["topics"][1], 16),
-             "0x" + log["topics"][2][-40:])
-            for log in logs
-        ]  # fmt: skip
-
-
-async def generate(
-    rpc: JsonRpc,
-    deployment: Deployment,
-    creates: int,
-    modify_rounds: int = 0,
-    per_block: int = MAX_PER_BLOCK,
-    wave: int | None = None,
-) -> None:
-    """Mine the flow. Without `wave`, every creation first and then every later event (all
-    the getOrder reads at the start of the chain). With it, creations in waves of `wave`
-    orders, each wave's blocks also carrying the later events of the wave before, as a live
-    exchange's chain mixes them."""
-    flow = Flow(deployment, await rpc.call("eth_accounts", []), modify_rounds)
-    step = wave or creates
-    later: list[dict[str, Any]] = []
-    for first in range(0, creates, step):
-        news = [flow.create(i) for i in range(first, min(creates, first + step))]
-        start = int(await rpc.call("eth_blockNumber", []), 16) + 1
-        # Alternated, so that each block holds creations and later events.
-        mixed = [tx for pair in zip_longest(news, later) for tx in pair if tx is not None]
-        await _send_all(rpc, mixed, per_block)
-        end = int(await rpc.call("eth_blockNumber", []), 16)
-        created = await flow.created(rpc, start, end)
-        later = [tx for order in sorted(created) for tx in flow.later(*order)]
-    await _send_all(rpc, later, per_block)
 
 
 async def raw_get_logs(
@@ -280,10 +160,37 @@ class AnswerCache:
         await self._runner.cleanup()
 
 
+@dataclass(frozen=True, slots=True)
+class CatchUp:
+    seconds: float
+    events: int
+    # CPU seconds each process used during the catch-up (the node's is 0 when not measured).
+    node_cpu: float
+    processor_cpu: float
+    database_cpu: float
+
+
+def cpu_line(runs: list[CatchUp]) -> str:
+    """The CPU each process used (medians) and the rate those seconds allow at best, spread
+    perfectly over the machine's cores."""
+    node, processor, database = (
+        statistics.median(getattr(run, name) for run in runs)
+        for name in ("node_cpu", "processor_cpu", "database_cpu")
+    )
+    cores = os.cpu_count() or 1
+    floor = (node + processor + database) / cores
+    return (
+        f"CPU per catch-up (medians): node {node:.2f} s, processor {processor:.2f} s, "
+        f"PostgreSQL {database:.2f} s; over {cores} cores that allows at most "
+        f"{runs[0].events / floor:,.0f} events/s"
+    )
+
+
 async def catch_up(
-    dsn: str, rpc: JsonRpc, deployment: Deployment, reader: bool = True
-) -> tuple[float, int]:
+    dsn: str, rpc: JsonRpc, deployment: Deployment, node_group: int | None, reader: bool = True
+) -> CatchUp:
     connection = await asyncpg.connect(dsn)
+    backend = connection.get_server_pid()
     await connection.execute(
         "TRUNCATE orders, order_events, processed_events, block_hashes, system_state"
     )
@@ -293,23 +200,39 @@ async def catch_up(
         tuning = Tuning(start_block=deployment.block_number, confirmations=0, initial_range=10)
         chain = Chain(rpc, deployment.trading, reader=reader)
         processor = Processor(connection, chain, tuning, asyncio.Event())
+        node = group_cpu(node_group) if node_group else 0.0
+        cpu = own_cpu(), process_cpu(backend)
         began = time.perf_counter()
         await processor.prepare()
         await processor.sync()
         seconds = time.perf_counter() - began
         assert chain.reader_enabled is reader, "the node did not run OrderReader"
-        return seconds, processor.events_applied
+        return CatchUp(
+            seconds,
+            processor.events_applied,
+            group_cpu(node_group) - node if node_group else 0.0,
+            own_cpu() - cpu[0],
+            process_cpu(backend) - cpu[1],
+        )
     finally:
         await connection.close()
 
 
-async def run(args: argparse.Namespace, dsn: str, node_url: str) -> None:
+async def run(args: argparse.Namespace, dsn: str, node_url: str, node_group: int) -> None:
     from web3 import Web3
 
     deployment = deploy(Web3(Web3.HTTPProvider(node_url, request_kwargs={"timeout": 120})))
     async with JsonRpc(node_url, timeout=300) as rpc:
         began = time.perf_counter()
-        await generate(rpc, deployment, args.creates, args.modify_rounds, args.per_block, args.wave)
+        await generate(
+            rpc,
+            deployment,
+            args.creates,
+            args.modify_rounds,
+            args.per_block,
+            args.wave,
+            args.close_all,
+        )
         head = int(await rpc.call("eth_blockNumber", []), 16)
         print(f"chain: {head} blocks, flow mined in {time.perf_counter() - began:.1f} s")
         raw_seconds, logs = await raw_get_logs(
@@ -323,30 +246,32 @@ async def run(args: argparse.Namespace, dsn: str, node_url: str) -> None:
             True: "OrderReader (the default: <= 10 orders per call, per block)",
             False: "one eth_call per order (BLOCK_ORDER_READS=false)",
         }
-        runs: dict[bool, list[float]] = {True: [], False: []}
+        runs: dict[bool, list[CatchUp]] = {True: [], False: []}
         for _ in range(args.repeat):  # alternated: a busy machine slows both alike
             for reader in ways:
-                seconds, events = await catch_up(dsn, rpc, deployment, reader)
-                runs[reader].append(seconds)
+                runs[reader].append(await catch_up(dsn, rpc, deployment, node_group, reader))
         for reader, how in ways.items():
-            seconds = statistics.median(runs[reader])
-            each = ", ".join(f"{events / s:,.0f}" for s in runs[reader])
+            events = runs[reader][0].events
+            seconds = statistics.median(run.seconds for run in runs[reader])
+            each = ", ".join(f"{events / run.seconds:,.0f}" for run in runs[reader])
             print(
                 f"catch-up, getOrder by {how}: {events} events in {seconds:.2f} s = "
                 f"{events / seconds:,.0f} events/s, median of {args.repeat} (each: {each}); "
                 f"{seconds / raw_seconds:.1f}x the raw eth_getLogs time"
             )
+            print(f"  {cpu_line(runs[reader])}")
         cache = AnswerCache(node_url)
         cached_url = await cache.start()
         try:
-            async with JsonRpc(cached_url, timeout=300) as cached:
-                await catch_up(dsn, cached, deployment)  # fills the cache
-                cached_seconds, _ = await catch_up(dsn, cached, deployment)
+            async with JsonRpc(cached_url, timeout=300) as replay:
+                await catch_up(dsn, replay, deployment, None)  # fills the cache
+                replayed = await catch_up(dsn, replay, deployment, None)
         finally:
             await cache.stop()
     print(
-        f"catch-up with the node's answers replayed from memory: {cached_seconds:.2f} s = "
-        f"{events / cached_seconds:,.0f} events/s (processor + PostgreSQL alone)"
+        f"catch-up with the node's answers replayed from memory: {replayed.seconds:.2f} s = "
+        f"{replayed.events / replayed.seconds:,.0f} events/s (processor + PostgreSQL alone; "
+        f"PostgreSQL CPU {replayed.database_cpu:.2f} s)"
     )
 
 
@@ -372,6 +297,12 @@ def main() -> None:
         "carrying the later events of the wave before (default: every creation first)",
     )
     parser.add_argument(
+        "--close-all",
+        action="store_true",
+        help="every order ends: the orders the flow leaves pending are cancelled after their "
+        "modifications (default: 70%% of orders stay pending)",
+    )
+    parser.add_argument(
         "--repeat", type=int, default=3, help="catch-ups timed each way (the median is shown)"
     )
     parser.add_argument(
@@ -394,11 +325,12 @@ def main() -> None:
 
         asyncio.run(migrate())
         if args.node == "anvil":
-            with anvil_node() as url:
-                asyncio.run(run(args, dsn, url))
+            with anvil_node() as (url, group):
+                asyncio.run(run(args, dsn, url, group))
         else:
             with HardhatNode(database.root / "hardhat.log") as node:
-                asyncio.run(run(args, dsn, node.url))
+                assert node.pid is not None
+                asyncio.run(run(args, dsn, node.url, node.pid))
     finally:
         database.remove()
 
