@@ -20,6 +20,7 @@ def test_rows_returns_only_the_orders_it_holds() -> None:
     cache = OrderCache()
     cache.update({1: _row(1), 2: _row(2)})
     assert cache.rows([2, 3]) == {2: _row(2)}
+    assert 2 in cache and 3 not in cache
     assert cache.rows([]) == {}
 
 

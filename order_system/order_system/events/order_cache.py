@@ -24,6 +24,9 @@ class OrderCache:
     def __len__(self) -> int:
         return len(self._rows)
 
+    def __contains__(self, order_id: object) -> bool:
+        return order_id in self._rows
+
     def rows(self, ids: Iterable[int]) -> dict[int, OrderRow]:
         """The rows held for these ids (ids not held are left out)."""
         held = self._rows

@@ -204,8 +204,11 @@ class Processor:
         except orders created in this range (nothing of an order is stored before its
         OrderCreated is applied)."""
         created = {e.order_id for e in fetched.events if e.kind is EventKind.CREATED}
-        ids = {e.order_id for e in fetched.events} - created
-        return ids - self.cache.rows(ids).keys()
+        return {
+            e.order_id
+            for e in fetched.events
+            if e.order_id not in created and e.order_id not in self.cache
+        }
 
     async def _prepare(
         self, fetched: FetchedRange, tip_hash: str | None, stored: set[int]
