@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TypeAlias
+from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -17,13 +17,15 @@ log = logging.getLogger(__name__)
 # Repository functions take either, so tests can run them inside a rolled-back transaction.
 Executor: TypeAlias = "asyncpg.Pool | asyncpg.Connection"
 
-# Errors that mean "the server is not (yet) reachable", as opposed to a broken query.
+# Errors that mean "the server is not (yet) reachable", as opposed to a broken query. The
+# driver's InterfaceError is not among them: it also means a programming error ("another
+# operation is in progress"), which retrying forever would hide; a closed connection, its one
+# outage meaning, is raised as ConnectionDoesNotExistError by the connections made here.
 UNAVAILABLE = (
     OSError,
     TimeoutError,
     asyncpg.CannotConnectNowError,
     asyncpg.ConnectionDoesNotExistError,
-    asyncpg.InterfaceError,
     asyncpg.TooManyConnectionsError,
     # A connection the server terminated in the middle of an operation can be left in a state
     # where its next use fails this way; it is an outage symptom, not a bad query.
@@ -47,21 +49,35 @@ async def connect_pool(
     migrate: bool = True,
     retry_for: float = 120.0,
     reset_on_release: bool = True,
+    statement_timeout: float | None = None,
+    acquire_timeout: float | None = None,
 ) -> asyncpg.Pool:
     """Open a pool, retrying with backoff for up to `retry_for` seconds, then migrate.
 
     `reset_on_release=False` is for pools whose users leave no session state behind (no
     advisory locks, LISTEN, cursors or SET): it saves the round trip asyncpg otherwise makes
-    to reset every connection handed back."""
+    to reset every connection handed back. `statement_timeout` (seconds) makes the server
+    cancel longer statements (QueryCanceledError); `acquire_timeout` makes a caller that waits
+    longer for a free connection get TimeoutError instead of waiting for ever."""
+    server_settings = {}
+    if statement_timeout is not None:
+        server_settings["statement_timeout"] = str(max(1, round(statement_timeout * 1000)))
     delay, waited = 0.25, 0.0
     while True:
         try:
-            pool: asyncpg.Pool = await asyncpg.create_pool(
+            pool: asyncpg.Pool = await _Pool(
                 dsn,
+                acquire_timeout=acquire_timeout,
                 min_size=min_size,
                 max_size=max_size,
                 command_timeout=60,
-                connection_class=asyncpg.Connection if reset_on_release else _NoReset,
+                connection_class=_Connection if reset_on_release else _NoReset,
+                server_settings=server_settings,
+                # asyncpg.create_pool's defaults, which a Pool subclass must pass itself.
+                max_queries=50000,
+                max_inactive_connection_lifetime=300.0,
+                loop=None,
+                record_class=asyncpg.Record,
             )
             break
         except UNAVAILABLE as error:
@@ -77,7 +93,57 @@ async def connect_pool(
     return pool
 
 
-class _NoReset(asyncpg.Connection):  # type: ignore[misc]  # asyncpg ships no types
+class _Pool(asyncpg.Pool):  # type: ignore[misc]  # asyncpg ships no types
+    """A pool whose every acquire (also those inside `fetch` and friends, which take no
+    timeout) waits at most `acquire_timeout` seconds, so callers of an exhausted pool fail
+    fast with TimeoutError."""
+
+    __slots__ = ("_acquire_timeout",)
+
+    def __init__(self, *args: Any, acquire_timeout: float | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._acquire_timeout = acquire_timeout
+
+    def acquire(self, *, timeout: float | None = None) -> Any:
+        return super().acquire(timeout=self._acquire_timeout if timeout is None else timeout)
+
+
+class _Connection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg ships no types
+    """A connection whose loss reads as an outage wherever the caller next uses it.
+
+    asyncpg says "connection is closed" or, when the loss is noticed while a caller holds the
+    connection, hands the connection back and says "released back to the pool": both plain
+    InterfaceErrors, the class its programming errors share. Here the held connection stays
+    checked out until its caller hands it back, and every use of a closed connection raises
+    ConnectionDoesNotExistError. (These hooks are asyncpg internals; tests/core/test_db_pool.py
+    fails if a release changes them.)"""
+
+    _releasing = False
+
+    def _check_open(self) -> None:
+        if self.is_closed():
+            raise asyncpg.ConnectionDoesNotExistError("connection is closed")
+
+    def _set_proxy(self, proxy: object) -> None:
+        super()._set_proxy(proxy)
+        if proxy is not None:
+            self._releasing = False
+
+    def _on_release(self, stacklevel: int = 1) -> None:
+        self._releasing = True
+        super()._on_release(stacklevel + 1)
+
+    def _cleanup(self) -> None:
+        if self._proxy is None or self._releasing:
+            super()._cleanup()
+            return
+        holder = getattr(self, "_pool_holder")  # noqa: B009  # untyped asyncpg attribute
+        self._pool_holder = None
+        super()._cleanup()
+        self._pool_holder = holder
+
+
+class _NoReset(_Connection):
     """A connection handed back to its pool without a reset query (an open transaction is
     still rolled back)."""
 

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+import asyncpg
 import orjson
 import uvicorn
 from starlette.applications import Starlette
@@ -42,9 +43,18 @@ async def database_unavailable(request: Request, exc: Exception) -> Response:
     return error("Database unavailable", 503, headers={"Retry-After": "1"})
 
 
+async def query_cancelled(request: Request, exc: Exception) -> Response:
+    """A query stopped by the server's statement timeout: the database is too busy now."""
+    log.warning("query cancelled for %s: %s", request.url.path, exc)
+    return error("Database busy: the query took too long", 503, headers={"Retry-After": "1"})
+
+
 def exception_handlers() -> dict[Any, Any]:
     """What every API maps to a response instead of a 500."""
-    return dict.fromkeys(DATABASE_DOWN, database_unavailable)
+    return {
+        **dict.fromkeys(DATABASE_DOWN, database_unavailable),
+        asyncpg.QueryCanceledError: query_cancelled,
+    }
 
 
 def middleware(

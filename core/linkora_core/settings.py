@@ -10,13 +10,14 @@ import sys
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Self, TypeVar
+from urllib.parse import quote
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Secrets that appear in .env.example and the development compose file; production refuses them.
 EXAMPLE_SECRETS = frozenset(
-    {"linkora", "linkora_dev_password", "change-me", "password", "postgres"}
+    {"linkora", "linkora_dev_password", "change-me", "password", "postgres", "crypto_password"}
 )
 
 
@@ -68,10 +69,11 @@ class CommonSettings(BaseSettings):
 
     @property
     def db_dsn(self) -> str:
-        password = self.db_password.get_secret_value()
-        return (
-            f"postgresql://{self.db_user}:{password}@{self.db_host}:{self.db_port}/{self.db_name}"
-        )
+        # Every part is percent-encoded: a password may hold `/ @ # ? %` or spaces.
+        user = quote(self.db_user, safe="")
+        password = quote(self.db_password.get_secret_value(), safe="")
+        name = quote(self.db_name, safe="")
+        return f"postgresql://{user}:{password}@{self.db_host}:{self.db_port}/{name}"
 
     @property
     def redis_url(self) -> str:
@@ -101,6 +103,10 @@ class HttpSettings(CommonSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
     rate_limit_per_second: float = Field(default=50.0, ge=0)
     rate_limit_burst: int = Field(default=100, ge=1)
+    # Seconds: the server cancels a longer API query (503), and a request that waits longer
+    # for a free database connection answers 503 instead of hanging.
+    db_statement_timeout: float = Field(default=10.0, gt=0)
+    db_acquire_timeout: float = Field(default=5.0, gt=0)
     # Peers whose X-Forwarded-For is believed (the load balancer); addresses or networks.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 

@@ -1,0 +1,113 @@
+"""A service's long-running background tasks, none of which may end silently.
+
+A task that ends while the service is not stopping (`stop` unset; it raised, returned, or
+was cancelled from outside) is logged with its traceback, reported by `problems()` so the
+service answers not ready, and started again after a delay that grows from `first_delay` to
+`max_delay` while it keeps failing. Shutdown (`close()`) cancels every task and waits."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+Work = Callable[[], Coroutine[Any, Any, None]]
+
+# A run that lasted this long counts as healthy: the next failure starts from `first_delay`.
+HEALTHY_RUN = 60.0
+
+
+class BackgroundTasks:
+    """Named background tasks, restarted when they end unexpectedly."""
+
+    def __init__(
+        self,
+        service: str,
+        *,
+        stop: asyncio.Event | None = None,
+        first_delay: float = 0.5,
+        max_delay: float = 15.0,
+    ) -> None:
+        self.service = service
+        self.stop = stop
+        self.first_delay = first_delay
+        self.max_delay = max_delay
+        self.restarts: dict[str, int] = {}
+        self._runs: dict[str, asyncio.Task[None]] = {}
+        self._runners: list[asyncio.Task[None]] = []
+        self._problems: dict[str, str] = {}
+        self._closing = False
+
+    def start(self, name: str, work: Work) -> None:
+        """Run `work()` as task `name` until `close()`, restarting it whenever it ends."""
+        if name in self.restarts:
+            raise ValueError(f"task {name!r} is already started")
+        self.restarts[name] = 0
+        self._runners.append(asyncio.create_task(self._keep(name, work), name=f"{name}-keeper"))
+
+    def problems(self) -> dict[str, str]:
+        """Tasks that ended unexpectedly and are waiting to be started again, with why."""
+        return dict(self._problems)
+
+    @property
+    def healthy(self) -> bool:
+        return not self._problems
+
+    def current(self, name: str) -> asyncio.Task[None]:
+        """The running task `name` (tests cancel it to see it come back)."""
+        return self._runs[name]
+
+    async def close(self) -> None:
+        """Cancel every task and wait until each has ended."""
+        self._closing = True
+        for runner in self._runners:
+            runner.cancel()
+        for runner in self._runners:
+            with contextlib.suppress(asyncio.CancelledError):
+                await runner
+        self._runners.clear()
+
+    async def _keep(self, name: str, work: Work) -> None:
+        delay = self.first_delay
+        while True:
+            started = time.monotonic()
+            run = asyncio.create_task(work(), name=name)
+            self._runs[name] = run
+            try:
+                await asyncio.wait([run])
+            except asyncio.CancelledError:
+                run.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await run
+                raise
+            if self._closing or (self.stop is not None and self.stop.is_set()):
+                return
+            why = _ended(run)
+            log.error(
+                "%s: background task %s %s; restarting in %.1fs",
+                self.service,
+                name,
+                why,
+                delay,
+                exc_info=None if run.cancelled() else run.exception(),
+            )
+            self._problems[name] = why
+            self.restarts[name] += 1
+            await asyncio.sleep(delay)
+            self._problems.pop(name, None)
+            ran_for = time.monotonic() - started
+            delay = self.first_delay if ran_for >= HEALTHY_RUN else min(delay * 2, self.max_delay)
+
+
+def _ended(run: asyncio.Task[None]) -> str:
+    if run.cancelled():
+        return "was cancelled"
+    error = run.exception()
+    if error is None:
+        return "returned"
+    return f"failed: {type(error).__name__}: {error}"

@@ -1,0 +1,106 @@
+"""Background tasks never end silently: an unexpected end is logged, reported and restarted."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Callable
+
+import pytest
+
+from linkora_core.tasks import BackgroundTasks
+
+
+async def _until(condition: Callable[[], object], seconds: float = 5.0) -> None:
+    async with asyncio.timeout(seconds):
+        while not condition():  # noqa: ASYNC110  # polls state the tasks change, no event
+            await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize("ending", ["raises", "returns", "is cancelled"])
+async def test_a_task_that_ends_unexpectedly_is_logged_reported_and_restarted(
+    ending: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    starts = 0
+    first_run = asyncio.Event()
+
+    async def work() -> None:
+        nonlocal starts
+        starts += 1
+        if starts == 1:
+            first_run.set()
+            await asyncio.sleep(0.05)
+            if ending == "raises":
+                raise RuntimeError("lost the feed")
+            if ending == "returns":
+                return
+        await asyncio.sleep(3600)
+
+    tasks = BackgroundTasks("test-service", first_delay=0.2)
+    tasks.start("feed", work)
+    try:
+        await first_run.wait()
+        if ending == "is cancelled":
+            tasks.current("feed").cancel()
+        await _until(lambda: tasks.problems())
+        assert list(tasks.problems()) == ["feed"]
+        assert not tasks.healthy
+        await _until(lambda: starts == 2)
+        await _until(lambda: tasks.healthy)
+        assert tasks.restarts == {"feed": 1}
+        assert not tasks.current("feed").done()
+    finally:
+        await tasks.close()
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1
+    assert "test-service: background task feed" in errors[0].getMessage()
+
+
+async def test_the_delay_grows_while_a_task_keeps_failing() -> None:
+    started: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    async def work() -> None:
+        started.append(loop.time())
+        raise OSError("still down")
+
+    tasks = BackgroundTasks("test-service", first_delay=0.05, max_delay=0.2)
+    tasks.start("poller", work)
+    try:
+        await _until(lambda: len(started) >= 5)
+    finally:
+        await tasks.close()
+    gaps = [later - earlier for earlier, later in itertools.pairwise(started)]
+    assert gaps[0] >= 0.05
+    assert gaps[1] >= 0.1
+    assert all(gap >= 0.2 for gap in gaps[3:])
+
+
+async def test_nothing_is_restarted_or_reported_once_the_service_stops() -> None:
+    stop = asyncio.Event()
+    runs = 0
+
+    async def work() -> None:
+        nonlocal runs
+        runs += 1
+        await stop.wait()
+
+    tasks = BackgroundTasks("test-service", stop=stop, first_delay=0.01)
+    tasks.start("flush", work)
+    await _until(lambda: runs == 1)
+    stop.set()
+    await asyncio.sleep(0.1)
+    assert runs == 1
+    assert tasks.healthy
+    await tasks.close()
+
+
+async def test_close_cancels_running_tasks() -> None:
+    tasks = BackgroundTasks("test-service")
+    tasks.start("forever", lambda: asyncio.sleep(3600))
+    await asyncio.sleep(0)
+    running = tasks.current("forever")
+    await tasks.close()
+    assert running.cancelled()
+    assert tasks.healthy
