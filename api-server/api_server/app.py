@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,7 +11,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from api_server import candle_routes, market_routes, openapi, page_routes, udf_routes
 from api_server.candle_reader import FrontierCache
-from api_server.health import health
+from api_server.health import Readiness, health, ready
 from api_server.live_feed import LiveFeed
 from api_server.metrics import hub_metrics
 from api_server.page_cache import PageCache
@@ -23,6 +22,7 @@ from api_server.ws_hub import Hub
 from linkora_core import bus, db, http
 from linkora_core.metrics import FunctionCollector, ServiceMetrics
 from linkora_core.ratelimit import ClientAddress
+from linkora_core.tasks import BackgroundTasks
 
 
 def create_app(settings: ApiSettings, *, maintain_rollups: bool = True) -> Starlette:
@@ -37,6 +37,8 @@ def create_app(settings: ApiSettings, *, maintain_rollups: bool = True) -> Starl
             min_size=settings.db_pool_min,
             max_size=settings.db_pool_max,
             reset_on_release=False,
+            statement_timeout=settings.db_statement_timeout,
+            acquire_timeout=settings.db_acquire_timeout,
         )
         app.state.redis = bus.connect(settings.redis_url)
         app.state.page_cache = PageCache(
@@ -55,24 +57,21 @@ def create_app(settings: ApiSettings, *, maintain_rollups: bool = True) -> Starl
         )
         app.state.live_feed = feed
         stop = asyncio.Event()
-        tasks = [
-            asyncio.create_task(feed.run(stop), name="live-feed"),
-            asyncio.create_task(feed.flush_loop(stop), name="live-flush"),
-        ]
+        tasks = app.state.tasks = BackgroundTasks("api-server", stop=stop)
+        tasks.start("live-feed", lambda: feed.run(stop))
+        if settings.ws_update_interval > 0:
+            tasks.start("live-flush", lambda: feed.flush_loop(stop))
         if maintain_rollups:
             maintainer = RollupMaintainer(settings.db_dsn, interval=settings.rollup_interval)
             app.state.rollups = maintainer
-            tasks.append(asyncio.create_task(maintainer.run(stop), name="rollups"))
+            tasks.start("rollups", lambda: maintainer.run(stop))
+        app.state.readiness = Readiness(app.state, tasks)
         try:
             yield
         finally:
             # Background work is idempotent (upserts, a subscription): cancelling is safe.
             stop.set()
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await tasks.close()
             await app.state.redis.aclose()
             await app.state.pool.close()
             metrics.registry.unregister(hub_collector)
@@ -80,6 +79,7 @@ def create_app(settings: ApiSettings, *, maintain_rollups: bool = True) -> Starl
     return Starlette(
         routes=[
             Route("/health", health),
+            Route("/ready", ready),
             metrics.route(),
             Route("/symbols", market_routes.symbols),
             Route("/candles", candle_routes.candles),

@@ -1,19 +1,46 @@
-"""`GET /health`: always 200; says which dependencies answer."""
+"""`GET /health`: always 200; says which dependencies answer. `GET /ready`: 200 only when the
+database and Redis answer, the live feed is subscribed and no background task is down (503
+names every problem), so a load balancer drains a replica that cannot serve."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from starlette.datastructures import State
 from starlette.requests import Request
 
 from linkora_core import bus, db
 from linkora_core.http import JSON
+from linkora_core.readiness import CachedCheck, verdict
+from linkora_core.tasks import BackgroundTasks
+
+
+class Readiness:
+    """What `/health` and `/ready` look at, in the app's state (read at each check); the
+    database and Redis round trips are cached."""
+
+    def __init__(self, state: State, tasks: BackgroundTasks) -> None:
+        self.database = CachedCheck(lambda: db.is_healthy(state.pool))
+        self.redis = CachedCheck(lambda: bus.is_healthy(state.redis))
+        self._state = state
+        self.tasks = tasks
+
+    async def problems(self) -> dict[str, str]:
+        problems = self.tasks.problems()
+        if not await self.database.get():
+            problems["database"] = "unreachable"
+        if not await self.redis.get():
+            problems["redis"] = "unreachable"
+        if not self._state.live_feed.connected:
+            problems["live_feed"] = "not subscribed to Redis"
+        return problems
 
 
 async def health(request: Request) -> JSON:
     state = request.app.state
-    database = await db.is_healthy(state.pool)
-    redis = await bus.is_healthy(state.redis)
+    readiness: Readiness = state.readiness
+    database = await readiness.database.get()
+    redis = await readiness.redis.get()
     return JSON(
         {
             "status": "healthy" if database and redis else "degraded",
@@ -24,3 +51,8 @@ async def health(request: Request) -> JSON:
             "websocket_clients": state.hub.clients,
         }
     )
+
+
+async def ready(request: Request) -> JSON:
+    body, status = verdict(await request.app.state.readiness.problems())
+    return JSON(body, status_code=status)

@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 from api_server.candle_reader import Reader
 from api_server.wire import ws_candle
 from api_server.ws_hub import Hub
+from linkora_core import db
 from linkora_core.bus import REDIS_DOWN
 from linkora_core.candles import Candle
 from linkora_core.decimals import parse_decimal
@@ -100,7 +101,10 @@ class LiveFeed:
         for timeframe in wanted:
             live = buckets.get(timeframe)
             if live is None:
-                live = buckets[timeframe] = await self._start(symbol, timeframe, minute)
+                seeded = await self._start(symbol, timeframe, minute)
+                if seeded is None:
+                    continue  # the database is away: seeding is tried again next minute
+                live = buckets[timeframe] = seeded
             update = live.bucket.update(minute)
             if update is None:
                 continue
@@ -121,19 +125,20 @@ class LiveFeed:
             else:
                 live.pending = current
 
-    async def _start(self, symbol: str, timeframe: Timeframe, minute: Candle) -> _Live:
-        """A live bucket holding what the database has of the open bucket so far."""
+    async def _start(self, symbol: str, timeframe: Timeframe, minute: Candle) -> _Live | None:
+        """A live bucket holding what the database has of the open bucket so far; None when
+        the database cannot say (a bucket without its earlier minutes would be wrong)."""
         live = _Live(LiveBucket(timeframe))
         if timeframe is Timeframe.MINUTE_1:
             return live
         start = timeframe.bucket_start(minute.open_time_ms)
         try:
-            async with self._pool.acquire() as db:
-                reader = await Reader.open(db, symbol, timeframe)
+            async with self._pool.acquire() as connection:
+                reader = await Reader.open(connection, symbol, timeframe)
                 pieces = await reader.pieces(timeframe, start)
         except (*db.DATABASE_DOWN, asyncpg.PostgresError) as problem:
-            log.warning("open %s %s bucket not seeded: %s", symbol, timeframe.value, problem)
-            return live
+            log.warning("open %s %s bucket not seeded: %r", symbol, timeframe.value, problem)
+            return None
         for piece in pieces:
             if piece.open_time_ms != minute.open_time_ms:
                 live.bucket.update(piece)

@@ -88,6 +88,17 @@ _HEALTH = obj(
     optional=["redis", "live_feed", "websocket_clients"],
     closed=False,
 )
+_READY = obj(
+    {
+        "ready": {"type": "boolean"},
+        "problems": {
+            "type": "object",
+            "additionalProperties": {"type": "string"},
+            "description": "What keeps the server from serving (`database`, `redis`, "
+            "`live_feed`, or a background task's name), with why; empty when ready",
+        },
+    }
+)
 _UDF_INFO = obj(
     {
         "name": {"type": "string"},
@@ -189,6 +200,16 @@ _PATHS: dict[str, Schema] = {
         "Service health",
         "Always 200; says which dependencies answer.",
         {"200": json_response("Health", ref("Health"))},
+    ),
+    "/ready": _get(
+        "Readiness",
+        "200 when the database and Redis answer, the live feed is subscribed and every "
+        "background task runs; else 503 naming each problem (a load balancer drains the "
+        "replica). Database and Redis checks are reused for about a second.",
+        {
+            "200": json_response("Ready", ref("Ready")),
+            "503": json_response("Not ready", ref("Ready")),
+        },
     ),
     "/symbols": _get(
         "Symbols with candles",
@@ -322,6 +343,7 @@ DOCUMENT = document(
         "OrderBook": _ORDERBOOK,
         "Price": _PRICE,
         "Health": _HEALTH,
+        "Ready": _READY,
     },
 )
 

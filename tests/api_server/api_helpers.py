@@ -1,7 +1,9 @@
-"""Helpers shared by the api-server tests: storing minutes and a reference aggregation."""
+"""Helpers shared by the api-server tests: storing minutes, a reference aggregation and
+WebSocket reading."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -9,8 +11,11 @@ from typing import Any
 
 import asyncpg
 import orjson
+import pytest
 from hypothesis import strategies as st
 from starlette.applications import Starlette
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
 
 from api_server.settings import ApiSettings
 from linkora_core.candles import Candle
@@ -220,3 +225,30 @@ def collector_message(symbol: str, m: Candle, *, closed: bool) -> bytes:
             "taker_buy_quote_volume": to_plain(m.taker_buy_quote_volume),
         }
     )
+
+
+async def receive(ws: ClientConnection, within: float = 5.0) -> dict[str, Any]:
+    """The next message that is not a heartbeat."""
+    while True:
+        message = orjson.loads(await asyncio.wait_for(ws.recv(), within))
+        if message.get("type") != "heartbeat":
+            return message  # type: ignore[no-any-return]
+
+
+async def ready(app: Starlette, ws: ClientConnection) -> None:
+    """The subscription is registered and the feed listens to Redis."""
+    await ws.send('{"type":"ping"}')
+    assert await receive(ws) == {"type": "pong"}
+    for _ in range(200):
+        if app.state.live_feed.connected:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("live feed did not subscribe")
+
+
+async def closed_with(ws: ClientConnection, within: float = 5.0) -> tuple[int, str]:
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            await asyncio.wait_for(ws.recv(), within)
+    assert closed.value.rcvd is not None
+    return closed.value.rcvd.code, closed.value.rcvd.reason

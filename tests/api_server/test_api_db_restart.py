@@ -1,5 +1,5 @@
-"""A real PostgreSQL restart under REST load: 503 JSON while it is down, then recovery
-without restarting the api-server."""
+"""A real PostgreSQL restart under REST load: 503 JSON (and `/ready` 503) while it is down,
+then recovery without restarting the api-server."""
 
 from __future__ import annotations
 
@@ -41,7 +41,11 @@ async def test_database_restart_under_load_answers_503_then_recovers(
         down = [await client.get("/candles?symbol=BTCUSDT") for _ in range(5)]
         assert {response.status_code for response in down} == {503}
         assert all(r.json() == {"error": "Database unavailable"} for r in down)
-        assert (await client.get("/health")).json()["database"] == "unhealthy"
+        health = await client.get("/health")
+        assert health.status_code == 200 and health.json()["database"] == "unhealthy"
+        not_ready = await client.get("/ready")
+        assert not_ready.status_code == 503
+        assert not_ready.json()["problems"]["database"] == "unreachable"
 
         restartable_postgres.start()
         statuses: list[int] = []
@@ -53,3 +57,8 @@ async def test_database_restart_under_load_answers_503_then_recovers(
         assert statuses[-1] == 200
         body = (await client.get("/candles?symbol=BTCUSDT")).json()
         assert body[0]["close_price"] == "1.5"
+        for _ in range(50):  # the database check is reused for about a second
+            if (await client.get("/ready")).status_code == 200:
+                break
+            await asyncio.sleep(0.1)
+        assert (await client.get("/ready")).json() == {"ready": True, "problems": {}}

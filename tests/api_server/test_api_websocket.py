@@ -12,10 +12,17 @@ import asyncpg
 import httpx
 import orjson
 import pytest
-from api_helpers import ServerFactory, collector_message, minute, store_minutes
+from api_helpers import (
+    ServerFactory,
+    closed_with,
+    collector_message,
+    minute,
+    ready,
+    receive,
+    store_minutes,
+)
 from redis.asyncio import Redis
-from starlette.applications import Starlette
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from api_server.rollups import roll_symbol
@@ -24,33 +31,6 @@ from api_server.ws_protocol import UVICORN_OPTIONS
 from linkora_core.timeframes import MINUTE_MS
 
 BASE = int(datetime(2024, 5, 1, tzinfo=UTC).timestamp()) * 1000
-
-
-async def receive(ws: ClientConnection, within: float = 5.0) -> dict[str, Any]:
-    """The next message that is not a heartbeat."""
-    while True:
-        message = orjson.loads(await asyncio.wait_for(ws.recv(), within))
-        if message.get("type") != "heartbeat":
-            return message  # type: ignore[no-any-return]
-
-
-async def ready(app: Starlette, ws: ClientConnection) -> None:
-    """The subscription is registered and the feed listens to Redis."""
-    await ws.send('{"type":"ping"}')
-    assert await receive(ws) == {"type": "pong"}
-    for _ in range(200):
-        if app.state.live_feed.connected:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("live feed did not subscribe")
-
-
-async def closed_with(ws: ClientConnection, within: float = 5.0) -> tuple[int, str]:
-    with pytest.raises(ConnectionClosed) as closed:
-        while True:
-            await asyncio.wait_for(ws.recv(), within)
-    assert closed.value.rcvd is not None
-    return closed.value.rcvd.code, closed.value.rcvd.reason
 
 
 @pytest.mark.parametrize(
