@@ -1,0 +1,52 @@
+"""API queries run under the server-side statement timeout, and a request that cannot get a
+database connection in time answers 503 instead of waiting for ever."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import asyncpg
+import httpx
+import pytest
+from api_helpers import settings_for
+from starlette.applications import Starlette
+
+from api_server.app import create_app
+
+
+@pytest.fixture
+async def one_connection_app(
+    service_env: dict[str, str], clean_db: asyncpg.Pool
+) -> AsyncIterator[Starlette]:
+    application = create_app(
+        settings_for(
+            service_env,
+            rate_limit_per_second=0,
+            candle_cache_seconds=0,
+            candle_live_cache_seconds=0,
+            db_pool_min=1,
+            db_pool_max=1,
+            db_statement_timeout=2.5,
+            db_acquire_timeout=0.3,
+        ),
+        maintain_rollups=False,
+    )
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+async def test_api_queries_carry_the_statement_timeout(one_connection_app: Starlette) -> None:
+    assert await one_connection_app.state.pool.fetchval("SHOW statement_timeout") == "2500ms"
+
+
+async def test_a_request_that_waits_too_long_for_a_connection_answers_503(
+    one_connection_app: Starlette,
+) -> None:
+    transport = httpx.ASGITransport(app=one_connection_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+        async with one_connection_app.state.pool.acquire():  # the only connection is busy
+            response = await asyncio.wait_for(client.get("/candles?symbol=BTCUSDT"), 10)
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "1"
+        assert (await client.get("/candles?symbol=BTCUSDT")).status_code == 200
