@@ -15,7 +15,10 @@ SUPPORTED_LEVELS = [5, 10, 20]
 MAX_LIMIT = 5000
 _SYMBOL = re.compile(r"[A-Z0-9]{2,20}")
 LATEST_MS = 32_503_680_000_000  # 3000-01-01T00:00:00Z
-_INTEGER = re.compile(r"[+-]?\d{1,9}")
+# ASCII digits only: int() also takes "²"-like digits of any script and "1_000", and raises
+# beyond 4300 digits. The length cap keeps every value far inside int and the regex cheap.
+_INTEGER = re.compile(r"[+-]?[0-9]{1,12}", re.ASCII)
+MAX_TEXT = 64
 
 
 class ParamError(ValueError):
@@ -40,25 +43,30 @@ def timeframe(query: Mapping[str, str]) -> Timeframe:
         raise ParamError(f"Invalid timeframe. Supported: {SUPPORTED_TIMEFRAMES}") from None
 
 
-def limit(query: Mapping[str, str], *, default: int = 500) -> int:
-    raw = query.get("limit")
+def integer(query: Mapping[str, str], name: str) -> int | None:
+    """An optional integer of at most 12 ASCII digits (surrounding spaces allowed)."""
+    raw = query.get(name)
     if raw is None:
+        return None
+    text = raw.strip() if len(raw) <= MAX_TEXT else ""
+    if not _INTEGER.fullmatch(text):
+        raise ParamError(f"{name} must be an integer")
+    return int(text)
+
+
+def limit(query: Mapping[str, str], *, default: int = 500) -> int:
+    value = integer(query, "limit")
+    if value is None:
         return default
-    if not _INTEGER.fullmatch(raw.strip()):
-        raise ParamError("limit must be an integer")
-    value = int(raw)
     if not 1 <= value <= MAX_LIMIT:
         raise ParamError(f"limit must be between 1 and {MAX_LIMIT}")
     return value
 
 
 def levels(query: Mapping[str, str]) -> int:
-    raw = query.get("levels")
-    if raw is None:
+    value = integer(query, "levels")
+    if value is None:
         return 20
-    if not _INTEGER.fullmatch(raw.strip()):
-        raise ParamError("levels must be an integer")
-    value = int(raw)
     if value not in SUPPORTED_LEVELS:
         raise ParamError(f"Invalid levels. Supported: {SUPPORTED_LEVELS}")
     return value
@@ -69,6 +77,8 @@ def instant(query: Mapping[str, str], name: str) -> int | None:
     raw = query.get(name)
     if raw is None or raw == "":
         return None
+    if len(raw) > MAX_TEXT:
+        raise ParamError(f"Invalid {name} format")
     try:
         text = raw.strip().replace("Z", "+00:00")
         if "T" in text:

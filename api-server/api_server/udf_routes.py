@@ -120,12 +120,8 @@ async def server_time(request: Request) -> Response:
 
 
 def _seconds(query: Mapping[str, str], name: str) -> int | None:
-    raw = query.get(name)
-    if raw is None:
-        return None
-    if not raw.strip().lstrip("-").isdigit() or len(raw) > 12:
-        raise params.ParamError(f"{name} must be an integer")
-    return max(0, min(params.LATEST_MS // 1000, int(raw)))
+    value = params.integer(query, name)
+    return None if value is None else max(0, min(params.LATEST_MS // 1000, value))
 
 
 async def history(request: Request) -> Response:

@@ -24,6 +24,11 @@ from api_server.openapi import DOCUMENT
 
 SCHEMA = schemathesis.openapi.from_dict(DOCUMENT)
 CASES = st.one_of([SCHEMA.as_strategy(mode) for mode in GenerationMode])
+# Numeric shapes that once reached int() and a 500: 4301+ digits (Python's int max-digits
+# limit), doubled signs, digits int() accepts that are not ASCII.
+NINES = "9" * 4301
+NUMERIC_SHAPES = [NINES, "-" + NINES, "--1", "+-1", "\u00b2", "\u0663", "1\u0663", "1_000", "0x10"]
+NUMERIC_PARAMS = {"limit", "levels", "from", "to", "countback"}
 CHECKS = [
     checks.not_a_server_error,
     checks.status_code_conformance,
@@ -91,12 +96,22 @@ async def client(seeded_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(case=CASES, known_symbol=st.booleans())
+@given(
+    case=CASES,
+    known_symbol=st.booleans(),
+    numeric=st.one_of(st.none(), st.sampled_from(NUMERIC_SHAPES)),
+)
 async def test_schemathesis_finds_no_server_error_and_no_undocumented_response(
-    client: httpx.AsyncClient, case: schemathesis.Case[Any], known_symbol: bool
+    client: httpx.AsyncClient,
+    case: schemathesis.Case[Any],
+    known_symbol: bool,
+    numeric: str | None,
 ) -> None:
     if known_symbol and case.query and "symbol" in case.query:
         case.query["symbol"] = "btcusdt"  # random symbols rarely have data
+    if numeric is not None and case.query:
+        for name in NUMERIC_PARAMS & set(case.query):
+            case.query[name] = numeric
     kwargs = case.as_transport_kwargs(base_url="http://api")
     response = await client.request(
         kwargs["method"], kwargs["url"], params=kwargs.get("params"), headers=kwargs["headers"]
@@ -119,6 +134,42 @@ async def test_instants_far_outside_the_data_answer_200_not_a_server_error(
     client: httpx.AsyncClient, url: str
 ) -> None:
     assert (await client.get(url)).status_code == 200
+
+
+_BTC = {"symbol": "BTCUSDT"}
+_HISTORY = {"symbol": "BTCUSDT", "resolution": "1"}
+
+
+@pytest.mark.parametrize("shape", NUMERIC_SHAPES)
+@pytest.mark.parametrize(
+    ("path", "base", "name", "error"),
+    [
+        ("/candles", _BTC, "limit", {"error": "limit must be an integer"}),
+        ("/orderbook", _BTC, "levels", {"error": "levels must be an integer"}),
+        ("/udf/search", {"query": "BTC"}, "limit", {"error": "limit must be an integer"}),
+        *[
+            ("/udf/history", _HISTORY, name, {"s": "error", "errmsg": f"{name} must be an integer"})
+            for name in ("from", "to", "countback")
+        ],
+    ],
+)
+async def test_malformed_numbers_are_a_400_naming_the_parameter(
+    client: httpx.AsyncClient,
+    path: str,
+    base: dict[str, str],
+    name: str,
+    error: dict[str, str],
+    shape: str,
+) -> None:
+    response = await client.get(path, params={**base, name: shape})
+    assert (response.status_code, response.json()) == (400, error)
+
+
+@pytest.mark.parametrize("name", ["start_date", "end_date"])
+async def test_an_overlong_instant_is_a_400(client: httpx.AsyncClient, name: str) -> None:
+    value = "2024-01-01T00:00:00" + "0" * 5000 + "Z"
+    response = await client.get("/candles", params={**_BTC, name: value})
+    assert (response.status_code, response.json()) == (400, {"error": f"Invalid {name} format"})
 
 
 async def test_the_document_and_a_readable_page_of_it_are_served(
