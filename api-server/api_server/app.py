@@ -41,9 +41,7 @@ def create_app(settings: ApiSettings, *, maintain_rollups: bool = True) -> Starl
             acquire_timeout=settings.db_acquire_timeout,
         )
         app.state.redis = bus.connect(settings.redis_url)
-        app.state.page_cache = PageCache(
-            settings.candle_cache_seconds, settings.candle_cache_entries
-        )
+        app.state.page_cache = PageCache(settings.candle_cache_seconds, settings.candle_cache_bytes)
         app.state.frontiers = FrontierCache(settings.rollup_frontier_cache_seconds)
         app.state.client_address = ClientAddress(settings.trusted_proxies)
         app.state.hub = Hub()

@@ -19,7 +19,8 @@ class ApiSettings(HttpSettings):
     rollup_frontier_cache_seconds: float = Field(default=1.0, ge=0)
     # Immutable closed pages of /candles are cached this long (0 disables the cache).
     candle_cache_seconds: float = Field(default=30.0, ge=0)
-    candle_cache_entries: int = Field(default=2048, ge=1)
+    # Bytes of rendered pages the cache keeps (a page of 5,000 candles is ~1.8 MB).
+    candle_cache_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
     # Pages with the open bucket are shared for this long (0: computed for every request).
     candle_live_cache_seconds: float = Field(default=1.0, ge=0)
 
