@@ -168,6 +168,7 @@ async def main() -> None:
             "REDIS_PORT": str(cache.port or 6379),
             "WS_UPDATE_INTERVAL": "0",
             "WS_MAX_CONNECTIONS_PER_IP": "100000",
+            "WS_HANDSHAKE_RATE": "0",  # every client connects from this machine at once
             "WS_SEND_BUFFER": str(SEND_BUFFER),
         }
     )

@@ -21,7 +21,7 @@ from api_server.ws_endpoint import websocket_endpoint
 from api_server.ws_hub import Hub
 from linkora_core import bus, db, http
 from linkora_core.metrics import FunctionCollector, ServiceMetrics
-from linkora_core.ratelimit import ClientAddress
+from linkora_core.ratelimit import ClientAddress, RateLimiter
 from linkora_core.tasks import BackgroundTasks
 
 
@@ -44,6 +44,11 @@ def create_app(settings: ApiSettings, *, maintain_rollups: bool = True) -> Starl
         app.state.page_cache = PageCache(settings.candle_cache_seconds, settings.candle_cache_bytes)
         app.state.frontiers = FrontierCache(settings.rollup_frontier_cache_seconds)
         app.state.client_address = ClientAddress(settings.trusted_proxies)
+        app.state.ws_handshakes = (
+            RateLimiter(settings.ws_handshake_rate, settings.ws_handshake_burst)
+            if settings.ws_handshake_rate > 0
+            else None
+        )
         app.state.hub = Hub()
         hub_collector = FunctionCollector(lambda: hub_metrics(app.state.hub))
         metrics.registry.register(hub_collector)

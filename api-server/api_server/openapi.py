@@ -330,7 +330,9 @@ _DESCRIPTION = (
     "sends candle messages `{symbol, timeframe, timestamp, open, high, low, close, volume, "
     "quote_volume, trades, closed, ...}` or order books shaped like `GET /orderbook`, and a "
     '`{"type":"heartbeat"}` every 30 s; send `{"type":"ping"}` for a `{"type":"pong"}`. '
-    "An invalid timeframe or type closes with code 1008."
+    "An invalid timeframe or type closes with code 1008 (reasons are cut to 123 bytes), as do "
+    "too many connections or handshakes from one address; a server at its connection cap "
+    "closes new clients with 1013."
 )
 
 DOCUMENT = document(

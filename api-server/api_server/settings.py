@@ -30,5 +30,10 @@ class ApiSettings(HttpSettings):
     # Bytes a client may leave unread before it counts as too slow and is closed (1013).
     ws_send_buffer: int = Field(default=1_048_576, ge=1024)
     ws_max_connections_per_ip: int = Field(default=50, ge=1)
+    # Every WebSocket client of the process; beyond it new ones are closed with 1013.
+    ws_max_connections: int = Field(default=10_000, ge=1)
+    # WebSocket handshakes per second per client IP, with bursts (0 disables the limit).
+    ws_handshake_rate: float = Field(default=5.0, ge=0)
+    ws_handshake_burst: int = Field(default=20, ge=1)
     ws_max_message_bytes: int = Field(default=4096, ge=64)
     ws_max_subscriptions: int = Field(default=10, ge=1)

@@ -18,6 +18,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from api_server.settings import ApiSettings
 from api_server.ws_hub import ALL, TRY_AGAIN_LATER, Client, Hub, Message, Topic
 from api_server.ws_protocol import frame_writer
+from linkora_core.ratelimit import RateLimiter
 from linkora_core.timeframes import Timeframe
 
 POLICY = 1008
@@ -26,6 +27,8 @@ NORMAL = 1000
 KINDS = ("candles", "orderbook")
 _SYMBOL = re.compile(r"[A-Z0-9]{2,20}")
 _PONG = Message.of(orjson.dumps({"type": "pong"}).decode())
+# RFC 6455: a close frame's payload is at most 125 bytes, 2 of them the code.
+MAX_REASON_BYTES = 123
 # How long a closing handshake may take, and a client closed as too slow may take to read its
 # backlog and the close frame, before the connection is dropped.
 CLOSE_GRACE = 1.0
@@ -46,20 +49,41 @@ def parse_topic(kind: str | None, symbol: str | None, timeframe: str | None) -> 
     return Topic(kind, symbol, timeframe if kind == "candles" else "")
 
 
+def close_reason(text: str) -> str:
+    """`text` cut to what a close frame holds, never inside a UTF-8 sequence."""
+    return text.encode()[:MAX_REASON_BYTES].decode(errors="ignore")
+
+
+def _refusal(websocket: WebSocket, hub: Hub, settings: ApiSettings) -> tuple[int, str] | None:
+    """Why a new connection is refused (code, reason), if it is."""
+    state = websocket.app.state
+    ip = state.client_address(websocket.scope)
+    limiter: RateLimiter | None = state.ws_handshakes
+    if limiter is not None and limiter.check(ip) > 0:
+        return POLICY, "Too many connection attempts; retry later"
+    if hub.clients >= settings.ws_max_connections:
+        return TRY_AGAIN_LATER, "Server at connection capacity; try again later"
+    if hub.connections(ip) >= settings.ws_max_connections_per_ip:
+        return POLICY, "Too many connections from this address"
+    return None
+
+
 async def websocket_endpoint(websocket: WebSocket) -> None:
     settings: ApiSettings = websocket.app.state.settings
     hub: Hub = websocket.app.state.hub
+    # Accepted first even when refused: browsers show a close reason, not a failed handshake.
     await websocket.accept()
+    refusal = _refusal(websocket, hub, settings)
+    if refusal is not None:
+        await websocket.close(*refusal)
+        return
     query = websocket.query_params
     try:
         topic = parse_topic(query.get("type"), query.get("symbol"), query.get("timeframe"))
     except ValueError as problem:
-        await websocket.close(POLICY, str(problem))
+        await websocket.close(POLICY, close_reason(str(problem)))
         return
     ip = websocket.app.state.client_address(websocket.scope)
-    if hub.connections(ip) >= settings.ws_max_connections_per_ip:
-        await websocket.close(POLICY, "Too many connections from this address")
-        return
     client = Client(websocket, ip, settings.ws_send_buffer, frame_writer(websocket.scope))
     hub.add(client)
     hub.subscribe(client, topic)
@@ -88,7 +112,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
 async def _close(client: Client, code: int, reason: str) -> None:
     """Send the close frame; a client too slow to read it within the grace is dropped."""
     with contextlib.suppress(TimeoutError, WebSocketDisconnect, OSError, RuntimeError):
-        await asyncio.wait_for(client.websocket.close(code, reason), CLOSE_GRACE)
+        await asyncio.wait_for(client.websocket.close(code, close_reason(reason)), CLOSE_GRACE)
     if client.writer is not None and code == TRY_AGAIN_LATER:
         for _ in range(10):
             if not client.writer.backlog:

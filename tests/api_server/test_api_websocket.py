@@ -49,6 +49,49 @@ async def test_invalid_subscriptions_are_closed_with_1008_and_the_reason(
         assert await closed_with(ws) == (1008, reason)
 
 
+@pytest.mark.parametrize("name", ["x" * 200, "\u00e9" * 100, "\u20ac" * 80])
+async def test_an_overlong_close_reason_is_cut_to_123_bytes_of_whole_characters(
+    live_server: ServerFactory, name: str
+) -> None:
+    _, url = await live_server()
+    async with connect(f"{url}/ws?type={name}") as ws:
+        code, reason = await closed_with(ws)
+    assert code == 1008
+    assert len(reason.encode()) <= 123 and len(reason.encode()) > 120 - 3
+    assert f"Invalid type: {name}".startswith(reason)
+
+
+async def test_handshakes_are_rate_limited_per_address(live_server: ServerFactory) -> None:
+    _, url = await live_server(ws_handshake_rate=0.01, ws_handshake_burst=3)
+    for _ in range(3):
+        async with connect(f"{url}/ws") as ws:
+            await ws.send('{"type":"ping"}')
+            assert await receive(ws) == {"type": "pong"}
+    async with connect(f"{url}/ws") as refused:
+        assert await closed_with(refused) == (1008, "Too many connection attempts; retry later")
+
+
+async def test_connections_beyond_the_global_cap_are_told_to_try_again_later(
+    live_server: ServerFactory,
+) -> None:
+    app, url = await live_server(ws_max_connections=2, ws_max_connections_per_ip=10)
+    async with connect(f"{url}/ws") as first, connect(f"{url}/ws") as second:
+        await first.send('{"type":"ping"}')
+        await second.send('{"type":"ping"}')
+        assert await receive(first) == await receive(second) == {"type": "pong"}
+        async with connect(f"{url}/ws") as third:
+            code, reason = await closed_with(third)
+            assert (code, reason) == (1013, "Server at connection capacity; try again later")
+    # Capacity frees up as clients leave.
+    for _ in range(100):
+        if app.state.hub.clients == 0:
+            break
+        await asyncio.sleep(0.02)
+    async with connect(f"{url}/ws") as again:
+        await again.send('{"type":"ping"}')
+        assert await receive(again) == {"type": "pong"}
+
+
 async def test_ping_is_answered_and_heartbeats_arrive(live_server: ServerFactory) -> None:
     _, url = await live_server(ws_heartbeat_interval=0.2)
     async with connect(f"{url}/ws?symbol=BTCUSDT") as ws:
