@@ -57,6 +57,7 @@ def create_app(settings: ApiSettings, *, maintain_rollups: bool = True) -> Starl
             app.state.hub,
             app.state.pool,
             update_interval=settings.ws_update_interval,
+            ping_interval=settings.redis_ping_interval,
         )
         app.state.live_feed = feed
         stop = asyncio.Event()

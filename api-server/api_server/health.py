@@ -4,6 +4,7 @@ names every problem), so a load balancer drains a replica that cannot serve."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from starlette.datastructures import State
@@ -21,7 +22,7 @@ class Readiness:
 
     def __init__(self, state: State, tasks: BackgroundTasks) -> None:
         self.database = CachedCheck(lambda: db.is_healthy(state.pool))
-        self.redis = CachedCheck(lambda: bus.is_healthy(state.redis))
+        self.redis = CachedCheck(lambda: _redis_answers(state))
         self._state = state
         self.tasks = tasks
 
@@ -34,6 +35,15 @@ class Readiness:
         if not self._state.live_feed.connected:
             problems["live_feed"] = "not subscribed to Redis"
         return problems
+
+
+async def _redis_answers(state: State) -> bool:
+    """A half-open connection would hold the ping for the client's socket timeout."""
+    try:
+        async with asyncio.timeout(db.HEALTH_TIMEOUT):
+            return await bus.is_healthy(state.redis)
+    except TimeoutError:
+        return False
 
 
 async def health(request: Request) -> JSON:

@@ -10,12 +10,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 
 import asyncpg
 import orjson
 from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from api_server.candle_reader import Reader
 from api_server.wire import ws_candle
@@ -30,6 +34,12 @@ from linkora_core.timeframes import Timeframe
 log = logging.getLogger(__name__)
 
 CHANNELS = ("candles:all", "orderbook:all")
+# The kernel's own probes as a second line (Linux names; elsewhere its defaults apply).
+_TCP_KEEPALIVE = {
+    getattr(socket, name): value
+    for name, value in (("TCP_KEEPIDLE", 10), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 3))
+    if hasattr(socket, name)
+}
 
 
 @dataclass(eq=False)
@@ -67,12 +77,19 @@ def parse_minute(message: dict[str, object]) -> Candle:
 
 class LiveFeed:
     def __init__(
-        self, redis_url: str, hub: Hub, pool: asyncpg.Pool, *, update_interval: float = 1.0
+        self,
+        redis_url: str,
+        hub: Hub,
+        pool: asyncpg.Pool,
+        *,
+        update_interval: float = 1.0,
+        ping_interval: float = 5.0,
     ) -> None:
         self._redis_url = redis_url
         self._hub = hub
         self._pool = pool
         self._interval = update_interval
+        self._ping_interval = ping_interval
         self._live: dict[str, dict[Timeframe, _Live]] = {}
         self.connected = False
         self.received = 0
@@ -167,21 +184,23 @@ class LiveFeed:
         every WebSocket client stays connected."""
         delay = 0.25
         while not stop.is_set():
-            redis = Redis.from_url(self._redis_url, socket_connect_timeout=2)
+            redis = Redis.from_url(
+                self._redis_url,
+                socket_connect_timeout=2,
+                socket_keepalive=True,
+                socket_keepalive_options=_TCP_KEEPALIVE,
+            )
             pubsub = redis.pubsub()
             try:
                 await pubsub.subscribe(*CHANNELS)
                 # Minutes published while unsubscribed are lost: rebuild buckets from the DB.
                 self._live.clear()
-                self.connected, delay = True, 0.25
-                log.info("live feed subscribed to %s", ", ".join(CHANNELS))
-                while not stop.is_set():
-                    item = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                    if item is not None:
-                        await self.handle(item["channel"].decode(), item["data"])
+                await self._listen(pubsub, stop)
             except REDIS_DOWN as problem:
                 log.warning("live feed lost Redis (%s); retrying in %.2fs", problem, delay)
             finally:
+                if self.connected:
+                    delay = 0.25
                 self.connected = False
                 with contextlib.suppress(*REDIS_DOWN):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
@@ -189,6 +208,28 @@ class LiveFeed:
             if await _stopped(stop, delay):
                 break
             delay = min(delay * 2, 5.0)
+
+    async def _listen(self, pubsub: PubSub, stop: asyncio.Event) -> None:
+        """Dispatch messages until `stop`. A connection silent for the ping interval is
+        pinged; one that stays silent as long again is dead (a half-open TCP connection
+        raises nothing by itself) and raises, to be replaced."""
+        heard = time.monotonic()
+        pinged: float | None = None
+        while not stop.is_set():
+            item = await pubsub.get_message(timeout=min(1.0, self._ping_interval))
+            now = time.monotonic()
+            if item is not None:
+                heard, pinged = now, None
+                if item["type"] == "message":
+                    await self.handle(item["channel"].decode(), item["data"])
+                elif item["type"] == "subscribe" and not self.connected:
+                    self.connected = True  # Redis answered: this connection works
+                    log.info("live feed subscribed to %s", ", ".join(CHANNELS))
+            elif pinged is None and now - heard >= self._ping_interval:
+                await pubsub.ping()
+                pinged = now
+            elif pinged is not None and now - pinged >= self._ping_interval:
+                raise RedisConnectionError(f"no answer from Redis for {now - heard:.1f}s")
 
 
 async def _stopped(stop: asyncio.Event, seconds: float) -> bool:

@@ -25,6 +25,9 @@ class ApiSettings(HttpSettings):
     candle_live_cache_seconds: float = Field(default=1.0, ge=0)
 
     ws_update_interval: float = Field(default=1.0, ge=0)
+    # Seconds of silence on the live feed's Redis subscription before it pings; no answer
+    # within as long again means the connection died silently and is replaced.
+    redis_ping_interval: float = Field(default=5.0, gt=0)
     ws_heartbeat_interval: float = Field(default=30.0, gt=0)
     ws_idle_timeout: float = Field(default=90.0, gt=0)
     # Bytes a client may leave unread before it counts as too slow and is closed (1013).
