@@ -9,6 +9,7 @@ import asyncio
 import asyncpg
 import httpx
 from api_helpers import settings_for
+from starlette.applications import Starlette
 
 from api_server.app import create_app
 from devstack.ports import free_port
@@ -44,3 +45,30 @@ async def test_an_unreachable_redis_is_503_while_health_stays_200(
         "problems": {"redis": "unreachable", "live_feed": "not subscribed to Redis"},
     }
     assert health.status_code == 200 and health.json()["redis"] == "unhealthy"
+
+
+class CountingPool:
+    """The app's pool, counting the health queries asked of it."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self.queries = 0
+
+    async def fetchval(self, query: str) -> object:
+        self.queries += 1
+        return await self.pool.fetchval(query)
+
+
+async def test_readiness_and_health_ask_the_database_about_once_a_second(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    counting = CountingPool(app.state.pool)
+    await asyncio.sleep(1.1)  # whatever was cached before has expired
+    app.state.pool = counting
+    try:
+        for _ in range(20):
+            await client.get("/ready")
+            await client.get("/health")
+    finally:
+        app.state.pool = counting.pool
+    assert 1 <= counting.queries <= 2  # two only if the loop crossed a second
