@@ -112,13 +112,42 @@ async def test_schemathesis_finds_no_server_error_and_no_undocumented_response(
     case.validate_response(response, checks=CHECKS)
 
 
-async def test_an_offset_beyond_bigint_is_clamped_not_a_server_error(
+OFFSET_CAP = 10_000  # deeper pages are served by the keyset cursor
+HUGE = "9" * 4301  # one digit past Python's int() limit for decimal strings
+# Numeric parameter shapes that once reached int() or PostgreSQL unchecked (a 500 each).
+NUMERIC_SHAPES = [
+    ("/orders/" + "1" * 4301, {}),
+    ("/orders/" + "1" * 4301 + "/events", {}),
+    ("/orders/" + "9" * 79, {}),  # past any uint256 id (25 digits is a 404: no such order)
+    ("/orders/%D9%A1%D9%A2", {}),  # Arabic-Indic digits: a regex \d and int() take them
+    ("/orders/%C2%B2", {}),  # superscript two
+    ("/orders/--1", {}),
+    *[
+        ("/orders/all", {name: value})
+        for name in ("limit", "offset", "cursor")
+        for value in (HUGE, "9" * 25, "--1", "\u00b2", "\u0661\u0662", "1e3", "0x10", "1_000")
+    ],
+    ("/users/" + ALICE + "/orders", {"limit": HUGE}),
+    ("/orders/pending", {"offset": HUGE, "cursor": HUGE}),
+]
+
+
+@pytest.mark.parametrize(("path", "query"), NUMERIC_SHAPES)
+async def test_oversized_or_non_ascii_numbers_are_a_400_never_a_server_error(
+    client: httpx.AsyncClient, path: str, query: dict[str, str]
+) -> None:
+    response = await client.get(path, params=query)
+    assert response.status_code == 400, (path, query, response.text[:200])
+    assert set(response.json()) == {"error"}
+
+
+async def test_an_offset_past_the_cap_is_a_400_pointing_at_the_cursor(
     client: httpx.AsyncClient,
 ) -> None:
-    response = await client.get("/orders/all", params={"offset": "9" * 25})
-    assert response.status_code == 200
-    assert response.json()["offset"] == 2**63 - 1
-    assert response.json()["orders"] == []
+    response = await client.get("/orders/all", params={"offset": OFFSET_CAP + 1})
+    assert response.status_code == 400
+    assert "cursor" in response.json()["error"]
+    assert (await client.get("/orders/all", params={"offset": OFFSET_CAP})).status_code == 200
 
 
 async def test_the_document_and_a_readable_page_of_it_are_served(

@@ -19,7 +19,7 @@ from linkora_core.openapi import (
     ref,
 )
 from linkora_core.openapi import routes as document_routes
-from order_system.api.params import DEFAULT_LIMIT, MAX_LIMIT, STATUSES
+from order_system.api.params import DEFAULT_LIMIT, MAX_DIGITS, MAX_LIMIT, MAX_OFFSET, STATUSES
 
 _STATUS = {"type": "string", "enum": sorted(STATUSES.values())}
 _ADDRESS = {"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$"}
@@ -119,7 +119,11 @@ _PAGING = [
         {"type": "integer", "default": DEFAULT_LIMIT},
         f"Page size; clamped to 1..{MAX_LIMIT}",
     ),
-    query("offset", {"type": "integer", "default": 0}, "Rows to skip; negative means 0"),
+    query(
+        "offset",
+        {"type": "integer", "default": 0, "maximum": MAX_OFFSET},
+        f"Rows to skip; negative means 0. Above {MAX_OFFSET}: 400, page with `cursor`",
+    ),
     query(
         "cursor",
         {"type": "integer", "minimum": 1},
@@ -151,7 +155,11 @@ def _list(summary: str, *extra: Any) -> Schema:
         {"200": json_response("A page of orders", ref("OrderList")), **errors(400, 503)},
         *extra,
         *_PAGING,
-        description="Newest first. `limit` and `offset` are clamped, never rejected.",
+        description=(
+            "Newest first. `limit` is clamped; `offset` is clamped at 0 and refused above "
+            f"{MAX_OFFSET} (use `cursor`). Every number is ASCII digits with an optional sign, "
+            f"at most {MAX_DIGITS} digits: anything else is a 400."
+        ),
     )
 
 

@@ -8,19 +8,27 @@ from starlette.datastructures import QueryParams
 
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
 MAX_ID = 2**63 - 1
+# Deeper pages cost PostgreSQL a scan of every row skipped: they are served by the cursor.
+MAX_OFFSET = 10_000
+# Any bigint fits in 19 digits, any uint256 (an order id on the contract) in 78; longer numbers
+# are refused before int() sees them (int() of over 4,300 digits raises, and its cost grows
+# with the length).
+MAX_DIGITS, MAX_ID_DIGITS = 20, 78
 STATUSES = {"pending": "PENDING", "executed": "EXECUTED", "cancelled": "CANCELLED"}
 INVALID_STATUS = "Invalid status. Use: pending, executed, cancelled"
 INVALID_ORDER_ID = "Invalid order_id format. Must be a number."
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
-_INTEGER = re.compile(r"^\s*[+-]?\d+\s*$")
+# ASCII digits only: `\d` also matches other scripts' digits, which int() accepts.
+_INTEGER = re.compile(r"[ \t]*[+-]?([0-9]+)[ \t]*", re.ASCII)
 
 
 class BadParameter(ValueError):
     """Its message is the 400 body's `error`."""
 
 
-def _integer(value: str, message: str) -> int:
-    if not _INTEGER.match(value):
+def _integer(value: str, message: str, digits: int = MAX_DIGITS) -> int:
+    found = _INTEGER.fullmatch(value) if len(value) <= digits + 8 else None
+    if found is None or len(found[1]) > digits:
         raise BadParameter(message)
     return int(value)
 
@@ -36,8 +44,13 @@ def offset(query: QueryParams) -> int:
     raw = query.get("offset")
     if raw is None or raw == "":
         return 0
-    # Clamped to what PostgreSQL's bigint OFFSET takes: past the last row either way.
-    return max(0, min(MAX_ID, _integer(raw, "Invalid offset. Must be a number.")))
+    value = max(0, _integer(raw, "Invalid offset. Must be a number."))
+    if value > MAX_OFFSET:
+        raise BadParameter(
+            f"Offset too deep (at most {MAX_OFFSET}). Page with cursor: pass the next_cursor "
+            "of the previous page."
+        )
+    return value
 
 
 def cursor(query: QueryParams) -> int | None:
@@ -68,4 +81,4 @@ def address(raw: str) -> str:
 
 
 def order_id(raw: str) -> int:
-    return _integer(raw, INVALID_ORDER_ID)
+    return _integer(raw, INVALID_ORDER_ID, MAX_ID_DIGITS)
