@@ -129,6 +129,7 @@ async def test_a_background_task_that_ends_is_logged_reported_not_ready_and_rest
     transport = httpx.ASGITransport(app=app_with_rollups)
     async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
         await until_ready(client)
+        tasks.first_delay = 3.0  # the 503 is looked for while the task waits to restart
         victim = tasks.current(name)
         if how == "cancelled":
             victim.cancel()
