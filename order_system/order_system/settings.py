@@ -25,6 +25,8 @@ class OrderSettings(HttpSettings):
     router_address: str | None = None
     oracle_address: str | None = None
     deployment_file: Path | None = None
+    # /statistics counts the last 24 hours at most this often (a scan of a day's orders).
+    statistics_cache_seconds: float = Field(default=5.0, ge=0)
 
     @field_validator("trading_address", "router_address", "oracle_address")
     @classmethod

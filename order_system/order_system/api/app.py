@@ -10,7 +10,8 @@ from starlette.routing import Route
 
 from linkora_core import db, http
 from linkora_core.metrics import ServiceMetrics
-from order_system.api import openapi, orders
+from linkora_core.readiness import CachedCheck
+from order_system.api import openapi, orders, queries
 from order_system.api.health import health
 from order_system.events.rpc import JsonRpc
 from order_system.settings import OrderSettings
@@ -28,6 +29,8 @@ def create_app(settings: OrderSettings) -> Starlette:
             min_size=settings.db_pool_min,
             max_size=settings.db_pool_max,
             reset_on_release=False,
+            statement_timeout=settings.db_statement_timeout,
+            acquire_timeout=settings.db_acquire_timeout,
         )
         app.state.rpc = JsonRpc(settings.web3_provider, timeout=2.0)
         try:
@@ -36,9 +39,13 @@ def create_app(settings: OrderSettings) -> Starlette:
             await app.state.rpc.close()
             await app.state.pool.close()
 
-    return Starlette(
+    app = Starlette(
         routes=[Route("/health", health), metrics.route(), *orders.routes, *openapi.routes()],
         middleware=http.middleware(settings, metrics=metrics),
         exception_handlers=http.exception_handlers(),
         lifespan=lifespan,
     )
+    app.state.statistics = CachedCheck(
+        lambda: queries.statistics(app.state.pool), ttl=settings.statistics_cache_seconds
+    )
+    return app

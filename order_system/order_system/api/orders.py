@@ -98,7 +98,7 @@ async def order_events(request: Request) -> JSON:
 
 
 async def statistics(request: Request) -> JSON:
-    rows = await queries.statistics(_pool(request))
+    rows = await request.app.state.statistics.get()  # queries.statistics, cached briefly
     return JSON(
         {
             "statistics": {
