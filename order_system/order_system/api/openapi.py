@@ -31,19 +31,31 @@ def _nullable(schema: Schema) -> Schema:
     return {"anyOf": [schema, {"type": "null"}]}
 
 
+_UNKNOWN_DECIMALS = {
+    **_nullable({"type": "integer", "minimum": 0, "maximum": 77}),
+    "description": "The token's decimals() as indexed; null: unknown (the token has no code, "
+    "its decimals() reverts or answers more than 77), and this token's amounts, here and in "
+    "the order's events, are raw integer units",
+}
 _ORDER_FIELDS: dict[str, Schema] = {
     "id": {"type": "integer", "minimum": 1},
     "user_address": {**_ADDRESS, "description": "Checksummed"},
     "token_in": {**_ADDRESS, "description": "Checksummed; 0x00..00 is ETH"},
     "token_out": {**_ADDRESS, "description": "Checksummed; 0x00..00 is ETH"},
-    "amount_in": decimal("In token units (the token's decimals applied)"),
-    "target_price": decimal(),
-    "min_amount_out": decimal("In token units"),
+    "amount_in": decimal(
+        "In token units (token_in's decimals applied); raw units when token_in_decimals is null"
+    ),
+    "target_price": decimal("USD per unit of the watched token (18 decimals applied)"),
+    "min_amount_out": decimal(
+        "In token units of token_out; raw units when token_out_decimals is null"
+    ),
     "order_type": {"type": "string", "enum": ["LIMIT", "STOP", "MARKET", "CONDITIONAL"]},
     "is_long": {"type": "boolean"},
     "status": _STATUS,
     "created_at": {**_TIME, "description": "Block time of the creation"},
     "executed_at": {**_nullable(_TIME), "description": "Block time of the execution"},
+    "token_in_decimals": _UNKNOWN_DECIMALS,
+    "token_out_decimals": _UNKNOWN_DECIMALS,
 }
 _ORDER = obj(_ORDER_FIELDS)
 _ORDER_DETAILS = obj(
@@ -54,7 +66,10 @@ _ORDER_DETAILS = obj(
         "tx_hash": _HASH,
         "block_number": {"type": "integer", "minimum": 0},
         "executor_address": _nullable(_ADDRESS),
-        "amount_out": decimal(nullable=True),
+        "amount_out": decimal(
+            "In token units of token_out; raw units when token_out_decimals is null",
+            nullable=True,
+        ),
         "execution_tx_hash": _nullable(_HASH),
     }
 )
@@ -66,7 +81,11 @@ _EVENT = obj(
         "tx_hash": _HASH,
         "block_number": {"type": "integer", "minimum": 0},
         "timestamp": _TIME,
-        "event_data": {"type": "object", "description": "The event's decoded fields"},
+        "event_data": {
+            "type": "object",
+            "description": "The event's decoded fields; amounts of a token whose decimals the "
+            "order shows as null are raw integer units",
+        },
     }
 )
 _ORDER_LIST = obj(

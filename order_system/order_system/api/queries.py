@@ -11,7 +11,13 @@ from linkora_core.db import Executor
 
 ORDER_FIELDS = (
     "id, user_address, token_in, token_out, amount_in, target_price, min_amount_out, "
-    "order_type, is_long, status, created_at, executed_at"
+    "order_type, is_long, status, created_at, executed_at, "
+    "din.decimals AS token_in_decimals, dout.decimals AS token_out_decimals"
+)
+# Each token's decimals beside the order; NULL (or no row): unknown, the amounts are raw units.
+ORDERS = (
+    "orders LEFT JOIN token_decimals din ON din.token_address = token_in "
+    "LEFT JOIN token_decimals dout ON dout.token_address = token_out"
 )
 DETAIL_FIELDS = (
     ORDER_FIELDS + ", self_executable, updated_at, tx_hash, block_number, executor_address, "
@@ -53,7 +59,7 @@ async def list_orders(db: Executor, flt: Filter, page: Page) -> list[asyncpg.Rec
     where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
     args += [page.limit + 1, page.offset]
     sql = (
-        f"SELECT {ORDER_FIELDS} FROM orders {where}"
+        f"SELECT {ORDER_FIELDS} FROM {ORDERS} {where}"
         f"ORDER BY id DESC LIMIT ${len(args) - 1} OFFSET ${len(args)}"
     )
     rows: list[asyncpg.Record] = await db.fetch(sql, *args)
@@ -72,7 +78,7 @@ async def count_orders(db: Executor, flt: Filter) -> int:
 
 async def order_details(db: Executor, order_id: int) -> asyncpg.Record | None:
     row: asyncpg.Record | None = await db.fetchrow(
-        f"SELECT {DETAIL_FIELDS} FROM orders WHERE id = $1", order_id
+        f"SELECT {DETAIL_FIELDS} FROM {ORDERS} WHERE id = $1", order_id
     )
     return row
 

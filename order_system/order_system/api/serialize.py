@@ -39,6 +39,8 @@ def order(row: asyncpg.Record) -> dict[str, Any]:
         "status": row["status"],
         "created_at": _time(row["created_at"]),
         "executed_at": _time(row["executed_at"]),
+        "token_in_decimals": row["token_in_decimals"],
+        "token_out_decimals": row["token_out_decimals"],
     }
 
 

@@ -29,6 +29,9 @@ from order_system.events.rpc import Call, JsonRpc, RpcError
 log = logging.getLogger(__name__)
 
 ETH_DECIMALS = 18
+# The most a uint256 amount can be scaled by and still be exact in a Decimal of 78 digits; the
+# token_decimals column holds 0..77 (NULL: unknown).
+MAX_DECIMALS = 77
 # Orders read per OrderReader call. On Hardhat 2.29 (noisy 2-core measurements) 10 to 70 read
 # at about the same rate and 5 was slower, once its allocator keeps freed memory
 # (devstack/hardhat.py); before that, 70 was 1.7x slower than 10. Gas, about 30,000 per order,
@@ -46,6 +49,29 @@ class Header:
 
 class BlockMissing(LookupError):
     """A block (or the state at a block) the node no longer has: usually a reorg under way."""
+
+
+def _is_revert(error: RpcError) -> bool:
+    """The call itself failed (geth and most providers: code 3 or "execution reverted";
+    Hardhat: -32603 "... reverted ..."), as opposed to the node failing to run it."""
+    return error.code == 3 or "revert" in error.message.lower()
+
+
+def _decimals(token: str, answer: Any) -> int | None:
+    if isinstance(answer, RpcError):
+        if not _is_revert(answer):
+            raise answer
+        log.warning("token %s: decimals() reverted (%s); its amounts stay raw", token, answer)
+        return None
+    try:
+        value = decode_uint(answer)
+    except DecodeError:
+        log.warning("token %s: no decimals() answer (%r); its amounts stay raw", token, answer)
+        return None
+    if value > MAX_DECIMALS:
+        log.warning("token %s: decimals() is %d; its amounts stay raw", token, value)
+        return None
+    return value
 
 
 def _header(raw: dict[str, Any]) -> Header:
@@ -170,15 +196,14 @@ class Chain:
             raise BlockMissing(f"getOrder({order_id}) at {block_hash}: {answer}")
         return decode_get_order(answer)
 
-    async def decimals(self, tokens: Iterable[str]) -> dict[str, int]:
-        """Each token's `decimals()` (ETH, address zero, is 18)."""
-        found = {ZERO_ADDRESS: ETH_DECIMALS}
+    async def decimals(self, tokens: Iterable[str]) -> dict[str, int | None]:
+        """Each token's `decimals()` (ETH, address zero, is 18); None where the token gives no
+        usable answer: no code (an empty answer), a revert, or more than MAX_DECIMALS."""
+        found: dict[str, int | None] = {ZERO_ADDRESS: ETH_DECIMALS}
         ask = sorted({token for token in tokens if token != ZERO_ADDRESS})
         answers = await self.rpc.batch(
             [("eth_call", [{"to": token, "data": DECIMALS_SELECTOR}, "latest"]) for token in ask]
         )
         for token, answer in zip(ask, answers, strict=True):
-            if isinstance(answer, RpcError):
-                raise answer
-            found[token] = decode_uint(answer)
+            found[token] = _decimals(token, answer)
         return found

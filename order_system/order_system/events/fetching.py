@@ -45,13 +45,16 @@ class RangeSizer:
 
 
 class Decimals:
-    """Token decimals known so far (loaded from the database at start, filled from the node)."""
+    """Token decimals known so far (loaded from the database at start, filled from the node).
 
-    def __init__(self, chain: Chain, known: dict[str, int]) -> None:
+    None marks a token whose decimals are unknown (see `Chain.decimals`): it is asked once and
+    its amounts are kept in raw units, scaled by 0, for good."""
+
+    def __init__(self, chain: Chain, known: dict[str, int | None]) -> None:
         self.chain = chain
         self.known = dict(known)
 
-    async def ensure(self, tokens: Iterable[str]) -> dict[str, int]:
+    async def ensure(self, tokens: Iterable[str]) -> dict[str, int | None]:
         wanted = set(tokens)
         missing = wanted - self.known.keys()
         if missing:
@@ -59,7 +62,9 @@ class Decimals:
         return {token: self.known[token] for token in wanted}
 
     def __call__(self, token: str) -> int:
-        return self.known[token]
+        """The scale of the token's amounts: 0 (raw units) when its decimals are unknown."""
+        decimals = self.known[token]
+        return 0 if decimals is None else decimals
 
 
 @dataclass(slots=True)
@@ -69,7 +74,7 @@ class FetchedRange:
     events: list[OrderEvent]
     headers: dict[int, Header]
     snapshots: dict[tuple[int, int], OrderSnapshot] = field(default_factory=dict)
-    decimals: dict[str, int] = field(default_factory=dict)
+    decimals: dict[str, int | None] = field(default_factory=dict)
 
 
 async def fetch_logs(chain: Chain, start: int, end: int, sizer: RangeSizer) -> list[OrderEvent]:

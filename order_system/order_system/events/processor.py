@@ -256,7 +256,7 @@ class Processor:
                 (snapshot,) = await self.chain.orders([(event.order_id, event.block_hash)])
                 await self.decimals.ensure([snapshot.token_in, snapshot.token_out])
                 fetched.decimals.update(
-                    {t: self.decimals(t) for t in (snapshot.token_in, snapshot.token_out)}
+                    {t: self.decimals.known[t] for t in (snapshot.token_in, snapshot.token_out)}
                 )
             timestamp = fetched.headers[event.block_number].timestamp
             row = event_row(event, order, timestamp, self.decimals, snapshot)

@@ -63,7 +63,7 @@ class Batch:
     orders: Sequence[OrderRow]
     events: Sequence[EventRow]
     headers: Sequence[Header]
-    decimals: dict[str, int]
+    decimals: dict[str, int | None]
     end_hash: str
     new_order_ids: frozenset[int] = frozenset()  # not in the table yet: written with COPY
 
@@ -104,9 +104,10 @@ async def save_alert(connection: asyncpg.Connection, message: str | None) -> Non
         await _set_state(connection, ALERT_KEY, {"message": message})
 
 
-async def load_decimals(connection: asyncpg.Connection) -> dict[str, int]:
+async def load_decimals(connection: asyncpg.Connection) -> dict[str, int | None]:
+    """Each token's decimals; None: unknown (its amounts are stored raw)."""
     rows = await connection.fetch("SELECT token_address, decimals FROM token_decimals")
-    return {row["token_address"]: int(row["decimals"]) for row in rows}
+    return {row["token_address"]: row["decimals"] for row in rows}
 
 
 async def load_orders(connection: asyncpg.Connection, ids: Iterable[int]) -> dict[int, OrderRow]:
