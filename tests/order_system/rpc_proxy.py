@@ -1,11 +1,13 @@
 """A tiny fault-injecting JSON-RPC proxy in front of Hardhat: it refuses eth_getLogs answers
-with more than `max_results` logs the way hosted providers do, adds latency, and can go down
-(refusing connections) and come back on the same port."""
+with more than `max_results` logs the way hosted providers do, rate limits the way they do
+(HTTP 429 with Retry-After, or a JSON-RPC -32005 "rate limit exceeded" error), adds latency,
+and can go down (refusing connections) and come back on the same port."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import Any, Self
 
 import aiohttp
@@ -32,6 +34,13 @@ class RpcProxy:
         self.port = free_port()
         self.refused = 0
         self.get_logs_ranges: list[tuple[int, int]] = []
+        # The next this-many requests get HTTP 429 with `Retry-After: retry_after`; the next
+        # `limit_get_logs` eth_getLogs calls get a -32005 "rate limit exceeded" error.
+        self.limit_requests = 0
+        self.limit_get_logs = 0
+        self.retry_after = 1
+        self.limited: list[float] = []  # when each rate-limited answer was sent (monotonic)
+        self.requests: list[float] = []  # when each request arrived (monotonic)
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
@@ -79,6 +88,17 @@ class RpcProxy:
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = orjson.loads(await request.read())
+        self.requests.append(time.monotonic())
+        if self.limit_requests > 0:
+            self.limit_requests -= 1
+            self.limited.append(time.monotonic())
+            error = {"code": 429, "message": "Too Many Requests: exceeded the request rate"}
+            return web.Response(
+                status=429,
+                headers={"Retry-After": str(self.retry_after)},
+                body=orjson.dumps({"jsonrpc": "2.0", "id": None, "error": error}),
+                content_type="application/json",
+            )
         if self.delay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._lifted.wait(), self.delay)
@@ -95,6 +115,11 @@ class RpcProxy:
     def _filter(self, call: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
         if call.get("method") != "eth_getLogs" or "result" not in answer:
             return answer
+        if self.limit_get_logs > 0:
+            self.limit_get_logs -= 1
+            self.limited.append(time.monotonic())
+            error = {"code": -32005, "message": "rate limit exceeded"}
+            return {"jsonrpc": "2.0", "id": answer.get("id"), "error": error}
         query = call["params"][0]
         start, end = int(query["fromBlock"], 16), int(query["toBlock"], 16)
         self.get_logs_ranges.append((start, end))

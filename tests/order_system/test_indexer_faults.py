@@ -59,6 +59,42 @@ async def test_too_many_results_shrinks_the_range_and_indexing_completes(
     await _fresh_equals(clean_db, rpc, flow)
 
 
+async def test_http_429_is_waited_out_for_its_retry_after_and_indexing_completes(
+    flow: Flow, clean_db: asyncpg.Pool, rpc: JsonRpc, proxy: RpcProxy
+) -> None:
+    bulk_orders(flow, 40, per_block=10)
+    proxy.limit_requests, proxy.retry_after = 3, 1
+    async with JsonRpc(proxy.url) as through_proxy:
+        indexer = await index(
+            clean_db, through_proxy, flow.deployment, initial_range=1000, max_range=1000
+        )
+    assert len(proxy.limited) == 3 and proxy.limit_requests == 0
+    # Each request after a 429 came no sooner than the Retry-After it was told.
+    for limited_at in proxy.limited:
+        after = min(t for t in proxy.requests if t > limited_at)
+        assert after - limited_at >= proxy.retry_after
+    assert indexer.sizer.size == 1000
+    assert await clean_db.fetchval("SELECT count(*) FROM orders") == 40
+    await _fresh_equals(clean_db, rpc, flow)
+
+
+async def test_rate_limit_exceeded_backs_off_and_is_not_read_as_a_range_too_large(
+    flow: Flow, clean_db: asyncpg.Pool, rpc: JsonRpc, proxy: RpcProxy
+) -> None:
+    bulk_orders(flow, 40, per_block=10)
+    proxy.limit_get_logs = 3
+    async with JsonRpc(proxy.url) as through_proxy:
+        indexer = await index(
+            clean_db, through_proxy, flow.deployment, initial_range=1000, max_range=1000
+        )
+    assert len(proxy.limited) == 3 and proxy.limit_get_logs == 0
+    # The refused range was asked again whole: only range limits shrink it.
+    assert indexer.sizer.size == 1000
+    assert len(set(proxy.get_logs_ranges)) == 1, proxy.get_logs_ranges
+    assert await clean_db.fetchval("SELECT count(*) FROM orders") == 40
+    await _fresh_equals(clean_db, rpc, flow)
+
+
 @pytest.mark.slow
 async def test_node_unreachable_for_30_seconds_recovers_by_itself(
     flow: Flow, clean_db: asyncpg.Pool, rpc: JsonRpc, proxy: RpcProxy

@@ -32,7 +32,8 @@ def create_app(settings: OrderSettings) -> Starlette:
             statement_timeout=settings.db_statement_timeout,
             acquire_timeout=settings.db_acquire_timeout,
         )
-        app.state.rpc = JsonRpc(settings.web3_provider, timeout=2.0)
+        # Health asks once and reports: a rate-limited answer is not waited out.
+        app.state.rpc = JsonRpc(settings.web3_provider, timeout=2.0, rate_limit_retries=0)
         try:
             yield
         finally:

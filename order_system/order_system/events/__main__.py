@@ -81,10 +81,12 @@ async def _index(processor: Processor, rpc: JsonRpc, stop: asyncio.Event) -> Non
             await processor.run()
             return
         except RpcUnavailable as error:
-            log.warning("node unavailable (%s); retrying in %.1f s", error, delay)
+            # A provider that kept rate limiting: wait at least as long as it asked.
+            wait = max(delay, getattr(error, "retry_after", None) or 0.0)
+            log.warning("node unavailable (%s); retrying in %.1f s", error, wait)
             await rpc.reconnect()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), delay)
+                await asyncio.wait_for(stop.wait(), wait)
             delay = min(delay * 2, 5.0)
 
 

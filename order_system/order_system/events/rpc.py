@@ -1,8 +1,14 @@
 """Raw JSON-RPC over aiohttp: single calls and batches, with errors kept per call.
 
+A rate-limited request (HTTP 429, or a JSON-RPC error saying so, such as Infura's -32005
+"rate limit exceeded") is sent again after the wait the provider asks for (Retry-After, or
+the error's backoff_seconds), else after a growing delay; only after `rate_limit_retries`
+refusals in a row does the caller see RateLimited.
+
 Exceptions::
 
     RpcUnavailable     the node did not answer (connection refused, timeout, HTTP error)
+      RateLimited      the provider kept refusing for the request rate
     RpcError           the node answered with a JSON-RPC error object
       TooManyResults   an eth_getLogs range the provider refuses as too large
 """
@@ -10,8 +16,13 @@ Exceptions::
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
-from typing import Any
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from functools import partial
+from typing import Any, TypeVar
 
 import aiohttp
 import orjson
@@ -27,8 +38,67 @@ _TOO_MANY = (
 )
 
 
+_RATE_LIMITED = (
+    "rate limit",
+    "rate-limit",
+    "ratelimit",
+    "too many requests",
+    "request rate",
+    "requests per second",
+    "request count exceeded",
+    "compute units per second",
+    "throughput",
+)
+# A provider's requested wait is honoured up to this; without one, waits grow to the cap.
+MAX_RATE_LIMIT_WAIT = 60.0
+FIRST_RATE_LIMIT_DELAY, RATE_LIMIT_DELAY_CAP = 0.5, 30.0
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
 class RpcUnavailable(ConnectionError):
     """The node did not answer."""
+
+
+class RateLimited(RpcUnavailable):
+    """The provider refused the request for its rate; `retry_after`: the wait it asked for."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def _retry_after_header(value: str | None) -> float | None:
+    """Retry-After as seconds: a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+def _backoff_seconds(data: Any) -> float | None:
+    """A wait named in the error's data: {"backoff_seconds": n} or {"rate": {...}} (Infura)."""
+    if isinstance(data, dict):
+        for holder in (data, data.get("rate")):
+            if isinstance(holder, dict) and isinstance(holder.get("backoff_seconds"), int | float):
+                return max(0.0, float(holder["backoff_seconds"]))
+    return None
+
+
+def _rate_limited(method: str, error: dict[str, Any]) -> RateLimited | None:
+    message = str(error.get("message", ""))
+    if error.get("code") != 429 and not any(m in message.lower() for m in _RATE_LIMITED):
+        return None
+    return RateLimited(
+        f"{method}: {message} (code {error.get('code')})", _backoff_seconds(error.get("data"))
+    )
 
 
 class RpcError(RuntimeError):
@@ -61,10 +131,19 @@ Call = tuple[str, list[Any]]
 class JsonRpc:
     """One HTTP endpoint; `reconnect()` drops the connection pool (the watchdog uses it)."""
 
-    def __init__(self, url: str, *, timeout: float = 15.0, batch_size: int = 500) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 15.0,
+        batch_size: int = 500,
+        rate_limit_retries: int = 8,
+    ) -> None:
         self.url = url
         self.timeout = timeout
         self.batch_size = batch_size
+        self.rate_limit_retries = rate_limit_retries
+        self.rate_limited = 0  # refusals for the request rate, all told
         self._session: aiohttp.ClientSession | None = None
         self._ids = 0
 
@@ -82,16 +161,40 @@ class JsonRpc:
                 self.url, data=orjson.dumps(body), headers={"Content-Type": "application/json"}
             ) as response:
                 payload = await response.read()
-                if response.status >= 500 or (response.status >= 400 and not payload):
-                    raise RpcUnavailable(f"{self.url} answered HTTP {response.status}")
+                status, retry_after = response.status, response.headers.get("Retry-After")
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
             raise RpcUnavailable(f"{self.url}: {error!r}") from None
+        if status == 429:
+            raise RateLimited(f"{self.url} answered HTTP 429", _retry_after_header(retry_after))
+        if status >= 500 or (status >= 400 and not payload):
+            raise RpcUnavailable(f"{self.url} answered HTTP {status}")
         try:
             return orjson.loads(payload)
         except orjson.JSONDecodeError:
             raise RpcUnavailable(f"{self.url} answered invalid JSON: {payload[:200]!r}") from None
 
+    async def _patiently(self, send: Callable[[], Awaitable[T]]) -> T:
+        """`send()` again while the provider refuses it for its rate (see the module doc)."""
+        delay = FIRST_RATE_LIMIT_DELAY
+        attempt = 0
+        while True:
+            try:
+                return await send()
+            except RateLimited as limited:
+                self.rate_limited += 1
+                attempt += 1
+                if attempt > self.rate_limit_retries:
+                    raise
+                asked = limited.retry_after
+                wait = min(MAX_RATE_LIMIT_WAIT, delay if asked is None else asked)
+                log.warning("rate limited (%s); sending again in %.1f s", limited, wait)
+                await asyncio.sleep(wait)
+                delay = min(delay * 2, RATE_LIMIT_DELAY_CAP)
+
     async def call(self, method: str, params: list[Any]) -> Any:
+        return await self._patiently(lambda: self._call(method, params))
+
+    async def _call(self, method: str, params: list[Any]) -> Any:
         self._ids += 1
         answer = await self._post(
             {"jsonrpc": "2.0", "id": self._ids, "method": method, "params": params}
@@ -99,13 +202,13 @@ class JsonRpc:
         if not isinstance(answer, dict):
             raise RpcUnavailable(f"{method}: unexpected answer {str(answer)[:200]}")
         if answer.get("error") is not None:
-            raise _error(method, answer["error"])
+            raise _rate_limited(method, answer["error"]) or _error(method, answer["error"])
         return answer.get("result")
 
     async def batch(self, calls: list[Call]) -> list[Any]:
         """Results in call order; a call that failed yields its RpcError in its place."""
         chunks = [calls[i : i + self.batch_size] for i in range(0, len(calls), self.batch_size)]
-        parts = await asyncio.gather(*(self._batch(chunk) for chunk in chunks))
+        parts = await asyncio.gather(*(self._patiently(partial(self._batch, c)) for c in chunks))
         return [result for part in parts for result in part]
 
     async def _batch(self, calls: list[Call]) -> list[Any]:
@@ -120,7 +223,8 @@ class JsonRpc:
         answer = await self._post(body)
         if not isinstance(answer, list):
             if isinstance(answer, dict) and answer.get("error") is not None:
-                raise _error(calls[0][0], answer["error"])
+                error = answer["error"]
+                raise _rate_limited(calls[0][0], error) or _error(calls[0][0], error)
             raise RpcUnavailable(f"batch: unexpected answer {str(answer)[:200]}")
         by_id = {item.get("id"): item for item in answer if isinstance(item, dict)}
         results: list[Any] = []
@@ -129,6 +233,8 @@ class JsonRpc:
             if item is None:
                 raise RpcUnavailable(f"batch: no answer for {method} (id {first + i})")
             error = item.get("error")
+            if error is not None and (limited := _rate_limited(method, error)) is not None:
+                raise limited  # the whole batch is sent again
             results.append(_error(method, error) if error is not None else item.get("result"))
         return results
 
