@@ -12,7 +12,7 @@ from linkora_core import db, http
 from linkora_core.metrics import ServiceMetrics
 from linkora_core.readiness import CachedCheck
 from order_system.api import openapi, orders, queries
-from order_system.api.health import health
+from order_system.api.health import Readiness, health, ready
 from order_system.events.rpc import JsonRpc
 from order_system.settings import OrderSettings
 
@@ -41,11 +41,18 @@ def create_app(settings: OrderSettings) -> Starlette:
             await app.state.pool.close()
 
     app = Starlette(
-        routes=[Route("/health", health), metrics.route(), *orders.routes, *openapi.routes()],
+        routes=[
+            Route("/health", health),
+            Route("/ready", ready),
+            metrics.route(),
+            *orders.routes,
+            *openapi.routes(),
+        ],
         middleware=http.middleware(settings, metrics=metrics),
         exception_handlers=http.exception_handlers(),
         lifespan=lifespan,
     )
+    app.state.readiness = Readiness(app.state)
     app.state.statistics = CachedCheck(
         lambda: queries.statistics(app.state.pool), ttl=settings.statistics_cache_seconds
     )

@@ -1,4 +1,7 @@
-"""`GET /health` in the shape existing clients read, plus the indexer's progress on the chain."""
+"""`GET /health` in the shape existing clients read, plus the indexer's progress on the chain
+(always 200). `GET /ready`: 200 while the database answers, else 503 naming it, so a load
+balancer drains a replica that cannot serve. The database, the indexer's state and the node's
+head are each asked at most about once a second (CachedCheck), whatever the request rate."""
 
 from __future__ import annotations
 
@@ -8,10 +11,12 @@ from typing import Any
 
 import asyncpg
 import orjson
+from starlette.datastructures import State
 from starlette.requests import Request
 
 from linkora_core import db
 from linkora_core.http import JSON
+from linkora_core.readiness import CachedCheck, verdict
 from order_system.api import queries
 from order_system.events.rpc import JsonRpc, RpcError, RpcUnavailable
 
@@ -24,32 +29,60 @@ async def _chain_head(rpc: JsonRpc) -> int | None:
         return None
 
 
-async def _indexer(pool: asyncpg.Pool, rpc: JsonRpc) -> dict[str, Any]:
-    state = await queries.indexer_state(pool)
-    head = await _chain_head(rpc)
-    checkpoint = state.get("order_indexer.checkpoint")
-    processed = None if checkpoint is None else orjson.loads(checkpoint["value"])["block"]
-    alert = state.get("order_indexer.alert")
-    return {
-        "chain_head": head,
-        "processed_block": processed,
-        "lag_blocks": None if head is None or processed is None else max(0, head - processed),
-        "last_progress_at": None if checkpoint is None else checkpoint["updated_at"].isoformat(),
-        "indexer_alert": None if alert is None else orjson.loads(alert["value"])["message"],
-    }
+async def _database_error(pool: asyncpg.Pool) -> str | None:
+    """None when a trivial query answers within db.HEALTH_TIMEOUT, else what went wrong."""
+    try:
+        async with asyncio.timeout(db.HEALTH_TIMEOUT):
+            await pool.fetchval("SELECT 1")
+    except (*db.UNAVAILABLE, asyncpg.PostgresError) as error:
+        return str(error) or type(error).__name__
+    return None
+
+
+async def _indexer_state(pool: asyncpg.Pool) -> dict[str, asyncpg.Record] | None:
+    try:
+        async with asyncio.timeout(db.HEALTH_TIMEOUT):
+            return await queries.indexer_state(pool)
+    except (*db.UNAVAILABLE, asyncpg.PostgresError):
+        return None
+
+
+class Readiness:
+    """The cached checks behind `/health` and `/ready`; the pool and the node client are read
+    from the app's state at each check."""
+
+    def __init__(self, state: State) -> None:
+        self.database = CachedCheck(lambda: _database_error(state.pool))
+        self.indexer_state = CachedCheck(lambda: _indexer_state(state.pool))
+        self.chain_head = CachedCheck(lambda: _chain_head(state.rpc))
+
+    async def problems(self) -> dict[str, str]:
+        return {} if await self.database.get() is None else {"database": "unreachable"}
+
+    async def indexer(self) -> dict[str, Any]:
+        state = await self.indexer_state.get()
+        if state is None:
+            return {}
+        head = await self.chain_head.get()
+        checkpoint = state.get("order_indexer.checkpoint")
+        processed = None if checkpoint is None else orjson.loads(checkpoint["value"])["block"]
+        alert = state.get("order_indexer.alert")
+        return {
+            "chain_head": head,
+            "processed_block": processed,
+            "lag_blocks": None if head is None or processed is None else max(0, head - processed),
+            "last_progress_at": None
+            if checkpoint is None
+            else checkpoint["updated_at"].isoformat(),
+            "indexer_alert": None if alert is None else orjson.loads(alert["value"])["message"],
+        }
 
 
 async def health(request: Request) -> JSON:
-    pool: asyncpg.Pool = request.app.state.pool
-    indexer: dict[str, Any] = {}
-    try:
-        async with pool.acquire(timeout=2) as connection:
-            await connection.fetchval("SELECT 1", timeout=2)
-        connection_state = "WORKING"
-        indexer = await _indexer(pool, request.app.state.rpc)
-    except (*db.UNAVAILABLE, asyncpg.PostgresError) as error:
-        connection_state = f"ERROR: {error}"
-    healthy = connection_state == "WORKING"
+    readiness: Readiness = request.app.state.readiness
+    error = await readiness.database.get()
+    healthy = error is None
+    indexer = await readiness.indexer() if healthy else {}
     return JSON(
         {
             "overall_status": "healthy" if healthy else "unhealthy",
@@ -57,9 +90,14 @@ async def health(request: Request) -> JSON:
                 "order_api": "HEALTHY",
                 "database": "HEALTHY" if healthy else "UNHEALTHY",
                 "timestamp": datetime.now(UTC).isoformat(),
-                "database_connection": connection_state,
+                "database_connection": "WORKING" if healthy else f"ERROR: {error}",
                 **indexer,
             },
             "status": "success",
         }
     )
+
+
+async def ready(request: Request) -> JSON:
+    body, status = verdict(await request.app.state.readiness.problems())
+    return JSON(body, status_code=status)

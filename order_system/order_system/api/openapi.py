@@ -131,6 +131,17 @@ _HEALTH = obj(
     },
     closed=False,
 )
+_READY = obj(
+    {
+        "ready": {"type": "boolean"},
+        "problems": {
+            "type": "object",
+            "additionalProperties": {"type": "string"},
+            "description": "What keeps the API from serving (`database`), with why; empty "
+            "when ready",
+        },
+    }
+)
 
 _PAGING = [
     query(
@@ -187,6 +198,15 @@ _PATHS: dict[str, Schema] = {
         "Service health",
         {"200": json_response("Health, with the indexer's progress", ref("Health"))},
         description="Always 200.",
+    ),
+    "/ready": _get(
+        "Readiness",
+        {
+            "200": json_response("Ready", ref("Ready")),
+            "503": json_response("Not ready", ref("Ready")),
+        },
+        description="200 while the database answers, else 503 naming it (a load balancer "
+        "drains the replica). The check is reused for about a second.",
     ),
     "/orders/pending": _list("Pending orders"),
     "/orders/executed": _list("Executed orders"),
@@ -257,6 +277,7 @@ DOCUMENT = document(
         "OrderList": _ORDER_LIST,
         "StatusCounts": _COUNTS,
         "Health": _HEALTH,
+        "Ready": _READY,
     },
 )
 
