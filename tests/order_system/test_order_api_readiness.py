@@ -91,7 +91,7 @@ async def test_health_and_ready_ask_the_database_and_the_node_about_once_a_secon
     clean_db: asyncpg.Pool, proxy: RpcProxy
 ) -> None:
     counting = CountingPool(clean_db)
-    app = _app(counting, proxy.url)  # type: ignore[arg-type]  # quacks like a pool here
+    app = _app(counting, proxy.url)  # the counting pool quacks like a pool here
     transport = httpx.ASGITransport(app=app)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://orders") as client:
