@@ -4,10 +4,12 @@ reverse start order.
 
 Restarts: a monitor thread notices a child that exited and starts it again with the same
 command after a delay that doubles on each crash (`backoff_initial` up to `backoff_max`) and
-goes back to `backoff_initial` once the child has stayed up for `stable_after` seconds. Two
+goes back to `backoff_initial` once the child has stayed up for `stable_after` seconds. Three
 exits are not restarted: status 2, which the services use for a configuration error (the same
-settings would fail the same way), and any exit of a child started with `restart=False`
-(e.g. an in-memory Hardhat node, whose replacement would be a different chain). Once stopping
+settings would fail the same way), status 3, a halt with an alert (the event processor stays up
+halted nowadays; an exit 3 would only be started again into the same halt), and any exit of a
+child started with `restart=False` (e.g. an in-memory Hardhat node, whose replacement would be
+a different chain). Once stopping
 begins (`request_stop`, `stop_all`), nothing is restarted."""
 
 from __future__ import annotations
@@ -28,10 +30,13 @@ _COLOURS = ["36", "33", "35", "32", "34", "31", "96", "93", "95", "92"]
 
 CONFIGURATION_ERROR = 2
 """The exit status of a service whose settings do not validate (linkora_core.settings.load)."""
+HALTED = 3
+"""The exit status of a service that halted with an alert an operator must act on."""
+RESUME_HINT = "python -m order_system.events resume lifts the halt, then start it again"
 
 State = Literal["running", "waiting", "exited", "failed", "stopped"]
 """running: a process is up; waiting: crashed, restart scheduled; exited: ended and not
-restartable (restart=False); failed: gave up (configuration error); stopped: stopped by us."""
+restartable (restart=False); failed: gave up (configuration error, halt); stopped: stopped by us."""
 
 
 @dataclass
@@ -200,6 +205,15 @@ class Supervisor:
                 f"{child.name} exited with status {status}, a configuration error{last}; "
                 "not restarting it: the same settings would fail again. "
                 "Fix the setting and start the stack again.",
+            )
+            return
+        if status == HALTED:
+            child.state = "failed"
+            last = f' ("{child.tail[-1]}")' if child.tail else ""
+            self._notice(
+                child,
+                f"{child.name} exited with status {status}, halted{last}; not restarting it "
+                f"into the same halt: {RESUME_HINT}",
             )
             return
         if now - child.started_at >= self.stable_after:

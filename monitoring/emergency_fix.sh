@@ -93,8 +93,8 @@ if check_database; then
         2>/dev/null || true)"
     if [[ -n "$alert" ]]; then
         fail "indexer alert recorded: $alert"
-        info "fix: investigate the chain (deep reorg or another chain), then delete the row:"
-        info "     DELETE FROM system_state WHERE key = 'order_indexer.alert'; and restart order-events"
+        info "fix: investigate the chain (deep reorg or another chain), then lift the halt"
+        info "     (order-events stays up halted until then): python -m order_system.events resume"
     else
         ok "no indexer alert recorded"
     fi

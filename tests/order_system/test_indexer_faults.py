@@ -99,7 +99,7 @@ async def test_rate_limit_exceeded_backs_off_and_is_not_read_as_a_range_too_larg
 async def test_node_unreachable_for_30_seconds_recovers_by_itself(
     flow: Flow, clean_db: asyncpg.Pool, rpc: JsonRpc, proxy: RpcProxy
 ) -> None:
-    from order_system.events.__main__ import _index
+    from order_system.events.service import _index
 
     async with JsonRpc(proxy.url, timeout=2) as through_proxy, clean_db.acquire() as connection:
         indexer = processor(connection, through_proxy, flow.deployment, poll_interval=0.1)
@@ -126,14 +126,17 @@ async def test_node_unreachable_for_30_seconds_recovers_by_itself(
 async def test_a_node_that_stops_answering_is_reconnected_by_the_watchdog(
     flow: Flow, clean_db: asyncpg.Pool, rpc: JsonRpc, proxy: RpcProxy
 ) -> None:
-    from order_system.events.__main__ import _index, _watchdog
+    from order_system.events.health import IndexerState
+    from order_system.events.service import _index, _watchdog
 
     async with JsonRpc(proxy.url, timeout=120) as through_proxy, clean_db.acquire() as connection:
         indexer = processor(
             connection, through_proxy, flow.deployment, poll_interval=0.1, watchdog_seconds=1.0
         )
         task = asyncio.create_task(_index(indexer, through_proxy, indexer.stop))
-        watchdog = asyncio.create_task(_watchdog(indexer, through_proxy))
+        watchdog = asyncio.create_task(
+            _watchdog(IndexerState(processor=indexer), through_proxy, 1.0)
+        )
         try:
             await _until(lambda: indexer.processed >= flow.w3.eth.block_number, 10)
             proxy.delay = 3600.0  # requests hang; only the watchdog can unblock the processor

@@ -1,26 +1,22 @@
 """The processor's guards: one writer, the checkpoint, the chain it belongs to, orders first
-seen after their creation, a write failing while the next range is prepared, and the service's
-exit on an alert."""
+seen after their creation and a write failing while the next range is prepared (the service
+halting on an alert: test_events_service.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from decimal import Decimal
 
 import asyncpg
-import httpx
 import orjson
 import pytest
 from indexing import clear, dump, index, processor
-from order_flow import LIMIT, STOP, Flow
+from order_flow import LIMIT, Flow
 
 from order_system.events import store
-from order_system.events.__main__ import HALT_EXIT_STATUS, _lock
 from order_system.events.reorg import Halt
 from order_system.events.rpc import JsonRpc
+from order_system.events.service import _lock
 
 
 async def test_a_second_writer_waits_for_the_advisory_lock(clean_db: asyncpg.Pool) -> None:
@@ -127,42 +123,3 @@ async def test_a_write_failing_after_the_next_range_was_prepared_leaves_no_trace
     await clear(clean_db)
     await index(clean_db, rpc, flow.deployment)
     assert indexed == await dump(clean_db)
-
-
-async def test_the_service_exits_with_an_alert_that_health_reports(
-    flow: Flow,
-    clean_db: asyncpg.Pool,
-    rpc: JsonRpc,
-    service_env: dict[str, str],
-    api: httpx.AsyncClient,
-    hardhat_url: str,
-) -> None:
-    flow.create(
-        flow.users[0], "ETH", "WBTC", Decimal("0.3"), Decimal("0.5"), Decimal("0"), STOP, False
-    )
-    await index(clean_db, rpc, flow.deployment)
-    await clean_db.execute(
-        "UPDATE system_state SET value = jsonb_set(value, '{chain_id}', '1') "
-        "WHERE key = 'order_indexer.chain'"
-    )
-    env = {
-        **os.environ,
-        **service_env,
-        "WEB3_PROVIDER": hardhat_url,
-        "TRADING_ADDRESS": flow.deployment.trading,
-        "CONFIRMATIONS": "0",
-    }
-    result = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "order_system.events"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == HALT_EXIT_STATUS, result.stderr
-    assert "ALERT" in result.stderr and "chain_id changed" in result.stderr
-    health = (await api.get("/health")).json()["components"]
-    assert "chain_id changed" in health["indexer_alert"]
-    assert health["processed_block"] == flow.w3.eth.block_number
-    assert health["lag_blocks"] == 0

@@ -102,7 +102,7 @@ def test_the_delay_starts_over_once_the_child_stayed_up_long_enough(tmp_path: Pa
     )  # fmt: skip
     try:
         # Up for 0.3 s (longer than stable_after) before each crash.
-        child = supervisor.start("steady", python("import time, sys; time.sleep(0.3); sys.exit(3)"))
+        child = supervisor.start("steady", python("import time, sys; time.sleep(0.3); sys.exit(1)"))
         assert wait_until(lambda: child.restarts >= 3, 5, 0.02), supervisor.notices
         assert delays(supervisor)[:3] == [0.1, 0.1, 0.1]
     finally:
@@ -166,6 +166,22 @@ def test_a_configuration_error_is_not_restarted(supervisor: Supervisor) -> None:
         'DB_PORT: bad"); not restarting it'
     )
     assert supervisor.exited() == [child]
+
+
+def test_a_halted_exit_is_not_restarted_into_the_same_halt(supervisor: Supervisor) -> None:
+    code = "import sys; print('ALERT: reorg deeper than the window', flush=True); sys.exit(3)"
+    child = supervisor.start("order-events", python(code))
+
+    assert wait_until(lambda: child.state == "failed", 5, 0.02), supervisor.notices
+    time.sleep(0.5)  # longer than any backoff delay
+
+    assert child.restarts == 0
+    assert child.log_path.read_text().count("ALERT: reorg deeper than the window") == 2
+    assert supervisor.notices == [
+        'order-events exited with status 3, halted ("ALERT: reorg deeper than the window"); '
+        "not restarting it into the same halt: python -m order_system.events resume "
+        "lifts the halt, then start it again"
+    ]
 
 
 def test_a_child_started_without_restarts_is_only_reported(supervisor: Supervisor) -> None:

@@ -1,4 +1,5 @@
-"""Optional health and Prometheus metrics endpoint of the processor (METRICS_PORT)."""
+"""Optional health, readiness and Prometheus metrics endpoint of the processor (METRICS_PORT):
+`/health` (always 200, with a verdict), `/ready` (200 or 503), `/metrics`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from linkora_core.metrics import FunctionCollector, exposition
+from order_system.events.health import Health, IndexerState
 from order_system.events.processor import Processor
 
 
@@ -27,6 +29,16 @@ def _numbers(processor: Processor) -> dict[str, float]:
         "order_indexer_range_size": processor.sizer.size,
         "order_indexer_order_reader": int(processor.chain.reader_enabled),
     }
+
+
+def state_metrics(state: IndexerState) -> Iterator[Metric]:
+    yield GaugeMetricFamily(
+        "order_indexer_halted",
+        "1 while halted with an alert (python -m order_system.events resume lifts it).",
+        int(state.halted is not None),
+    )
+    if state.processor is not None:
+        yield from processor_metrics(state.processor)
 
 
 def processor_metrics(processor: Processor) -> Iterator[Metric]:
@@ -55,24 +67,31 @@ def processor_metrics(processor: Processor) -> Iterator[Metric]:
     )  # fmt: skip
 
 
-def registry_for(processor: Processor) -> CollectorRegistry:
+def registry_for(state: IndexerState) -> CollectorRegistry:
     registry = CollectorRegistry()
-    registry.register(FunctionCollector(lambda: processor_metrics(processor)))
+    registry.register(FunctionCollector(lambda: state_metrics(state)))
     return registry
 
 
-async def start(processor: Processor, host: str, port: int) -> web.AppRunner:
-    registry = registry_for(processor)
+async def start(health: Health, host: str, port: int) -> web.AppRunner:
+    registry = registry_for(health.state)
 
-    async def health(_: web.Request) -> web.Response:
-        return web.json_response({"status": "success", **_numbers(processor)})
+    async def health_(_: web.Request) -> web.Response:
+        processor = health.state.processor
+        numbers = {} if processor is None else _numbers(processor)
+        return web.json_response(await health.health(numbers))
+
+    async def ready(_: web.Request) -> web.Response:
+        body, status = await health.ready()
+        return web.json_response(body, status=status)
 
     async def metrics(_: web.Request) -> web.Response:
         body, content_type = exposition(registry)
         return web.Response(body=body, headers={"Content-Type": content_type})
 
     app = web.Application()
-    app.router.add_get("/health", health)
+    app.router.add_get("/health", health_)
+    app.router.add_get("/ready", ready)
     app.router.add_get("/metrics", metrics)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

@@ -19,6 +19,9 @@ from order_system.events.transitions import EventRow, OrderRow, rebuild
 CHECKPOINT_KEY = "order_indexer.checkpoint"
 CHAIN_KEY = "order_indexer.chain"
 ALERT_KEY = "order_indexer.alert"
+# Set with the alert when the processor halts; it stays halted until an operator clears it
+# (`python -m order_system.events resume`), whatever restarts it.
+HALT_KEY = "order_indexer.halt"
 
 ORDER_COLUMNS = list(OrderRow._fields)
 EVENT_COLUMNS = list(EventRow._fields)
@@ -102,6 +105,27 @@ async def save_alert(connection: asyncpg.Connection, message: str | None) -> Non
         await connection.execute("DELETE FROM system_state WHERE key = $1", ALERT_KEY)
     else:
         await _set_state(connection, ALERT_KEY, {"message": message})
+
+
+async def save_halt(connection: asyncpg.Connection, message: str) -> None:
+    async with connection.transaction():
+        await _set_state(connection, HALT_KEY, {"message": message})
+        await _set_state(connection, ALERT_KEY, {"message": message})
+
+
+async def load_halt(connection: asyncpg.Connection) -> str | None:
+    value = await _get_state(connection, HALT_KEY)
+    return None if value is None else str(value["message"])
+
+
+async def clear_halt(connection: asyncpg.Connection) -> str | None:
+    """Lift a halt and its alert; returns the halt's message (None: it was not halted)."""
+    async with connection.transaction():
+        message = await connection.fetchval(
+            "DELETE FROM system_state WHERE key = $1 RETURNING value->>'message'", HALT_KEY
+        )
+        await connection.execute("DELETE FROM system_state WHERE key = $1", ALERT_KEY)
+    return None if message is None else str(message)
 
 
 async def load_decimals(connection: asyncpg.Connection) -> dict[str, int | None]:

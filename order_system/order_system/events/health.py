@@ -1,0 +1,89 @@
+"""What the processor's health server says: `/ready` 503 while the database or the node is
+unreachable, or the indexer is halted, stalled or not holding the writer lock (or one of the
+process's tasks is down), naming each problem; `/health` (always 200) gives the same verdict
+with the indexer's numbers. The database and the node are asked at most about once a second."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from linkora_core import db
+from linkora_core.readiness import CachedCheck, verdict
+from linkora_core.tasks import BackgroundTasks
+from order_system.events.processor import Processor
+from order_system.events.rpc import JsonRpc, RpcError, RpcUnavailable
+
+
+@dataclass(slots=True)
+class IndexerState:
+    """What the indexer task is doing, for health and the watchdog."""
+
+    processor: Processor | None = None  # the current (or, when halted, the last) processor
+    lock_held: bool = False
+    halted: str | None = None  # the halt's message while halted
+
+
+async def _head(rpc: JsonRpc) -> int | None:
+    try:
+        async with asyncio.timeout(db.HEALTH_TIMEOUT):
+            return int(await rpc.call("eth_blockNumber", []), 16)
+    except (RpcUnavailable, RpcError, TimeoutError, ValueError, TypeError):
+        return None
+
+
+def stalled(processor: Processor, head: int) -> str | None:
+    """Why the processor counts as stalled: behind the confirmed head with no batch applied
+    for longer than the watchdog allows (pure)."""
+    behind = head - processor.tuning.confirmations - processor.processed
+    idle = time.monotonic() - processor.last_progress
+    if behind > 0 and idle > processor.tuning.watchdog_seconds:
+        return f"no block applied for {idle:.0f} s while {behind} blocks behind"
+    return None
+
+
+class Health:
+    def __init__(
+        self, state: IndexerState, pool: asyncpg.Pool, probe: JsonRpc, tasks: BackgroundTasks
+    ) -> None:
+        self.state = state
+        self.tasks = tasks
+        self.database = CachedCheck(lambda: db.is_healthy(pool))
+        self.node = CachedCheck(lambda: _head(probe))
+
+    async def problems(self) -> dict[str, str]:
+        problems = self.tasks.problems()
+        if not await self.database.get():
+            problems["database"] = "unreachable"
+        head = await self.node.get()
+        if head is None:
+            problems["node"] = "unreachable"
+        state = self.state
+        if state.halted is not None:
+            problems["halted"] = state.halted
+        elif not state.lock_held:
+            problems["writer_lock"] = "not held: another processor holds it, or no database"
+        elif state.processor is not None and (
+            why := stalled(state.processor, max(head or -1, state.processor.head))
+        ):
+            problems["stalled"] = why
+        return problems
+
+    async def ready(self) -> tuple[dict[str, object], int]:
+        return verdict(await self.problems())
+
+    async def health(self, numbers: dict[str, float]) -> dict[str, Any]:
+        problems = await self.problems()
+        verdict_ = "healthy" if not problems else "halted" if "halted" in problems else "unhealthy"
+        return {
+            "status": "success",
+            "verdict": verdict_,
+            "problems": problems,
+            "halted": self.state.halted,
+            "writer_lock": self.state.lock_held,
+            **numbers,
+        }
