@@ -19,7 +19,14 @@ from linkora_core.openapi import (
     ref,
 )
 from linkora_core.openapi import routes as document_routes
-from order_system.api.params import DEFAULT_LIMIT, MAX_DIGITS, MAX_LIMIT, MAX_OFFSET, STATUSES
+from order_system.api.params import (
+    DEFAULT_LIMIT,
+    MAX_DIGITS,
+    MAX_ID_DIGITS,
+    MAX_LIMIT,
+    MAX_OFFSET,
+    STATUSES,
+)
 
 _STATUS = {"type": "string", "enum": sorted(STATUSES.values())}
 _ADDRESS = {"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$"}
@@ -165,7 +172,12 @@ _STATUS_FILTER = query(
     {"type": "string", "enum": sorted(STATUSES)},
     "Only orders in this status (case-insensitive)",
 )
-_ORDER_ID = path_parameter("order_id", {"type": "integer"}, "The contract's order id")
+_ORDER_ID = path_parameter(
+    "order_id",
+    {"type": "integer"},
+    f"The contract's order id: ASCII digits, at most {MAX_ID_DIGITS} (else 400); an id past "
+    "any stored one is a 404",
+)
 
 
 def _get(summary: str, responses: Schema, *parameters: Any, description: str = "") -> Schema:
