@@ -80,15 +80,25 @@ async def fetch_span(
             if planned_end >= paging.floor_minute(now):
                 yield page
                 continue
-            probe = await rest.klines(symbol, planned_end + paging.MINUTE_MS, now, limit=1)
+            # Where does data resume after this empty window? The windows in flight are
+            # only dropped where the exchange says they are empty too, never unread.
+            after = window.end_ms + paging.MINUTE_MS
+            probe = await rest.klines(symbol, after, now, limit=1)
             resume = int(probe[0][0]) if probe else paging.floor_minute(now) + paging.MINUTE_MS
-            if resume <= planned_end + paging.MINUTE_MS:
+            if resume <= after:
                 yield page
                 continue
-            # Nothing until `resume`: drop the windows in flight, count the span as done.
-            for _, skipped in pending:
-                skipped.cancel()
-            pending.clear()
+            while pending and pending[0][0].end_ms < resume:
+                pending.popleft()[1].cancel()
+            if pending:
+                # Data resumes inside a window in flight: its rows are read as usual.
+                yield Page(
+                    symbol,
+                    paging.Window(window.start_ms, pending[0][0].start_ms - paging.MINUTE_MS),
+                    [],
+                    now,
+                )
+                continue
             yield Page(symbol, paging.Window(window.start_ms, resume - paging.MINUTE_MS), [], now)
             if not probe:
                 return

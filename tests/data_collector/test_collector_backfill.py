@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
+import pytest
 from collector_helpers import (
     MINUTE_MS,
     SHARED,
@@ -196,3 +197,33 @@ async def test_a_long_outage_is_jumped_over_with_one_probe(
     ] == [(outage[0], outage[1] + MINUTE_MS)]
     state = await clean_db.fetchrow("SELECT backfill_done, backfill_total FROM collector_state")
     assert state is not None and state["backfill_done"] == state["backfill_total"]
+
+
+@pytest.mark.parametrize("data_again_after", [True, False], ids=["data-later", "nothing-after"])
+async def test_an_empty_window_keeps_the_data_of_the_windows_in_flight(
+    make_sim: SimFactory,
+    make_collector: HarnessFactory,
+    clean_db: asyncpg.Pool,
+    data_again_after: bool,
+) -> None:
+    # Windows of 1000 minutes from the listing: W0 data, W1 nothing, W2 data, W3 and W4
+    # nothing, then data again from minute 5500 (or never again).
+    probe = await make_sim(symbols=("BTCUSDT",), start=days_ago(5))
+    first = probe.source.stores["BTCUSDT"].series.first_ms
+    tail_end = first + 5499 * MINUTE_MS if data_again_after else first + 10**5 * MINUTE_MS
+    empty = (
+        (first + 1000 * MINUTE_MS, first + 1999 * MINUTE_MS),
+        (first + 3000 * MINUTE_MS, tail_end),
+    )
+    sim = await make_sim(symbols=("BTCUSDT",), start=days_ago(5), gaps=empty)
+    harness = make_collector(sim, backfill_concurrency=4)
+    await harness.backfill()
+    times = [int(r["open_time"].timestamp()) * 1000 for r in await db_rows(clean_db, "BTCUSDT")]
+    end = max(times[-1], first + 2999 * MINUTE_MS)
+    served = [int(row[0]) for row in sim.source.klines("BTCUSDT", first, end)]
+    assert first + 2000 * MINUTE_MS in served
+    assert times == served  # every served candle is stored, W2 included
+    gaps = await clean_db.fetch("SELECT gap_start, gap_end FROM candle_gaps")
+    for gap in gaps:
+        start, end = (int(g.timestamp()) * 1000 for g in (gap["gap_start"], gap["gap_end"]))
+        assert not [t for t in served if start <= t < end], (start, end)
