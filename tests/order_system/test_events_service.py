@@ -281,6 +281,38 @@ async def test_ready_is_503_while_the_database_is_unreachable(
         await running.close()
 
 
+class CountingRpc(JsonRpc):
+    """The health checks' node client, counting what it asks."""
+
+    calls = 0
+
+    async def call(self, method: str, params: list[Any]) -> Any:
+        self.calls += 1
+        return await super().call(method, params)
+
+
+async def test_health_and_ready_ask_the_node_about_once_a_second(
+    flow: Flow, clean_db: asyncpg.Pool, service_env: dict[str, str], proxy: RpcProxy
+) -> None:
+    running = EventService(
+        _settings(_env(service_env, flow, proxy.url, free_port())), asyncio.Event()
+    )
+    await running.probe.close()
+    running.probe = probe = CountingRpc(proxy.url, timeout=2, rate_limit_retries=0)
+    await running.start()
+    try:
+        await _until(lambda: _problems(running, 200), 30, "ready")
+        await asyncio.sleep(1.1)  # whatever was cached before has expired
+        before = probe.calls
+        for _ in range(20):
+            await _get(_url(running, "/ready"))
+            await _get(_url(running, "/health"))
+        assert 1 <= probe.calls - before <= 2  # two only if the loop crossed a second
+    finally:
+        running.stop.set()
+        await running.close()
+
+
 @pytest.mark.parametrize("task", ["indexer", "watchdog"])
 async def test_each_long_running_task_that_ends_comes_back(
     service: EventService, flow: Flow, task: str
