@@ -39,6 +39,7 @@ async def main(settings: CollectorSettings, stop: asyncio.Event) -> None:
             collector.health,
             settings.metrics_port,
             metrics.registry_for(collector),
+            collector.problems,
         )
     log.info("collecting %s from %s", ",".join(settings.symbols), settings.binance_base_url)
     try:

@@ -1,5 +1,9 @@
 """The collector's phases: backfill every symbol, then real time (stream or polling) with
-the gap audit and order-book retention alongside; on stop, flush and return."""
+the gap audit and order-book retention alongside; on stop, flush and return.
+
+Every long-running loop (publisher, live store, stream or poller, audit, retention) runs
+under `BackgroundTasks`: one that ends unexpectedly is logged, makes `/ready` answer 503 and
+is started again."""
 
 from __future__ import annotations
 
@@ -28,6 +32,9 @@ from data_collector.settings import CollectorSettings, RealtimeMode
 from data_collector.status import CollectorStatus
 from data_collector.types import DB_DOWN
 from data_collector.ws_stream import StreamCollector
+from linkora_core import db
+from linkora_core.readiness import CachedCheck
+from linkora_core.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +62,19 @@ class Collector:
         self.backfilled = asyncio.Event()
         self.stream: StreamCollector | None = None
         self.poller: Poller | None = None
+        self.tasks = BackgroundTasks("data-collector")
+        self._database = CachedCheck(lambda: db.is_healthy(pool))
+        self._redis = CachedCheck(publisher.redis_answers)
+
+    async def problems(self) -> dict[str, str]:
+        """Why the collector is not ready (`/ready`): its database or Redis does not answer,
+        or a background task is down; empty when ready."""
+        problems = self.tasks.problems()
+        if not await self._database.get():
+            problems["database"] = "unreachable"
+        if not await self._redis.get():
+            problems["redis"] = "unreachable"
+        return problems
 
     def health(self) -> dict[str, Any]:
         """Service-wide figures for `/health`, next to the per-symbol status."""
@@ -76,25 +96,18 @@ class Collector:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Collect until `stop` is set, then flush what is buffered and return."""
-        helpers = [
-            asyncio.create_task(self.publisher.run()),
-            asyncio.create_task(self.store.run()),
-        ]
+        self.tasks.stop = stop
+        self.tasks.start("publisher", self.publisher.run)
+        self.tasks.start("live-store", self.store.run)
         work = asyncio.create_task(self._work(stop))
         stopping = asyncio.create_task(stop.wait())
         try:
-            await asyncio.wait([work, stopping, *helpers], return_when=asyncio.FIRST_COMPLETED)
-            for task in helpers:
-                if task.done() and not task.cancelled() and task.exception() is not None:
-                    log.error("a storage or publishing task failed; stopping")
-                    raise RuntimeError("collector helper task failed") from task.exception()
+            await asyncio.wait([work, stopping], return_when=asyncio.FIRST_COMPLETED)
         finally:
             work.cancel()
             stopping.cancel()
             await asyncio.gather(work, stopping, return_exceptions=True)
-            for task in helpers:
-                task.cancel()
-            await asyncio.gather(*helpers, return_exceptions=True)
+            await self.tasks.close()
             with contextlib.suppress(TimeoutError, *DB_DOWN):
                 async with asyncio.timeout(FLUSH_SECONDS):
                     await self.store.flush()
@@ -103,43 +116,36 @@ class Collector:
             raise error
 
     async def _work(self, stop: asyncio.Event) -> None:
+        """Prepare and backfill, then start the real-time tasks and wait for `stop`."""
         await self.prepare()
         await self.backfill_all()
         s = self.settings
-        others = [asyncio.create_task(self._retention(stop))]
+        if s.orderbook_retention > 0:
+            self.tasks.start("retention", lambda: self._retention(stop))
         if s.audit_interval > 0:
-            others.append(
-                asyncio.create_task(
-                    audit.run_audits(self.rest, self.pool, s.symbols, s.audit_interval, stop)
-                )
+            self.tasks.start(
+                "audit",
+                lambda: audit.run_audits(self.rest, self.pool, s.symbols, s.audit_interval, stop),
             )
         for symbol in s.symbols:
             if self.status.of(symbol).phase != "error":
                 await self._set_phase(symbol, "realtime")
         active = [sym for sym in s.symbols if self.status.of(sym).phase == "realtime"]
-        if s.realtime_mode is RealtimeMode.WS:
-            self.stream = StreamCollector(
+        if active and s.realtime_mode is RealtimeMode.WS:
+            stream = self.stream = StreamCollector(
                 self.session, s.binance_stream_url, active, self.store, self.publisher,
                 self.status, self._catch_up, levels=s.orderbook_levels,
                 max_age=s.ws_max_age, receive_timeout=s.ws_receive_timeout,
             )  # fmt: skip
-        else:
-            self.poller = Poller(
+            self.tasks.start("stream", lambda: stream.run(stop))
+        elif active:
+            poller = self.poller = Poller(
                 self.rest, active, self.store, self.publisher, self._catch_up,
                 interval=s.realtime_interval, levels=s.orderbook_levels,
             )  # fmt: skip
+            self.tasks.start("poller", lambda: poller.run(stop))
         self.backfilled.set()
-        try:
-            if not active:
-                await stop.wait()
-            elif self.stream is not None:
-                await self.stream.run(stop)
-            elif self.poller is not None:
-                await self.poller.run(stop)
-        finally:
-            for task in others:
-                task.cancel()
-            await asyncio.gather(*others, return_exceptions=True)
+        await stop.wait()
 
     async def prepare(self) -> None:
         delay = 1.0
@@ -251,7 +257,7 @@ class Collector:
 
     async def _retention(self, stop: asyncio.Event) -> None:
         seconds = self.settings.orderbook_retention
-        while seconds > 0 and not stop.is_set():
+        while not stop.is_set():
             try:
                 deleted = await book_store.delete_older_than(self.pool, seconds)
                 if deleted:

@@ -1,10 +1,11 @@
-"""METRICS_PORT: `GET /health` (per-symbol phase, backfill progress and lag, as JSON) and,
-given a registry, `GET /metrics` for Prometheus."""
+"""METRICS_PORT: `GET /health` (per-symbol phase, backfill progress and lag, as JSON; always
+200), given a readiness check `GET /ready` (200, or 503 naming every problem: database or
+Redis unreachable, a background task down) and, given a registry, `GET /metrics`."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,8 +15,10 @@ from prometheus_client import CollectorRegistry
 
 from data_collector.status import CollectorStatus
 from linkora_core.metrics import exposition
+from linkora_core.readiness import verdict
 
 Extra = Callable[[], dict[str, Any]]
+Problems = Callable[[], Awaitable[dict[str, str]]]
 
 
 def health_body(status: CollectorStatus, extra: dict[str, Any]) -> dict[str, Any]:
@@ -34,11 +37,19 @@ def health_body(status: CollectorStatus, extra: dict[str, Any]) -> dict[str, Any
 
 
 def make_app(
-    status: CollectorStatus, extra: Extra, registry: CollectorRegistry | None = None
+    status: CollectorStatus,
+    extra: Extra,
+    registry: CollectorRegistry | None = None,
+    problems: Problems | None = None,
 ) -> web.Application:
     async def health(_: web.Request) -> web.Response:
         body = orjson.dumps(health_body(status, extra()))
         return web.Response(body=body, content_type="application/json")
+
+    async def ready(_: web.Request) -> web.Response:
+        assert problems is not None
+        body, code = verdict(await problems())
+        return web.Response(body=orjson.dumps(body), status=code, content_type="application/json")
 
     async def metrics(_: web.Request) -> web.Response:
         assert registry is not None
@@ -47,6 +58,8 @@ def make_app(
 
     app = web.Application()
     app.router.add_get("/health", health)
+    if problems is not None:
+        app.router.add_get("/ready", ready)
     if registry is not None:
         app.router.add_get("/metrics", metrics)
     return app
@@ -57,8 +70,9 @@ async def start(
     extra: Extra,
     port: int,
     registry: CollectorRegistry | None = None,
+    problems: Problems | None = None,
 ) -> web.AppRunner:
-    runner = web.AppRunner(make_app(status, extra, registry), access_log=None)
+    runner = web.AppRunner(make_app(status, extra, registry, problems), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "0.0.0.0", port).start()
     return runner

@@ -15,6 +15,7 @@ from redis.exceptions import RedisError
 
 from data_collector import messages
 from data_collector.types import Book, LiveCandle
+from linkora_core import bus
 from linkora_core.bus import REDIS_DOWN, candle_channels, orderbook_channels
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,15 @@ class Publisher:
             self.dropped += 1
         self._queue.append((channels, payload))
         self._ready.set()
+
+    async def redis_answers(self) -> bool:
+        """Whether Redis answers a ping within a bounded time (a half-open connection would
+        otherwise hold it for the socket timeout)."""
+        try:
+            async with asyncio.timeout(2.0):
+                return await bus.is_healthy(self._redis)
+        except (TimeoutError, RedisError):
+            return False
 
     @property
     def queued(self) -> int:
