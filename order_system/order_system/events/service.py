@@ -194,13 +194,14 @@ class EventService:
         # Health asks the node once per check and reports; it never waits out a rate limit.
         self.probe = JsonRpc(config.web3_provider, timeout=db.HEALTH_TIMEOUT, rate_limit_retries=0)
         self.pool: asyncpg.Pool | None = None
+        self.health: Health | None = None
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
         config = self.config
         # The writer's connection, and one for health checks.
         self.pool = pool = await db.connect_pool(config.db_dsn, min_size=1, max_size=2)
-        health = Health(self.state, pool, self.probe, self.tasks)
+        self.health = health = Health(self.state, pool, self.probe, self.tasks)
         if config.metrics_port:
             self._runner = await metrics.start(health, config.api_host, config.metrics_port)
         self.tasks.start(
