@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 
+from data_collector.storage import transaction
 from data_collector.types import Executor, LiveCandle
 
 _STAGING = "candles_staging"
@@ -114,7 +115,7 @@ async def copy_upsert(connection: asyncpg.Connection, rows: Sequence[StagedRow])
     for row in rows:
         _widen(spans, row[0], row[1])
     oldest = {symbol: first for symbol, (first, _) in spans.items()}
-    async with connection.transaction():
+    async with transaction(connection):
         # Losing the last commits in a crash is harmless: the backfill resumes from what is
         # stored and fetches them again.
         await connection.execute("SET LOCAL synchronous_commit TO off")
@@ -172,7 +173,7 @@ async def upsert_live(executor: Executor, candles: Iterable[LiveCandle]) -> None
         for c in candles
     ]
     if args:
-        async with executor.transaction():
+        async with transaction(executor):
             await executor.executemany(_UPSERT_ONE, args)
             if spans:
                 await _log_changes(executor, spans)
