@@ -9,6 +9,7 @@ from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 
 import asyncpg
+import asyncpg.transaction
 
 from linkora_core.migrations import apply_migrations
 
@@ -133,6 +134,10 @@ class _Connection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg ships no
         self._releasing = True
         super()._on_release(stacklevel + 1)
 
+    def transaction(self, **options: Any) -> asyncpg.transaction.Transaction:
+        self._check_open()
+        return _Transaction(self, **options)
+
     def _cleanup(self) -> None:
         if self._proxy is None or self._releasing:
             super()._cleanup()
@@ -141,6 +146,29 @@ class _Connection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg ships no
         self._pool_holder = None
         super()._cleanup()
         self._pool_holder = holder
+
+
+class _Transaction(asyncpg.transaction.Transaction):  # type: ignore[misc]  # untyped
+    """A transaction block whose connection was lost says so as an outage when it closes
+    (asyncpg raises the generic InterfaceError "the underlying connection is closed")."""
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        connection: asyncpg.Connection,
+        isolation: str | None = None,
+        readonly: bool = False,
+        deferrable: bool = False,
+    ) -> None:
+        super().__init__(connection, isolation, readonly, deferrable)
+
+    def _check_conn_validity(self, meth_name: str) -> None:
+        if self._connection.is_closed():
+            raise asyncpg.ConnectionDoesNotExistError(
+                f"cannot call Transaction.{meth_name}(): the connection is closed"
+            )
+        super()._check_conn_validity(meth_name)
 
 
 class _NoReset(_Connection):

@@ -82,3 +82,20 @@ async def test_a_pool_exhausted_past_the_acquire_timeout_raises_instead_of_waiti
                 await asyncio.wait_for(pool.fetchval("SELECT 1"), 5)
     finally:
         await pool.close()
+
+
+async def test_a_connection_lost_inside_a_transaction_block_is_an_outage(pg_dsn: str) -> None:
+    pool = await db.connect_pool(pg_dsn, min_size=1, max_size=1, migrate=False)
+    try:
+        with pytest.raises(db.DATABASE_DOWN):
+            async with pool.acquire() as connection, connection.transaction():
+                pid = await connection.fetchval("SELECT pg_backend_pid()")
+                killer = await asyncpg.connect(pg_dsn)
+                try:
+                    await killer.execute("SELECT pg_terminate_backend($1)", pid)
+                finally:
+                    await killer.close()
+                await asyncio.sleep(0.1)  # the driver notices before the block closes
+        assert await pool.fetchval("SELECT 1") == 1
+    finally:
+        await pool.close()
