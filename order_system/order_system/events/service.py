@@ -66,19 +66,22 @@ async def _lock(connection: asyncpg.Connection, stop: asyncio.Event) -> bool:
 async def _watchdog(state: IndexerState, rpc: JsonRpc, limit: float) -> None:
     """Reconnect when the node stops answering (no pass completes) or when the checkpoint
     stops moving while the head is ahead of it."""
+    # Counted from the last reconnect too, so one episode reconnects once per `limit`; the
+    # processor's own times stay true for health ("stalled") and the metrics.
+    reconnected = time.monotonic()
     while True:
         await asyncio.sleep(min(limit / 4, 5.0))
         processor = state.processor
         if processor is None or state.halted is not None:
             continue
         now = time.monotonic()
-        silent = now - max(processor.last_step, processor.last_progress) > limit
+        silent = now - max(processor.last_step, processor.last_progress, reconnected) > limit
         behind = processor.head - processor.tuning.confirmations > processor.processed
-        stalled = behind and now - processor.last_progress > limit
+        stalled = behind and now - max(processor.last_progress, reconnected) > limit
         if silent or stalled:
             reason = "the node has not answered" if silent else "no progress while the head moves"
             log.error("ALERT: %s for %.0f s; reconnecting", reason, limit)
-            processor.last_step = processor.last_progress = now
+            reconnected = now
             processor.reconnects += 1
             await rpc.reconnect()
 
