@@ -213,7 +213,7 @@ async def test_ready_is_503_while_the_node_does_not_answer(
 ) -> None:
     await _until(lambda: _problems(service, 200), 30, "ready")
     proxy.delay = 3600.0  # the node stops answering
-    problems = await _until(lambda: _problems(service, 503), 10, "node problem")
+    problems = await _until(lambda: _problem(service, "node"), 15, "node problem")
     assert problems["node"] == "unreachable"
     health = await _get(_url(service, "/health"))
     assert health is not None and health.status_code == 200
