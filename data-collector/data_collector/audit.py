@@ -1,5 +1,10 @@
 """Periodic gap audit: holes between stored minutes are refetched from REST; minutes the
-exchange does not have either are recorded in candle_gaps and never asked for again."""
+exchange does not have either are recorded in candle_gaps and never asked for again.
+
+A recorded gap is not re-checked: it is recorded only for minutes the exchange itself left
+out of an answer that covered them (holes between served rows), never for windows that
+were not read, and exchange history does not change afterwards; asking again every audit
+would spend request weight forever on minutes that stay missing."""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ import time
 import aiohttp
 import asyncpg
 
-from data_collector import candle_store, paging, state_store
+from data_collector import backfill, candle_store, paging, state_store, storage
 from data_collector.rest import BinanceError, BinanceRest
 from data_collector.types import DB_DOWN
 
@@ -19,9 +24,21 @@ log = logging.getLogger(__name__)
 
 
 async def audit_symbol(
-    rest: BinanceRest, pool: asyncpg.Pool, symbol: str, max_holes: int = 100
+    rest: BinanceRest,
+    pool: asyncpg.Pool,
+    symbol: str,
+    max_holes: int = 100,
+    refusals: storage.Refusals | None = None,
 ) -> tuple[int, int]:
-    """Refetch the holes of one symbol; (candles restored, gap minutes recorded)."""
+    """Refetch the holes of one symbol; (candles restored, gap minutes recorded).
+
+    Rows PostgreSQL refuses are reported and skipped (not recorded as exchange gaps, so the
+    next audit asks again)."""
+    refusals = refusals if refusals is not None else storage.Refusals()
+
+    def refused(row: candle_store.StagedRow, error: asyncpg.PostgresError) -> None:
+        refusals.report("audit", f"{symbol} candle at {row[1]}", error)
+
     restored = recorded = 0
     for start, end in (await candle_store.stored_holes(pool, symbol))[:max_holes]:
         present: list[int] = []
@@ -29,11 +46,16 @@ async def audit_symbol(
         for window in paging.windows(start, end - paging.MINUTE_MS):
             rows = await rest.klines(symbol, window.start_ms, window.end_ms)
             paging.check_page(rows, window)
+            present += [int(row[0]) for row in rows]
+            rows = backfill.finite_rows(rest, symbol, rows)
             if rows:
                 async with pool.acquire() as connection:
                     records = candle_store.staged_rows(symbol, rows, server_ms)
-                    restored += await candle_store.copy_upsert(connection, records)
-            present += [int(row[0]) for row in rows]
+                    restored += await storage.write_isolating(
+                        lambda batch: candle_store.copy_upsert(connection, batch),
+                        records,
+                        refused,
+                    )
         missing = paging.missing_minutes(start, end, present)
         await state_store.record_gaps(pool, symbol, missing)
         recorded += sum((b - a) // paging.MINUTE_MS for a, b in missing)
@@ -46,6 +68,7 @@ async def run_audits(
     symbols: list[str],
     interval: float,
     stop: asyncio.Event,
+    refusals: storage.Refusals | None = None,
 ) -> None:
     """Audit every symbol each `interval` seconds until `stop` is set."""
     while not stop.is_set():
@@ -56,8 +79,10 @@ async def run_audits(
         started = time.monotonic()
         for symbol in symbols:
             try:
-                restored, recorded = await audit_symbol(rest, pool, symbol)
-            except (BinanceError, aiohttp.ClientError, ValueError, *DB_DOWN) as error:
+                restored, recorded = await audit_symbol(rest, pool, symbol, refusals=refusals)
+            except (
+                BinanceError, aiohttp.ClientError, ValueError, asyncpg.PostgresError, *DB_DOWN
+            ) as error:  # fmt: skip
                 log.warning("gap audit of %s failed: %r", symbol, error)
                 continue
             if restored or recorded:

@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 
-from data_collector import candle_store, paging, state_store
+from data_collector import candle_store, paging, state_store, storage
 from data_collector.candle_store import StagedRow
 from data_collector.progress import Progress
 from data_collector.rest import BinanceRest
@@ -51,16 +51,19 @@ async def fetch_span(
     concurrency: int = 4,
     previous_open_ms: int | None = None,
     server_ms: int | None = None,
+    end_ms: int | None = None,
 ) -> AsyncIterator[Page]:
-    """Every kline from start_ms up to the server's current minute, page by page in order.
+    """Every kline from start_ms up to the server's current minute (or the open time
+    `end_ms`), page by page in order.
 
     An empty window triggers one probe with startTime only (Binance answers with the next
     kline that exists), so long outages and the end of a delisted symbol's data are jumped
     over instead of walked 1000 minutes at a time.
     """
     now = await rest.server_time() if server_ms is None else server_ms
+    until = now if end_ms is None else min(now, end_ms)  # the last open time asked for
     pending: deque[tuple[paging.Window, asyncio.Task[list[list[Any]]]]] = deque()
-    plan = iter(paging.windows(start_ms, now))
+    plan = iter(paging.windows(start_ms, until))
     last = previous_open_ms
     try:
         while True:
@@ -71,20 +74,22 @@ async def fetch_span(
                 return
             window, task = pending.popleft()
             rows = await task
-            page = Page(symbol, window, rows, now, paging.holes(last, rows))
+            page = Page(
+                symbol, window, finite_rows(rest, symbol, rows), now, paging.holes(last, rows)
+            )
             if rows:
                 last = int(rows[-1][0])
                 yield page
                 continue
             planned_end = pending[-1][0].end_ms if pending else window.end_ms
-            if planned_end >= paging.floor_minute(now):
+            if planned_end >= paging.floor_minute(until):
                 yield page
                 continue
             # Where does data resume after this empty window? The windows in flight are
             # only dropped where the exchange says they are empty too, never unread.
             after = window.end_ms + paging.MINUTE_MS
-            probe = await rest.klines(symbol, after, now, limit=1)
-            resume = int(probe[0][0]) if probe else paging.floor_minute(now) + paging.MINUTE_MS
+            probe = await rest.klines(symbol, after, until, limit=1)
+            resume = int(probe[0][0]) if probe else paging.floor_minute(until) + paging.MINUTE_MS
             if resume <= after:
                 yield page
                 continue
@@ -102,10 +107,22 @@ async def fetch_span(
             yield Page(symbol, paging.Window(window.start_ms, resume - paging.MINUTE_MS), [], now)
             if not probe:
                 return
-            plan = iter(paging.windows(resume, now))
+            plan = iter(paging.windows(resume, until))
     finally:
         for _, task in pending:
             task.cancel()
+
+
+def finite_rows(rest: BinanceRest, symbol: str, rows: list[list[Any]]) -> list[list[Any]]:
+    """The rows without non-finite decimal text, the others counted and logged. A refused
+    minute is not an exchange gap (holes are found among all the rows): the audit asks again."""
+    good = []
+    for row in rows:
+        if paging.finite(row):
+            good.append(row)
+        else:
+            rest.refuse(f"{symbol} kline at {row[0]} has non-finite decimal text")
+    return good
 
 
 async def _fetch_window(rest: BinanceRest, symbol: str, window: paging.Window) -> list[list[Any]]:
@@ -129,8 +146,10 @@ class BulkWriter:
         batch_rows: int = 50_000,
         queue_pages: int = 64,
         on_closed: Callable[[str, int], None] | None = None,
+        refusals: storage.Refusals | None = None,
     ) -> None:
         self._pool = pool
+        self.refusals = refusals if refusals is not None else storage.Refusals()
         self._on_closed = on_closed
         self._batch_rows = batch_rows
         self.queue: asyncio.Queue[Page | None] = asyncio.Queue(queue_pages)
@@ -170,24 +189,30 @@ class BulkWriter:
             try:
                 await self._write(pages)
                 return
+            except asyncpg.PostgresError as error:
+                if not storage.transient(error):
+                    # Refused bookkeeping (gaps, progress): the candles themselves are stored.
+                    symbols = sorted({page.symbol for page in pages})
+                    log.error("backfill bookkeeping of %s refused: %r", symbols, error)
+                    self.failures += 1
+                    return
+                log.warning("writing candles failed (%r); retry in %.1fs", error, delay)
             except DB_DOWN as error:
                 log.warning("database unavailable while writing candles (%r); retry", error)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
-            except asyncpg.PostgresError as error:
-                # Refused data (not an outage) would fail again: leave the hole to the audit.
-                symbols = sorted({page.symbol for page in pages})
-                log.error("candles of %s refused by the database, skipped: %r", symbols, error)
-                self.failures += 1
-                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+    def _refused(self, row: StagedRow, error: asyncpg.PostgresError) -> None:
+        self.refusals.report("backfill", f"{row[0]} candle at {row[1]}", error)
 
     async def _write(self, pages: list[Page]) -> None:
         records: list[StagedRow] = []
         for page in pages:
             records.extend(candle_store.staged_rows(page.symbol, page.rows, page.server_ms))
         async with self._pool.acquire() as connection:
-            if records:
-                self.rows_changed += await candle_store.copy_upsert(connection, records)
+            self.rows_changed += await storage.write_isolating(
+                lambda batch: candle_store.copy_upsert(connection, batch), records, self._refused
+            )
             now = time.monotonic()
             touched: dict[str, int | None] = {}
             for page in pages:

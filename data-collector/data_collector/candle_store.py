@@ -187,6 +187,16 @@ async def last_closed_ms(executor: Executor, symbol: str) -> int | None:
     return None if value is None else int(value.timestamp()) * 1000
 
 
+async def first_open_ms(executor: Executor, symbol: str, from_ms: int) -> int | None:
+    """Open time of the oldest stored minute at or after `from_ms`."""
+    value: datetime | None = await executor.fetchval(
+        """SELECT min(open_time) FROM candles WHERE symbol = $1
+           AND open_time >= timestamptz 'epoch' + $2::bigint * interval '1 millisecond'""",
+        symbol, from_ms,
+    )  # fmt: skip
+    return None if value is None else int(value.timestamp()) * 1000
+
+
 async def open_times(executor: Executor, symbol: str, start_ms: int, end_ms: int) -> list[int]:
     """Stored open times in [start_ms, end_ms), ascending."""
     rows = await executor.fetch(

@@ -16,7 +16,15 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from data_collector import audit, backfill, book_store, candle_store, paging, state_store
+from data_collector import (
+    audit,
+    backfill,
+    book_store,
+    candle_store,
+    paging,
+    state_store,
+    storage,
+)
 from data_collector.catch_up import catch_up
 from data_collector.live_store import LiveStore
 from data_collector.poller import Poller
@@ -55,7 +63,8 @@ class Collector:
         self.rest = rest
         self.session = session
         self.publisher = publisher
-        self.store = LiveStore(pool, settings.orderbook_store_interval)
+        self.refusals = storage.Refusals()
+        self.store = LiveStore(pool, settings.orderbook_store_interval, self.refusals)
         self.status = CollectorStatus()
         for symbol in settings.symbols:
             self.status.of(symbol)
@@ -125,7 +134,9 @@ class Collector:
         if s.audit_interval > 0:
             self.tasks.start(
                 "audit",
-                lambda: audit.run_audits(self.rest, self.pool, s.symbols, s.audit_interval, stop),
+                lambda: audit.run_audits(
+                    self.rest, self.pool, s.symbols, s.audit_interval, stop, self.refusals
+                ),
             )
         for symbol in s.symbols:
             if self.status.of(symbol).phase != "error":
@@ -176,6 +187,7 @@ class Collector:
                 self.pool,
                 s.backfill_batch_rows,
                 on_closed=lambda symbol, ms: self.status.of(symbol).closed(ms),
+                refusals=self.refusals,
             )
             for _ in range(min(s.backfill_writers, len(s.symbols)))
         ]
@@ -219,6 +231,16 @@ class Collector:
                 raise BinanceRequestError(200, None, f"no klines at all for {symbol}")
             await state_store.set_listed_at(self.pool, symbol, listed)
         first = max(self.settings.start_ms, listed)
+        # The span from START_DATE (or the listing) on: minutes before the oldest stored one
+        # (START_DATE lowered, a first batch lost) are fetched before resuming at the newest.
+        oldest = await candle_store.first_open_ms(self.pool, symbol, first)
+        if oldest is not None and oldest > first:
+            log.info("backfill %s from %d up to the oldest stored minute %d", symbol, first, oldest)
+            async for page in backfill.fetch_span(
+                self.rest, symbol, first, concurrency=self.settings.backfill_concurrency,
+                end_ms=oldest - paging.MINUTE_MS,
+            ):  # fmt: skip
+                await writer.put(page)
         last = await candle_store.last_closed_ms(self.pool, symbol)
         start = first if last is None or last < first else last + paging.MINUTE_MS
         server_ms = await self.rest.server_time()

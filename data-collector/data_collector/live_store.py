@@ -2,17 +2,19 @@
 
 The socket reader only drops items into the buffer. Updates of the same minute collapse to
 the newest one, books are kept at `store_interval` per symbol, and while the database is
-down everything waits (bounded) and is written when it is back.
+down (or a transient error such as a full disk lasts) everything waits (bounded) and is
+written when it is back. Rows PostgreSQL refuses are isolated, reported and dropped alone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 
 import asyncpg
 
-from data_collector import book_store, candle_store, state_store
+from data_collector import book_store, candle_store, state_store, storage
 from data_collector.types import DB_DOWN, Book, LiveCandle
 
 log = logging.getLogger(__name__)
@@ -21,8 +23,14 @@ MAX_BOOKS = 10_000
 
 
 class LiveStore:
-    def __init__(self, pool: asyncpg.Pool, store_interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        store_interval: float = 1.0,
+        refusals: storage.Refusals | None = None,
+    ) -> None:
         self._pool = pool
+        self.refusals = refusals if refusals is not None else storage.Refusals()
         self._interval_ms = int(store_interval * 1000)
         self._candles: dict[tuple[str, int], LiveCandle] = {}
         self._books: list[Book] = []
@@ -62,13 +70,17 @@ class LiveStore:
             self._wake.clear()
             try:
                 await self.flush()
-            except DB_DOWN as error:
+            except asyncpg.PostgresError as error:
+                if not storage.transient(error):
+                    # Refused bookkeeping (the candles and books themselves are isolated).
+                    log.error("live bookkeeping refused by the database: %r", error)
+                    continue
                 await self._backoff(error, delay)
                 delay = min(delay * 2, 5.0)
                 continue
-            except asyncpg.PostgresError as error:
-                # Not an outage: retrying the same rows would fail forever.
-                log.error("live data refused by the database, dropped: %r", error)
+            except DB_DOWN as error:
+                await self._backoff(error, delay)
+                delay = min(delay * 2, 5.0)
                 continue
             if not self.db_up:
                 log.info("database is back; buffered live data written")
@@ -91,7 +103,11 @@ class LiveStore:
             async with self._pool.acquire() as connection:
                 if candles:
                     ordered = sorted(candles.values(), key=lambda c: c.candle.open_time_ms)
-                    await candle_store.upsert_live(connection, ordered)
+                    await storage.write_isolating(
+                        lambda batch: self._write_candles(connection, batch),
+                        ordered,
+                        self._refused_candle,
+                    )
                     closed: dict[str, int] = {}
                     for live in ordered:
                         if live.closed:
@@ -99,12 +115,33 @@ class LiveStore:
                     for symbol, open_ms in closed.items():
                         await state_store.advance_closed(connection, symbol, open_ms)
                 if books:
-                    await book_store.insert_books(connection, books)
-        except (asyncio.CancelledError, *DB_DOWN):
-            # Keep what failed, unless something newer arrived for the same minute.
-            for key, live in candles.items():
-                self._candles.setdefault(key, live)
-            self._books[:0] = books[-MAX_BOOKS:]
+                    await storage.write_isolating(
+                        lambda batch: self._write_books(connection, batch),
+                        books,
+                        self._refused_book,
+                    )
+        except (asyncio.CancelledError, asyncpg.PostgresError, *DB_DOWN) as error:
+            if isinstance(error, asyncio.CancelledError) or storage.transient(error):
+                # Keep what failed, unless something newer arrived for the same minute.
+                for key, live in candles.items():
+                    self._candles.setdefault(key, live)
+                self._books[:0] = books[-MAX_BOOKS:]
             raise
         self.candles_written += len(candles)
         self.books_written += len(books)
+
+    @staticmethod
+    async def _write_candles(connection: asyncpg.Connection, batch: Sequence[LiveCandle]) -> int:
+        await candle_store.upsert_live(connection, batch)
+        return len(batch)
+
+    @staticmethod
+    async def _write_books(connection: asyncpg.Connection, batch: Sequence[Book]) -> int:
+        await book_store.insert_books(connection, batch)
+        return len(batch)
+
+    def _refused_candle(self, live: LiveCandle, error: asyncpg.PostgresError) -> None:
+        self.refusals.report("live", f"{live.symbol} candle at {live.candle.open_time_ms}", error)
+
+    def _refused_book(self, book: Book, error: asyncpg.PostgresError) -> None:
+        self.refusals.report("live", f"{book.symbol} book at {book.received_ms}", error)

@@ -59,6 +59,22 @@ def collector_metrics(collector: Collector) -> Iterator[Metric]:
     written.add_metric(["backfill"], _backfilled(collector))
     written.add_metric(["live"], store.candles_written)
     yield written
+    malformed = CounterMetricFamily(
+        "collector_malformed_upstream",
+        "Answers, kline rows and stream frames from the exchange skipped as malformed.",
+        labels=["source"],
+    )
+    malformed.add_metric(["rest"], rest.malformed)
+    malformed.add_metric(["stream"], collector.stream.malformed if collector.stream else 0)
+    yield malformed
+    refused = CounterMetricFamily(
+        "collector_rows_refused",
+        "Rows PostgreSQL refused (reported, not stored), by path.",
+        labels=["path"],
+    )
+    for path in ("backfill", "live", "audit"):
+        refused.add_metric([path], collector.refusals.counts[path])
+    yield refused
     yield CounterMetricFamily(
         "collector_messages_published", "Messages published to Redis.", publisher.published
     )

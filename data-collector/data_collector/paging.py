@@ -12,6 +12,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from linkora_core.decimals import parse_decimal
+
 MINUTE_MS = 60_000
 PAGE_MINUTES = 1000
 
@@ -72,6 +74,23 @@ def check_page(page: Sequence[Sequence[Any]], window: Window | None = None) -> N
     )
     if window is not None and outside:
         raise ValueError(f"klines outside the window {window.start_ms}..{window.end_ms}")
+
+
+# Kline fields holding decimal text: prices, volumes, quote and taker volumes.
+_DECIMAL_FIELDS = (1, 2, 3, 4, 5, 7, 9, 10)
+
+
+def finite(row: Sequence[Any]) -> bool:
+    """Whether every decimal field of a (checked) kline row is finite decimal text.
+
+    PostgreSQL's numeric accepts 'NaN' and 'Infinity', so they are refused here, at the edge.
+    """
+    try:
+        for i in _DECIMAL_FIELDS:
+            parse_decimal(row[i])
+    except ValueError:
+        return False
+    return True
 
 
 def holes(previous_open_ms: int | None, page: Sequence[Sequence[Any]]) -> list[tuple[int, int]]:

@@ -54,8 +54,13 @@ class Poller:
         try:
             await self._catch_up(symbol)
             body = await self._rest.depth(symbol, self._levels)
-            book = parse_depth(symbol, body, time.time_ns() // 1_000_000, self._levels)
-            self._publisher.book(book)
-            self._store.book(book)
         except (BinanceError, aiohttp.ClientError, ValueError, *DB_DOWN) as error:
             log.warning("poll of %s failed: %r", symbol, error)
+            return
+        try:
+            book = parse_depth(symbol, body, time.time_ns() // 1_000_000, self._levels)
+        except (ValueError, KeyError, TypeError, IndexError) as error:
+            self._rest.refuse(f"depth of {symbol}: {error!r}")
+            return
+        self._publisher.book(book)
+        self._store.book(book)

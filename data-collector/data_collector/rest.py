@@ -6,6 +6,7 @@ Exceptions::
     ├── BinanceBlocked           403 (WAF) or 451 (restricted location): needs a human
     ├── BinanceRequestError      any other 4xx: the request itself is wrong (bad symbol...)
     └── BinanceUnavailable       5xx, timeouts, refused connections, retries exhausted
+        └── BinanceMalformed     an answer not shaped as documented (not JSON, a field missing)
 
 429 and 418 are not raised: the client waits out Retry-After and sends the request again.
 """
@@ -49,6 +50,10 @@ class BinanceUnavailable(BinanceError):
     """The server did not answer usefully after every retry."""
 
 
+class BinanceMalformed(BinanceUnavailable):
+    """An answer that is not what the API documents (callers retry it like an outage)."""
+
+
 def depth_weight(limit: int) -> int:
     if limit <= 100:
         return 5
@@ -79,6 +84,13 @@ class BinanceRest:
         self.requests = 0  # requests actually sent
         self.weight_sent = 0
         self.reported_weight: int | None = None  # the last X-MBX-USED-WEIGHT-1M seen
+        self.malformed = 0  # answers (or kline rows) refused as not shaped as documented
+
+    def refuse(self, what: str) -> BinanceMalformed:
+        """Count a malformed answer; the error to raise for it."""
+        self.malformed += 1
+        log.warning("malformed answer from Binance: %s", what)
+        return BinanceMalformed(what)
 
     async def klines(
         self, symbol: str, start_ms: int, end_ms: int | None = None, limit: int = KLINE_LIMIT
@@ -89,8 +101,8 @@ class BinanceRest:
             params["endTime"] = str(end_ms)
         params["limit"] = str(limit)
         body = await self.get("/api/v3/klines", params, KLINE_WEIGHT)
-        if not isinstance(body, list):
-            raise BinanceRequestError(200, None, "klines answer is not a list")
+        if not isinstance(body, list) or not all(isinstance(row, list) for row in body):
+            raise self.refuse("klines answer is not a list of rows")
         return body
 
     async def depth(self, symbol: str, limit: int) -> dict[str, Any]:
@@ -98,16 +110,21 @@ class BinanceRest:
             "/api/v3/depth", {"symbol": symbol, "limit": str(limit)}, depth_weight(limit)
         )
         if not isinstance(body, dict):
-            raise BinanceRequestError(200, None, "depth answer is not an object")
+            raise self.refuse("depth answer is not an object")
         return body
 
     async def server_time(self) -> int:
         body = await self.get("/api/v3/time", {}, 1)
-        return int(body["serverTime"])
+        value = body.get("serverTime") if isinstance(body, dict) else None
+        if type(value) is not int:
+            raise self.refuse(f"time answer without an integer serverTime: {str(body)[:200]}")
+        return value
 
     async def exchange_info(self) -> dict[str, Any]:
         """exchangeInfo, also adopting its REQUEST_WEIGHT limit into the budget."""
         body = await self.get("/api/v3/exchangeInfo", {}, 20)
+        if not isinstance(body, dict):
+            raise self.refuse("exchangeInfo answer is not an object")
         limit = request_weight_limit(body)
         if limit is not None:
             self.budget.set_limit(limit.limit)
@@ -140,7 +157,16 @@ class BinanceRest:
                 backoff = min(backoff * 2, 10.0)
                 continue
             if status == 200:
-                return orjson.loads(payload)
+                try:
+                    return orjson.loads(payload)
+                except orjson.JSONDecodeError:
+                    malformed = self.refuse(f"GET {path}: not JSON: {payload[:100]!r}")
+                failures += 1
+                if failures >= self._max_attempts:
+                    raise malformed
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
             if status in (429, 418):
                 default = 60.0 if status == 429 else 120.0
                 wait = retry_after if retry_after is not None else default

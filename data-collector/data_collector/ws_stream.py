@@ -52,6 +52,7 @@ class StreamCollector:
         self._receive_timeout = receive_timeout
         self._held: dict[str, list[LiveCandle]] = {}
         self.connections = 0
+        self.malformed = 0  # frames that were not what the stream documents, skipped
 
     async def run(self, stop: asyncio.Event) -> None:
         delay = 1.0
@@ -115,7 +116,13 @@ class StreamCollector:
         async for message in ws:
             if message.type is not aiohttp.WSMsgType.TEXT:
                 continue
-            event = parse_message(message.data, time.time_ns() // 1_000_000, self._levels)
+            try:
+                event = parse_message(message.data, time.time_ns() // 1_000_000, self._levels)
+            except (ValueError, KeyError, TypeError, IndexError) as error:
+                # One bad frame (JSON, a field missing, NaN text) is skipped, not the stream.
+                self.malformed += 1
+                log.warning("malformed stream frame skipped (%r): %.200s", error, message.data)
+                continue
             if isinstance(event, LiveCandle):
                 held = self._held.get(event.symbol)
                 if held is not None:
