@@ -29,8 +29,12 @@ async def audit_symbol(
     symbol: str,
     max_holes: int = 100,
     refusals: storage.Refusals | None = None,
+    first_ms: int | None = None,
 ) -> tuple[int, int]:
     """Refetch the holes of one symbol; (candles restored, gap minutes recorded).
+
+    Holes are between stored minutes and, given `first_ms` (START_DATE or the listing),
+    before the oldest stored one.
 
     Rows PostgreSQL refuses are reported and skipped (not recorded as exchange gaps, so the
     next audit asks again)."""
@@ -40,7 +44,16 @@ async def audit_symbol(
         refusals.report("audit", f"{symbol} candle at {row[1]}", error)
 
     restored = recorded = 0
-    for start, end in (await candle_store.stored_holes(pool, symbol))[:max_holes]:
+    holes = await candle_store.stored_holes(pool, symbol)
+    if first_ms is not None:
+        oldest = await candle_store.first_open_ms(pool, symbol, first_ms)
+        if (
+            oldest is not None
+            and oldest > first_ms
+            and not await state_store.is_known_gap(pool, symbol, first_ms, oldest)
+        ):
+            holes.insert(0, (first_ms, oldest))
+    for start, end in holes[:max_holes]:
         present: list[int] = []
         server_ms = await rest.server_time()
         for window in paging.windows(start, end - paging.MINUTE_MS):
@@ -69,8 +82,10 @@ async def run_audits(
     interval: float,
     stop: asyncio.Event,
     refusals: storage.Refusals | None = None,
+    start_ms: int | None = None,
 ) -> None:
-    """Audit every symbol each `interval` seconds until `stop` is set."""
+    """Audit every symbol each `interval` seconds until `stop` is set; with `start_ms`
+    (START_DATE), from there or the symbol's listing on."""
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), interval)
@@ -79,7 +94,10 @@ async def run_audits(
         started = time.monotonic()
         for symbol in symbols:
             try:
-                restored, recorded = await audit_symbol(rest, pool, symbol, refusals=refusals)
+                first = await _first_ms(pool, symbol, start_ms)
+                restored, recorded = await audit_symbol(
+                    rest, pool, symbol, refusals=refusals, first_ms=first
+                )
             except (
                 BinanceError, aiohttp.ClientError, ValueError, asyncpg.PostgresError, *DB_DOWN
             ) as error:  # fmt: skip
@@ -93,3 +111,10 @@ async def run_audits(
                     recorded,
                 )
         log.debug("gap audit took %.1fs", time.monotonic() - started)
+
+
+async def _first_ms(pool: asyncpg.Pool, symbol: str, start_ms: int | None) -> int | None:
+    listed = await state_store.listed_at_ms(pool, symbol)
+    if start_ms is None or listed is None:
+        return None
+    return max(start_ms, listed)

@@ -135,7 +135,13 @@ class Collector:
             self.tasks.start(
                 "audit",
                 lambda: audit.run_audits(
-                    self.rest, self.pool, s.symbols, s.audit_interval, stop, self.refusals
+                    self.rest,
+                    self.pool,
+                    s.symbols,
+                    s.audit_interval,
+                    stop,
+                    self.refusals,
+                    s.start_ms,
                 ),
             )
         for symbol in s.symbols:

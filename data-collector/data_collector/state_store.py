@@ -83,3 +83,13 @@ async def record_gaps(executor: Executor, symbol: str, gaps: Iterable[tuple[int,
                WHERE candle_gaps.gap_end < EXCLUDED.gap_end""",
             args,
         )
+
+
+async def is_known_gap(executor: Executor, symbol: str, start_ms: int, end_ms: int) -> bool:
+    """Whether a recorded exchange gap covers minutes [start_ms, end_ms)."""
+    found = await executor.fetchval(
+        """SELECT EXISTS (SELECT 1 FROM candle_gaps WHERE symbol = $1
+                          AND gap_start <= $2 AND gap_end >= $3)""",
+        symbol, to_datetime(start_ms), to_datetime(end_ms),
+    )  # fmt: skip
+    return bool(found)

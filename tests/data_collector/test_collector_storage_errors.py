@@ -165,3 +165,20 @@ async def test_a_transient_error_keeps_live_candles_buffered_until_written(
         with contextlib.suppress(asyncio.CancelledError):
             await task
     assert store.refusals.counts == {}
+
+
+async def test_the_audit_finds_minutes_missing_before_the_oldest_stored_one(
+    make_sim: SimFactory, make_collector: HarnessFactory, clean_db: asyncpg.Pool
+) -> None:
+    sim = await make_sim(symbols=("BTCUSDT",))
+    first = sim.source.stores["BTCUSDT"].series.first_ms
+    harness = make_collector(sim)
+    await harness.backfill()
+    await clean_db.execute(
+        "DELETE FROM candles WHERE open_time < to_timestamp($1::bigint / 1000)",
+        first + 1500 * MINUTE_MS,
+    )
+    restored, recorded = await audit.audit_symbol(harness.rest, clean_db, "BTCUSDT", first_ms=first)
+    assert (restored, recorded) == (1500, 0)
+    minutes = await closed_minutes(clean_db, "BTCUSDT")
+    assert minutes == [first + i * MINUTE_MS for i in range(len(minutes))]
