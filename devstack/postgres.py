@@ -8,6 +8,7 @@ so signals reach the server directly.
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import pwd
 import shutil
@@ -46,6 +47,31 @@ def _as_postgres_user() -> list[str]:
     if os.geteuid() != 0:
         return []
     return ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"]
+
+
+# Where a cluster goes when the server's user cannot reach the one asked for.
+REACHABLE_ROOT = Path("/var/tmp")
+
+
+def reachable_data_dir(wanted: Path) -> Path:
+    """`wanted`, or, when the server's user cannot traverse its parent (root's checkout under
+    a mode-700 home), a directory under /var/tmp named after that parent and its inode: the
+    same run directory finds its cluster again, and a removed and recreated one (`rm -rf
+    .run`) starts from scratch, as it does in place."""
+    wanted.parent.mkdir(parents=True, exist_ok=True)
+    prefix = _as_postgres_user()
+    if not prefix:
+        return wanted
+    probe = subprocess.run([*prefix, "test", "-x", str(wanted.parent)], check=False)
+    if probe.returncode == 0:
+        return wanted
+    parent = wanted.parent.resolve()
+    key = hashlib.sha256(f"{parent}:{parent.stat().st_ino}".encode()).hexdigest()[:16]
+    home = REACHABLE_ROOT / f"linkora-{key}"
+    home.mkdir(exist_ok=True)
+    home.chmod(0o755)
+    (parent / f"{wanted.name}.location").write_text(f"{home / wanted.name}\n")
+    return home / wanted.name
 
 
 def _chown_to_postgres(path: Path) -> None:

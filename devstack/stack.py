@@ -56,7 +56,8 @@ class Stack:
         if "db" in self.config.external:
             self.endpoints.append(Endpoint("postgresql", f"{os.environ.get('DB_HOST')} (external)"))
             return
-        cluster = postgres.PostgresCluster(self.config.run_dir / "pgdata", free_port())
+        data_dir = postgres.reachable_data_dir(self.config.run_dir / "pgdata")
+        cluster = postgres.PostgresCluster(data_dir, free_port())
         cluster.initialise()
         self.supervisor.start("postgres", cluster.server_command(durable=True))
         cluster.wait_ready()
