@@ -5,8 +5,8 @@
 # e.g.  docker build --target api-server -t linkora/api-server .
 # Each Python target installs only its own extra, pinned by requirements.lock when present.
 
-ARG PYTHON_IMAGE=python:3.11-slim
-ARG NODE_IMAGE=node:20-slim
+ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
+ARG NODE_IMAGE=node:20.18.1-bookworm-slim
 
 # ---------------------------------------------------------------- Python base
 FROM ${PYTHON_IMAGE} AS python-base

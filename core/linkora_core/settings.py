@@ -43,8 +43,9 @@ class CommonSettings(BaseSettings):
 
     db_host: str = "127.0.0.1"
     db_port: int = Field(default=5432, ge=1, le=65535)
-    db_name: str = "linkora"
-    db_user: str = "linkora"
+    # The earlier system's database and user names, so its documented commands keep working.
+    db_name: str = "crypto_data"
+    db_user: str = "crypto_user"
     db_password: SecretStr = SecretStr("linkora_dev_password")
     db_pool_min: int = Field(default=1, ge=0)
     db_pool_max: int = Field(default=10, ge=1)

@@ -31,7 +31,9 @@ class OrderSettings(HttpSettings):
     @field_validator("trading_address", "router_address", "oracle_address")
     @classmethod
     def _address(cls, value: str | None) -> str | None:
-        if value is not None and not _ADDRESS.match(value):
+        if not value:  # `ROUTER_ADDRESS=` in an env file means unset
+            return None
+        if not _ADDRESS.match(value):
             raise ValueError(f"not a 20-byte hex address: {value!r}")
         return value.lower() if value else None
 

@@ -19,29 +19,26 @@ import jsonschema
 import pytest
 import yaml
 
+from api_server.settings import ApiSettings
+from data_collector.settings import CollectorSettings
+from order_system.settings import EventSettings, OrderSettings
+
 ROOT = Path(__file__).resolve().parents[2]
 DEV = ROOT / "docker-compose.yml"
 PROD = ROOT / "docker-compose.prod.yml"
 NGINX_CONF = ROOT / "deploy" / "nginx.conf"
+DOCKERFILE = ROOT / "Dockerfile"
+# A release tag (major.minor.patch, optionally with a suffix) or a digest; never `latest`.
+_PINNED = re.compile(r"(:\d+\.\d+\.\d+[\w.-]*|@sha256:[0-9a-f]{64})$")
 
-# Every variable the services' settings read. Compose may pass no other name to a service
-# built from this repository, nor interpolate any other name.
+# Every variable the services' settings read, from the settings classes themselves. Compose
+# may pass no other name to a service built from this repository, nor interpolate any other.
 SETTINGS_ENV = frozenset(
-    {
-        "DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD",
-        "REDIS_HOST", "REDIS_PORT",
-        "API_HOST", "API_PORT", "ORDER_API_PORT",
-        "BINANCE_BASE_URL", "BINANCE_STREAM_URL", "SYMBOLS", "START_DATE",
-        "REALTIME_INTERVAL", "ORDERBOOK_LEVELS",
-        "WEB3_PROVIDER", "TRADING_ADDRESS", "ROUTER_ADDRESS", "ORACLE_ADDRESS",
-        "DEPLOYMENT_FILE", "LOG_LEVEL", "ENVIRONMENT", "METRICS_PORT",
-        "TRUSTED_PROXIES",  # ApiSettings: whose X-Forwarded-For the rate limit believes
-    }
-)  # fmt: skip
-PROD_SECRETS = (
-    "DB_USER", "DB_PASSWORD", "WEB3_PROVIDER", "TRADING_ADDRESS", "ROUTER_ADDRESS",
-    "ORACLE_ADDRESS",
-)  # fmt: skip
+    field.upper()
+    for settings in (ApiSettings, CollectorSettings, OrderSettings, EventSettings)
+    for field in settings.model_fields
+)
+PROD_SECRETS = ("DB_USER", "DB_PASSWORD", "WEB3_PROVIDER", "TRADING_ADDRESS")
 ONE_SHOT = frozenset({"deploy"})
 PROD_ENV = {name: f"sample-{name.lower()}" for name in PROD_SECRETS}
 
@@ -224,6 +221,32 @@ def test_data_lives_in_named_volumes(compose: Compose) -> None:
         assert sources and sources <= declared, name
 
 
+def test_the_earlier_systems_database_names_keep_working(compose: Compose) -> None:
+    database = interpolate(services(compose)["timescaledb"], PROD_ENV | {"DB_USER": "crypto_user"})
+    assert database["container_name"] == "crypto_timescaledb"
+    assert database["environment"]["POSTGRES_DB"] == "crypto_data"
+    app_env = interpolate(services(compose)["api-server"], PROD_ENV)["environment"]
+    assert app_env["DB_NAME"] == "crypto_data"
+
+
+def test_every_image_is_pinned_to_a_release(compose: Compose) -> None:
+    for name, svc in services(compose).items():
+        if "image" in svc:
+            assert _PINNED.search(svc["image"]), f"{name}: {svc['image']} is not pinned"
+
+
+def test_the_dockerfiles_base_images_are_pinned_to_a_release() -> None:
+    defaults = re.findall(r"^ARG \w+_IMAGE=(\S+)$", DOCKERFILE.read_text(), flags=re.MULTILINE)
+    assert defaults
+    assert all(_PINNED.search(image) for image in defaults), defaults
+
+
+def test_load_balanced_apis_are_checked_for_readiness(compose: Compose) -> None:
+    for name in ("api-server", "order-api"):
+        probe = " ".join(services(compose)[name]["healthcheck"]["test"])
+        assert "/ready'" in probe, name
+
+
 # ---------------------------------------------------------------- development
 
 
@@ -298,7 +321,7 @@ def test_prod_scales_the_api_behind_nginx(prod: Compose) -> None:
     api, nginx = services(prod)["api-server"], services(prod)["nginx"]
     assert api["deploy"]["replicas"] >= 2
     assert "ports" not in api and "container_name" not in api
-    assert nginx["ports"] == ["8022:80"]
+    assert "8022:80" in nginx["ports"]
     assert "./deploy/nginx.conf:/etc/nginx/nginx.conf:ro" in nginx["volumes"]
     assert nginx["depends_on"]["api-server"]["condition"] == "service_healthy"
 
@@ -308,6 +331,26 @@ def test_prod_api_trusts_forwarded_addresses_from_nginx_alone(prod: Compose) -> 
     nginx_address = nginx["networks"]["edge"]["ipv4_address"]
     assert api["environment"]["TRUSTED_PROXIES"] == nginx_address
     assert "edge" in api["networks"]
+
+
+def test_prod_passes_the_deployments_env_file_to_every_service_built_here(prod: Compose) -> None:
+    for name, svc in built_here(prod).items():
+        files = [entry if isinstance(entry, str) else entry["path"] for entry in svc["env_file"]]
+        assert files == [".env"], name
+
+
+def test_prod_requires_no_variable_the_services_never_use(prod: Compose) -> None:
+    required = {m["braced"] for m in variable_uses(prod) if m["op"] == ":?"}
+    assert required == set(PROD_SECRETS)
+
+
+def test_prod_scales_the_order_api_behind_nginx(prod: Compose) -> None:
+    orders, nginx = services(prod)["order-api"], services(prod)["nginx"]
+    assert "ports" not in orders and "container_name" not in orders
+    assert "8080:8080" in nginx["ports"]
+    assert nginx["depends_on"]["order-api"]["condition"] == "service_healthy"
+    assert "edge" in orders["networks"]
+    assert orders["environment"]["TRUSTED_PROXIES"] == nginx["networks"]["edge"]["ipv4_address"]
 
 
 # ---------------------------------------------------------------- nginx
@@ -360,3 +403,16 @@ def test_nginx_compresses_json(nginx_conf: str) -> None:
     assert re.search(r"^\s*gzip on;", nginx_conf, re.MULTILINE)
     gzip_types = re.search(r"gzip_types ([^;]*);", nginx_conf)
     assert gzip_types is not None and "application/json" in gzip_types[1].split()
+
+
+def test_nginx_balances_over_every_order_api_replica(nginx_conf: str, prod: Compose) -> None:
+    port = services(prod)["order-api"]["environment"]["ORDER_API_PORT"]
+    upstream = nginx_block(nginx_conf, "upstream order_api")
+    assert re.search(rf"server order-api:{port} resolve;", upstream)
+    assert re.search(r"listen 8080;[^}]*proxy_pass http://order_api;", nginx_conf)
+
+
+def test_nginx_limits_header_size_and_slow_clients(nginx_conf: str) -> None:
+    http = nginx_block(nginx_conf, "http")
+    for directive in ("large_client_header_buffers", "client_header_timeout", "send_timeout"):
+        assert re.search(rf"^\s*{directive} ", http, flags=re.MULTILINE), directive
