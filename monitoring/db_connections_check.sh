@@ -11,6 +11,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 IDLE_TX_SECONDS="${IDLE_TX_SECONDS:-60}"
 LONG_QUERY_SECONDS="${LONG_QUERY_SECONDS:-300}"
+require_seconds IDLE_TX_SECONDS
+require_seconds LONG_QUERY_SECONDS
 CONNECTIONS_WARN_PCT="${CONNECTIONS_WARN_PCT:-70}"
 CONNECTIONS_FAIL_PCT="${CONNECTIONS_FAIL_PCT:-90}"
 
@@ -43,7 +45,7 @@ section "problems"
 idle_tx="$(db_query "SELECT pid, coalesce(nullif(application_name, ''), usename::text),
     extract(epoch FROM now() - state_change)::int FROM pg_stat_activity
     WHERE state LIKE 'idle in transaction%'
-      AND now() - state_change > make_interval(secs => $IDLE_TX_SECONDS)")"
+      AND now() - state_change > make_interval(secs => :'seconds')" seconds="$IDLE_TX_SECONDS")"
 if [[ -n "$idle_tx" ]]; then
     while IFS='|' read -r pid app seconds; do
         fail "pid $pid ($app) idle in transaction for ${seconds}s (emergency_fix.sh --apply ends it)"
@@ -56,7 +58,7 @@ long="$(db_query "SELECT pid, coalesce(nullif(application_name, ''), usename::te
     extract(epoch FROM now() - query_start)::int, left(regexp_replace(query, '\s+', ' ', 'g'), 80)
     FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid()
       AND backend_type = 'client backend'
-      AND now() - query_start > make_interval(secs => $LONG_QUERY_SECONDS)")"
+      AND now() - query_start > make_interval(secs => :'seconds')" seconds="$LONG_QUERY_SECONDS")"
 if [[ -n "$long" ]]; then
     while IFS='|' read -r pid app seconds query; do
         warn "pid $pid ($app) running for ${seconds}s: $query"

@@ -15,6 +15,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 IDLE_TX_SECONDS="${IDLE_TX_SECONDS:-300}"
 LONG_QUERY_SECONDS="${LONG_QUERY_SECONDS:-900}"
+require_seconds IDLE_TX_SECONDS
+require_seconds LONG_QUERY_SECONDS
 apply=false
 case "${1:---dry-run}" in
 --dry-run) ;;
@@ -36,16 +38,18 @@ restart_hint() {
 }
 
 # Act on the sessions a query selects: dry run lists them, --apply calls FUNCTION on each.
+#   remedy WHAT FUNCTION SELECT [name=value ...]   (the values are the SELECT's variables)
 remedy() {
     local what="$1" function="$2" select="$3" rows
-    rows="$(db_query "$select")"
+    shift 3
+    rows="$(db_query "$select" "$@")"
     if [[ -z "$rows" ]]; then
         ok "no $what"
         return
     fi
     while IFS='|' read -r pid app seconds; do
         if $apply; then
-            if [[ "$(db_query "SELECT $function($pid)")" == t ]]; then
+            if [[ "$(db_query "SELECT $function(:'pid'::int)" pid="$pid")" == t ]]; then
                 ok "ended $what: pid $pid ($app, ${seconds}s) via $function"
             else
                 warn "$what pid $pid ($app) already gone"
@@ -81,14 +85,18 @@ if check_database; then
                 extract(epoch FROM now() - state_change)::int
            FROM pg_stat_activity
           WHERE state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()
-            AND now() - state_change > make_interval(secs => $IDLE_TX_SECONDS)"
+            AND datname = current_database() AND usename = current_user
+            AND now() - state_change > make_interval(secs => :'seconds')" \
+        seconds="$IDLE_TX_SECONDS"
     remedy "long-running query" pg_cancel_backend \
         "SELECT pid, coalesce(nullif(application_name, ''), usename::text),
                 extract(epoch FROM now() - query_start)::int
            FROM pg_stat_activity
           WHERE state = 'active' AND pid <> pg_backend_pid()
             AND backend_type = 'client backend'
-            AND now() - query_start > make_interval(secs => $LONG_QUERY_SECONDS)"
+            AND datname = current_database() AND usename = current_user
+            AND now() - query_start > make_interval(secs => :'seconds')" \
+        seconds="$LONG_QUERY_SECONDS"
     alert="$(db_query "SELECT value::text FROM system_state WHERE key = 'order_indexer.alert'" \
         2>/dev/null || true)"
     if [[ -n "$alert" ]]; then

@@ -158,16 +158,33 @@ http_get() {
 }
 
 # psql with the stack's credentials: unaligned, tuples only, stop on the first error.
+#   db_query SQL [name=value ...]
+# Values travel as psql variables, written :'name' in SQL (a quoted literal), never pasted
+# into its text; psql interpolates variables only in what it reads, hence the SQL on stdin.
 db_query() {
-    local sql="$1"
+    local sql="$1" pair
+    shift
+    local vars=()
+    for pair in "$@"; do
+        vars+=(-v "$pair")
+    done
     if [[ "$STACK_MODE" == compose ]] && ! command -v psql >/dev/null 2>&1; then
-        compose exec -T timescaledb psql -X -q -A -t -v ON_ERROR_STOP=1 -F '|' \
-            -U "$DB_USER" -d "$DB_NAME" -c "$sql"
+        compose exec -T timescaledb psql -X -q -A -t -v ON_ERROR_STOP=1 -F '|' "${vars[@]}" \
+            -U "$DB_USER" -d "$DB_NAME" -f - <<<"$sql"
         return
     fi
     PGPASSWORD="$DB_PASSWORD" PGCONNECT_TIMEOUT="${PGCONNECT_TIMEOUT:-5}" psql -X -q -A -t \
-        -v ON_ERROR_STOP=1 -F '|' -h "$DB_HOST" -p "$DB_PORT" -U "$DB_USER" -d "$DB_NAME" \
-        -c "$sql"
+        -v ON_ERROR_STOP=1 -F '|' "${vars[@]}" -h "$DB_HOST" -p "$DB_PORT" -U "$DB_USER" \
+        -d "$DB_NAME" -f - <<<"$sql"
+}
+
+# Exit 2 unless variable NAME holds a whole number of seconds.
+require_seconds() {
+    local name="$1"
+    if [[ ! "${!name}" =~ ^[0-9]{1,9}$ ]]; then
+        printf '%s must be a whole number of seconds, not %q\n' "$name" "${!name}" >&2
+        exit 2
+    fi
 }
 
 show_stack() {
@@ -270,6 +287,11 @@ check_indexer() {
     fi
     if ! body="$(http_get "$EVENTS_URL/health" 2>&1)"; then
         fail "event indexer down at $EVENTS_URL/health: ${body//$'\n'/ }"
+        return
+    fi
+    # The indexer's own verdict first: a halted or stalled indexer can be 0 blocks behind.
+    if [[ "$(jq -r '.verdict // "healthy"' <<<"$body")" != healthy ]]; then
+        fail "event indexer: $(jq -r '.verdict' <<<"$body"): $(jq -c '.problems' <<<"$body")"
         return
     fi
     head="$(jq -r '.order_indexer_chain_head // -1' <<<"$body")"

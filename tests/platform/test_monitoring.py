@@ -239,6 +239,48 @@ async def test_a_session_idle_in_transaction_is_reported_then_ended_only_with_ap
         connection.terminate()
 
 
+@pytest.mark.slow
+async def test_emergency_fix_cancels_long_queries_of_the_projects_database_alone(
+    running_platform: dict[str, Any], tmp_path: Path
+) -> None:
+    env = running_platform["env"]
+
+    async def connect(database: str) -> asyncpg.Connection:
+        return await asyncpg.connect(
+            host=env["DB_HOST"], port=int(env["DB_PORT"]), user=env["DB_USER"],
+            database=database, password=env["DB_PASSWORD"],
+        )  # fmt: skip
+
+    ours, theirs = await connect(env["DB_NAME"]), await connect("postgres")
+    try:
+        ours_query = asyncio.ensure_future(ours.fetchval("SELECT pg_sleep(60)"))
+        theirs_query = asyncio.ensure_future(theirs.fetchval("SELECT pg_sleep(60)"))
+        await asyncio.sleep(2)
+        applied = await asyncio.to_thread(
+            run_script, "emergency_fix.sh", described(tmp_path, running_platform), "--apply",
+            LONG_QUERY_SECONDS="1",
+        )  # fmt: skip
+        assert "ended long-running query" in applied.stdout, applied.stdout
+        with pytest.raises(asyncpg.QueryCanceledError):
+            await asyncio.wait_for(ours_query, 10)
+        await asyncio.sleep(0.5)
+        assert not theirs_query.done(), "a query of another database was cancelled"
+    finally:
+        ours.terminate()
+        theirs.terminate()
+
+
+@pytest.mark.parametrize("script", ["emergency_fix.sh", "db_connections_check.sh"])
+@pytest.mark.parametrize("name", ["IDLE_TX_SECONDS", "LONG_QUERY_SECONDS"])
+def test_a_threshold_that_is_not_a_number_is_refused_before_any_sql(
+    tmp_path: Path, script: str, name: str
+) -> None:
+    hostile = "1) OR true; DROP TABLE candles; --"
+    result = run_script(script, tmp_path, **{name: hostile})
+    assert result.returncode == 2
+    assert f"{name} must be a whole number of seconds" in result.stderr
+
+
 def test_no_stack_at_all_is_a_failure_not_a_silent_pass(tmp_path: Path) -> None:
     result = run_script("quick_check.sh", tmp_path, COMPOSE_FILE=str(tmp_path / "none.yml"))
     assert result.returncode == 1
