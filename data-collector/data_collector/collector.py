@@ -197,16 +197,29 @@ class Collector:
             )
             for _ in range(min(s.backfill_writers, len(s.symbols)))
         ]
+        # Writers live only for the backfill; one that ends early (a bug) must not leave the
+        # fetchers waiting on its full queue: the backfill stops and raises what it raised.
         tasks = [asyncio.create_task(writer.run()) for writer in writers]
-        try:
-            await asyncio.gather(
+        fetching = asyncio.ensure_future(
+            asyncio.gather(
                 *(self._backfill(sym, writers[i % len(writers)]) for i, sym in enumerate(s.symbols))
             )
+        )
+        waited: list[asyncio.Future[Any]] = [fetching, *tasks]
+        try:
+            await asyncio.wait(waited, return_when=asyncio.FIRST_COMPLETED)
+            if fetching.done():
+                fetching.result()
+            else:
+                log.error("a backfill writer stopped while fetching; stopping the backfill")
         finally:
-            for writer in writers:
-                await writer.close()
+            fetching.cancel()
+            await asyncio.gather(fetching, return_exceptions=True)
             try:
                 async with asyncio.timeout(FLUSH_SECONDS):
+                    for writer, task in zip(writers, tasks, strict=True):
+                        if not task.done():
+                            await writer.close()
                     await asyncio.shield(asyncio.gather(*tasks))
             except TimeoutError:
                 for task in tasks:

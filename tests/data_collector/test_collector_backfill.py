@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import itertools
 from decimal import Decimal
@@ -17,6 +18,8 @@ from collector_helpers import (
     days_ago,
     stored_rows,
 )
+
+from data_collector import candle_store
 
 
 def source_rows(sim: Any, symbol: str, start_ms: int, end_ms: int) -> list[tuple[Any, ...]]:
@@ -227,3 +230,20 @@ async def test_an_empty_window_keeps_the_data_of_the_windows_in_flight(
     for gap in gaps:
         start, end = (int(g.timestamp()) * 1000 for g in (gap["gap_start"], gap["gap_end"]))
         assert not [t for t in served if start <= t < end], (start, end)
+
+
+async def test_a_writer_that_dies_fails_the_backfill_instead_of_hanging_it(
+    make_sim: SimFactory, make_collector: HarnessFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # More pages than the writer's queue holds: with the writer gone, fetchers would wait on
+    # the full queue forever.
+    sim = await make_sim(symbols=("BTCUSDT",), start=days_ago(60))
+
+    async def broken(*_: Any) -> int:
+        raise RuntimeError("a bug in the writer")
+
+    monkeypatch.setattr(candle_store, "copy_upsert", broken)
+    harness = make_collector(sim)
+    async with asyncio.timeout(60):
+        with pytest.raises(RuntimeError, match="a bug in the writer"):
+            await harness.backfill()
