@@ -112,8 +112,8 @@ detect_stack() {
         EVENTS_URL="${EVENTS_URL:-compose://order-events:9102}"
         DB_HOST="${DB_HOST:-127.0.0.1}"
         DB_PORT="${DB_PORT:-5432}"
-        DB_NAME="${DB_NAME:-linkora}"
-        DB_USER="${DB_USER:-linkora}"
+        DB_NAME="${DB_NAME:-crypto_data}"
+        DB_USER="${DB_USER:-crypto_user}"
         DB_PASSWORD="${DB_PASSWORD:-linkora_dev_password}"
         ;;
     explicit) ;;
@@ -135,8 +135,8 @@ detect_stack() {
     EVENTS_URL="${EVENTS_URL%/health}"
     DB_HOST="${DB_HOST:-127.0.0.1}"
     DB_PORT="${DB_PORT:-5432}"
-    DB_NAME="${DB_NAME:-linkora}"
-    DB_USER="${DB_USER:-linkora}"
+    DB_NAME="${DB_NAME:-crypto_data}"
+    DB_USER="${DB_USER:-crypto_user}"
     DB_PASSWORD="${DB_PASSWORD:-}"
     export STACK_MODE API_URL ORDER_API_URL COLLECTOR_URL EVENTS_URL
     export DB_HOST DB_PORT DB_NAME DB_USER DB_PASSWORD

@@ -433,3 +433,10 @@ def test_grafana_dashboard_has_the_promised_panels() -> None:
         "order_indexer_reorgs_total",
     ):
         assert metric in expressions
+
+
+def test_compose_mode_defaults_to_the_compose_files_database_and_user(tmp_path: Path) -> None:
+    result = run_script(
+        "quick_check.sh", tmp_path, MONITOR_MODE="compose", COMPOSE_FILE=str(tmp_path / "none.yml")
+    )
+    assert "database: crypto_user@127.0.0.1:5432/crypto_data" in result.stdout, result.stdout
