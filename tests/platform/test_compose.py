@@ -344,6 +344,13 @@ def test_prod_requires_no_variable_the_services_never_use(prod: Compose) -> None
     assert required == set(PROD_SECRETS)
 
 
+def test_prod_bounds_the_page_cache_far_below_the_api_memory_limit(prod: Compose) -> None:
+    api = interpolate(services(prod)["api-server"], PROD_ENV)
+    limit = api["deploy"]["resources"]["limits"]["memory"]
+    assert limit.endswith("M")
+    assert int(api["environment"]["CANDLE_CACHE_BYTES"]) <= int(limit[:-1]) * 2**20 // 4
+
+
 def test_prod_scales_the_order_api_behind_nginx(prod: Compose) -> None:
     orders, nginx = services(prod)["order-api"], services(prod)["nginx"]
     assert "ports" not in orders and "container_name" not in orders
