@@ -89,8 +89,6 @@ async def test_list_shape_is_newest_first_with_plain_decimals(
         "status",
         "created_at",
         "executed_at",
-        "token_in_decimals",
-        "token_out_decimals",
     }
 
 

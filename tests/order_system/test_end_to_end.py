@@ -83,8 +83,6 @@ async def test_scripted_flow_appears_in_the_api_with_every_field_equal_to_the_ch
             "status": status,
             "created_at": datetime.fromtimestamp(created_at, UTC).isoformat(),
             "executed_at": None,
-            "token_in_decimals": flow.decimals_of(token_in),
-            "token_out_decimals": flow.decimals_of(token_out),
             "self_executable": self_executable,
             "updated_at": _iso(flow, history[-1][1]["blockNumber"]),
             "tx_hash": "0x" + created_log["transactionHash"].hex().removeprefix("0x"),

@@ -40,9 +40,10 @@ def _nullable(schema: Schema) -> Schema:
 
 _UNKNOWN_DECIMALS = {
     **_nullable({"type": "integer", "minimum": 0, "maximum": 77}),
-    "description": "The token's decimals() as indexed; null: unknown (the token has no code, "
-    "its decimals() reverts or answers more than 77), and this token's amounts, here and in "
-    "the order's events, are raw integer units",
+    "description": "Present only on an order with a token whose decimals are unknown: the "
+    "token's decimals() as indexed, or null: unknown (the token has no code, its decimals() "
+    "reverts or answers more than 77), and this token's amounts, here and in the order's "
+    "events, are raw integer units",
 }
 _ORDER_FIELDS: dict[str, Schema] = {
     "id": {"type": "integer", "minimum": 1},
@@ -64,7 +65,8 @@ _ORDER_FIELDS: dict[str, Schema] = {
     "token_in_decimals": _UNKNOWN_DECIMALS,
     "token_out_decimals": _UNKNOWN_DECIMALS,
 }
-_ORDER = obj(_ORDER_FIELDS)
+_DECIMALS_WHEN_UNKNOWN = ("token_in_decimals", "token_out_decimals")
+_ORDER = obj(_ORDER_FIELDS, optional=_DECIMALS_WHEN_UNKNOWN)
 _ORDER_DETAILS = obj(
     {
         **_ORDER_FIELDS,
@@ -78,7 +80,8 @@ _ORDER_DETAILS = obj(
             nullable=True,
         ),
         "execution_tx_hash": _nullable(_HASH),
-    }
+    },
+    optional=_DECIMALS_WHEN_UNKNOWN,
 )
 _EVENT = obj(
     {

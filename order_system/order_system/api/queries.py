@@ -12,9 +12,12 @@ from linkora_core.db import Executor
 ORDER_FIELDS = (
     "id, user_address, token_in, token_out, amount_in, target_price, min_amount_out, "
     "order_type, is_long, status, created_at, executed_at, "
-    "din.decimals AS token_in_decimals, dout.decimals AS token_out_decimals"
+    "din.decimals AS token_in_decimals, dout.decimals AS token_out_decimals, "
+    "(din.token_address IS NOT NULL AND din.decimals IS NULL "
+    " OR dout.token_address IS NOT NULL AND dout.decimals IS NULL) AS decimals_unknown"
 )
-# Each token's decimals beside the order; NULL (or no row): unknown, the amounts are raw units.
+# Each token's decimals beside the order; a NULL the indexer stored: unknown, the amounts are
+# raw units.
 ORDERS = (
     "orders LEFT JOIN token_decimals din ON din.token_address = token_in "
     "LEFT JOIN token_decimals dout ON dout.token_address = token_out"

@@ -26,7 +26,9 @@ def _time(value: datetime | None) -> str | None:
 
 
 def order(row: asyncpg.Record) -> dict[str, Any]:
-    return {
+    """The order in the exact shape existing clients read; an order with a token whose
+    decimals are unknown (its amounts raw units) also carries both tokens' decimals."""
+    body = {
         "id": row["id"],
         "user_address": _address(row["user_address"]),
         "token_in": _address(row["token_in"]),
@@ -39,9 +41,11 @@ def order(row: asyncpg.Record) -> dict[str, Any]:
         "status": row["status"],
         "created_at": _time(row["created_at"]),
         "executed_at": _time(row["executed_at"]),
-        "token_in_decimals": row["token_in_decimals"],
-        "token_out_decimals": row["token_out_decimals"],
     }
+    if row["decimals_unknown"]:
+        body["token_in_decimals"] = row["token_in_decimals"]
+        body["token_out_decimals"] = row["token_out_decimals"]
+    return body
 
 
 def order_details(row: asyncpg.Record) -> dict[str, Any]:
