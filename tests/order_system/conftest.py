@@ -9,6 +9,7 @@ import asyncpg
 import httpx
 import pytest
 from order_flow import Flow
+from rpc_proxy import RpcProxy
 from web3 import Web3
 from web3.types import RPCEndpoint
 
@@ -66,3 +67,13 @@ async def api(clean_db: asyncpg.Pool, hardhat_url: str) -> AsyncIterator[httpx.A
     async with httpx.AsyncClient(transport=transport, base_url="http://orders") as client:
         yield client
     await app.state.rpc.close()
+
+
+@pytest.fixture
+async def proxy(hardhat_url: str) -> AsyncIterator[RpcProxy]:
+    """A fault-injecting proxy in front of the node (tests/order_system/rpc_proxy.py)."""
+    server = await RpcProxy(hardhat_url).start()
+    try:
+        yield server
+    finally:
+        await server.stop()

@@ -167,15 +167,6 @@ async def test_a_halt_stays_halted_across_restarts_with_its_alert_until_resumed(
 
 
 @pytest.fixture
-async def proxy(hardhat_url: str) -> AsyncIterator[RpcProxy]:
-    server = await RpcProxy(hardhat_url).start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-@pytest.fixture
 async def service(
     flow: Flow, clean_db: asyncpg.Pool, service_env: dict[str, str], proxy: RpcProxy
 ) -> AsyncIterator[EventService]:

@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,15 +22,6 @@ from order_flow import LIMIT, Flow, bulk_orders
 from rpc_proxy import RpcProxy
 
 from order_system.events.rpc import JsonRpc
-
-
-@pytest.fixture
-async def proxy(hardhat_url: str) -> AsyncIterator[RpcProxy]:
-    server = await RpcProxy(hardhat_url).start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 async def _fresh_equals(pool: asyncpg.Pool, rpc: JsonRpc, flow: Flow) -> None:

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
 import asyncpg
 import httpx
-import pytest
 from rpc_proxy import RpcProxy
 from starlette.applications import Starlette
 
@@ -76,15 +74,6 @@ class CountingPool:
         self.queries += 1
         rows: list[asyncpg.Record] = await self.pool.fetch(query, *args)
         return rows
-
-
-@pytest.fixture
-async def proxy(hardhat_url: str) -> AsyncIterator[RpcProxy]:
-    server = await RpcProxy(hardhat_url).start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 async def test_health_and_ready_ask_the_database_and_the_node_about_once_a_second(
