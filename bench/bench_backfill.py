@@ -3,7 +3,7 @@
     python bench/bench_backfill.py                 # 5 symbols x 365 days (2.6M candles)
     python bench/bench_backfill.py --symbols 2 --days 30
 
-Runs `python -m binance_sim` as its own process, backfills with the collector's own code
+Runs `python -m exchange_sim` as its own process, backfills with the collector's own code
 into a fresh database `linkora_bench` (on LINKORA_BENCH_PG_DSN, default the local server),
 then COPYs the very same rows into the same (emptied) table as the baseline, and prints
 candles/s for both and their ratio.
@@ -24,13 +24,13 @@ from pathlib import Path
 
 import aiohttp
 
-from binance_sim.config import KNOWN
 from data_collector.collector import Collector
 from data_collector.publisher import Publisher
 from data_collector.rest import BinanceRest
 from data_collector.settings import CollectorSettings
 from data_collector.weights import WeightBudget
 from devstack.ports import free_port, wait_listening
+from exchange_sim.config import KNOWN
 from linkora_core import bus, db
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -42,13 +42,13 @@ def start_sim(
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "binance_sim", "--port", str(port), "--symbols", ",".join(symbols),
+        [sys.executable, "-m", "exchange_sim", "--port", str(port), "--symbols", ",".join(symbols),
          "--start", start, "--weight-limit", str(weight_limit)],
         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
     )  # fmt: skip
     if not wait_listening(port, 30):
         process.kill()
-        raise RuntimeError("binance_sim did not start")
+        raise RuntimeError("exchange_sim did not start")
     return process, f"127.0.0.1:{port}"
 
 

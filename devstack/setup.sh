@@ -38,7 +38,7 @@ if [ ! -f .venv/.installed ] || [ pyproject.toml -nt .venv/.installed ] \
     # same-named folder at the repository root (`order_system/`), which Python would
     # otherwise import as an empty namespace package whenever the root is the cwd.
     site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-    printf '%s\n' "$PWD/core" "$PWD/data-collector" "$PWD/api-server" "$PWD/order_system" \
+    printf '%s\n' "$PWD/core" "$PWD/data-collector" "$PWD/exchange-sim" "$PWD/api-server" "$PWD/order_system" \
         > "$site/linkora-source-folders.pth"
     touch .venv/.installed
 fi

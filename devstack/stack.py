@@ -117,11 +117,11 @@ class Stack:
         """The project's Binance-compatible server, for running with no internet."""
         port = free_port()
         self.supervisor.start(
-            "binance-sim",
+            "exchange-sim",
             [
                 sys.executable,
                 "-m",
-                "binance_sim",
+                "exchange_sim",
                 "--host",
                 "127.0.0.1",
                 "--port",
@@ -133,13 +133,13 @@ class Stack:
             ],
         )
         if not wait_listening(port, 30):
-            raise RuntimeError("binance_sim did not start")
+            raise RuntimeError("exchange_sim did not start")
         self.env.update(
             BINANCE_BASE_URL=f"http://127.0.0.1:{port}",
             BINANCE_STREAM_URL=f"ws://127.0.0.1:{port}",
             START_DATE=_days_ago(2),
         )
-        self.endpoints.append(Endpoint("binance-sim", f"http://127.0.0.1:{port}"))
+        self.endpoints.append(Endpoint("exchange-sim", f"http://127.0.0.1:{port}"))
 
     # -- services -------------------------------------------------------------------------
 

@@ -17,13 +17,13 @@ from api_helpers import as_decimals, reference_candles, store_minutes
 from redis.asyncio import Redis
 
 from api_server.rollups import roll_symbol
-from binance_sim.config import SimConfig
-from binance_sim.server import SimServer
 from data_collector.collector import Collector
 from data_collector.publisher import Publisher
 from data_collector.rest import BinanceRest
 from data_collector.settings import CollectorSettings
 from data_collector.weights import WeightBudget
+from exchange_sim.config import SimConfig
+from exchange_sim.server import SimServer
 from linkora_core.candles import Candle
 
 ETH_DIR = (

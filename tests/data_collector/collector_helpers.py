@@ -17,12 +17,12 @@ import aiohttp
 import asyncpg
 from redis.asyncio import Redis
 
-from binance_sim.server import SimServer
 from data_collector.collector import Collector
 from data_collector.publisher import Publisher
 from data_collector.rest import BinanceRest
 from data_collector.settings import CollectorSettings
 from data_collector.weights import WeightBudget
+from exchange_sim.server import SimServer
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("LINKORA_SHARED_DIR") or REPO.parent / "shared")

@@ -10,8 +10,8 @@ import pytest
 from collector_helpers import Harness, HarnessFactory, SimFactory, days_ago, settings_for
 from redis.asyncio import Redis
 
-from binance_sim.config import SimConfig
-from binance_sim.server import SimServer
+from exchange_sim.config import SimConfig
+from exchange_sim.server import SimServer
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""`python -m data_collector` as a real process against `python -m binance_sim`."""
+"""`python -m data_collector` as a real process against `python -m exchange_sim`."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ import asyncpg
 import pytest
 from collector_helpers import MINUTE_MS, days_ago
 
-from binance_sim.config import SimConfig
-from binance_sim.server import SimServer
 from devstack.ports import free_port, wait_listening
+from exchange_sim.config import SimConfig
+from exchange_sim.server import SimServer
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
 START = days_ago(40)
@@ -30,13 +30,13 @@ START = days_ago(40)
 def sim_process() -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "binance_sim", "--port", str(port), "--symbols", ",".join(SYMBOLS),
+        [sys.executable, "-m", "exchange_sim", "--port", str(port), "--symbols", ",".join(SYMBOLS),
          "--start", START, "--seed", "11"],
         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
         if not wait_listening(port, 30):
-            raise RuntimeError("binance_sim did not start")
+            raise RuntimeError("exchange_sim did not start")
         yield f"127.0.0.1:{port}"
     finally:
         process.terminate()

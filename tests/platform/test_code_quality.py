@@ -11,7 +11,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 # Each of these folders has its own conftest.py, which mypy cannot check in one run.
-TEST_FOLDERS = ["tests/api_server", "tests/binance_sim", "tests/data_collector",
+TEST_FOLDERS = ["tests/api_server", "tests/exchange_sim", "tests/data_collector",
                 "tests/order_system"]  # fmt: skip
 
 

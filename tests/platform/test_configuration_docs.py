@@ -79,7 +79,7 @@ def test_the_variable_names_existing_deployments_use_still_work() -> None:
             "data_collector.collector",
             {"web3", "starlette", "uvicorn", "api_server", "order_system"},
         ),
-        ("order_system.api.app", {"data_collector", "api_server", "binance_sim"}),
+        ("order_system.api.app", {"data_collector", "api_server", "exchange_sim"}),
         ("order_system.events.processor", {"starlette", "data_collector", "api_server"}),
     ],
 )

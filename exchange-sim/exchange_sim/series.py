@@ -6,10 +6,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Protocol
 
-from binance_sim.candle import Candle
-from binance_sim.config import SymbolSpec
-from binance_sim.intervals import DAY_MS, day_of
-from binance_sim.walk import Walk, WalkParams
+from exchange_sim.candle import Candle
+from exchange_sim.config import SymbolSpec
+from exchange_sim.intervals import DAY_MS, day_of
+from exchange_sim.walk import Walk, WalkParams
 
 
 class Series(Protocol):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from binance_sim.candle import UNIT, decimal_str
+from exchange_sim.candle import UNIT, decimal_str
 
 MAX_LIMIT = 5000
 LIMITS = (5, 10, 20, 50, 100, 500, 1000, 5000)

@@ -8,11 +8,11 @@ from itertools import pairwise
 import pytest
 from sim_support import MINUTE, START_MS
 
-from binance_sim import errors
-from binance_sim.candle import Candle, aggregate, decimal_str, partial, units_of
-from binance_sim.intervals import bucket_start, close_ms, next_bucket
-from binance_sim.klines import KlineQuery, parse_query, window
-from binance_sim.walk import Walk, WalkParams
+from exchange_sim import errors
+from exchange_sim.candle import Candle, aggregate, decimal_str, partial, units_of
+from exchange_sim.intervals import bucket_start, close_ms, next_bucket
+from exchange_sim.klines import KlineQuery, parse_query, window
+from exchange_sim.walk import Walk, WalkParams
 
 
 def ms(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> int:

@@ -1,12 +1,12 @@
-"""How fast binance_sim serves 1m klines: 5 symbols x 1 year of 1000-row pages.
+"""How fast exchange_sim serves 1m klines: 5 symbols x 1 year of 1000-row pages.
 
-The server runs in its own process (one core, as `python -m binance_sim`); this process
+The server runs in its own process (one core, as `python -m exchange_sim`); this process
 pages through every symbol with startTime = last open + 60000, like the collector, and
 counts rows without decoding them. Pass 1 is cold (data generated and serialized on
 demand), pass 2 is served from the chunk cache. Also measures the in-process page path
 without HTTP.
 
-    .venv/bin/python bench/bench_binance_sim.py [--days 365] [--concurrency 5]
+    .venv/bin/python bench/bench_exchange_sim.py [--days 365] [--concurrency 5]
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from datetime import UTC, datetime, timedelta
 
 import aiohttp
 
-from binance_sim.clock import SimClock
-from binance_sim.config import SimConfig
-from binance_sim.klines import KlineQuery
-from binance_sim.market import MarketData
+from exchange_sim.clock import SimClock
+from exchange_sim.config import SimConfig
+from exchange_sim.klines import KlineQuery
+from exchange_sim.market import MarketData
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "BNBUSDT")
 DAY_MS = 86_400_000
@@ -108,7 +108,7 @@ async def main() -> None:
 
     port = free_port()
     proc = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "binance_sim", "--port", str(port), "--start", first.isoformat()),
+        *(sys.executable, "-m", "exchange_sim", "--port", str(port), "--start", first.isoformat()),
         *("--symbols", ",".join(SYMBOLS), "--weight-limit", "1000000000"),
         stdout=asyncio.subprocess.DEVNULL,
     )

@@ -1,4 +1,4 @@
-"""python -m binance_sim --port 9100 --symbols BTCUSDT,ETHUSDT --start 2024-01-01 --seed 1"""
+"""python -m exchange_sim --port 9100 --symbols BTCUSDT,ETHUSDT --start 2024-01-01 --seed 1"""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import asyncio
 import signal
 from pathlib import Path
 
-from binance_sim.config import SimConfig, parse_day
-from binance_sim.faults import FaultSettings
-from binance_sim.server import SimServer
+from exchange_sim.config import SimConfig, parse_day
+from exchange_sim.faults import FaultSettings
+from exchange_sim.server import SimServer
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[bool, SimConfig]:
-    p = argparse.ArgumentParser(prog="binance_sim", description=__doc__)
+    p = argparse.ArgumentParser(prog="exchange_sim", description=__doc__)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=9100)
     p.add_argument(

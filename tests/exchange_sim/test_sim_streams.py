@@ -11,7 +11,7 @@ import orjson
 import pytest
 from sim_support import MINUTE, NOW_MS, frozen
 
-from binance_sim import SimServer
+from exchange_sim import SimServer
 
 KLINE_KEYS = {"t", "T", "s", "i", "f", "L", "o", "c", "h", "l", "v", "n", "x", "q", "V", "Q", "B"}
 

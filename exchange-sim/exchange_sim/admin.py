@@ -12,8 +12,8 @@ from __future__ import annotations
 import orjson
 from aiohttp import web
 
-from binance_sim.rest import json_body
-from binance_sim.state import SimState
+from exchange_sim.rest import json_body
+from exchange_sim.state import SimState
 
 _ACTIONS = ("weight_limit", "drop_ws", "server_shutdown", "clear")
 

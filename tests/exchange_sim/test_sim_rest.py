@@ -11,7 +11,7 @@ import aiohttp
 import orjson
 from sim_support import MINUTE, NOW_MS, START_MS, frozen
 
-from binance_sim import SimServer
+from exchange_sim import SimServer
 
 
 async def get(http: aiohttp.ClientSession, sim: SimServer, path: str, **params: object) -> Any:

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from statistics import NormalDist
 
-from binance_sim.candle import UNIT, Candle
-from binance_sim.intervals import DAY_MS, MINUTE_MS
+from exchange_sim.candle import UNIT, Candle
+from exchange_sim.intervals import DAY_MS, MINUTE_MS
 
 MINUTES = 1440
 _TABLE_BITS = 12

@@ -10,7 +10,7 @@ import pytest
 import pytest_asyncio
 from sim_support import ETH_CSV, frozen
 
-from binance_sim import SimServer
+from exchange_sim import SimServer
 
 
 @pytest_asyncio.fixture(loop_scope="session", scope="module")

@@ -5,12 +5,12 @@ REST (`/api/v3/klines`, `depth`, `exchangeInfo`, `time`, `ping`) with request we
 replayed CSV data; fault injection in-process and over `/_sim/*`.
 """
 
-from binance_sim.clock import SimClock
-from binance_sim.config import SimConfig, SymbolSpec
-from binance_sim.faults import Faults, FaultSettings
-from binance_sim.market import MarketData
-from binance_sim.server import SimServer, build_app
-from binance_sim.stats import Stats
+from exchange_sim.clock import SimClock
+from exchange_sim.config import SimConfig, SymbolSpec
+from exchange_sim.faults import Faults, FaultSettings
+from exchange_sim.market import MarketData
+from exchange_sim.server import SimServer, build_app
+from exchange_sim.stats import Stats
 
 __all__ = [
     "FaultSettings",

@@ -13,15 +13,15 @@ from types import TracebackType
 
 from aiohttp import web
 
-from binance_sim.admin import AdminApi
-from binance_sim.clock import SimClock
-from binance_sim.config import SimConfig
-from binance_sim.faults import Faults
-from binance_sim.market import MarketData
-from binance_sim.rest import RestApi
-from binance_sim.state import SimState
-from binance_sim.stats import Stats
-from binance_sim.weights import WeightLimiter
+from exchange_sim.admin import AdminApi
+from exchange_sim.clock import SimClock
+from exchange_sim.config import SimConfig
+from exchange_sim.faults import Faults
+from exchange_sim.market import MarketData
+from exchange_sim.rest import RestApi
+from exchange_sim.state import SimState
+from exchange_sim.stats import Stats
+from exchange_sim.weights import WeightLimiter
 
 
 def build_app(state: SimState) -> web.Application:

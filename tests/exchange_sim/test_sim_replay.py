@@ -11,7 +11,7 @@ import aiohttp
 import orjson
 from sim_support import MINUTE, frozen
 
-from binance_sim import SimServer
+from exchange_sim import SimServer
 
 
 def file_rows(path: Path) -> list[list[str]]:

@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 import orjson
 from aiohttp import WSMsgType, web
 
-from binance_sim.clock import SimClock
-from binance_sim.config import SimConfig
-from binance_sim.events import Stream, StreamError, combined, kline_event, parse_stream
-from binance_sim.events import server_shutdown as shutdown_event
-from binance_sim.faults import Faults
-from binance_sim.intervals import bucket_start, close_ms
-from binance_sim.market import MarketData
-from binance_sim.stats import Stats
+from exchange_sim.clock import SimClock
+from exchange_sim.config import SimConfig
+from exchange_sim.events import Stream, StreamError, combined, kline_event, parse_stream
+from exchange_sim.events import server_shutdown as shutdown_event
+from exchange_sim.faults import Faults
+from exchange_sim.intervals import bucket_start, close_ms
+from exchange_sim.market import MarketData
+from exchange_sim.stats import Stats
 
 
 @dataclass(slots=True)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from binance_sim.clock import SimClock
-from binance_sim.config import SimConfig
-from binance_sim.faults import Faults
-from binance_sim.market import MarketData
-from binance_sim.stats import Stats
-from binance_sim.streams import Hub
-from binance_sim.weights import WeightLimiter
+from exchange_sim.clock import SimClock
+from exchange_sim.config import SimConfig
+from exchange_sim.faults import Faults
+from exchange_sim.market import MarketData
+from exchange_sim.stats import Stats
+from exchange_sim.streams import Hub
+from exchange_sim.weights import WeightLimiter
 
 
 @dataclass(slots=True)

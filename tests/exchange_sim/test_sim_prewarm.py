@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sim_support import START_MS, frozen
 
-from binance_sim import MarketData, SimClock
-from binance_sim.klines import KlineQuery
+from exchange_sim import MarketData, SimClock
+from exchange_sim.klines import KlineQuery
 
 DAY = 86_400_000
 

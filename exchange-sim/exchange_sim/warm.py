@@ -13,9 +13,9 @@ from array import array
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
-from binance_sim.candle import Candle, rows_json
-from binance_sim.intervals import DAY_MS, MINUTE_MS
-from binance_sim.walk import Walk, WalkParams
+from exchange_sim.candle import Candle, rows_json
+from exchange_sim.intervals import DAY_MS, MINUTE_MS
+from exchange_sim.walk import Walk, WalkParams
 
 _walks: dict[WalkParams, Walk] = {}
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from binance_sim import errors
-from binance_sim.intervals import is_interval
+from exchange_sim import errors
+from exchange_sim.intervals import is_interval
 
 DEFAULT_LIMIT = 500
 MAX_LIMIT = 1000

@@ -6,7 +6,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from binance_sim import SimConfig
+from exchange_sim import SimConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("LINKORA_SHARED_DIR") or REPO_ROOT.parent / "shared")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from binance_sim.faults import FaultSettings
+from exchange_sim.faults import FaultSettings
 
 # Plausible prices around 2024-01-01 and Binance's tick decimals.
 KNOWN: dict[str, tuple[str, int]] = {

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from binance_sim.candle import Candle, KlineRow, to_row
-from binance_sim.config import SimConfig, spec_for
-from binance_sim.depth import book
-from binance_sim.intervals import MINUTE_MS, bucket_start, close_ms, day_of
-from binance_sim.klines import KlineQuery, window
-from binance_sim.replay import load_csv, shifted, symbol_of
-from binance_sim.series import GeneratedSeries, ReplaySeries, Series
-from binance_sim.store import LRU, Chunk, KlineStore
-from binance_sim.warm import pack_days
+from exchange_sim.candle import Candle, KlineRow, to_row
+from exchange_sim.config import SimConfig, spec_for
+from exchange_sim.depth import book
+from exchange_sim.intervals import MINUTE_MS, bucket_start, close_ms, day_of
+from exchange_sim.klines import KlineQuery, window
+from exchange_sim.replay import load_csv, shifted, symbol_of
+from exchange_sim.series import GeneratedSeries, ReplaySeries, Series
+from exchange_sim.store import LRU, Chunk, KlineStore
+from exchange_sim.warm import pack_days
 
 
 class MarketData:

@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 from sim_support import frozen
 
-from binance_sim import FaultSettings, SimServer
+from exchange_sim import FaultSettings, SimServer
 
 PING = "/api/v3/ping"
 

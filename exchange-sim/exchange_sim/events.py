@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from binance_sim.candle import Candle, decimal_str
-from binance_sim.intervals import MINUTE_MS, close_ms, is_interval
+from exchange_sim.candle import Candle, decimal_str
+from exchange_sim.intervals import MINUTE_MS, close_ms, is_interval
 
 DEPTH_LEVELS = (5, 10, 20)
 TRADE_IDS_PER_MINUTE = 10_000

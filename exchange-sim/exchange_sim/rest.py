@@ -12,11 +12,11 @@ from collections.abc import Awaitable, Callable, Mapping
 import orjson
 from aiohttp import web
 
-from binance_sim import depth, errors, klines
-from binance_sim.candle import decimal_str
-from binance_sim.errors import BinanceError
-from binance_sim.faults import NONE
-from binance_sim.state import SimState
+from exchange_sim import depth, errors, klines
+from exchange_sim.candle import decimal_str
+from exchange_sim.errors import BinanceError
+from exchange_sim.faults import NONE
+from exchange_sim.state import SimState
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -11,7 +11,7 @@ import csv
 from collections.abc import Iterable
 from pathlib import Path
 
-from binance_sim.candle import Candle, units_of
+from exchange_sim.candle import Candle, units_of
 
 
 def symbol_of(path: Path) -> str:

@@ -13,8 +13,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from binance_sim.candle import Candle, aggregate, partial, row_json
-from binance_sim.intervals import (
+from exchange_sim.candle import Candle, aggregate, partial, row_json
+from exchange_sim.intervals import (
     DAY_MS,
     FIXED_MS,
     MINUTE_MS,
@@ -24,9 +24,9 @@ from binance_sim.intervals import (
     is_intraday,
     next_bucket,
 )
-from binance_sim.klines import Window
-from binance_sim.series import Series
-from binance_sim.warm import pack
+from exchange_sim.klines import Window
+from exchange_sim.series import Series
+from exchange_sim.warm import pack
 
 
 @dataclass(frozen=True, slots=True)
