@@ -10,21 +10,22 @@ import sys
 import time
 from pathlib import Path
 
-from devstack.stack import Stack, StackConfig
+from devstack.settings import StackSettings
+from devstack.stack import Stack
+from linkora_core import settings
 
 
-def _pid_file(config: StackConfig) -> Path:
+def _pid_file(config: StackSettings) -> Path:
     return config.run_dir / "stack.pid"
 
 
-def _description_file(config: StackConfig) -> Path:
+def _description_file(config: StackSettings) -> Path:
     """`stack.json`: endpoints and environment of the running stack, for scripts and tests."""
     return config.run_dir / "stack.json"
 
 
-def up(offline: bool) -> int:
+def up(config: StackSettings, offline: bool) -> int:
     started = time.monotonic()
-    config = StackConfig(offline=offline)
     stack = Stack(config)
     pid_file = _pid_file(config)
     stopping = False
@@ -67,9 +68,9 @@ def up(offline: bool) -> int:
         _description_file(config).unlink(missing_ok=True)
 
 
-def down() -> int:
+def down(config: StackSettings) -> int:
     """Stop a stack that `up` started in another terminal."""
-    pid_file = _pid_file(StackConfig())
+    pid_file = _pid_file(config)
     try:
         pid = int(pid_file.read_text())
     except (OSError, ValueError):
@@ -99,7 +100,8 @@ def main() -> int:
     )
     commands.add_parser("down", help="stop a running `up`")
     args = parser.parse_args()
-    return up(args.offline) if args.command == "up" else down()
+    config = settings.load(StackSettings)
+    return up(config, args.offline) if args.command == "up" else down(config)
 
 
 if __name__ == "__main__":

@@ -12,29 +12,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 from devstack import hardhat, postgres, redis
 from devstack.ports import free_port, is_listening, wait_listening
+from devstack.settings import REPO, StackSettings
 from devstack.supervisor import Child, Supervisor, wait_until
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-@dataclass
-class StackConfig:
-    run_dir: Path = Path(os.environ.get("DEVSTACK_RUN_DIR") or REPO / ".run")
-    api_port: int = int(os.environ.get("API_PORT", "8022"))
-    order_api_port: int = int(os.environ.get("ORDER_API_PORT", "8080"))
-    offline: bool = False
-    symbols: str = os.environ.get("SYMBOLS", "BTCUSDT,ETHUSDT")
-    # Use servers that already run (from DB_*/REDIS_* in the environment) instead of private ones.
-    external: set[str] = field(
-        default_factory=lambda: set(
-            filter(None, os.environ.get("DEVSTACK_EXTERNAL", "").split(","))
-        )
-    )
 
 
 @dataclass
@@ -44,17 +27,17 @@ class Endpoint:
 
 
 class Stack:
-    def __init__(self, config: StackConfig) -> None:
+    def __init__(self, config: StackSettings) -> None:
         self.config = config
         self.supervisor = Supervisor(config.run_dir / "logs")
-        self.env: dict[str, str] = {"LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO")}
+        self.env: dict[str, str] = {"LOG_LEVEL": config.log_level}
         self.endpoints: list[Endpoint] = []
 
     # -- infrastructure -------------------------------------------------------------------
 
     def start_postgres(self) -> None:
         if "db" in self.config.external:
-            self.endpoints.append(Endpoint("postgresql", f"{os.environ.get('DB_HOST')} (external)"))
+            self.endpoints.append(Endpoint("postgresql", f"{self.config.db_host} (external)"))
             return
         data_dir = postgres.reachable_data_dir(self.config.run_dir / "pgdata")
         cluster = postgres.PostgresCluster(data_dir, free_port())
@@ -73,7 +56,7 @@ class Stack:
 
     def start_redis(self) -> None:
         if "redis" in self.config.external:
-            self.endpoints.append(Endpoint("redis", f"{os.environ.get('REDIS_HOST')} (external)"))
+            self.endpoints.append(Endpoint("redis", f"{self.config.redis_host} (external)"))
             return
         port = free_port()
         self.supervisor.start("redis", redis.server_command(port, self.config.run_dir / "redis"))

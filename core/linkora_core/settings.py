@@ -1,7 +1,8 @@
 """Typed settings read once from the environment (and an optional `.env`).
 
-Every service builds its own subclass of `CommonSettings` with `load()`, which turns a
-validation failure into one clear line and exit status 2 instead of a traceback.
+Every service builds its own subclass of `CommonSettings` (devstack its own settings) with
+`load()`, which turns a validation failure into one clear line and exit status 2 instead of a
+traceback.
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ def parse_start_date(value: object) -> object:
     return value
 
 
-SettingsT = TypeVar("SettingsT", bound=CommonSettings)
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 
 
 def describe_error(error: ValidationError) -> str:

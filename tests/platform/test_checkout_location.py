@@ -13,7 +13,8 @@ import asyncpg
 import pytest
 
 from devstack.postgres import REACHABLE_ROOT
-from devstack.stack import Stack, StackConfig
+from devstack.settings import StackSettings
+from devstack.stack import Stack
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="only root runs the server as postgres")
 
@@ -32,7 +33,7 @@ async def test_the_local_database_starts_from_a_checkout_under_a_mode_700_direct
     private_parent: Path,
 ) -> None:
     run_dir = private_parent / "linkora" / ".run"
-    stack = Stack(StackConfig(run_dir=run_dir, external=set()))
+    stack = Stack(StackSettings(run_dir=run_dir, external=frozenset()))
     try:
         stack.start_postgres()
         env = stack.env
