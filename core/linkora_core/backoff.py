@@ -1,7 +1,12 @@
 """The one retry policy: a delay that grows after each failure, capped, with jitter, and a
 wait that ends early when the service is stopping.
 
-    backoff = Backoff(first=0.5, cap=5.0)
+A module names its policy once as a `RetryPolicy` constant (Backoff itself is stateful, so
+each loop takes its own from it):
+
+    RECONNECT = RetryPolicy(first=0.5, cap=5.0)
+
+    backoff = RECONNECT.backoff()
     while not stop.is_set():
         try:
             await work()
@@ -58,6 +63,23 @@ class Backoff:
     async def wait(self, stop: asyncio.Event | None = None) -> bool:
         """Sleep this failure's delay; False (at once) when `stop` is set meanwhile."""
         return await pause(self.next_delay(), stop)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """A retry policy as a value: where the delay starts, where it stops growing, how it is
+    spread. `backoff()` makes the stateful `Backoff` one loop uses."""
+
+    first: float
+    cap: float
+    factor: float = 2.0
+    jitter: float = 0.1
+
+    def __post_init__(self) -> None:
+        self.backoff()  # a policy that cannot work fails where it is named, at import
+
+    def backoff(self) -> Backoff:
+        return Backoff(first=self.first, cap=self.cap, factor=self.factor, jitter=self.jitter)
 
 
 async def pause(seconds: float, stop: asyncio.Event | None = None) -> bool:

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import asyncpg
 import asyncpg.transaction
 
+from linkora_core.backoff import RetryPolicy
 from linkora_core.migrations import apply_migrations
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,10 @@ DATABASE_DOWN = (
     asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, crash shutdown
 )
 
+# Waiting for a database that is starting: short first tries (it is often up within a
+# second), then every 5 s at most so it is noticed soon after it accepts connections.
+CONNECT_RETRY = RetryPolicy(first=0.25, cap=5.0)
+
 
 async def connect_pool(
     dsn: str,
@@ -63,7 +68,7 @@ async def connect_pool(
     server_settings = {}
     if statement_timeout is not None:
         server_settings["statement_timeout"] = str(max(1, round(statement_timeout * 1000)))
-    delay, waited = 0.25, 0.0
+    backoff, waited = CONNECT_RETRY.backoff(), 0.0
     while True:
         try:
             pool: asyncpg.Pool = await _Pool(
@@ -84,10 +89,11 @@ async def connect_pool(
         except UNAVAILABLE as error:
             if waited >= retry_for:
                 raise
+            delay = backoff.next_delay()
             log.warning("database unavailable (%s); retrying in %.1fs", error, delay)
+            # No stop event here: a stop asked for meanwhile is seen once this returns or raises.
             await asyncio.sleep(delay)
             waited += delay
-            delay = min(delay * 2, 5.0)
     if migrate:
         async with pool.acquire() as connection:
             await apply_migrations(connection)

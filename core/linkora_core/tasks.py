@@ -3,7 +3,8 @@
 A task that ends while the service is not stopping (`stop` unset; it raised, returned, or
 was cancelled from outside) is logged with its traceback, reported by `problems()` so the
 service answers not ready, and started again after a delay that grows from `first_delay` to
-`max_delay` while it keeps failing. Shutdown (`close()`) cancels every task and waits."""
+`max_delay` while it keeps failing (a wait that `stop` ends). Shutdown (`close()`) cancels
+every task and waits."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import logging
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
+
+from linkora_core.backoff import Backoff, pause
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +51,11 @@ class BackgroundTasks:
         if name in self.restarts:
             raise ValueError(f"task {name!r} is already started")
         self.restarts[name] = 0
-        self._runners.append(asyncio.create_task(self._keep(name, work), name=f"{name}-keeper"))
+        # A restart follows a bug in one task, not an outage many clients retry against
+        # together, so its delay is exact (no jitter).
+        backoff = Backoff(first=self.first_delay, cap=self.max_delay, jitter=0)
+        keeper = self._keep(name, work, backoff)
+        self._runners.append(asyncio.create_task(keeper, name=f"{name}-keeper"))
 
     def problems(self) -> dict[str, str]:
         """Tasks that ended unexpectedly and are waiting to be started again, with why."""
@@ -72,8 +79,7 @@ class BackgroundTasks:
                 await runner
         self._runners.clear()
 
-    async def _keep(self, name: str, work: Work) -> None:
-        delay = self.first_delay
+    async def _keep(self, name: str, work: Work, backoff: Backoff) -> None:
         while True:
             started = time.monotonic()
             run = asyncio.create_task(work(), name=name)
@@ -87,7 +93,7 @@ class BackgroundTasks:
                 raise
             if self._closing or (self.stop is not None and self.stop.is_set()):
                 return
-            why = _ended(run)
+            why, delay = _ended(run), backoff.next_delay()
             log.error(
                 "%s: background task %s %s; restarting in %.1fs",
                 self.service,
@@ -98,10 +104,12 @@ class BackgroundTasks:
             )
             self._problems[name] = why
             self.restarts[name] += 1
-            await asyncio.sleep(delay)
+            stopping = not await pause(delay, self.stop)
             self._problems.pop(name, None)
-            ran_for = time.monotonic() - started
-            delay = self.first_delay if ran_for >= HEALTHY_RUN else min(delay * 2, self.max_delay)
+            if stopping:
+                return
+            if time.monotonic() - started >= HEALTHY_RUN:
+                backoff.reset()
 
 
 def _ended(run: asyncio.Task[None]) -> str:

@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from linkora_core.backoff import Backoff, pause
+from linkora_core.backoff import Backoff, RetryPolicy, pause
 
 
 def test_delays_double_up_to_the_cap_and_reset_after_a_success() -> None:
@@ -43,3 +43,12 @@ async def test_a_wait_that_runs_out_reports_it() -> None:
     stopped = asyncio.Event()
     stopped.set()
     assert await pause(30, stopped) is False
+
+
+def test_a_policy_is_a_value_each_loop_takes_its_own_backoff_from() -> None:
+    policy = RetryPolicy(first=1.0, cap=4.0, jitter=0)
+    one, other = policy.backoff(), policy.backoff()
+    assert [one.next_delay() for _ in range(4)] == [1.0, 2.0, 4.0, 4.0]
+    assert other.next_delay() == 1.0
+    with pytest.raises(ValueError, match="backoff needs"):
+        RetryPolicy(first=2.0, cap=1.0)
