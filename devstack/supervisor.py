@@ -3,14 +3,14 @@ their name (and copied to a log file each), restarted when they exit unexpectedl
 reverse start order.
 
 Restarts: a monitor thread notices a child that exited and starts it again with the same
-command after a delay that doubles on each crash (`backoff_initial` up to `backoff_max`) and
-goes back to `backoff_initial` once the child has stayed up for `stable_after` seconds. Three
-exits are not restarted: status 2, which the services use for a configuration error (the same
-settings would fail the same way), status 3, a halt with an alert (the event processor stays up
-halted nowadays; an exit 3 would only be started again into the same halt), and any exit of a
-child started with `restart=False` (e.g. an in-memory Hardhat node, whose replacement would be
-a different chain). Once stopping
-begins (`request_stop`, `stop_all`), nothing is restarted."""
+command after a delay (a `linkora_core.backoff.Backoff` without jitter) that doubles on each
+crash (`backoff_initial` up to `backoff_max`) and goes back to `backoff_initial` once the child
+has stayed up for `stable_after` seconds. Three exits are not restarted: status 2, which the
+services use for a configuration error (the same settings would fail the same way), status 3,
+a halt with an alert (the event processor stays up halted nowadays; an exit 3 would only be
+started again into the same halt), and any exit of a child started with `restart=False` (e.g.
+an in-memory Hardhat node, whose replacement would be a different chain). Once stopping begins
+(`request_stop`, `stop_all`), nothing is restarted."""
 
 from __future__ import annotations
 
@@ -22,9 +22,11 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import IO, Literal
+
+from linkora_core.backoff import Backoff
 
 _COLOURS = ["36", "33", "35", "32", "34", "31", "96", "93", "95", "92"]
 
@@ -33,6 +35,15 @@ CONFIGURATION_ERROR = 2
 HALTED = 3
 """The exit status of a service that halted with an alert an operator must act on."""
 RESUME_HINT = "python -m order_system.events resume lifts the halt, then start it again"
+_GIVE_UP = {
+    CONFIGURATION_ERROR: (
+        "a configuration error",
+        "not restarting it: the same settings would fail again. "
+        "Fix the setting and start the stack again.",
+    ),
+    HALTED: ("halted", f"not restarting it into the same halt: {RESUME_HINT}"),
+}
+"""Exit statuses that a restart would only repeat: what they mean, why no restart."""
 
 State = Literal["running", "waiting", "exited", "failed", "stopped"]
 """running: a process is up; waiting: crashed, restart scheduled; exited: ended and not
@@ -55,8 +66,8 @@ class Child:
     state: State = "running"
     restarts: int = 0
     started_at: float = field(default_factory=time.monotonic)
-    delay: float = 0.0
-    """The delay before the next restart (doubles per crash)."""
+    backoff: Backoff = field(default_factory=Backoff)
+    """The delays between restarts (doubling per crash)."""
     restart_at: float = 0.0
 
     @property
@@ -64,32 +75,27 @@ class Child:
         return self.process.poll() is None
 
 
+@dataclass
 class Supervisor:
-    def __init__(
-        self,
-        log_dir: Path,
-        *,
-        echo: bool = True,
-        backoff_initial: float = 0.5,
-        backoff_max: float = 15.0,
-        stable_after: float = 30.0,
-        poll_interval: float = 0.1,
-    ) -> None:
-        self.log_dir = log_dir
-        self.echo = echo
-        self.backoff_initial = backoff_initial
-        self.backoff_max = backoff_max
-        self.stable_after = stable_after
-        self.poll_interval = poll_interval
-        self.children: list[Child] = []
-        self.notices: list[str] = []
-        """What the supervisor said about exits and restarts (also printed on stderr)."""
-        self._print_lock = threading.Lock()
-        self._lock = threading.Lock()  # guards child states, spawning and `_stopping`
-        self._stopping = False
-        self._wake = threading.Event()
-        self._monitor: threading.Thread | None = None
-        log_dir.mkdir(parents=True, exist_ok=True)
+    log_dir: Path
+    _: KW_ONLY
+    echo: bool = True
+    backoff_initial: float = 0.5
+    backoff_max: float = 15.0
+    stable_after: float = 30.0
+    poll_interval: float = 0.1
+    children: list[Child] = field(init=False, default_factory=list)
+    notices: list[str] = field(init=False, default_factory=list)
+    """What the supervisor said about exits and restarts (also printed on stderr)."""
+    _print_lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+    # Guards child states, spawning and `_stopping`.
+    _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+    _stopping: bool = field(init=False, default=False)
+    _wake: threading.Event = field(init=False, default_factory=threading.Event)
+    _monitor: threading.Thread | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
 
     @property
     def stopping(self) -> bool:
@@ -119,7 +125,8 @@ class Supervisor:
                 restart=restart,
                 no_restart_reason=no_restart_reason,
                 colour=_COLOURS[len(self.children) % len(_COLOURS)],
-                delay=self.backoff_initial,
+                # No jitter: one developer's stack, no herd of clients to spread out.
+                backoff=Backoff(first=self.backoff_initial, cap=self.backoff_max, jitter=0),
             )
             self._read(child)
             self.children.append(child)
@@ -197,35 +204,22 @@ class Supervisor:
             reason = f": {child.no_restart_reason}" if child.no_restart_reason else ""
             self._notice(child, f"{child.name} exited with status {status}; not restarting{reason}")
             return
-        if status == CONFIGURATION_ERROR:
+        if status in _GIVE_UP:
             child.state = "failed"
+            what, why = _GIVE_UP[status]
             last = f' ("{child.tail[-1]}")' if child.tail else ""
-            self._notice(
-                child,
-                f"{child.name} exited with status {status}, a configuration error{last}; "
-                "not restarting it: the same settings would fail again. "
-                "Fix the setting and start the stack again.",
-            )
-            return
-        if status == HALTED:
-            child.state = "failed"
-            last = f' ("{child.tail[-1]}")' if child.tail else ""
-            self._notice(
-                child,
-                f"{child.name} exited with status {status}, halted{last}; not restarting it "
-                f"into the same halt: {RESUME_HINT}",
-            )
+            self._notice(child, f"{child.name} exited with status {status}, {what}{last}; {why}")
             return
         if now - child.started_at >= self.stable_after:
-            child.delay = self.backoff_initial
+            child.backoff.reset()
         self._schedule(child, now, f"{child.name} exited with status {status}")
 
     def _schedule(self, child: Child, now: float, what: str) -> None:
+        delay = child.backoff.next_delay()
         child.restarts += 1
-        child.restart_at = now + child.delay
+        child.restart_at = now + delay
         child.state = "waiting"
-        self._notice(child, f"{what}; restarting in {child.delay:.1f} s (restart {child.restarts})")
-        child.delay = min(child.delay * 2, self.backoff_max)
+        self._notice(child, f"{what}; restarting in {delay:.1f} s (restart {child.restarts})")
 
     def _respawn(self, child: Child) -> None:
         now = time.monotonic()

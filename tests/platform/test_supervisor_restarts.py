@@ -124,10 +124,11 @@ def test_nothing_is_restarted_once_stopping_began(supervisor: Supervisor) -> Non
 
 
 def test_a_crash_as_stopping_begins_is_not_restarted(tmp_path: Path) -> None:
-    # Restarts as fast as possible, so stop_all races with them; none may survive it.
+    # Restarts as fast as possible (a backoff's delay is never 0), so stop_all races with them;
+    # none may survive it.
     for _ in range(5):
         supervisor = Supervisor(
-            tmp_path, echo=False, backoff_initial=0.0, backoff_max=0.0, poll_interval=0.001
+            tmp_path, echo=False, backoff_initial=0.001, backoff_max=0.001, poll_interval=0.001
         )
         child = supervisor.start("crasher", python(CRASHES))
         assert wait_until(lambda: child.restarts >= 2, 5, 0.01)  # noqa: B023
@@ -151,15 +152,22 @@ def test_a_request_to_stop_from_a_signal_handler_stops_restarts(supervisor: Supe
     assert supervisor.notices == []
 
 
-def test_a_configuration_error_is_not_restarted(supervisor: Supervisor) -> None:
-    code = "import sys; print('configuration error: DB_PORT: bad', flush=True); sys.exit(2)"
-    child = supervisor.start("api-server", python(code))
+def _fails_without_a_restart(supervisor: Supervisor, name: str, line: str, status: int) -> Child:
+    code = f"import sys; print({line!r}, flush=True); sys.exit({status})"
+    child = supervisor.start(name, python(code))
 
     assert wait_until(lambda: child.state == "failed", 5, 0.02), supervisor.notices
     time.sleep(0.5)  # longer than any backoff delay
 
     assert child.restarts == 0
-    assert child.log_path.read_text().count("configuration error: DB_PORT: bad") == 2
+    assert child.log_path.read_text().count(line) == 2
+    return child
+
+
+def test_a_configuration_error_is_not_restarted(supervisor: Supervisor) -> None:
+    child = _fails_without_a_restart(
+        supervisor, "api-server", "configuration error: DB_PORT: bad", 2
+    )
     assert len(supervisor.notices) == 1
     assert supervisor.notices[0].startswith(
         'api-server exited with status 2, a configuration error ("configuration error: '
@@ -169,14 +177,7 @@ def test_a_configuration_error_is_not_restarted(supervisor: Supervisor) -> None:
 
 
 def test_a_halted_exit_is_not_restarted_into_the_same_halt(supervisor: Supervisor) -> None:
-    code = "import sys; print('ALERT: reorg deeper than the window', flush=True); sys.exit(3)"
-    child = supervisor.start("order-events", python(code))
-
-    assert wait_until(lambda: child.state == "failed", 5, 0.02), supervisor.notices
-    time.sleep(0.5)  # longer than any backoff delay
-
-    assert child.restarts == 0
-    assert child.log_path.read_text().count("ALERT: reorg deeper than the window") == 2
+    _fails_without_a_restart(supervisor, "order-events", "ALERT: reorg deeper than the window", 3)
     assert supervisor.notices == [
         'order-events exited with status 3, halted ("ALERT: reorg deeper than the window"); '
         "not restarting it into the same halt: python -m order_system.events resume "
