@@ -53,25 +53,25 @@ FROM python-source AS build-orders
 RUN pip install --no-cache-dir -c requirements.lock ".[orders]"
 
 # ---------------------------------------------------------------- Python services
-FROM python-base AS data-collector
-COPY --from=build-collector /opt/venv /opt/venv
+# What every service image shares: the non-root user and its working directory. COPY still
+# writes as root, so a service cannot change the environment it runs from.
+FROM python-base AS python-service
 WORKDIR /app
 USER 10001:10001
+
+FROM python-service AS data-collector
+COPY --from=build-collector /opt/venv /opt/venv
 EXPOSE 9101
 CMD ["python", "-m", "data_collector"]
 
-FROM python-base AS api-server
+FROM python-service AS api-server
 COPY --from=build-api /opt/venv /opt/venv
-WORKDIR /app
-USER 10001:10001
 EXPOSE 8000
 CMD ["python", "-m", "api_server"]
 
 # Shared by order-api (the default command) and order-events.
-FROM python-base AS order-system
+FROM python-service AS order-system
 COPY --from=build-orders /opt/venv /opt/venv
-WORKDIR /app
-USER 10001:10001
 EXPOSE 8080 9102
 CMD ["python", "-m", "order_system.api"]
 

@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings
 
 from api_server.settings import ApiSettings
 from data_collector.settings import CollectorSettings
+from devstack.settings import StackSettings
 from linkora_core.settings import CommonSettings
 from order_system.settings import EventSettings, OrderSettings
 
@@ -69,6 +70,21 @@ def test_every_documented_variable_has_a_comment() -> None:
 def test_the_variable_names_existing_deployments_use_still_work() -> None:
     names = {field.upper() for settings in SETTINGS for field in settings.model_fields}
     assert names >= LEGACY_NAMES
+
+
+def test_the_api_server_port_is_told_one_way() -> None:
+    """It listens on 8000 unless told (its settings, .env.example, its image); clients find it
+    on 8022 (the native stack, both compose files): README, "Ports"."""
+    listens = ApiSettings.model_fields["api_port"].default
+    assert int(_documented()["API_PORT"].split("#")[0]) == listens == 8000
+    image = (REPO / "Dockerfile").read_text().split(" AS api-server\n", 1)[1].split("\nFROM ")[0]
+    assert re.search(rf"^EXPOSE {listens}$", image, re.MULTILINE)
+    assert StackSettings.model_fields["api_port"].default == 8022
+    assert "8022:${API_PORT:-8000}" in (REPO / "docker-compose.yml").read_text()
+    assert '"8022:80"' in (REPO / "docker-compose.prod.yml").read_text()
+    readme = (REPO / "README.md").read_text()
+    assert "| `python -m api_server` | 8000 (API_PORT); clients use 8022" in readme
+    assert readme.count("**Ports.**") == 1
 
 
 @pytest.mark.parametrize(
