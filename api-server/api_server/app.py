@@ -11,7 +11,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from api_server import candle_routes, market_routes, openapi, page_routes, udf_routes
 from api_server.candle_reader import FrontierCache
-from api_server.health import Readiness, health, ready
+from api_server.health import Readiness, health
 from api_server.live_feed import LiveFeed
 from api_server.metrics import hub_metrics
 from api_server.page_cache import PageCache
@@ -19,7 +19,7 @@ from api_server.rollups import RollupMaintainer
 from api_server.settings import ApiSettings
 from api_server.ws_endpoint import websocket_endpoint
 from api_server.ws_hub import Hub
-from linkora_core import bus, db, http
+from linkora_core import bus, http
 from linkora_core.metrics import FunctionCollector, ServiceMetrics
 from linkora_core.ratelimit import ClientAddress, RateLimiter
 from linkora_core.tasks import BackgroundTasks
@@ -31,15 +31,7 @@ def create_app(settings: ApiSettings, *, maintain_rollups: bool = True) -> Starl
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.settings = settings
-        # Requests only read, leaving no session state: connections go back without a reset.
-        app.state.pool = await db.connect_pool(
-            settings.db_dsn,
-            min_size=settings.db_pool_min,
-            max_size=settings.db_pool_max,
-            reset_on_release=False,
-            statement_timeout=settings.db_statement_timeout,
-            acquire_timeout=settings.db_acquire_timeout,
-        )
+        app.state.pool = await http.read_pool(settings)
         app.state.redis = bus.connect(settings.redis_url)
         app.state.page_cache = PageCache(settings.candle_cache_seconds, settings.candle_cache_bytes)
         app.state.frontiers = FrontierCache(settings.rollup_frontier_cache_seconds)
@@ -80,11 +72,11 @@ def create_app(settings: ApiSettings, *, maintain_rollups: bool = True) -> Starl
             await app.state.pool.close()
             metrics.registry.unregister(hub_collector)
 
-    return Starlette(
-        routes=[
-            Route("/health", health),
-            Route("/ready", ready),
-            metrics.route(),
+    return http.api(
+        settings,
+        metrics,
+        openapi.DOCUMENT,
+        [
             Route("/symbols", market_routes.symbols),
             Route("/candles", candle_routes.candles),
             Route("/orderbook", market_routes.orderbook),
@@ -94,11 +86,11 @@ def create_app(settings: ApiSettings, *, maintain_rollups: bool = True) -> Starl
             Route("/udf/search", udf_routes.search),
             Route("/udf/history", udf_routes.history),
             Route("/udf/time", udf_routes.server_time),
-            *openapi.routes(),
             WebSocketRoute("/ws", websocket_endpoint),
             *page_routes.routes(),
         ],
-        middleware=http.middleware(settings, expose_headers=["Link"], metrics=metrics),
-        exception_handlers=http.exception_handlers(),
+        health=health,
         lifespan=lifespan,
+        expose_headers=["Link"],
+        bad_request_body=udf_routes.bad_request_body,
     )

@@ -11,23 +11,19 @@ from starlette.responses import Response
 
 from api_server import params
 from api_server.candle_reader import Page, Reader
-from api_server.candle_store import to_datetime
 from api_server.page_cache import PageCache
 from api_server.wire import rest_candle
-from linkora_core.http import error
+from linkora_core.epoch import to_datetime
 from linkora_core.timeframes import Timeframe
 
 
 async def candles(request: Request) -> Response:
     query = request.query_params
-    try:
-        symbol = params.symbol(query)
-        timeframe = params.timeframe(query)
-        limit = params.limit(query)
-        start = params.instant(query, "start_date")
-        end = params.instant(query, "end_date")
-    except params.ParamError as problem:
-        return error(str(problem))
+    symbol = params.symbol(query)
+    timeframe = params.timeframe(query)
+    limit = params.limit(query)
+    start = params.instant(query, "start_date")
+    end = params.instant(query, "end_date")
     cache: PageCache = request.app.state.page_cache
     key = (symbol, timeframe, limit, start, end)
     hit = cache.get(key)

@@ -1,6 +1,7 @@
 """`GET /health`: always 200; says which dependencies answer. `GET /ready`: 200 only when the
 database and Redis answer, the live feed is subscribed and no background task is down (503
-names every problem), so a load balancer drains a replica that cannot serve."""
+names every problem), so a load balancer drains a replica that cannot serve: `Readiness` says
+what is wrong and `linkora_core.http.ready` answers."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from starlette.requests import Request
 
 from linkora_core import bus, db
 from linkora_core.http import JSON
-from linkora_core.readiness import CachedCheck, verdict
+from linkora_core.readiness import CachedCheck
 from linkora_core.tasks import BackgroundTasks
 
 
@@ -61,8 +62,3 @@ async def health(request: Request) -> JSON:
             "websocket_clients": state.hub.clients,
         }
     )
-
-
-async def ready(request: Request) -> JSON:
-    body, status = verdict(await request.app.state.readiness.problems())
-    return JSON(body, status_code=status)

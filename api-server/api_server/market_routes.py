@@ -20,11 +20,8 @@ async def symbols(request: Request) -> Response:
 
 
 async def orderbook(request: Request) -> Response:
-    try:
-        symbol = params.symbol(request.query_params)
-        levels = params.levels(request.query_params)
-    except params.ParamError as problem:
-        return error(str(problem))
+    symbol = params.symbol(request.query_params)
+    levels = params.levels(request.query_params)
     book = await orderbook_store.latest_book(request.app.state.pool, symbol, levels)
     if book is None:
         return error("No orderbook data available for this symbol", 404)
@@ -33,11 +30,8 @@ async def orderbook(request: Request) -> Response:
 
 async def price(request: Request) -> Response:
     """The latest (possibly open) bucket of the timeframe against the bucket before it."""
-    try:
-        symbol = params.symbol(request.query_params)
-        timeframe = params.timeframe(request.query_params)
-    except params.ParamError as problem:
-        return error(str(problem))
+    symbol = params.symbol(request.query_params)
+    timeframe = params.timeframe(request.query_params)
     async with request.app.state.pool.acquire() as db:
         reader = await Reader.open(db, symbol, timeframe, frontiers=request.app.state.frontiers)
         latest = await reader.newest(timeframe, None, 2)

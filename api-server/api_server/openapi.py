@@ -3,10 +3,6 @@ every HTTP route is documented and every documented path is a route)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from starlette.routing import BaseRoute
-
 from api_server.params import MAX_LIMIT, SUPPORTED_LEVELS, SUPPORTED_TIMEFRAMES
 from api_server.udf_routes import SUPPORTED as UDF_RESOLUTIONS
 from linkora_core.openapi import (
@@ -14,12 +10,14 @@ from linkora_core.openapi import (
     decimal,
     document,
     errors,
+    get,
     json_response,
     obj,
     query,
+    ready_responses,
+    ready_schema,
     ref,
 )
-from linkora_core.openapi import routes as document_routes
 
 _MS = {"type": "integer", "description": "Epoch milliseconds"}
 _TIME = {"type": "string", "format": "date-time"}
@@ -88,25 +86,22 @@ _HEALTH = obj(
     optional=["redis", "live_feed", "websocket_clients"],
     closed=False,
 )
-_READY = obj(
-    {
-        "ready": {"type": "boolean"},
-        "problems": {
-            "type": "object",
-            "additionalProperties": {"type": "string"},
-            "description": "What keeps the server from serving (`database`, `redis`, "
-            "`live_feed`, or a background task's name), with why; empty when ready",
-        },
-    }
+_READY = ready_schema(
+    "What keeps the server from serving (`database`, `redis`, `live_feed`, or a background "
+    "task's name), with why; empty when ready"
 )
+# What a UDF symbol search result and a resolved symbol both name.
+_UDF_NAMES = {
+    "full_name": {"type": "string"},
+    "description": {"type": "string"},
+    "exchange": {"type": "string"},
+    "ticker": {"type": "string"},
+    "type": {"const": "crypto"},
+}
 _UDF_INFO = obj(
     {
         "name": {"type": "string"},
-        "ticker": {"type": "string"},
-        "full_name": {"type": "string"},
-        "description": {"type": "string"},
-        "type": {"const": "crypto"},
-        "exchange": {"type": "string"},
+        **_UDF_NAMES,
         "listed_exchange": {"type": "string"},
         "session": {"type": "string"},
         "timezone": {"type": "string"},
@@ -120,16 +115,7 @@ _UDF_INFO = obj(
         "data_status": {"type": "string"},
     }
 )
-_UDF_FOUND = obj(
-    {
-        "symbol": {"type": "string"},
-        "full_name": {"type": "string"},
-        "description": {"type": "string"},
-        "exchange": {"type": "string"},
-        "ticker": {"type": "string"},
-        "type": {"const": "crypto"},
-    }
-)
+_UDF_FOUND = obj({"symbol": {"type": "string"}, **_UDF_NAMES})
 _NUMBERS = {"type": "array", "items": {"type": "number"}}
 _UDF_BARS = {
     "oneOf": [
@@ -165,55 +151,39 @@ _UDF_CONFIG = obj(
 )
 
 
-def _get(summary: str, description: str, responses: Schema, *parameters: Any) -> Schema:
-    return {
-        "get": {
-            "summary": summary,
-            "description": description,
-            "parameters": list(parameters),
-            "responses": responses,
-        }
-    }
-
-
 _PATHS: dict[str, Schema] = {
-    "/": _get(
+    "/": get(
         "The live chart page",
-        "Candles, order book and recent orders; its assets are under `/static/`.",
         {
             "200": {
                 "description": "The page",
                 "content": {"text/html": {"schema": {"type": "string"}}},
             }
         },
+        description="Candles, order book and recent orders; its assets are under `/static/`.",
     ),
-    "/page-config.json": _get(
+    "/page-config.json": get(
         "Where the chart page finds the order API",
-        "",
         {
             "200": json_response(
                 "The page's configuration", obj({"order_api_url": {"type": "string"}})
             )
         },
     ),
-    "/health": _get(
+    "/health": get(
         "Service health",
-        "Always 200; says which dependencies answer.",
         {"200": json_response("Health", ref("Health"))},
+        description="Always 200; says which dependencies answer.",
     ),
-    "/ready": _get(
+    "/ready": get(
         "Readiness",
-        "200 when the database and Redis answer, the live feed is subscribed and every "
+        ready_responses(),
+        description="200 when the database and Redis answer, the live feed is subscribed and every "
         "background task runs; else 503 naming each problem (a load balancer drains the "
         "replica). Database and Redis checks are reused for about a second.",
-        {
-            "200": json_response("Ready", ref("Ready")),
-            "503": json_response("Not ready", ref("Ready")),
-        },
     ),
-    "/symbols": _get(
+    "/symbols": get(
         "Symbols with candles",
-        "Sorted.",
         {
             "200": json_response(
                 "The symbols",
@@ -221,12 +191,10 @@ _PATHS: dict[str, Schema] = {
             ),
             **errors(503),
         },
+        description="Sorted.",
     ),
-    "/candles": _get(
+    "/candles": get(
         "Candles of one symbol and timeframe",
-        "Without `start_date`: the newest `limit` candles, newest first. With `start_date`: the "
-        "first `limit` candles at or after it, oldest first. `end_date` bounds either from "
-        'above. A full page carries `Link: <...>; rel="next"` to the next one.',
         {
             "200": {
                 **json_response("A bare array of candles", _CANDLES),
@@ -248,10 +216,12 @@ _PATHS: dict[str, Schema] = {
         ),
         query("start_date", _TIME, "ISO-8601 (`Z` allowed, naive means UTC)"),
         query("end_date", _TIME, "ISO-8601 upper bound (exclusive)"),
+        description="Without `start_date`: the newest `limit` candles, newest first. With "
+        "`start_date`: the first `limit` candles at or after it, oldest first. `end_date` bounds "
+        'either from above. A full page carries `Link: <...>; rel="next"` to the next one.',
     ),
-    "/orderbook": _get(
+    "/orderbook": get(
         "The latest order book snapshot",
-        "Best levels first.",
         {"200": json_response("The book", ref("OrderBook")), **errors(400, 404, 503)},
         _SYMBOL,
         query(
@@ -259,28 +229,27 @@ _PATHS: dict[str, Schema] = {
             {"type": "integer", "enum": SUPPORTED_LEVELS, "default": 20},
             "Levels per side",
         ),
+        description="Best levels first.",
     ),
-    "/price": _get(
+    "/price": get(
         "Latest price and change",
-        "The latest (possibly open) bucket of the timeframe against the bucket before it.",
         {"200": json_response("The price", ref("Price")), **errors(400, 404, 503)},
         _SYMBOL,
         _TIMEFRAME,
+        description="The latest (possibly open) bucket of the timeframe against the bucket "
+        "before it.",
     ),
-    "/udf/config": _get(
+    "/udf/config": get(
         "TradingView UDF configuration",
-        "",
         {"200": json_response("Configuration", _UDF_CONFIG)},
     ),
-    "/udf/symbols": _get(
+    "/udf/symbols": get(
         "TradingView UDF symbol information",
-        "",
         {"200": json_response("The symbol", _UDF_INFO), **errors(400, 404, 503)},
         _SYMBOL,
     ),
-    "/udf/search": _get(
+    "/udf/search": get(
         "TradingView UDF symbol search",
-        "",
         {
             "200": json_response("Matches", {"type": "array", "items": _UDF_FOUND}),
             **errors(400, 503),
@@ -292,9 +261,8 @@ _PATHS: dict[str, Schema] = {
             "How many matches",
         ),
     ),
-    "/udf/history": _get(
+    "/udf/history": get(
         "TradingView UDF bars",
-        "Bar values are JSON numbers written as exact decimal literals.",
         {
             "200": json_response("Bars, or no_data", _UDF_BARS),
             "400": json_response("A bad parameter", _UDF_ERROR),
@@ -310,16 +278,17 @@ _PATHS: dict[str, Schema] = {
         query("from", {"type": "integer"}, "Epoch seconds, inclusive"),
         query("to", {"type": "integer"}, "Epoch seconds, exclusive"),
         query("countback", {"type": "integer", "minimum": 0}, "Bars wanted before `to`"),
+        description="Bar values are JSON numbers written as exact decimal literals.",
     ),
-    "/udf/time": _get(
+    "/udf/time": get(
         "Server time",
-        "Epoch seconds as plain text.",
         {
             "200": {
                 "description": "Epoch seconds",
                 "content": {"text/plain": {"schema": {"type": "string", "pattern": r"^\d+$"}}},
             }
         },
+        description="Epoch seconds as plain text.",
     ),
 }
 
@@ -348,8 +317,3 @@ DOCUMENT = document(
         "Ready": _READY,
     },
 )
-
-
-def routes() -> list[BaseRoute]:
-    """`/openapi.json` and `/docs`."""
-    return document_routes(DOCUMENT)

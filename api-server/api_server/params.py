@@ -1,5 +1,5 @@
 """Query parameters of the REST endpoints, validated before anything reaches SQL; each
-failure carries the exact error string clients already know."""
+failure is a BadRequest carrying the exact error string clients already know."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from api_server.candle_store import to_ms
+from linkora_core.epoch import to_ms
+from linkora_core.http import BadRequest
 from linkora_core.timeframes import Timeframe
 
 SUPPORTED_TIMEFRAMES = [tf.value for tf in Timeframe]
@@ -21,17 +22,13 @@ _INTEGER = re.compile(r"[+-]?[0-9]{1,12}", re.ASCII)
 MAX_TEXT = 64
 
 
-class ParamError(ValueError):
-    """A bad query parameter; the message is the client-facing error string."""
-
-
 def symbol(query: Mapping[str, str], *, default: str | None = None) -> str:
     raw = query.get("symbol", default)
     if raw is None or not raw.strip():
-        raise ParamError("symbol parameter is required")
+        raise BadRequest("symbol parameter is required")
     value = raw.strip().upper()
     if not _SYMBOL.fullmatch(value):
-        raise ParamError("Invalid symbol")
+        raise BadRequest("Invalid symbol")
     return value
 
 
@@ -40,7 +37,7 @@ def timeframe(query: Mapping[str, str]) -> Timeframe:
     try:
         return Timeframe.parse(raw)
     except ValueError:
-        raise ParamError(f"Invalid timeframe. Supported: {SUPPORTED_TIMEFRAMES}") from None
+        raise BadRequest(f"Invalid timeframe. Supported: {SUPPORTED_TIMEFRAMES}") from None
 
 
 def integer(query: Mapping[str, str], name: str) -> int | None:
@@ -50,7 +47,7 @@ def integer(query: Mapping[str, str], name: str) -> int | None:
         return None
     text = raw.strip() if len(raw) <= MAX_TEXT else ""
     if not _INTEGER.fullmatch(text):
-        raise ParamError(f"{name} must be an integer")
+        raise BadRequest(f"{name} must be an integer")
     return int(text)
 
 
@@ -59,7 +56,7 @@ def limit(query: Mapping[str, str], *, default: int = 500) -> int:
     if value is None:
         return default
     if not 1 <= value <= MAX_LIMIT:
-        raise ParamError(f"limit must be between 1 and {MAX_LIMIT}")
+        raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}")
     return value
 
 
@@ -68,7 +65,7 @@ def levels(query: Mapping[str, str]) -> int:
     if value is None:
         return 20
     if value not in SUPPORTED_LEVELS:
-        raise ParamError(f"Invalid levels. Supported: {SUPPORTED_LEVELS}")
+        raise BadRequest(f"Invalid levels. Supported: {SUPPORTED_LEVELS}")
     return value
 
 
@@ -78,7 +75,7 @@ def instant(query: Mapping[str, str], name: str) -> int | None:
     if raw is None or raw == "":
         return None
     if len(raw) > MAX_TEXT:
-        raise ParamError(f"Invalid {name} format")
+        raise BadRequest(f"Invalid {name} format")
     try:
         text = raw.strip().replace("Z", "+00:00")
         if "T" in text:
@@ -90,4 +87,4 @@ def instant(query: Mapping[str, str], name: str) -> int | None:
         # No candle lies outside these: clamping keeps bucket arithmetic inside datetime's range.
         return max(0, min(LATEST_MS, to_ms(moment.astimezone(UTC))))
     except (ValueError, OverflowError):
-        raise ParamError(f"Invalid {name} format") from None
+        raise BadRequest(f"Invalid {name} format") from None

@@ -18,7 +18,7 @@ from starlette.responses import PlainTextResponse, Response
 from api_server import candle_store, params
 from api_server.candle_reader import Reader
 from linkora_core.decimals import to_plain
-from linkora_core.http import JSON, error
+from linkora_core.http import JSON, BadRequest, error, error_body
 from linkora_core.timeframes import Timeframe
 
 TF = Timeframe
@@ -84,10 +84,7 @@ def _info(symbol: str) -> dict[str, object]:
 
 
 async def symbols(request: Request) -> Response:
-    try:
-        symbol = params.symbol(request.query_params)
-    except params.ParamError as problem:
-        return error(str(problem))
+    symbol = params.symbol(request.query_params)
     if symbol not in await candle_store.symbols(request.app.state.pool):
         return error("unknown_symbol", 404)
     return JSON(_info(symbol))
@@ -95,10 +92,7 @@ async def symbols(request: Request) -> Response:
 
 async def search(request: Request) -> Response:
     query = request.query_params.get("query", "").strip().upper()
-    try:
-        limit = params.limit(request.query_params, default=30)
-    except params.ParamError as problem:
-        return error(str(problem))
+    limit = params.limit(request.query_params, default=30)
     found = [s for s in await candle_store.symbols(request.app.state.pool) if query in s]
     return JSON(
         [
@@ -126,15 +120,12 @@ def _seconds(query: Mapping[str, str], name: str) -> int | None:
 
 async def history(request: Request) -> Response:
     query = request.query_params
-    try:
-        symbol = params.symbol(query)
-        timeframe = RESOLUTIONS.get(query.get("resolution", ""))
-        if timeframe is None:
-            raise params.ParamError(f"Invalid resolution. Supported: {SUPPORTED}")
-        start, end = _seconds(query, "from"), _seconds(query, "to")
-        countback = _seconds(query, "countback")
-    except params.ParamError as problem:
-        return JSON({"s": "error", "errmsg": str(problem)}, status_code=400)
+    symbol = params.symbol(query)
+    timeframe = RESOLUTIONS.get(query.get("resolution", ""))
+    if timeframe is None:
+        raise BadRequest(f"Invalid resolution. Supported: {SUPPORTED}")
+    start, end = _seconds(query, "from"), _seconds(query, "to")
+    countback = _seconds(query, "countback")
     end_ms = None if end is None else end * 1000
     async with request.app.state.pool.acquire() as db:
         reader = await Reader.open(db, symbol, timeframe, frontiers=request.app.state.frontiers)
@@ -159,6 +150,13 @@ async def history(request: Request) -> Response:
     }
     body_text = ",".join(f'"{key}":[{",".join(values)}]' for key, values in columns.items())
     return Response(f'{{"s":"ok",{body_text}}}', media_type="application/json")
+
+
+def bad_request_body(request: Request, message: str) -> Mapping[str, object]:
+    """`/udf/history` words a 400 as UDF clients read it; the other routes as the platform does."""
+    if request.scope.get("endpoint") is history:
+        return {"s": "error", "errmsg": message}
+    return error_body(request, message)
 
 
 def _numbers(values: Iterable[Decimal]) -> Iterable[str]:

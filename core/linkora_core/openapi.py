@@ -69,6 +69,40 @@ def errors(*codes: int) -> dict[str, Schema]:
     }
 
 
+def get(summary: str, responses: Schema, *parameters: Any, description: str = "") -> Schema:
+    """A path item with one GET operation."""
+    return {
+        "get": {
+            "summary": summary,
+            "description": description,
+            "parameters": list(parameters),
+            "responses": responses,
+        }
+    }
+
+
+def ready_schema(problems: str) -> Schema:
+    """The `/ready` body; `problems` says what may keep this app from serving."""
+    return obj(
+        {
+            "ready": {"type": "boolean"},
+            "problems": {
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+                "description": problems,
+            },
+        }
+    )
+
+
+def ready_responses() -> dict[str, Schema]:
+    """`/ready` answers 200 or 503 with the same `Ready` body."""
+    return {
+        "200": json_response("Ready", ref("Ready")),
+        "503": json_response("Not ready", ref("Ready")),
+    }
+
+
 def query(name: str, schema: Schema, description: str, *, required: bool = False) -> dict[str, Any]:
     return {
         "name": name,
@@ -243,10 +277,13 @@ __all__ = [
     "decimal",
     "document",
     "errors",
+    "get",
     "json_response",
     "obj",
     "path_parameter",
     "query",
+    "ready_responses",
+    "ready_schema",
     "ref",
     "render",
     "routes",

@@ -5,20 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.routing import BaseRoute
-
 from linkora_core.openapi import (
     Schema,
     decimal,
     document,
     errors,
+    get,
     json_response,
     obj,
     path_parameter,
     query,
+    ready_responses,
+    ready_schema,
     ref,
 )
-from linkora_core.openapi import routes as document_routes
 from order_system.api.params import (
     DEFAULT_LIMIT,
     MAX_DIGITS,
@@ -141,17 +141,7 @@ _HEALTH = obj(
     },
     closed=False,
 )
-_READY = obj(
-    {
-        "ready": {"type": "boolean"},
-        "problems": {
-            "type": "object",
-            "additionalProperties": {"type": "string"},
-            "description": "What keeps the API from serving (`database`), with why; empty "
-            "when ready",
-        },
-    }
-)
+_READY = ready_schema("What keeps the API from serving (`database`), with why; empty when ready")
 
 _PAGING = [
     query(
@@ -183,19 +173,8 @@ _ORDER_ID = path_parameter(
 )
 
 
-def _get(summary: str, responses: Schema, *parameters: Any, description: str = "") -> Schema:
-    return {
-        "get": {
-            "summary": summary,
-            "description": description,
-            "parameters": list(parameters),
-            "responses": responses,
-        }
-    }
-
-
 def _list(summary: str, *extra: Any) -> Schema:
-    return _get(
+    return get(
         summary,
         {"200": json_response("A page of orders", ref("OrderList")), **errors(400, 503)},
         *extra,
@@ -209,17 +188,14 @@ def _list(summary: str, *extra: Any) -> Schema:
 
 
 _PATHS: dict[str, Schema] = {
-    "/health": _get(
+    "/health": get(
         "Service health",
         {"200": json_response("Health, with the indexer's progress", ref("Health"))},
         description="Always 200.",
     ),
-    "/ready": _get(
+    "/ready": get(
         "Readiness",
-        {
-            "200": json_response("Ready", ref("Ready")),
-            "503": json_response("Not ready", ref("Ready")),
-        },
+        ready_responses(),
         description="200 while the database answers, else 503 naming it (a load balancer "
         "drains the replica). The check is reused for about a second.",
     ),
@@ -232,7 +208,7 @@ _PATHS: dict[str, Schema] = {
         path_parameter("address", _ADDRESS, "Any letter case"),
         _STATUS_FILTER,
     ),
-    "/orders/{order_id}": _get(
+    "/orders/{order_id}": get(
         "One order with its chain details",
         {
             "200": json_response(
@@ -243,7 +219,7 @@ _PATHS: dict[str, Schema] = {
         },
         _ORDER_ID,
     ),
-    "/orders/{order_id}/events": _get(
+    "/orders/{order_id}/events": get(
         "One order's events in chain order",
         {
             "200": json_response(
@@ -261,7 +237,7 @@ _PATHS: dict[str, Schema] = {
         },
         _ORDER_ID,
     ),
-    "/statistics": _get(
+    "/statistics": get(
         "Order counts per status",
         {
             "200": json_response(
@@ -295,8 +271,3 @@ DOCUMENT = document(
         "Ready": _READY,
     },
 )
-
-
-def routes() -> list[BaseRoute]:
-    """`/openapi.json` and `/docs`."""
-    return document_routes(DOCUMENT)

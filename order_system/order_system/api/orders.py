@@ -10,7 +10,6 @@ from starlette.routing import Route
 
 from linkora_core.http import JSON, error
 from order_system.api import params, queries, serialize
-from order_system.api.params import BadParameter
 
 
 def _pool(request: Request) -> asyncpg.Pool:
@@ -46,36 +45,20 @@ def _handler(
     fixed_status: str | None = None, by_status: bool = False
 ) -> Callable[[Request], Awaitable[JSON]]:
     async def handle(request: Request) -> JSON:
-        try:
-            status = fixed_status or (params.status(request.query_params) if by_status else None)
-            return await _list(request, queries.Filter(status=status))
-        except BadParameter as bad:
-            return error(str(bad))
+        status = fixed_status or (params.status(request.query_params) if by_status else None)
+        return await _list(request, queries.Filter(status=status))
 
     return handle
 
 
 async def user_orders(request: Request) -> JSON:
-    try:
-        user = params.address(request.path_params["address"])
-        status = params.status(request.query_params)
-        return await _list(request, queries.Filter(status=status, user=user))
-    except BadParameter as bad:
-        return error(str(bad))
-
-
-async def _path_order_id(request: Request) -> int | JSON:
-    try:
-        order_id = params.order_id(request.path_params["order_id"])
-    except BadParameter as bad:
-        return error(str(bad))
-    return order_id
+    user = params.address(request.path_params["address"])
+    status = params.status(request.query_params)
+    return await _list(request, queries.Filter(status=status, user=user))
 
 
 async def order_details(request: Request) -> JSON:
-    order_id = await _path_order_id(request)
-    if isinstance(order_id, JSON):
-        return order_id
+    order_id = params.order_id(request.path_params["order_id"])
     row = None
     if 0 < order_id <= params.MAX_ID:
         row = await queries.order_details(_pool(request), order_id)
@@ -85,9 +68,7 @@ async def order_details(request: Request) -> JSON:
 
 
 async def order_events(request: Request) -> JSON:
-    order_id = await _path_order_id(request)
-    if isinstance(order_id, JSON):
-        return order_id
+    order_id = params.order_id(request.path_params["order_id"])
     rows = []
     if 0 < order_id <= params.MAX_ID:
         rows = await queries.order_events(_pool(request), order_id)

@@ -1,10 +1,13 @@
-"""Query and path parameters of the order API, validated into typed values or a 400 message."""
+"""Query and path parameters of the order API, validated into typed values or a BadRequest
+(400) whose message clients already know."""
 
 from __future__ import annotations
 
 import re
 
 from starlette.datastructures import QueryParams
+
+from linkora_core.http import BadRequest
 
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
 MAX_ID = 2**63 - 1
@@ -22,14 +25,10 @@ _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _INTEGER = re.compile(r"[ \t]*[+-]?([0-9]+)[ \t]*", re.ASCII)
 
 
-class BadParameter(ValueError):
-    """Its message is the 400 body's `error`."""
-
-
 def _integer(value: str, message: str, digits: int = MAX_DIGITS) -> int:
     found = _INTEGER.fullmatch(value) if len(value) <= digits + 8 else None
     if found is None or len(found[1]) > digits:
-        raise BadParameter(message)
+        raise BadRequest(message)
     return int(value)
 
 
@@ -46,7 +45,7 @@ def offset(query: QueryParams) -> int:
         return 0
     value = max(0, _integer(raw, "Invalid offset. Must be a number."))
     if value > MAX_OFFSET:
-        raise BadParameter(
+        raise BadRequest(
             f"Offset too deep (at most {MAX_OFFSET}). Page with cursor: pass the next_cursor "
             "of the previous page."
         )
@@ -60,7 +59,7 @@ def cursor(query: QueryParams) -> int | None:
         return None
     value = _integer(raw, "Invalid cursor. Use the next_cursor of the previous page.")
     if value < 1:
-        raise BadParameter("Invalid cursor. Use the next_cursor of the previous page.")
+        raise BadRequest("Invalid cursor. Use the next_cursor of the previous page.")
     return min(value, MAX_ID)
 
 
@@ -70,13 +69,13 @@ def status(query: QueryParams) -> str | None:
         return None
     found = STATUSES.get(raw.strip().lower())
     if found is None:
-        raise BadParameter(INVALID_STATUS)
+        raise BadRequest(INVALID_STATUS)
     return found
 
 
 def address(raw: str) -> str:
     if not _ADDRESS.match(raw):
-        raise BadParameter("Invalid address format. Must be 0x followed by 40 hex digits.")
+        raise BadRequest("Invalid address format. Must be 0x followed by 40 hex digits.")
     return raw.lower()
 
 
