@@ -16,6 +16,7 @@ from typing import Final
 from api_server import candle_store
 from linkora_core.candles import Candle, aggregate
 from linkora_core.db import Executor
+from linkora_core.epoch import DAY_MS
 from linkora_core.timeframes import Timeframe
 
 TF = Timeframe
@@ -166,7 +167,7 @@ class Reader:
         )
         if not newest:
             return []
-        span = limit * (timeframe.width_ms or 31 * 86_400_000)
+        span = limit * (timeframe.width_ms or 31 * DAY_MS)
         lo = timeframe.bucket_start(max(newest[0].open_time_ms - span, first))
         while True:
             fresh = [c for c in await self.tail(timeframe, lo, hi) if _before(c, end)]

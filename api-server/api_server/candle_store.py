@@ -4,28 +4,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from linkora_core.candles import Candle
 from linkora_core.db import Executor
-from linkora_core.timeframes import MINUTE_MS, Timeframe
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MS = timedelta(milliseconds=1)
+from linkora_core.epoch import MINUTE_MS, to_datetime, to_ms
+from linkora_core.timeframes import Timeframe
 
 _FIELDS = (
     "open_time, open_price, high_price, low_price, close_price, volume, quote_volume, trades, "
     "taker_buy_volume, taker_buy_quote_volume"
 )
-
-
-def to_datetime(ms: int) -> datetime:
-    return EPOCH + ms * _MS
-
-
-def to_ms(moment: datetime) -> int:
-    return (moment - EPOCH) // _MS
 
 
 def _candle(row: Sequence[Any], timeframe: Timeframe) -> Candle:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from api_server.candle_store import to_ms
 from linkora_core.db import Executor
 from linkora_core.decimals import to_plain
+from linkora_core.epoch import to_ms
 
 
 async def latest_book(db: Executor, symbol: str, levels: int) -> dict[str, Any] | None:

@@ -26,29 +26,29 @@ import asyncpg
 from api_server import candle_store
 from api_server.candle_reader import ROLLED, Reader
 from linkora_core import db
+from linkora_core.backoff import pause
 from linkora_core.db import Executor
-from linkora_core.timeframes import MINUTE_MS, Timeframe
+from linkora_core.epoch import DAY_MS, MINUTE_MS, to_datetime, to_ms
+from linkora_core.timeframes import Timeframe
 
 log = logging.getLogger(__name__)
 
 LOCK_KEY = 0x4C6B5F726F6C6C  # "Lk_roll"
-_HOUR_MS = 60 * MINUTE_MS
-_DAY_MS = 24 * _HOUR_MS
 # Bucket-aligned chunks keep one aggregation pass to a few thousand source rows, so that the
 # catch-up of a long history never holds the event loop (and the requests it serves) for long.
 _CHUNK_MS = {
-    Timeframe.MINUTE_3: _DAY_MS,
-    Timeframe.MINUTE_5: _DAY_MS,
-    Timeframe.MINUTE_15: 7 * _DAY_MS,
-    Timeframe.MINUTE_30: 7 * _DAY_MS,
-    Timeframe.MINUTE_45: 7 * _DAY_MS,
-    Timeframe.HOUR_1: 14 * _DAY_MS,
+    Timeframe.MINUTE_3: DAY_MS,
+    Timeframe.MINUTE_5: DAY_MS,
+    Timeframe.MINUTE_15: 7 * DAY_MS,
+    Timeframe.MINUTE_30: 7 * DAY_MS,
+    Timeframe.MINUTE_45: 7 * DAY_MS,
+    Timeframe.HOUR_1: 14 * DAY_MS,
 }
-_LONG_CHUNK_MS = 2000 * _DAY_MS
+_LONG_CHUNK_MS = 2000 * DAY_MS
 # One transaction consumes at most this many changed minutes in at most this many ranges; the
 # rest goes back into the log (same transaction), so a long history of late writes is worked
 # off in bounded transactions.
-_CONSUME_SPAN_MS = 7 * _DAY_MS
+_CONSUME_SPAN_MS = 7 * DAY_MS
 _CONSUME_RANGES = 256
 
 Range = tuple[int, int]  # [lo, hi) in epoch ms
@@ -137,9 +137,9 @@ async def roll_symbol(db: Executor, symbol: str, dirty: Sequence[Range] = ()) ->
                         _DROP_OTHERS,
                         symbol,
                         timeframe.value,
-                        candle_store.to_datetime(chunk_lo),
-                        candle_store.to_datetime(chunk_hi),
-                        [candle_store.to_datetime(c.open_time_ms) for c in candles],
+                        to_datetime(chunk_lo),
+                        to_datetime(chunk_hi),
+                        [to_datetime(c.open_time_ms) for c in candles],
                     )
                 written += len(candles)
                 await asyncio.sleep(0)  # let requests in between chunks
@@ -154,16 +154,14 @@ async def consume_changes(connection: asyncpg.Connection, symbol: str) -> tuple[
         rows = await connection.fetch(_TAKE_CHANGES, symbol)
         if not rows:
             return 0, False
-        changed = _merge(
-            [(candle_store.to_ms(a), candle_store.to_ms(b) + MINUTE_MS) for a, b in rows]
-        )
+        changed = _merge([(to_ms(a), to_ms(b) + MINUTE_MS) for a, b in rows])
         now, later = _split(changed, _CONSUME_SPAN_MS, _CONSUME_RANGES)
         if later:
             await connection.execute(
                 _PUT_BACK,
                 symbol,
-                [candle_store.to_datetime(lo) for lo, _ in later],
-                [candle_store.to_datetime(hi) for _, hi in later],
+                [to_datetime(lo) for lo, _ in later],
+                [to_datetime(hi) for _, hi in later],
             )
         horizon = await candle_store.closed_horizon(connection, symbol)
         # Minutes at or after the horizon (the open minute, mostly) are in no stored bucket:
@@ -219,24 +217,16 @@ class RollupMaintainer:
             except ValueError:
                 # Data aggregate() refuses (e.g. overlapping candles) must not end the loop.
                 log.exception("rollup pass failed; retrying")
-            await _wait(stop, self._interval)
+            await pause(self._interval, stop)
 
     async def _hold_and_work(self, connection: asyncpg.Connection, stop: asyncio.Event) -> None:
         while not stop.is_set():
             if await connection.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):
                 break
-            await _wait(stop, self._interval * 5)
+            await pause(self._interval * 5, stop)
         while not stop.is_set():
             written = await self.cycle(connection)
             if written:
                 log.info("rollups: %d buckets stored", written)
             if not self._backlog:  # a long change log is worked off without pausing
-                await _wait(stop, self._interval)
-
-
-async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        async with asyncio.timeout(seconds):
-            await stop.wait()
-    except TimeoutError:
-        pass
+                await pause(self._interval, stop)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from api_server.candle_store import to_datetime
 from linkora_core.candles import Candle
 from linkora_core.decimals import to_plain
+from linkora_core.epoch import to_datetime
 
 
 def rest_candle(candle: Candle) -> dict[str, Any]:

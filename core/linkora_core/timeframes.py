@@ -7,20 +7,18 @@ the epoch; 1D starts at 00:00 UTC, 1W on Monday 00:00 UTC and 1M on the 1st of t
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
 
+from linkora_core.epoch import DAY_MS, HOUR_MS, MINUTE_MS, to_datetime, to_ms
+
+# MINUTE_MS is re-exported: the width of the smallest timeframe, which callers step by.
 __all__ = ["BINANCE_INTERVALS", "MINUTE_MS", "Timeframe"]
 
-MINUTE_MS: Final = 60_000
-_HOUR_MS: Final = 60 * MINUTE_MS
-_DAY_MS: Final = 24 * _HOUR_MS
 # 1970-01-01 was a Thursday: weeks are counted from Monday 1970-01-05.
-_MONDAY_MS: Final = 4 * _DAY_MS
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_MS: Final = timedelta(milliseconds=1)
+_MONDAY_MS: Final = 4 * DAY_MS
 
 
 class Timeframe(StrEnum):
@@ -57,8 +55,8 @@ class Timeframe(StrEnum):
         """Start of the bucket that contains ``ts_ms``."""
         width = _WIDTH_MS.get(self)
         if width is None:
-            day = _EPOCH + ts_ms * _ONE_MS
-            return _to_ms(datetime(day.year, day.month, 1, tzinfo=UTC))
+            day = to_datetime(ts_ms)
+            return to_ms(datetime(day.year, day.month, 1, tzinfo=UTC))
         offset = _MONDAY_MS if self is Timeframe.WEEK_1 else 0
         return ts_ms - (ts_ms - offset) % width
 
@@ -66,18 +64,14 @@ class Timeframe(StrEnum):
         """Start of the bucket after the one containing ``ts_ms``: that bucket's exclusive end."""
         width = _WIDTH_MS.get(self)
         if width is None:
-            day = _EPOCH + ts_ms * _ONE_MS
+            day = to_datetime(ts_ms)
             year, month = (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)
-            return _to_ms(datetime(year, month, 1, tzinfo=UTC))
+            return to_ms(datetime(year, month, 1, tzinfo=UTC))
         return self.bucket_start(ts_ms) + width
 
     def previous_start(self, ts_ms: int) -> int:
         """Start of the bucket before the one containing ``ts_ms``."""
         return self.bucket_start(self.bucket_start(ts_ms) - 1)
-
-
-def _to_ms(moment: datetime) -> int:
-    return (moment - _EPOCH) // _ONE_MS
 
 
 _WIDTH_MS: Final[Mapping[Timeframe, int]] = MappingProxyType(
@@ -88,12 +82,12 @@ _WIDTH_MS: Final[Mapping[Timeframe, int]] = MappingProxyType(
         Timeframe.MINUTE_15: 15 * MINUTE_MS,
         Timeframe.MINUTE_30: 30 * MINUTE_MS,
         Timeframe.MINUTE_45: 45 * MINUTE_MS,
-        Timeframe.HOUR_1: _HOUR_MS,
-        Timeframe.HOUR_2: 2 * _HOUR_MS,
-        Timeframe.HOUR_3: 3 * _HOUR_MS,
-        Timeframe.HOUR_4: 4 * _HOUR_MS,
-        Timeframe.DAY_1: _DAY_MS,
-        Timeframe.WEEK_1: 7 * _DAY_MS,
+        Timeframe.HOUR_1: HOUR_MS,
+        Timeframe.HOUR_2: 2 * HOUR_MS,
+        Timeframe.HOUR_3: 3 * HOUR_MS,
+        Timeframe.HOUR_4: 4 * HOUR_MS,
+        Timeframe.DAY_1: DAY_MS,
+        Timeframe.WEEK_1: 7 * DAY_MS,
     }
 )
 

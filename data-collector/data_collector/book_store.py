@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from data_collector.state_store import to_datetime
 from data_collector.types import Book, Executor
+from linkora_core.epoch import to_datetime
 
 
 async def insert_books(executor: Executor, books: Iterable[Book]) -> None:

@@ -16,6 +16,7 @@ import asyncpg
 
 from data_collector.storage import transaction
 from data_collector.types import Executor, LiveCandle
+from linkora_core.epoch import to_ms
 
 _STAGING = "candles_staging"
 _CREATE_STAGING = f"""
@@ -184,7 +185,7 @@ async def last_closed_ms(executor: Executor, symbol: str) -> int | None:
     value: datetime | None = await executor.fetchval(
         "SELECT max(open_time) FROM candles WHERE symbol = $1 AND is_closed", symbol
     )
-    return None if value is None else int(value.timestamp()) * 1000
+    return None if value is None else to_ms(value)
 
 
 async def first_open_ms(executor: Executor, symbol: str, from_ms: int) -> int | None:
@@ -194,20 +195,7 @@ async def first_open_ms(executor: Executor, symbol: str, from_ms: int) -> int | 
            AND open_time >= timestamptz 'epoch' + $2::bigint * interval '1 millisecond'""",
         symbol, from_ms,
     )  # fmt: skip
-    return None if value is None else int(value.timestamp()) * 1000
-
-
-async def open_times(executor: Executor, symbol: str, start_ms: int, end_ms: int) -> list[int]:
-    """Stored open times in [start_ms, end_ms), ascending."""
-    rows = await executor.fetch(
-        """SELECT (extract(epoch FROM open_time) * 1000)::bigint AS ms FROM candles
-           WHERE symbol = $1
-             AND open_time >= timestamptz 'epoch' + $2::bigint * interval '1 millisecond'
-             AND open_time < timestamptz 'epoch' + $3::bigint * interval '1 millisecond'
-           ORDER BY open_time""",
-        symbol, start_ms, end_ms,
-    )  # fmt: skip
-    return [int(row["ms"]) for row in rows]
+    return None if value is None else to_ms(value)
 
 
 async def stored_holes(executor: Executor, symbol: str) -> list[tuple[int, int]]:

@@ -12,12 +12,12 @@ from data_collector.live_store import LiveStore
 from data_collector.publisher import Publisher
 from data_collector.rest import BinanceRest
 from data_collector.status import SymbolStatus
-from data_collector.types import DB_DOWN, LiveCandle
+from data_collector.types import LiveCandle
 from linkora_core.candles import parse_kline
+from linkora_core.db import DATABASE_DOWN
+from linkora_core.epoch import MINUTE_MS
 
 log = logging.getLogger(__name__)
-
-MINUTE_MS = 60_000
 
 CatchUp = Callable[[str], Awaitable[int]]
 """Fills one symbol from its newest closed minute; returns how many candles it handed on."""
@@ -27,7 +27,7 @@ async def resume_point(pool: asyncpg.Pool, status: SymbolStatus) -> int | None:
     """The newest closed minute: from the database, else from memory if it is down."""
     try:
         stored = await candle_store.last_closed_ms(pool, status.symbol)
-    except DB_DOWN:
+    except DATABASE_DOWN:
         stored = None
     if stored is not None:
         status.closed(stored)
@@ -62,7 +62,7 @@ async def catch_up(
         if page.holes:
             try:
                 await state_store.record_gaps(pool, status.symbol, page.holes)
-            except DB_DOWN:
+            except DATABASE_DOWN:
                 log.warning("could not record gaps of %s; the audit will", status.symbol)
     if count:
         log.info("%s: caught up %d minutes from REST", status.symbol, count)

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from data_collector.collector import Collector
+from data_collector.status import lag_seconds
+from linkora_core.epoch import now_ms
 from linkora_core.metrics import FunctionCollector
 
 
-def lag_seconds(last_closed_ms: int, now_ms: int) -> float:
-    """How far the newest stored closed minute's end is behind now (0-60 s when keeping up)."""
-    return max(0, now_ms - (last_closed_ms + 60_000)) / 1000
-
-
 def collector_metrics(collector: Collector) -> Iterator[Metric]:
-    now_ms = time.time_ns() // 1_000_000
+    now = now_ms()
     lag = GaugeMetricFamily(
         "collector_lag_seconds",
         "Seconds the newest closed 1m candle's end is behind now, per symbol.",
@@ -37,7 +33,7 @@ def collector_metrics(collector: Collector) -> Iterator[Metric]:
     )
     for symbol, status in sorted(collector.status.symbols.items()):
         if status.last_closed_ms is not None:
-            lag.add_metric([symbol], lag_seconds(status.last_closed_ms, now_ms))
+            lag.add_metric([symbol], lag_seconds(status.last_closed_ms, now))
         if status.progress is not None:
             done.add_metric([symbol], status.progress.done)
             total.add_metric([symbol], status.progress.total)

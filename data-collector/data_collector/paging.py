@@ -13,8 +13,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from linkora_core.decimals import parse_decimal
+from linkora_core.epoch import MINUTE_MS, floor_minute, minute_close_ms
 
-MINUTE_MS = 60_000
+# MINUTE_MS and floor_minute are re-exported: the collector's loops page in their terms.
+__all__ = [
+    "MINUTE_MS",
+    "PAGE_MINUTES",
+    "Window",
+    "check_page",
+    "finite",
+    "floor_minute",
+    "holes",
+    "minutes_between",
+    "missing_minutes",
+    "next_start",
+    "windows",
+]
+
 PAGE_MINUTES = 1000
 
 
@@ -22,10 +37,6 @@ PAGE_MINUTES = 1000
 class Window:
     start_ms: int  # first open time asked for
     end_ms: int  # last open time asked for (inclusive)
-
-
-def floor_minute(ms: int) -> int:
-    return ms - ms % MINUTE_MS
 
 
 def windows(start_ms: int, end_ms: int, minutes: int = PAGE_MINUTES) -> Iterator[Window]:
@@ -64,7 +75,7 @@ def check_page(page: Sequence[Sequence[Any]], window: Window | None = None) -> N
         open_ms, close_ms = row[0], row[6]
         if type(open_ms) is not int or type(close_ms) is not int or type(row[8]) is not int:
             raise ValueError(f"kline times and trades must be integers: {row[:1]}")
-        if open_ms % MINUTE_MS or close_ms != open_ms + MINUTE_MS - 1 or open_ms <= previous:
+        if open_ms % MINUTE_MS or close_ms != minute_close_ms(open_ms) or open_ms <= previous:
             raise ValueError(f"kline at {open_ms} is not the next 1m candle")
         previous = open_ms
     outside = (

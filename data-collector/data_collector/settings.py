@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from pydantic import Field, field_validator
 
+from linkora_core.epoch import floor_minute, to_ms
 from linkora_core.settings import CommonSettings, Symbols, parse_start_date, split_symbols
 
 _SYMBOL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
@@ -77,4 +78,4 @@ class CollectorSettings(CommonSettings):
 
     @property
     def start_ms(self) -> int:
-        return int(self.start_date.timestamp()) * 1000 // 60_000 * 60_000
+        return floor_minute(to_ms(self.start_date))

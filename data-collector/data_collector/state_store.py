@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from data_collector.progress import Progress
 from data_collector.types import Executor
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def to_datetime(ms: int) -> datetime:
-    return _EPOCH + timedelta(milliseconds=ms)
-
-
-def to_ms(moment: datetime) -> int:
-    return (moment - _EPOCH) // timedelta(milliseconds=1)
+from linkora_core.epoch import to_datetime, to_ms
 
 
 async def ensure(executor: Executor, symbols: Iterable[str]) -> None:

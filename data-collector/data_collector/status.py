@@ -7,6 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from data_collector.progress import Progress
+from linkora_core.epoch import MINUTE_MS
+
+
+def lag_seconds(last_closed_ms: int, now_ms: int) -> float:
+    """How far the newest closed minute's end is behind now (0-60 s when keeping up)."""
+    return max(0, now_ms - (last_closed_ms + MINUTE_MS)) / 1000
 
 
 @dataclass(slots=True)
@@ -23,10 +29,7 @@ class SymbolStatus:
             self.last_closed_ms = open_ms
 
     def describe(self, now_ms: int) -> dict[str, Any]:
-        lag = None
-        if self.last_closed_ms is not None:
-            # Age of the newest closed minute's end: about 0-60 s when keeping up.
-            lag = max(0, now_ms - (self.last_closed_ms + 60_000)) / 1000
+        lag = None if self.last_closed_ms is None else lag_seconds(self.last_closed_ms, now_ms)
         out: dict[str, Any] = {
             "phase": self.phase,
             "last_closed_minute": self.last_closed_ms,

@@ -13,11 +13,11 @@ import asyncpg
 from api_helpers import minute, reference_candles, reference_start
 
 from api_server import candle_store
-from api_server.candle_store import to_ms
 from data_collector import candle_store as collector_store
 from data_collector.types import LiveCandle
 from linkora_core.candles import Candle
 from linkora_core.decimals import to_plain
+from linkora_core.epoch import to_ms
 from linkora_core.timeframes import MINUTE_MS, Timeframe
 
 LABELS = ("3", "5", "15", "30", "45", "1H", "2H", "3H", "4H", "1D", "1W", "1M")

@@ -12,8 +12,8 @@ from api_helpers import minute, reference_candles, settings_for, store_minutes
 from rollup_helpers import write_live
 
 from api_server.app import create_app
-from api_server.candle_store import to_ms
 from api_server.rollups import RollupMaintainer
+from linkora_core.epoch import to_ms
 from linkora_core.timeframes import MINUTE_MS
 
 SYMBOL = "ROLLUSDT"
