@@ -46,8 +46,9 @@ from linkora_core.migrations import apply_migrations
 from order_system.deploy import Deployment, deploy
 from order_system.events.chain import Chain
 from order_system.events.decoding import TOPICS, EventKind
-from order_system.events.processor import Processor, Tuning
-from order_system.events.rpc import JsonRpc
+from order_system.events.processor import Processor
+from order_system.rpc import JsonRpc
+from order_system.settings import Tuning
 
 
 async def raw_get_logs(

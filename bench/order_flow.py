@@ -11,7 +11,7 @@ from eth_utils.crypto import keccak
 
 from order_system.deploy import ETH, Deployment
 from order_system.events.decoding import TOPICS, EventKind
-from order_system.events.rpc import JsonRpc
+from order_system.rpc import JsonRpc
 
 # A block takes transactions by gas limit: 70 x 400,000 fits Hardhat's 30M.
 MAX_PER_BLOCK = 70

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from linkora_core.settings import HttpSettings
 
@@ -51,8 +51,9 @@ class OrderSettings(HttpSettings):
         return self
 
 
-class EventSettings(OrderSettings):
-    """The event processor cannot start without the contract it indexes."""
+class Tuning(BaseModel):
+    """How the indexer walks the chain. The event processor's settings are a Tuning (the
+    processor takes them as they are); a test or a benchmark builds one alone."""
 
     # First block to index when there is no checkpoint; default: the deployment file's block.
     start_block: int | None = Field(default=None, ge=0)
@@ -62,12 +63,6 @@ class EventSettings(OrderSettings):
     initial_range: int = Field(default=100, ge=1)
     max_range: int = Field(default=5000, ge=1)
     fetch_concurrency: int = Field(default=4, ge=1, le=64)
-    rpc_timeout: float = Field(default=15.0, gt=0)
-    rpc_batch_size: int = Field(default=500, ge=1)
-    # Read the orders created in one block with one eth_call running the OrderReader helper
-    # through a state override (plain calls where the node refuses it): 10x fewer calls, and
-    # 3.7x the getOrder reads/s on anvil. On Hardhat, which traces calls, it gains little.
-    block_order_reads: bool = True
     # No checkpoint progress for this long while the head moves -> reconnect and alert.
     watchdog_seconds: float = Field(default=60.0, gt=0)
 
@@ -75,6 +70,21 @@ class EventSettings(OrderSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @property
+    def first_block(self) -> int:
+        return self.start_block or 0
+
+
+class EventSettings(OrderSettings, Tuning):
+    """The event processor cannot start without the contract it indexes."""
+
+    rpc_timeout: float = Field(default=15.0, gt=0)
+    rpc_batch_size: int = Field(default=500, ge=1)
+    # Read the orders created in one block with one eth_call running the OrderReader helper
+    # through a state override (plain calls where the node refuses it): 10x fewer calls, and
+    # 3.7x the getOrder reads/s on anvil. On Hardhat, which traces calls, it gains little.
+    block_order_reads: bool = True
 
     @model_validator(mode="after")
     def _require_trading(self) -> Self:

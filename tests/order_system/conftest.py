@@ -16,7 +16,7 @@ from web3.types import RPCEndpoint
 from order_system.api.app import create_app
 from order_system.artifacts import ensure_compiled
 from order_system.deploy import Deployment, deploy
-from order_system.events.rpc import JsonRpc
+from order_system.rpc import JsonRpc
 from order_system.settings import OrderSettings
 
 

@@ -9,8 +9,9 @@ import asyncpg
 
 from order_system.deploy import Deployment
 from order_system.events.chain import Chain
-from order_system.events.processor import Processor, Tuning
-from order_system.events.rpc import JsonRpc
+from order_system.events.processor import Processor
+from order_system.rpc import JsonRpc
+from order_system.settings import Tuning
 
 
 def processor(

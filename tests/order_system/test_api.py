@@ -12,7 +12,7 @@ import pytest
 
 from order_system.api import queries
 from order_system.api.app import create_app
-from order_system.events.rpc import JsonRpc
+from order_system.rpc import JsonRpc
 from order_system.settings import OrderSettings
 
 ALICE = "0x70997970c51812dc3a010c7d01b50e0d17dc79c8"

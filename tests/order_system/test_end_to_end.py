@@ -13,7 +13,7 @@ from eth_utils.address import to_checksum_address
 from indexing import index
 from order_flow import Flow, scripted_flow
 
-from order_system.events.rpc import JsonRpc
+from order_system.rpc import JsonRpc
 
 ORDER_TYPES = {0: "LIMIT", 1: "STOP"}
 

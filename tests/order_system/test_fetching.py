@@ -10,7 +10,7 @@ from test_decoding import CREATED
 
 from order_system.events.chain import Chain
 from order_system.events.fetching import RangeSizer, fetch_logs
-from order_system.events.rpc import JsonRpc, RpcError, TooManyResults, _error
+from order_system.rpc import JsonRpc, RpcError, TooManyResults, _error
 
 
 def test_too_many_results_messages_are_recognised_with_the_suggested_range() -> None:

@@ -18,7 +18,7 @@ from order_flow import LIMIT, Flow
 
 from devstack.postgres import PostgresServer
 from linkora_core import db
-from order_system.events.rpc import JsonRpc
+from order_system.rpc import JsonRpc
 
 
 def _create(flow: Flow, n: int) -> None:

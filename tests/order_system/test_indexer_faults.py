@@ -21,7 +21,7 @@ from indexing import clear, dump, index, processor
 from order_flow import LIMIT, Flow, bulk_orders
 from rpc_proxy import RpcProxy
 
-from order_system.events.rpc import JsonRpc
+from order_system.rpc import JsonRpc
 
 
 async def _fresh_equals(pool: asyncpg.Pool, rpc: JsonRpc, flow: Flow) -> None:

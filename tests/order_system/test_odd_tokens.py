@@ -13,7 +13,7 @@ from order_flow import LIMIT, Flow, Token
 from web3 import Web3
 
 from order_system.artifacts import load_artifact
-from order_system.events.rpc import JsonRpc
+from order_system.rpc import JsonRpc
 
 NO_CODE = Web3.to_checksum_address("0x" + "de" * 20)
 ODD_TOKENS = {  # name: (what decimals() answers, whether it reverts instead)

@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from devstack.postgres import PostgresServer
 from linkora_core import db
 from order_system.api.app import create_app
-from order_system.events.rpc import JsonRpc
+from order_system.rpc import JsonRpc
 from order_system.settings import OrderSettings
 
 

@@ -13,25 +13,24 @@ import httpx
 import orjson
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from schemathesis import GenerationMode, checks
-from starlette.routing import Route
 
 from order_system.api.app import create_app
 from order_system.api.openapi import DOCUMENT
-from order_system.events.rpc import JsonRpc
+from order_system.rpc import JsonRpc
 from order_system.settings import OrderSettings
+from tests.http_checks import (
+    asgi_client,
+    assert_the_document_and_its_page_are_served,
+    cases,
+    documented,
+    fuzzing,
+    http_routes,
+    send_and_validate,
+)
 
-SCHEMA = schemathesis.openapi.from_dict(DOCUMENT)
-CASES = st.one_of([SCHEMA.as_strategy(mode) for mode in GenerationMode])
-CHECKS = [
-    checks.not_a_server_error,
-    checks.status_code_conformance,
-    checks.content_type_conformance,
-    checks.response_schema_conformance,
-    checks.response_headers_conformance,
-]
+CASES = cases(DOCUMENT)
 ALICE = "0x70997970c51812dc3a010c7d01b50e0d17dc79c8"
 TOKEN = "0xdc64a140aa3e981100a9beca4e685f962f0cf6c9"
 ETH = "0x" + "00" * 20
@@ -39,13 +38,7 @@ STATUSES = ("PENDING", "EXECUTED", "CANCELLED")
 
 
 def test_every_http_route_is_documented_and_every_documented_path_is_a_route() -> None:
-    app = create_app(OrderSettings())
-    routes = {
-        route.path: {m.lower() for m in route.methods or ()} - {"head"}
-        for route in app.routes
-        if isinstance(route, Route)
-    }
-    assert routes == {path: set(item) for path, item in DOCUMENT["paths"].items()}
+    assert http_routes(create_app(OrderSettings())) == documented(DOCUMENT)
 
 
 @pytest.fixture
@@ -84,17 +77,12 @@ async def client(clean_db: asyncpg.Pool, hardhat_url: str) -> AsyncIterator[http
     app = create_app(OrderSettings(web3_provider=hardhat_url, rate_limit_per_second=0))
     app.state.pool = clean_db
     app.state.rpc = JsonRpc(hardhat_url, timeout=2)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://orders") as http:
+    async with asgi_client(app, "http://orders") as http:
         yield http
     await app.state.rpc.close()
 
 
-@settings(
-    max_examples=250,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@fuzzing(max_examples=250)
 @given(case=CASES, known=st.booleans())
 async def test_schemathesis_finds_no_server_error_and_no_undocumented_response(
     client: httpx.AsyncClient, case: schemathesis.Case[Any], known: bool
@@ -105,11 +93,7 @@ async def test_schemathesis_finds_no_server_error_and_no_undocumented_response(
             case.path_parameters["order_id"] = 5
         if "address" in case.path_parameters:
             case.path_parameters["address"] = ALICE.upper().replace("0X", "0x")
-    kwargs = case.as_transport_kwargs(base_url="http://orders")
-    response = await client.request(
-        kwargs["method"], kwargs["url"], params=kwargs.get("params"), headers=kwargs["headers"]
-    )
-    case.validate_response(response, checks=CHECKS)
+    await send_and_validate(client, case, "http://orders")
 
 
 OFFSET_CAP = 10_000  # deeper pages are served by the keyset cursor
@@ -153,8 +137,4 @@ async def test_an_offset_past_the_cap_is_a_400_pointing_at_the_cursor(
 async def test_the_document_and_a_readable_page_of_it_are_served(
     client: httpx.AsyncClient,
 ) -> None:
-    assert (await client.get("/openapi.json")).json() == DOCUMENT
-    page = await client.get("/docs")
-    assert page.headers["content-type"].startswith("text/html")
-    for path in DOCUMENT["paths"]:
-        assert f"GET {path}</code>" in page.text
+    await assert_the_document_and_its_page_are_served(client, DOCUMENT)

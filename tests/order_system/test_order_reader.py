@@ -18,7 +18,7 @@ from order_system.artifacts import ensure_compiled, load_artifact
 from order_system.events.chain import MAX_ORDERS_PER_READ, BlockMissing, Chain
 from order_system.events.decoding import EventKind, decode_logs
 from order_system.events.order_reader import RUNTIME_CODE
-from order_system.events.rpc import JsonRpc, RpcError
+from order_system.rpc import JsonRpc, RpcError
 
 
 class RewritingProxy(RpcProxy):

@@ -15,8 +15,8 @@ from order_flow import LIMIT, Flow
 
 from order_system.events import store
 from order_system.events.reorg import Halt
-from order_system.events.rpc import JsonRpc
 from order_system.events.service import _lock
+from order_system.rpc import JsonRpc
 
 
 async def test_a_second_writer_waits_for_the_advisory_lock(clean_db: asyncpg.Pool) -> None:

@@ -13,7 +13,7 @@ from indexing import clear, dump, index, processor
 from order_flow import LIMIT, STOP, Flow
 
 from order_system.events.reorg import Halt
-from order_system.events.rpc import JsonRpc
+from order_system.rpc import JsonRpc
 
 WINDOW = 8
 

@@ -8,7 +8,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from order_system.events.rpc import (
+from order_system.rpc import (
     RateLimited,
     RpcError,
     TooManyResults,

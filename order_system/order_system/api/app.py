@@ -12,7 +12,7 @@ from linkora_core.metrics import ServiceMetrics
 from linkora_core.readiness import CachedCheck
 from order_system.api import openapi, orders, queries
 from order_system.api.health import Readiness, health
-from order_system.events.rpc import JsonRpc
+from order_system.rpc import JsonRpc
 from order_system.settings import OrderSettings
 
 

@@ -10,23 +10,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-import orjson
 from starlette.datastructures import State
 from starlette.requests import Request
 
 from linkora_core import db
 from linkora_core.http import JSON
 from linkora_core.readiness import CachedCheck, verdict
-from order_system.api import queries
-from order_system.events.rpc import JsonRpc, RpcError, RpcUnavailable
-
-
-async def _chain_head(rpc: JsonRpc) -> int | None:
-    try:
-        async with asyncio.timeout(2):
-            return int(await rpc.call("eth_blockNumber", []), 16)
-    except (RpcUnavailable, RpcError, TimeoutError, ValueError, TypeError):
-        return None
+from order_system import indexer_state
+from order_system.indexer_state import Progress
 
 
 async def _database_error(pool: asyncpg.Pool) -> str | None:
@@ -39,10 +30,10 @@ async def _database_error(pool: asyncpg.Pool) -> str | None:
     return None
 
 
-async def _indexer_state(pool: asyncpg.Pool) -> dict[str, asyncpg.Record] | None:
+async def _indexer_progress(pool: asyncpg.Pool) -> Progress | None:
     try:
         async with asyncio.timeout(db.HEALTH_TIMEOUT):
-            return await queries.indexer_state(pool)
+            return await indexer_state.progress(pool)
     except (*db.UNAVAILABLE, asyncpg.PostgresError):
         return None
 
@@ -53,28 +44,25 @@ class Readiness:
 
     def __init__(self, state: State) -> None:
         self.database = CachedCheck(lambda: _database_error(state.pool))
-        self.indexer_state = CachedCheck(lambda: _indexer_state(state.pool))
-        self.chain_head = CachedCheck(lambda: _chain_head(state.rpc))
+        self.indexer_progress = CachedCheck(lambda: _indexer_progress(state.pool))
+        self.chain_head = CachedCheck(lambda: state.rpc.head_or_none())
 
     async def problems(self) -> dict[str, str]:
         return {} if await self.database.get() is None else {"database": "unreachable"}
 
     async def indexer(self) -> dict[str, Any]:
-        state = await self.indexer_state.get()
-        if state is None:
+        progress = await self.indexer_progress.get()
+        if progress is None:
             return {}
         head = await self.chain_head.get()
-        checkpoint = state.get("order_indexer.checkpoint")
-        processed = None if checkpoint is None else orjson.loads(checkpoint["value"])["block"]
-        alert = state.get("order_indexer.alert")
+        checkpoint, at = progress.checkpoint, progress.checkpoint_at
+        processed = None if checkpoint is None else checkpoint.block
         return {
             "chain_head": head,
             "processed_block": processed,
             "lag_blocks": None if head is None or processed is None else max(0, head - processed),
-            "last_progress_at": None
-            if checkpoint is None
-            else checkpoint["updated_at"].isoformat(),
-            "indexer_alert": None if alert is None else orjson.loads(alert["value"])["message"],
+            "last_progress_at": None if at is None else at.isoformat(),
+            "indexer_alert": progress.alert,
         }
 
 

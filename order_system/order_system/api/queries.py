@@ -106,11 +106,3 @@ async def statistics(db: Executor) -> list[asyncpg.Record]:
         "FROM unnest(ARRAY['PENDING', 'EXECUTED', 'CANCELLED']) AS s(status)"
     )
     return rows
-
-
-async def indexer_state(db: Executor) -> dict[str, asyncpg.Record]:
-    rows = await db.fetch(
-        "SELECT key, value, updated_at FROM system_state WHERE key = ANY($1::text[])",
-        ["order_indexer.checkpoint", "order_indexer.alert"],
-    )
-    return {row["key"]: row for row in rows}

@@ -10,7 +10,7 @@ import asyncpg
 import orjson
 
 from linkora_core.decimals import to_plain
-from order_system.events.transitions import checksum
+from order_system.addresses import checksum
 
 
 def _address(value: str | None) -> str | None:

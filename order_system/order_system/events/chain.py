@@ -24,7 +24,7 @@ from order_system.events.order_reader import (
     encode_get_orders,
     state_override,
 )
-from order_system.events.rpc import Call, JsonRpc, RpcError
+from order_system.rpc import Call, JsonRpc, RpcError
 
 log = logging.getLogger(__name__)
 

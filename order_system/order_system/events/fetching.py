@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from order_system.events.chain import BlockMissing, Chain, Header
 from order_system.events.decoding import EventKind, OrderEvent, OrderSnapshot, decode_logs
-from order_system.events.rpc import TooManyResults
+from order_system.rpc import TooManyResults
 
 
 class InconsistentRange(RuntimeError):

@@ -12,10 +12,10 @@ import contextlib
 import logging
 import time
 from collections import deque
-from dataclasses import dataclass
 
 import asyncpg
 
+from linkora_core.backoff import pause
 from order_system.events import store
 from order_system.events.chain import BlockMissing, Chain
 from order_system.events.decoding import EventKind
@@ -29,24 +29,13 @@ from order_system.events.fetching import (
 from order_system.events.order_cache import OrderCache
 from order_system.events.reorg import Halt, find_ancestor
 from order_system.events.transitions import EventRow, OrderRow, event_row, transition
+from order_system.settings import Tuning
 
 log = logging.getLogger(__name__)
 
 # Events between the transitions' pauses for the write in flight: PostgreSQL then waits at most
 # a few milliseconds for the next statement.
 YIELD_EVERY = 200
-
-
-@dataclass(frozen=True, slots=True)
-class Tuning:
-    start_block: int = 0
-    confirmations: int = 12
-    reorg_window: int = 128
-    poll_interval: float = 1.0
-    initial_range: int = 100
-    max_range: int = 5000
-    fetch_concurrency: int = 4
-    watchdog_seconds: float = 60.0
 
 
 class ReorgDetected(RuntimeError):
@@ -64,7 +53,7 @@ class Processor:
         self.sizer = RangeSizer(tuning.initial_range, tuning.max_range)
         self.decimals = Decimals(chain, {})
         self.cache = OrderCache()
-        self.processed = tuning.start_block - 1
+        self.processed = tuning.first_block - 1
         self.processed_hash: str | None = None
         self.head = -1
         self.last_progress = time.monotonic()  # last batch applied
@@ -103,8 +92,7 @@ class Processor:
         """Index until `stop` is set; RpcUnavailable and Halt propagate to the caller."""
         while not self.stop.is_set():
             if await self.step():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.stop.wait(), self.tuning.poll_interval)
+                await pause(self.tuning.poll_interval, self.stop)
 
     async def step(self) -> bool:
         """One pass: catch up to the confirmed head (or check the tip); True when caught up."""

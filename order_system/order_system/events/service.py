@@ -14,18 +14,20 @@ import asyncio
 import contextlib
 import logging
 import time
+from dataclasses import dataclass
 
 import asyncpg
 from aiohttp import web
 
 from linkora_core import db
+from linkora_core.backoff import Backoff, pause
 from linkora_core.tasks import BackgroundTasks
 from order_system.events import metrics, store
 from order_system.events.chain import Chain
 from order_system.events.health import Health, IndexerState
-from order_system.events.processor import Processor, Tuning
+from order_system.events.processor import Processor
 from order_system.events.reorg import Halt
-from order_system.events.rpc import JsonRpc, RpcUnavailable
+from order_system.rpc import JsonRpc, RpcUnavailable
 from order_system.settings import EventSettings
 
 log = logging.getLogger("order_system.events")
@@ -33,21 +35,16 @@ log = logging.getLogger("order_system.events")
 # One writer at a time: "LKORDX" in ASCII, distinct from the migrator's key.
 WRITER_LOCK_KEY = 0x4C4B4F524458
 RESUME_COMMAND = "python -m order_system.events resume"
+# How often a waiting processor asks for the writer lock again.
+LOCK_POLL_SECONDS = 2.0
 # How often a halted processor looks whether an operator lifted the halt.
 HALT_POLL_SECONDS = 1.0
+# After the node or the database went away: try again after 0.5 s, doubling up to 5 s.
+RETRY_FIRST_SECONDS, RETRY_CAP_SECONDS = 0.5, 5.0
 
 
-def tuning(config: EventSettings) -> Tuning:
-    return Tuning(
-        start_block=config.start_block or 0,
-        confirmations=config.confirmations,
-        reorg_window=config.reorg_window,
-        poll_interval=config.poll_interval,
-        initial_range=config.initial_range,
-        max_range=config.max_range,
-        fetch_concurrency=config.fetch_concurrency,
-        watchdog_seconds=config.watchdog_seconds,
-    )
+def _retry_backoff() -> Backoff:
+    return Backoff(first=RETRY_FIRST_SECONDS, cap=RETRY_CAP_SECONDS)
 
 
 async def _lock(connection: asyncpg.Connection, stop: asyncio.Event) -> bool:
@@ -58,8 +55,7 @@ async def _lock(connection: asyncpg.Connection, stop: asyncio.Event) -> bool:
         if not warned:
             log.warning("another event processor holds the writer lock; waiting")
             warned = True
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), 2.0)
+        await pause(LOCK_POLL_SECONDS, stop)
     return False
 
 
@@ -87,7 +83,7 @@ async def _watchdog(state: IndexerState, rpc: JsonRpc, limit: float) -> None:
 
 
 async def _index(processor: Processor, rpc: JsonRpc, stop: asyncio.Event) -> None:
-    delay = 0.5
+    backoff = _retry_backoff()
     prepared = False
     while not stop.is_set():
         try:
@@ -98,12 +94,10 @@ async def _index(processor: Processor, rpc: JsonRpc, stop: asyncio.Event) -> Non
             return
         except RpcUnavailable as error:
             # A provider that kept rate limiting: wait at least as long as it asked.
-            wait = max(delay, getattr(error, "retry_after", None) or 0.0)
+            wait = max(backoff.next_delay(), getattr(error, "retry_after", None) or 0.0)
             log.warning("node unavailable (%s); retrying in %.1f s", error, wait)
             await rpc.reconnect()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), wait)
-            delay = min(delay * 2, 5.0)
+            await pause(wait, stop)
 
 
 async def _halted(
@@ -115,72 +109,64 @@ async def _halted(
         "ALERT: halted: %s. Not indexing until an operator resumes: %s", message, RESUME_COMMAND
     )
     while not stop.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), HALT_POLL_SECONDS)
+        await pause(HALT_POLL_SECONDS, stop)
         if await store.load_halt(connection) is None:
             log.warning("the halt was lifted by an operator; indexing again")
             state.halted = None
             return
 
 
-async def _session(
-    pool: asyncpg.Pool,
-    rpc: JsonRpc,
-    config: EventSettings,
-    state: IndexerState,
-    stop: asyncio.Event,
-) -> None:
-    """Hold the writer lock on one connection and index until stopped (halted meanwhile if
-    the database says so)."""
-    assert config.trading_address is not None
-    async with pool.acquire() as connection:
-        if not await _lock(connection, stop):
-            return
-        state.lock_held = True
-        try:
-            while not stop.is_set():
-                halt = await store.load_halt(connection)
-                if halt is not None:
-                    await _halted(connection, state, halt, stop)
-                    continue
-                processor = Processor(
-                    connection,
-                    Chain(rpc, config.trading_address, reader=config.block_order_reads),
-                    tuning(config),
-                    stop,
-                )
-                state.processor = processor
-                try:
-                    await _index(processor, rpc, stop)
-                except Halt as halted:
-                    await store.save_halt(connection, str(halted))
-                    continue
-                log.info("stopped after block %d", processor.processed)
-        finally:
-            state.lock_held = False
-            state.halted = None
+@dataclass(frozen=True, slots=True)
+class Indexer:
+    """The indexer task: the writer lock held on one connection, indexing until stopped."""
 
+    pool: asyncpg.Pool
+    rpc: JsonRpc
+    config: EventSettings
+    state: IndexerState
+    stop: asyncio.Event
 
-async def _index_until_stopped(
-    pool: asyncpg.Pool,
-    rpc: JsonRpc,
-    config: EventSettings,
-    state: IndexerState,
-    stop: asyncio.Event,
-) -> None:
-    delay = 0.5
-    while not stop.is_set():
-        try:
-            await _session(pool, rpc, config, state, stop)
-            return
-        except db.DATABASE_DOWN as error:
-            # The batch in flight was rolled back with its checkpoint; the writer lock went
-            # with the connection. Start over from the committed checkpoint.
-            log.warning("database unavailable (%r); reconnecting in %.1f s", error, delay)
-            await pool.expire_connections()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), delay)
-            delay = min(delay * 2, 5.0)
+    async def run(self) -> None:
+        backoff = _retry_backoff()
+        while not self.stop.is_set():
+            try:
+                await self._session()
+                return
+            except db.DATABASE_DOWN as error:
+                # The batch in flight was rolled back with its checkpoint; the writer lock went
+                # with the connection. Start over from the committed checkpoint.
+                delay = backoff.next_delay()
+                log.warning("database unavailable (%r); reconnecting in %.1f s", error, delay)
+                await self.pool.expire_connections()
+                await pause(delay, self.stop)
+
+    async def _session(self) -> None:
+        """Hold the writer lock on one connection and index until stopped (halted meanwhile
+        if the database says so)."""
+        config, state, stop = self.config, self.state, self.stop
+        assert config.trading_address is not None
+        async with self.pool.acquire() as connection:
+            if not await _lock(connection, stop):
+                return
+            state.lock_held = True
+            try:
+                while not stop.is_set():
+                    halt = await store.load_halt(connection)
+                    if halt is not None:
+                        await _halted(connection, state, halt, stop)
+                        continue
+                    chain = Chain(self.rpc, config.trading_address, reader=config.block_order_reads)
+                    processor = Processor(connection, chain, config, stop)
+                    state.processor = processor
+                    try:
+                        await _index(processor, self.rpc, stop)
+                    except Halt as halted:
+                        await store.save_halt(connection, str(halted))
+                        continue
+                    log.info("stopped after block %d", processor.processed)
+            finally:
+                state.lock_held = False
+                state.halted = None
 
 
 class EventService:
@@ -207,9 +193,8 @@ class EventService:
         self.health = health = Health(self.state, pool, self.probe, self.tasks)
         if config.metrics_port:
             self._runner = await metrics.start(health, config.api_host, config.metrics_port)
-        self.tasks.start(
-            "indexer", lambda: _index_until_stopped(pool, self.rpc, config, self.state, self.stop)
-        )
+        indexer = Indexer(pool, self.rpc, config, self.state, self.stop)
+        self.tasks.start("indexer", indexer.run)
         self.tasks.start(
             "watchdog", lambda: _watchdog(self.state, self.rpc, config.watchdog_seconds)
         )

@@ -15,13 +15,16 @@ import orjson
 
 from order_system.events.chain import Header
 from order_system.events.transitions import EventRow, OrderRow, rebuild
-
-CHECKPOINT_KEY = "order_indexer.checkpoint"
-CHAIN_KEY = "order_indexer.chain"
-ALERT_KEY = "order_indexer.alert"
-# Set with the alert when the processor halts; it stays halted until an operator clears it
-# (`python -m order_system.events resume`), whatever restarts it.
-HALT_KEY = "order_indexer.halt"
+from order_system.indexer_state import (
+    ALERT_KEY,
+    CHAIN_KEY,
+    CHECKPOINT_KEY,
+    HALT_KEY,
+    Checkpoint,
+    get,
+    message,
+    message_value,
+)
 
 ORDER_COLUMNS = list(OrderRow._fields)
 EVENT_COLUMNS = list(EventRow._fields)
@@ -54,12 +57,6 @@ class CheckpointMoved(RuntimeError):
 
 
 @dataclass(frozen=True, slots=True)
-class Checkpoint:
-    block: int
-    hash: str | None
-
-
-@dataclass(frozen=True, slots=True)
 class Batch:
     start: int
     end: int
@@ -69,12 +66,6 @@ class Batch:
     decimals: dict[str, int | None]
     end_hash: str
     new_order_ids: frozenset[int] = frozenset()  # not in the table yet: written with COPY
-
-
-async def _get_state(connection: asyncpg.Connection, key: str, lock: bool = False) -> Any:
-    suffix = " FOR UPDATE" if lock else ""
-    raw = await connection.fetchval(f"SELECT value FROM system_state WHERE key = $1{suffix}", key)
-    return None if raw is None else orjson.loads(raw)
 
 
 async def _set_state(connection: asyncpg.Connection, key: str, value: Any) -> None:
@@ -87,12 +78,12 @@ async def _set_state(connection: asyncpg.Connection, key: str, value: Any) -> No
 
 
 async def load_checkpoint(connection: asyncpg.Connection) -> Checkpoint | None:
-    value = await _get_state(connection, CHECKPOINT_KEY)
-    return None if value is None else Checkpoint(int(value["block"]), value.get("hash"))
+    value = await get(connection, CHECKPOINT_KEY)
+    return None if value is None else Checkpoint.from_value(value)
 
 
 async def load_chain_identity(connection: asyncpg.Connection) -> dict[str, Any] | None:
-    value: dict[str, Any] | None = await _get_state(connection, CHAIN_KEY)
+    value: dict[str, Any] | None = await get(connection, CHAIN_KEY)
     return value
 
 
@@ -100,32 +91,32 @@ async def save_chain_identity(connection: asyncpg.Connection, identity: dict[str
     await _set_state(connection, CHAIN_KEY, identity)
 
 
-async def save_alert(connection: asyncpg.Connection, message: str | None) -> None:
-    if message is None:
+async def save_alert(connection: asyncpg.Connection, text: str | None) -> None:
+    if text is None:
         await connection.execute("DELETE FROM system_state WHERE key = $1", ALERT_KEY)
     else:
-        await _set_state(connection, ALERT_KEY, {"message": message})
+        await _set_state(connection, ALERT_KEY, message_value(text))
 
 
-async def save_halt(connection: asyncpg.Connection, message: str) -> None:
+async def save_halt(connection: asyncpg.Connection, text: str) -> None:
     async with connection.transaction():
-        await _set_state(connection, HALT_KEY, {"message": message})
-        await _set_state(connection, ALERT_KEY, {"message": message})
+        await _set_state(connection, HALT_KEY, message_value(text))
+        await _set_state(connection, ALERT_KEY, message_value(text))
 
 
 async def load_halt(connection: asyncpg.Connection) -> str | None:
-    value = await _get_state(connection, HALT_KEY)
-    return None if value is None else str(value["message"])
+    value = await get(connection, HALT_KEY)
+    return None if value is None else message(value)
 
 
 async def clear_halt(connection: asyncpg.Connection) -> str | None:
     """Lift a halt and its alert; returns the halt's message (None: it was not halted)."""
     async with connection.transaction():
-        message = await connection.fetchval(
-            "DELETE FROM system_state WHERE key = $1 RETURNING value->>'message'", HALT_KEY
+        value = await connection.fetchval(
+            "DELETE FROM system_state WHERE key = $1 RETURNING value", HALT_KEY
         )
         await connection.execute("DELETE FROM system_state WHERE key = $1", ALERT_KEY)
-    return None if message is None else str(message)
+    return None if value is None else message(orjson.loads(value))
 
 
 async def load_decimals(connection: asyncpg.Connection) -> dict[str, int | None]:
@@ -169,7 +160,7 @@ async def _upsert_orders(connection: asyncpg.Connection, orders: Sequence[OrderR
 
 
 async def _check_checkpoint(connection: asyncpg.Connection, expected: int) -> None:
-    value = await _get_state(connection, CHECKPOINT_KEY, lock=True)
+    value = await get(connection, CHECKPOINT_KEY, lock=True)
     found = None if value is None else int(value["block"])
     if found is not None and found != expected:
         raise CheckpointMoved(f"checkpoint is at block {found}, this writer expected {expected}")
@@ -218,7 +209,7 @@ async def write_batch(connection: asyncpg.Connection, batch: Batch, keep_hashes:
         await connection.execute(
             "DELETE FROM block_hashes WHERE block_number < $1", batch.end - keep_hashes
         )
-        await _set_state(connection, CHECKPOINT_KEY, {"block": batch.end, "hash": batch.end_hash})
+        await _set_state(connection, CHECKPOINT_KEY, Checkpoint(batch.end, batch.end_hash).value())
 
 
 def _event_row(row: asyncpg.Record) -> EventRow:
@@ -256,5 +247,5 @@ async def rollback(connection: asyncpg.Connection, ancestor: int, ancestor_hash:
         gone = [order_id for order_id, events in by_order.items() if not events]
         await connection.execute("DELETE FROM orders WHERE id = ANY($1::bigint[])", gone)
         await _upsert_orders(connection, rebuilt)
-        await _set_state(connection, CHECKPOINT_KEY, {"block": ancestor, "hash": ancestor_hash})
+        await _set_state(connection, CHECKPOINT_KEY, Checkpoint(ancestor, ancestor_hash).value())
     return len(ids)

@@ -11,18 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any, NamedTuple
 
-from eth_utils.address import to_checksum_address
-
 from linkora_core.decimals import EXACT, to_plain
+from order_system.addresses import checksum
 from order_system.events.decoding import ORDER_TYPES, EventKind, OrderEvent, OrderSnapshot
 
 PRICE_DECIMALS = 18
-
-# Checksumming hashes the address; the same users and tokens recur in nearly every event.
-checksum: Callable[[str], str] = lru_cache(maxsize=65536)(to_checksum_address)
 PENDING, EXECUTED, CANCELLED = "PENDING", "EXECUTED", "CANCELLED"
 
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Every order API endpoint with curl + jq: shapes, newest-first order, pagination clamps and
-# error answers. One PASS/FAIL line per check; exits 1 on any failure.
+# A demo client of the order API: every endpoint with curl + jq (shapes, newest-first order,
+# pagination clamps, error answers). One PASS/FAIL line per check; exits 1 on any failure.
 #
-#   order_system/test_api.sh http://127.0.0.1:8080
-#   ORDER_API_URL=http://127.0.0.1:8080 order_system/test_api.sh
+#   demo/order_api_demo.sh http://127.0.0.1:8080
+#   ORDER_API_URL=http://127.0.0.1:8080 demo/order_api_demo.sh
 set -uo pipefail
 
 BASE="${1:-${ORDER_API_URL:-http://127.0.0.1:8080}}"

@@ -19,6 +19,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import partial
@@ -26,6 +27,8 @@ from typing import Any, TypeVar
 
 import aiohttp
 import orjson
+
+from linkora_core.backoff import Backoff, pause
 
 _SUGGESTED_RANGE = re.compile(r"\[\s*(0x[0-9a-fA-F]+)\s*,\s*(0x[0-9a-fA-F]+)\s*\]")
 _TOO_MANY = (
@@ -128,24 +131,18 @@ def _error(method: str, error: dict[str, Any]) -> RpcError:
 Call = tuple[str, list[Any]]
 
 
+@dataclass(eq=False)
 class JsonRpc:
     """One HTTP endpoint; `reconnect()` drops the connection pool (the watchdog uses it)."""
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        timeout: float = 15.0,
-        batch_size: int = 500,
-        rate_limit_retries: int = 8,
-    ) -> None:
-        self.url = url
-        self.timeout = timeout
-        self.batch_size = batch_size
-        self.rate_limit_retries = rate_limit_retries
-        self.rate_limited = 0  # refusals for the request rate, all told
-        self._session: aiohttp.ClientSession | None = None
-        self._ids = 0
+    url: str
+    _: KW_ONLY
+    timeout: float = 15.0
+    batch_size: int = 500
+    rate_limit_retries: int = 8
+    rate_limited: int = field(default=0, init=False)  # refusals for the request rate, all told
+    _session: aiohttp.ClientSession | None = field(default=None, init=False, repr=False)
+    _ids: int = field(default=0, init=False, repr=False)
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -175,7 +172,7 @@ class JsonRpc:
 
     async def _patiently(self, send: Callable[[], Awaitable[T]]) -> T:
         """`send()` again while the provider refuses it for its rate (see the module doc)."""
-        delay = FIRST_RATE_LIMIT_DELAY
+        backoff = Backoff(first=FIRST_RATE_LIMIT_DELAY, cap=RATE_LIMIT_DELAY_CAP, jitter=0.0)
         attempt = 0
         while True:
             try:
@@ -185,11 +182,11 @@ class JsonRpc:
                 attempt += 1
                 if attempt > self.rate_limit_retries:
                     raise
-                asked = limited.retry_after
-                wait = min(MAX_RATE_LIMIT_WAIT, delay if asked is None else asked)
+                # The wait the provider names wins over our own growing one.
+                ours, asked = backoff.next_delay(), limited.retry_after
+                wait = min(MAX_RATE_LIMIT_WAIT, ours if asked is None else asked)
                 log.warning("rate limited (%s); sending again in %.1f s", limited, wait)
-                await asyncio.sleep(wait)
-                delay = min(delay * 2, RATE_LIMIT_DELAY_CAP)
+                await pause(wait)
 
     async def call(self, method: str, params: list[Any]) -> Any:
         return await self._patiently(lambda: self._call(method, params))
@@ -243,6 +240,15 @@ class JsonRpc:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+    async def head_or_none(self) -> int | None:
+        """The latest block number, None when the node does not answer within `timeout` (for
+        health checks, which report rather than wait: give them `rate_limit_retries=0`)."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                return int(await self.call("eth_blockNumber", []), 16)
+        except (RpcUnavailable, RpcError, TimeoutError, ValueError, TypeError):
+            return None
 
     async def reconnect(self) -> None:
         await self.close()
