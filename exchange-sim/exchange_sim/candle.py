@@ -59,6 +59,15 @@ def to_row(candle: Candle, close_ms: int) -> KlineRow:
     ]
 
 
+def from_row(row: Sequence[int | str]) -> Candle:
+    """The inverse of `to_row`: a candle from Binance's kline columns (the close time and the
+    unused 12th column are not kept)."""
+    o, h, lo, c, v, q = (units_of(str(row[i])) for i in (1, 2, 3, 4, 5, 7))
+    return Candle(
+        int(row[0]), o, h, lo, c, v, q, int(row[8]), units_of(str(row[9])), units_of(str(row[10]))
+    )
+
+
 _ROW = (
     '[%d,"%d.%08d","%d.%08d","%d.%08d","%d.%08d","%d.%08d",%d,"%d.%08d",%d,"%d.%08d","%d.%08d","0"]'
 )

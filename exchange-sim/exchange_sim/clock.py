@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import InitVar, dataclass, field
 
 
+@dataclass(eq=False)
 class SimClock:
     """Milliseconds since the epoch. `speed` > 1 makes simulated minutes pass faster.
 
@@ -13,22 +15,21 @@ class SimClock:
     boundaries in a fraction of a second.
     """
 
-    def __init__(
-        self,
-        origin_ms: int | None = None,
-        speed: float = 1.0,
-        wall: Callable[[], float] = time.time,
-    ) -> None:
-        self._wall = wall
-        self.speed = speed
-        self._real0 = wall()
+    origin_ms: InitVar[int | None] = None
+    speed: float = 1.0
+    wall: Callable[[], float] = time.time
+    _real0: float = field(init=False)
+    _sim0: float = field(init=False)
+
+    def __post_init__(self, origin_ms: int | None) -> None:
+        self._real0 = self.wall()
         self._sim0 = self._real0 * 1000 if origin_ms is None else float(origin_ms)
 
     def now_ms(self) -> int:
-        return int(self._sim0 + (self._wall() - self._real0) * 1000 * self.speed)
+        return int(self._sim0 + (self.wall() - self._real0) * 1000 * self.speed)
 
     def set(self, ms: int) -> None:
-        self._real0 = self._wall()
+        self._real0 = self.wall()
         self._sim0 = float(ms)
 
     def real_seconds(self, sim_ms: int) -> float:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import InitVar, asdict, dataclass, field, fields
 
 
 @dataclass(slots=True)
@@ -35,18 +35,18 @@ class RestFault:
 NONE = RestFault()
 
 
+@dataclass(eq=False)
 class Faults:
-    def __init__(
-        self,
-        settings: FaultSettings | None = None,
-        seed: int = 0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.settings = FaultSettings()
+    initial: InitVar[FaultSettings | None] = None
+    seed: InitVar[int] = 0
+    clock: Callable[[], float] = time.monotonic
+    settings: FaultSettings = field(init=False, default_factory=FaultSettings)
+    _rng: random.Random = field(init=False)
+    _refuse_until: float = field(init=False, default=0.0)
+
+    def __post_init__(self, initial: FaultSettings | None, seed: int) -> None:
         self._rng = random.Random(f"faults:{seed}")
-        self._clock = clock
-        self._refuse_until = 0.0
-        self.set(**asdict(settings or FaultSettings()))
+        self.set(**asdict(initial or FaultSettings()))
 
     def set(self, **changes: object) -> None:
         """Change some settings; unknown keys or wrong types raise ValueError."""
@@ -69,7 +69,7 @@ class Faults:
                 raise ValueError(f"{key} must be a non-negative integer")
             setattr(self.settings, key, value)
             if key == "refuse_ws_seconds":
-                self._refuse_until = self._clock() + float(value)  # type: ignore[arg-type]
+                self._refuse_until = self.clock() + float(value)  # type: ignore[arg-type]
 
     def update(self, changes: Mapping[str, object]) -> None:
         self.set(**changes)
@@ -106,9 +106,9 @@ class Faults:
         return RestFault(stall=stall, status=status)
 
     def ws_refused(self) -> bool:
-        return self._clock() < self._refuse_until
+        return self.clock() < self._refuse_until
 
     def snapshot(self) -> dict[str, object]:
         out = asdict(self.settings)
-        out["refuse_ws_remaining"] = max(0.0, self._refuse_until - self._clock())
+        out["refuse_ws_remaining"] = max(0.0, self._refuse_until - self.clock())
         return out

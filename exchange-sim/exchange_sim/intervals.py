@@ -26,7 +26,6 @@ FIXED_MS: dict[str, int] = {
     "1d": DAY_MS,
 }
 CALENDAR = ("1w", "1M")
-INTERVALS = (*FIXED_MS, *CALENDAR)
 
 
 def is_interval(name: str) -> bool:

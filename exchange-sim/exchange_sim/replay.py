@@ -11,7 +11,7 @@ import csv
 from collections.abc import Iterable
 from pathlib import Path
 
-from exchange_sim.candle import Candle, units_of
+from exchange_sim.candle import Candle, from_row
 
 
 def symbol_of(path: Path) -> str:
@@ -27,20 +27,7 @@ def parse_rows(rows: Iterable[list[str]]) -> list[Candle]:
             continue
         if len(row) < 11:
             raise ValueError(f"expected 12 kline columns, got {len(row)}: {row}")
-        out.append(
-            Candle(
-                int(row[0]),
-                units_of(row[1]),
-                units_of(row[2]),
-                units_of(row[3]),
-                units_of(row[4]),
-                units_of(row[5]),
-                units_of(row[7]),
-                int(row[8]),
-                units_of(row[9]),
-                units_of(row[10]),
-            )
-        )
+        out.append(from_row(row))
     out.sort(key=lambda c: c.open_ms)
     return out
 

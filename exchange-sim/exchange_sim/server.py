@@ -14,14 +14,9 @@ from types import TracebackType
 from aiohttp import web
 
 from exchange_sim.admin import AdminApi
-from exchange_sim.clock import SimClock
 from exchange_sim.config import SimConfig
-from exchange_sim.faults import Faults
-from exchange_sim.market import MarketData
 from exchange_sim.rest import RestApi
 from exchange_sim.state import SimState
-from exchange_sim.stats import Stats
-from exchange_sim.weights import WeightLimiter
 
 
 def build_app(state: SimState) -> web.Application:
@@ -42,7 +37,10 @@ def build_app(state: SimState) -> web.Application:
 class SimServer:
     def __init__(self, config: SimConfig | None = None) -> None:
         self.config = config or SimConfig()
-        self.state = SimState.create(self.config)
+        self.state = state = SimState.create(self.config)
+        # The parts tests and benchmarks reach for (a state never swaps them).
+        self.source, self.clock, self.limiter = state.market, state.clock, state.limiter
+        self.faults, self.stats = state.faults, state.stats
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -53,26 +51,6 @@ class SimServer:
     @property
     def stream_url(self) -> str:
         return f"ws://{self._url_host}:{self.port}"
-
-    @property
-    def source(self) -> MarketData:
-        return self.state.market
-
-    @property
-    def faults(self) -> Faults:
-        return self.state.faults
-
-    @property
-    def stats(self) -> Stats:
-        return self.state.stats
-
-    @property
-    def clock(self) -> SimClock:
-        return self.state.clock
-
-    @property
-    def limiter(self) -> WeightLimiter:
-        return self.state.limiter
 
     async def start(self) -> None:
         runner = web.AppRunner(build_app(self.state), handle_signals=False, access_log=None)

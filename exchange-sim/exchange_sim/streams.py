@@ -41,16 +41,14 @@ class Connection:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
 
+@dataclass(eq=False)
 class Hub:
-    def __init__(
-        self, config: SimConfig, clock: SimClock, market: MarketData, faults: Faults, stats: Stats
-    ) -> None:
-        self.config = config
-        self.clock = clock
-        self.market = market
-        self.faults = faults
-        self.stats = stats
-        self.connections: set[Connection] = set()
+    config: SimConfig
+    clock: SimClock
+    market: MarketData
+    faults: Faults
+    stats: Stats
+    connections: set[Connection] = field(init=False, default_factory=set)
 
     async def handle_raw(self, request: web.Request) -> web.StreamResponse:
         names = [n for n in request.match_info["streams"].split("/") if n]

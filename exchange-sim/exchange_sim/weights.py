@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 
 WINDOW_SECONDS = 60
 
@@ -34,25 +34,18 @@ class _Client:
     bans: int = 0
 
 
+@dataclass(eq=False)
 class WeightLimiter:
-    def __init__(
-        self,
-        limit: int = 6000,
-        *,
-        ban_base: float = 120.0,
-        ban_max: float = 3 * 86_400.0,
-        tolerated: int = 0,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.limit = limit
-        self.ban_base = ban_base
-        self.ban_max = ban_max
-        self.tolerated = tolerated
-        self._clock = clock
-        self._clients: dict[str, _Client] = {}
+    limit: int = 6000
+    _: KW_ONLY
+    ban_base: float = 120.0
+    ban_max: float = 3 * 86_400.0
+    tolerated: int = 0
+    clock: Callable[[], float] = time.time
+    _clients: dict[str, _Client] = field(init=False, default_factory=dict)
 
     def charge(self, client: str, weight: int) -> Verdict:
-        now = self._clock()
+        now = self.clock()
         state = self._clients.setdefault(client, _Client())
         self._roll(state, now)
         if now < state.blocked_until:
@@ -71,7 +64,7 @@ class WeightLimiter:
 
     def penalize(self, client: str, seconds: float) -> Verdict:
         """A 429 decided elsewhere (fault injection): opens a Retry-After window."""
-        now = self._clock()
+        now = self.clock()
         state = self._clients.setdefault(client, _Client())
         self._roll(state, now)
         return self._block(state, now, seconds)
@@ -80,7 +73,7 @@ class WeightLimiter:
         state = self._clients.get(client)
         if state is None:
             return 0
-        self._roll(state, self._clock())
+        self._roll(state, self.clock())
         return state.used
 
     def reset(self) -> None:
