@@ -5,7 +5,6 @@ with the indexer's numbers. The database and the node are asked at most about on
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -13,10 +12,10 @@ from typing import Any
 import asyncpg
 
 from linkora_core import db
-from linkora_core.readiness import CachedCheck, verdict
+from linkora_core.readiness import CachedCheck
 from linkora_core.tasks import BackgroundTasks
 from order_system.events.processor import Processor
-from order_system.events.rpc import JsonRpc, RpcError, RpcUnavailable
+from order_system.rpc import JsonRpc
 
 
 @dataclass(slots=True)
@@ -26,14 +25,6 @@ class IndexerState:
     processor: Processor | None = None  # the current (or, when halted, the last) processor
     lock_held: bool = False
     halted: str | None = None  # the halt's message while halted
-
-
-async def _head(rpc: JsonRpc) -> int | None:
-    try:
-        async with asyncio.timeout(db.HEALTH_TIMEOUT):
-            return int(await rpc.call("eth_blockNumber", []), 16)
-    except (RpcUnavailable, RpcError, TimeoutError, ValueError, TypeError):
-        return None
 
 
 def stalled(processor: Processor, head: int) -> str | None:
@@ -53,7 +44,7 @@ class Health:
         self.state = state
         self.tasks = tasks
         self.database = CachedCheck(lambda: db.is_healthy(pool))
-        self.node = CachedCheck(lambda: _head(probe))
+        self.node = CachedCheck(lambda: probe.head_or_none())
 
     async def problems(self) -> dict[str, str]:
         problems = self.tasks.problems()
@@ -72,9 +63,6 @@ class Health:
         ):
             problems["stalled"] = why
         return problems
-
-    async def ready(self) -> tuple[dict[str, object], int]:
-        return verdict(await self.problems())
 
     async def health(self, numbers: dict[str, float]) -> dict[str, Any]:
         problems = await self.problems()

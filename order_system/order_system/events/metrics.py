@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from linkora_core.metrics import FunctionCollector, exposition
+from linkora_core import status_server
+from linkora_core.metrics import FunctionCollector
+from linkora_core.status_server import ServiceStatus
 from order_system.events.health import Health, IndexerState
 from order_system.events.processor import Processor
 
@@ -74,26 +77,9 @@ def registry_for(state: IndexerState) -> CollectorRegistry:
 
 
 async def start(health: Health, host: str, port: int) -> web.AppRunner:
-    registry = registry_for(health.state)
-
-    async def health_(_: web.Request) -> web.Response:
+    async def health_() -> dict[str, Any]:
         processor = health.state.processor
-        numbers = {} if processor is None else _numbers(processor)
-        return web.json_response(await health.health(numbers))
+        return await health.health({} if processor is None else _numbers(processor))
 
-    async def ready(_: web.Request) -> web.Response:
-        body, status = await health.ready()
-        return web.json_response(body, status=status)
-
-    async def metrics(_: web.Request) -> web.Response:
-        body, content_type = exposition(registry)
-        return web.Response(body=body, headers={"Content-Type": content_type})
-
-    app = web.Application()
-    app.router.add_get("/health", health_)
-    app.router.add_get("/ready", ready)
-    app.router.add_get("/metrics", metrics)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    return runner
+    service = ServiceStatus(health_, health.problems, registry_for(health.state))
+    return await status_server.start(service, host, port)
