@@ -27,7 +27,9 @@ class Token:
     decimals: int
 
 
-class Flow:
+class ContractDriver:
+    """The deployed contracts driven through web3 as the users and the keeper would."""
+
     def __init__(self, w3: Web3, deployment: Deployment) -> None:
         self.w3 = w3
         self.deployment = deployment
@@ -127,7 +129,7 @@ class Flow:
         raise KeyError(address)
 
 
-def scripted_flow(flow: Flow) -> dict[str, Any]:
+def scripted_flow(flow: ContractDriver) -> dict[str, Any]:
     """Limit and stop orders with ETH and 6/8/18-decimal tokens; modify, cancel, keeper and self
     execution. Returns what happened, for the comparison with the index."""
     alice, bob = flow.users[0], flow.users[1]
@@ -187,7 +189,7 @@ def scripted_flow(flow: Flow) -> dict[str, Any]:
     }
 
 
-def bulk_orders(flow: Flow, count: int, per_block: int = 100) -> None:
+def bulk_orders(flow: ContractDriver, count: int, per_block: int = 100) -> None:
     """`count` ETH-in orders sent as raw JSON-RPC batches with automine off, then mined
     `per_block` at a time; every fifth order is later cancelled and every seventh modified."""
     users = flow.users
@@ -251,7 +253,7 @@ def bulk_orders(flow: Flow, count: int, per_block: int = 100) -> None:
     assert flow.order_count() == start_id + count - 1
 
 
-def _post(flow: Flow, batch: list[dict[str, Any]]) -> None:
+def _post(flow: ContractDriver, batch: list[dict[str, Any]]) -> None:
     import httpx
 
     uri = str(flow.w3.provider.endpoint_uri)  # type: ignore[attr-defined]

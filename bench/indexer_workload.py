@@ -55,8 +55,8 @@ async def _send_all(rpc: JsonRpc, txs: list[dict[str, Any]], per_block: int) -> 
     await rpc.call("evm_setAutomine", [True])
 
 
-class Flow:
-    """The benchmark's order flow: creations (ETH into USDC), then for each order its later
+class Workload:
+    """The benchmark's workload: creations (ETH into USDC), then for each order its later
     events: every 10th executed by the keeper, every 5th of the rest cancelled, every 3rd of
     those left modified, and `modify_rounds` more modifications of every order left pending.
     With `close_all`, the orders left pending are cancelled after their modifications, so that
@@ -137,16 +137,16 @@ async def generate(
     orders, each wave's blocks also carrying the later events of the wave before, as a live
     exchange's chain mixes them."""
     accounts = await rpc.call("eth_accounts", [])
-    flow = Flow(deployment, accounts, modify_rounds, close_all)
+    workload = Workload(deployment, accounts, modify_rounds, close_all)
     step = wave or creates
     later: list[dict[str, Any]] = []
     for first in range(0, creates, step):
-        news = [flow.create(i) for i in range(first, min(creates, first + step))]
+        news = [workload.create(i) for i in range(first, min(creates, first + step))]
         start = int(await rpc.call("eth_blockNumber", []), 16) + 1
         # Alternated, so that each block holds creations and later events.
         mixed = [tx for pair in zip_longest(news, later) for tx in pair if tx is not None]
         await _send_all(rpc, mixed, per_block)
         end = int(await rpc.call("eth_blockNumber", []), 16)
-        created = await flow.created(rpc, start, end)
-        later = [tx for order in sorted(created) for tx in flow.later(*order)]
+        created = await workload.created(rpc, start, end)
+        later = [tx for order in sorted(created) for tx in workload.later(*order)]
     await _send_all(rpc, later, per_block)
