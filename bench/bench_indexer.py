@@ -2,7 +2,7 @@
 
 1. Deploys the contracts and mines an order flow through raw JSON-RPC batches, `--per-block`
    transactions per block (automine off, then `evm_mine`): the creates, then cancels, modifies
-   and keeper executions (bench/order_flow.py); with `--wave N`, creates in waves of N mixed
+   and keeper executions (bench/indexer_workload.py); with `--wave N`, creates in waves of N mixed
    into the same blocks as the previous wave's later events, as on a live exchange; with
    `--close-all`, every order ends (the default leaves 70% of them pending). The chain shape
    (events per block) is printed with the results.
@@ -37,7 +37,7 @@ import asyncpg
 import orjson
 from anvil_node import anvil_node
 from cpu_use import group_cpu, own_cpu, process_cpu
-from order_flow import MAX_PER_BLOCK, generate
+from indexer_workload import MAX_PER_BLOCK, generate
 
 from devstack.hardhat import HardhatNode
 from devstack.ports import free_port

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import httpx
 import pytest
-from order_flow import Flow
+from contract_driver import ContractDriver
 from rpc_proxy import RpcProxy
 from web3 import Web3
 from web3.types import RPCEndpoint
@@ -40,10 +40,10 @@ def chain_snapshot(w3: Web3, deployment: Deployment) -> Iterator[None]:
 
 
 @pytest.fixture
-def flow(w3: Web3, deployment: Deployment) -> Iterator[Flow]:
+def flow(w3: Web3, deployment: Deployment) -> Iterator[ContractDriver]:
     """The deployed contracts; every transaction of the test is undone when it ends."""
     snapshot = w3.provider.make_request(RPCEndpoint("evm_snapshot"), [])["result"]
-    yield Flow(w3, deployment)
+    yield ContractDriver(w3, deployment)
     w3.provider.make_request(RPCEndpoint("evm_setAutomine"), [True])
     assert w3.provider.make_request(RPCEndpoint("evm_revert"), [snapshot])["result"] is True
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import asyncpg
 import httpx
+from contract_driver import ContractDriver, scripted_flow
 from eth_utils.address import to_checksum_address
 from indexing import index
-from order_flow import Flow, scripted_flow
 
 from order_system.rpc import JsonRpc
 
@@ -23,12 +23,12 @@ def _plain(raw: int, decimals: int) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def _iso(flow: Flow, block_number: int) -> str:
+def _iso(flow: ContractDriver, block_number: int) -> str:
     timestamp = flow.w3.eth.get_block(block_number)["timestamp"]
     return datetime.fromtimestamp(timestamp, UTC).isoformat()
 
 
-def _order_events(flow: Flow, order_id: int) -> list[tuple[str, Any]]:
+def _order_events(flow: ContractDriver, order_id: int) -> list[tuple[str, Any]]:
     """(event type, log) of the order from the chain, in chain order."""
     found = []
     for name, kind in (
@@ -45,7 +45,7 @@ def _order_events(flow: Flow, order_id: int) -> list[tuple[str, Any]]:
 
 
 async def test_scripted_flow_appears_in_the_api_with_every_field_equal_to_the_chain(
-    flow: Flow, clean_db: asyncpg.Pool, rpc: JsonRpc, api: httpx.AsyncClient
+    flow: ContractDriver, clean_db: asyncpg.Pool, rpc: JsonRpc, api: httpx.AsyncClient
 ) -> None:
     script = scripted_flow(flow)
     await index(clean_db, rpc, flow.deployment)

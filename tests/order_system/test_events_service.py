@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 import asyncpg
 import httpx
 import pytest
+from contract_driver import LIMIT, ContractDriver
 from indexing import index
-from order_flow import LIMIT, Flow
 from rpc_proxy import RpcProxy
 
 from devstack.ports import free_port
@@ -35,7 +35,9 @@ from order_system.settings import EventSettings
 CHAIN_KEY = "order_indexer.chain"
 
 
-def _env(service_env: dict[str, str], flow: Flow, rpc_url: str, port: int) -> dict[str, str]:
+def _env(
+    service_env: dict[str, str], flow: ContractDriver, rpc_url: str, port: int
+) -> dict[str, str]:
     return {
         **os.environ,
         **service_env,
@@ -111,7 +113,7 @@ def _stop(process: subprocess.Popen[bytes]) -> int:
 
 
 async def test_a_halt_stays_halted_across_restarts_with_its_alert_until_resumed(
-    flow: Flow,
+    flow: ContractDriver,
     clean_db: asyncpg.Pool,
     rpc: JsonRpc,
     service_env: dict[str, str],
@@ -168,7 +170,7 @@ async def test_a_halt_stays_halted_across_restarts_with_its_alert_until_resumed(
 
 @pytest.fixture
 async def service(
-    flow: Flow, clean_db: asyncpg.Pool, service_env: dict[str, str], proxy: RpcProxy
+    flow: ContractDriver, clean_db: asyncpg.Pool, service_env: dict[str, str], proxy: RpcProxy
 ) -> AsyncIterator[EventService]:
     """The process's service in this event loop, through the fault proxy."""
     env = _env(service_env, flow, proxy.url, free_port())
@@ -214,7 +216,7 @@ async def test_ready_is_503_while_the_node_does_not_answer(
 
 
 async def test_ready_is_503_while_another_processor_holds_the_writer_lock(
-    flow: Flow, clean_db: asyncpg.Pool, service_env: dict[str, str], proxy: RpcProxy
+    flow: ContractDriver, clean_db: asyncpg.Pool, service_env: dict[str, str], proxy: RpcProxy
 ) -> None:
     async with clean_db.acquire() as holder:
         assert await holder.fetchval("SELECT pg_try_advisory_lock($1)", WRITER_LOCK_KEY)
@@ -232,7 +234,7 @@ async def test_ready_is_503_while_another_processor_holds_the_writer_lock(
 
 
 async def test_ready_is_503_while_the_indexer_is_stalled(
-    service: EventService, flow: Flow, clean_db: asyncpg.Pool
+    service: EventService, flow: ContractDriver, clean_db: asyncpg.Pool
 ) -> None:
     await _until(lambda: _problems(service, 200), 30, "ready")
     async with clean_db.acquire() as blocker, blocker.transaction():
@@ -247,7 +249,7 @@ async def test_ready_is_503_while_the_indexer_is_stalled(
 
 
 async def test_ready_is_503_while_the_database_is_unreachable(
-    flow: Flow, restartable_postgres: PostgresServer, proxy: RpcProxy
+    flow: ContractDriver, restartable_postgres: PostgresServer, proxy: RpcProxy
 ) -> None:
     dsn = urlsplit(restartable_postgres.dsn)
     database = {
@@ -283,7 +285,7 @@ class CountingRpc(JsonRpc):
 
 
 async def test_health_and_ready_ask_the_node_about_once_a_second(
-    flow: Flow, clean_db: asyncpg.Pool, service_env: dict[str, str], proxy: RpcProxy
+    flow: ContractDriver, clean_db: asyncpg.Pool, service_env: dict[str, str], proxy: RpcProxy
 ) -> None:
     running = EventService(
         _settings(_env(service_env, flow, proxy.url, free_port())), asyncio.Event()
@@ -306,7 +308,7 @@ async def test_health_and_ready_ask_the_node_about_once_a_second(
 
 @pytest.mark.parametrize("task", ["indexer", "watchdog"])
 async def test_each_long_running_task_that_ends_comes_back(
-    service: EventService, flow: Flow, task: str
+    service: EventService, flow: ContractDriver, task: str
 ) -> None:
     await _until(lambda: _problems(service, 200), 30, "ready")
     service.tasks.current(task).cancel()

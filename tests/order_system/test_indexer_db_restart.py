@@ -13,15 +13,15 @@ from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from contract_driver import LIMIT, ContractDriver
 from indexing import clear, dump, index
-from order_flow import LIMIT, Flow
 
 from devstack.postgres import PostgresServer
 from linkora_core import db
 from order_system.rpc import JsonRpc
 
 
-def _create(flow: Flow, n: int) -> None:
+def _create(flow: ContractDriver, n: int) -> None:
     amount = Decimal(f"0.{n + 1}")
     flow.create(flow.users[n % 3], "ETH", "USDC", amount, Decimal("1"), Decimal("0"), LIMIT, True)
 
@@ -33,7 +33,7 @@ def _start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 
 
 async def test_database_restart_under_the_processor_heals_by_itself(
-    flow: Flow, rpc: JsonRpc, restartable_postgres: PostgresServer, tmp_path: Path
+    flow: ContractDriver, rpc: JsonRpc, restartable_postgres: PostgresServer, tmp_path: Path
 ) -> None:
     target = urlsplit(restartable_postgres.dsn)
     pool = await db.connect_pool(restartable_postgres.dsn)  # migrates the fresh server

@@ -17,14 +17,14 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from contract_driver import LIMIT, ContractDriver, bulk_orders
 from indexing import clear, dump, index, processor
-from order_flow import LIMIT, Flow, bulk_orders
 from rpc_proxy import RpcProxy
 
 from order_system.rpc import JsonRpc
 
 
-async def _fresh_equals(pool: asyncpg.Pool, rpc: JsonRpc, flow: Flow) -> None:
+async def _fresh_equals(pool: asyncpg.Pool, rpc: JsonRpc, flow: ContractDriver) -> None:
     indexed = await dump(pool)
     await clear(pool)
     await index(pool, rpc, flow.deployment)
@@ -33,7 +33,7 @@ async def _fresh_equals(pool: asyncpg.Pool, rpc: JsonRpc, flow: Flow) -> None:
 
 @pytest.mark.parametrize("suggest_range", [True, False], ids=["suggested", "halved"])
 async def test_too_many_results_shrinks_the_range_and_indexing_completes(
-    flow: Flow, clean_db: asyncpg.Pool, rpc: JsonRpc, proxy: RpcProxy, suggest_range: bool
+    flow: ContractDriver, clean_db: asyncpg.Pool, rpc: JsonRpc, proxy: RpcProxy, suggest_range: bool
 ) -> None:
     bulk_orders(flow, 200, per_block=20)
     proxy.max_results = 30
@@ -50,7 +50,7 @@ async def test_too_many_results_shrinks_the_range_and_indexing_completes(
 
 
 async def test_http_429_is_waited_out_for_its_retry_after_and_indexing_completes(
-    flow: Flow, clean_db: asyncpg.Pool, rpc: JsonRpc, proxy: RpcProxy
+    flow: ContractDriver, clean_db: asyncpg.Pool, rpc: JsonRpc, proxy: RpcProxy
 ) -> None:
     bulk_orders(flow, 40, per_block=10)
     proxy.limit_requests, proxy.retry_after = 3, 1
@@ -69,7 +69,7 @@ async def test_http_429_is_waited_out_for_its_retry_after_and_indexing_completes
 
 
 async def test_rate_limit_exceeded_backs_off_and_is_not_read_as_a_range_too_large(
-    flow: Flow, clean_db: asyncpg.Pool, rpc: JsonRpc, proxy: RpcProxy
+    flow: ContractDriver, clean_db: asyncpg.Pool, rpc: JsonRpc, proxy: RpcProxy
 ) -> None:
     bulk_orders(flow, 40, per_block=10)
     proxy.limit_get_logs = 3
@@ -87,7 +87,7 @@ async def test_rate_limit_exceeded_backs_off_and_is_not_read_as_a_range_too_larg
 
 @pytest.mark.slow
 async def test_node_unreachable_for_30_seconds_recovers_by_itself(
-    flow: Flow, clean_db: asyncpg.Pool, rpc: JsonRpc, proxy: RpcProxy
+    flow: ContractDriver, clean_db: asyncpg.Pool, rpc: JsonRpc, proxy: RpcProxy
 ) -> None:
     from order_system.events.service import _index
 
@@ -114,7 +114,7 @@ async def test_node_unreachable_for_30_seconds_recovers_by_itself(
 
 
 async def test_a_node_that_stops_answering_is_reconnected_by_the_watchdog(
-    flow: Flow, clean_db: asyncpg.Pool, rpc: JsonRpc, proxy: RpcProxy
+    flow: ContractDriver, clean_db: asyncpg.Pool, rpc: JsonRpc, proxy: RpcProxy
 ) -> None:
     from order_system.events.health import IndexerState
     from order_system.events.service import _index, _watchdog
@@ -187,7 +187,7 @@ def _service(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 
 @pytest.mark.slow
 async def test_kill_9_at_random_points_then_resume_equals_a_fresh_index(
-    flow: Flow,
+    flow: ContractDriver,
     clean_db: asyncpg.Pool,
     rpc: JsonRpc,
     proxy: RpcProxy,

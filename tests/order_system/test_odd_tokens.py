@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import asyncpg
 import httpx
+from contract_driver import LIMIT, ContractDriver, Token
 from indexing import clear, dump, index
-from order_flow import LIMIT, Flow, Token
 from web3 import Web3
 
 from order_system.artifacts import load_artifact
@@ -24,7 +24,7 @@ ODD_TOKENS = {  # name: (what decimals() answers, whether it reverts instead)
 }
 
 
-def _deploy_odd_token(flow: Flow, answer: int, reverts: bool) -> str:
+def _deploy_odd_token(flow: ContractDriver, answer: int, reverts: bool) -> str:
     artifact = load_artifact("OddToken")
     factory = flow.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
     tx = factory.constructor(answer, reverts).transact({"from": flow.keeper})
@@ -33,7 +33,7 @@ def _deploy_odd_token(flow: Flow, answer: int, reverts: bool) -> str:
 
 
 async def test_orders_of_tokens_without_usable_decimals_are_indexed_with_raw_amounts(
-    flow: Flow, clean_db: asyncpg.Pool, rpc: JsonRpc, api: httpx.AsyncClient
+    flow: ContractDriver, clean_db: asyncpg.Pool, rpc: JsonRpc, api: httpx.AsyncClient
 ) -> None:
     alice = flow.users[0]
     # Amounts of these tokens are given in raw units (decimals 0 in the test's own scaling).

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 from aiohttp import web
-from order_flow import Flow, bulk_orders
+from contract_driver import ContractDriver, bulk_orders
 from rpc_proxy import RpcProxy
 
 from order_system.artifacts import ensure_compiled, load_artifact
@@ -82,7 +82,7 @@ async def proxy(hardhat_url: str) -> AsyncIterator[RewritingProxy]:
         await server.stop()
 
 
-async def _created(chain: Chain, flow: Flow) -> list[tuple[int, str]]:
+async def _created(chain: Chain, flow: ContractDriver) -> list[tuple[int, str]]:
     """(order id, block hash) of every OrderCreated since the deployment."""
     events = decode_logs(await chain.logs(flow.deployment.block_number, await chain.head()))
     return [(e.order_id, e.block_hash) for e in events if e.kind is EventKind.CREATED]
@@ -98,7 +98,7 @@ def test_the_runtime_code_is_what_compile_mjs_builds_from_the_source() -> None:
 
 
 async def test_one_call_per_block_reads_what_one_call_per_order_reads(
-    flow: Flow, rpc: JsonRpc, proxy: RewritingProxy
+    flow: ContractDriver, rpc: JsonRpc, proxy: RewritingProxy
 ) -> None:
     # 25 + 25 + 3 creates in three blocks, then cancels and modifies in later blocks: read at
     # their creation block, modified orders still show what they were created with.
@@ -120,7 +120,7 @@ async def test_one_call_per_block_reads_what_one_call_per_order_reads(
 
 @pytest.mark.parametrize("overrides", ["reject", "ignore"])
 async def test_a_node_that_does_not_run_the_reader_is_read_with_one_call_per_order(
-    flow: Flow, rpc: JsonRpc, proxy: RewritingProxy, overrides: str
+    flow: ContractDriver, rpc: JsonRpc, proxy: RewritingProxy, overrides: str
 ) -> None:
     bulk_orders(flow, 30, per_block=15)
     proxy.overrides = overrides
@@ -137,7 +137,7 @@ async def test_a_node_that_does_not_run_the_reader_is_read_with_one_call_per_ord
 
 
 async def test_orders_of_a_block_the_node_does_not_have_raise_block_missing(
-    flow: Flow, rpc: JsonRpc
+    flow: ContractDriver, rpc: JsonRpc
 ) -> None:
     bulk_orders(flow, 4, per_block=4)
     chain = Chain(rpc, flow.deployment.trading, reader=True)
@@ -149,7 +149,7 @@ async def test_orders_of_a_block_the_node_does_not_have_raise_block_missing(
 
 
 async def test_batch_answers_out_of_order_or_with_a_failed_element_map_to_their_calls(
-    flow: Flow, rpc: JsonRpc, proxy: RewritingProxy
+    flow: ContractDriver, rpc: JsonRpc, proxy: RewritingProxy
 ) -> None:
     bulk_orders(flow, 12, per_block=6)
     calls = [("eth_getBlockByNumber", [hex(n), False]) for n in range(1, 9)]

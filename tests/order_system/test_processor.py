@@ -10,8 +10,8 @@ from decimal import Decimal
 import asyncpg
 import orjson
 import pytest
+from contract_driver import LIMIT, ContractDriver
 from indexing import clear, dump, index, processor
-from order_flow import LIMIT, Flow
 
 from order_system.events import store
 from order_system.events.reorg import Halt
@@ -32,7 +32,7 @@ async def test_a_second_writer_waits_for_the_advisory_lock(clean_db: asyncpg.Poo
 
 
 async def test_a_batch_from_a_stale_checkpoint_is_refused(
-    flow: Flow, clean_db: asyncpg.Pool, rpc: JsonRpc
+    flow: ContractDriver, clean_db: asyncpg.Pool, rpc: JsonRpc
 ) -> None:
     flow.create(
         flow.users[0], "ETH", "USDC", Decimal("0.1"), Decimal("1"), Decimal("0"), LIMIT, True
@@ -53,7 +53,7 @@ async def test_a_batch_from_a_stale_checkpoint_is_refused(
 
 
 async def test_another_chain_or_a_node_restarted_from_genesis_halts(
-    flow: Flow, clean_db: asyncpg.Pool, rpc: JsonRpc
+    flow: ContractDriver, clean_db: asyncpg.Pool, rpc: JsonRpc
 ) -> None:
     await index(clean_db, rpc, flow.deployment)
     await clean_db.execute(
@@ -67,7 +67,7 @@ async def test_another_chain_or_a_node_restarted_from_genesis_halts(
 
 
 async def test_an_order_created_before_the_start_block_is_read_at_its_first_event(
-    flow: Flow, clean_db: asyncpg.Pool, rpc: JsonRpc
+    flow: ContractDriver, clean_db: asyncpg.Pool, rpc: JsonRpc
 ) -> None:
     order_id, _ = flow.create(
         flow.users[1], "ETH", "USDC", Decimal("0.2"), Decimal("1.1"), Decimal("0"), LIMIT, True
@@ -84,7 +84,7 @@ async def test_an_order_created_before_the_start_block_is_read_at_its_first_even
 
 
 async def test_a_write_failing_after_the_next_range_was_prepared_leaves_no_trace(
-    flow: Flow, clean_db: asyncpg.Pool, rpc: JsonRpc, monkeypatch: pytest.MonkeyPatch
+    flow: ContractDriver, clean_db: asyncpg.Pool, rpc: JsonRpc, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One block per range: the MODIFIED block's write fails only once the CANCELLED block
     after it has been prepared from the cache. The same processor then resumes from its

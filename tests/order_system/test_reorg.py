@@ -9,8 +9,8 @@ from typing import Any
 
 import asyncpg
 import pytest
+from contract_driver import LIMIT, STOP, ContractDriver
 from indexing import clear, dump, index, processor
-from order_flow import LIMIT, STOP, Flow
 
 from order_system.events.reorg import Halt
 from order_system.rpc import JsonRpc
@@ -18,7 +18,7 @@ from order_system.rpc import JsonRpc
 WINDOW = 8
 
 
-def _orders_in_blocks(flow: Flow, blocks: int, salt: str) -> None:
+def _orders_in_blocks(flow: ContractDriver, blocks: int, salt: str) -> None:
     """`blocks` blocks, each with one order transaction (amounts vary with `salt`)."""
     alice, bob = flow.users[0], flow.users[1]
     for i in range(blocks):
@@ -38,12 +38,12 @@ def _orders_in_blocks(flow: Flow, blocks: int, salt: str) -> None:
             )
 
 
-def _pending(flow: Flow, user: str) -> bool:
+def _pending(flow: ContractDriver, user: str) -> bool:
     order = flow.get_order(flow.order_count())
     return bool(order[1] == user and not order[9])
 
 
-async def _equals_fresh_index(pool: asyncpg.Pool, rpc: JsonRpc, flow: Flow) -> None:
+async def _equals_fresh_index(pool: asyncpg.Pool, rpc: JsonRpc, flow: ContractDriver) -> None:
     indexed = await dump(pool)
     await clear(pool)
     await index(pool, rpc, flow.deployment, reorg_window=WINDOW)
@@ -52,7 +52,7 @@ async def _equals_fresh_index(pool: asyncpg.Pool, rpc: JsonRpc, flow: Flow) -> N
 
 @pytest.mark.parametrize("depth", [1, 2, 5, WINDOW])
 async def test_reorg_up_to_the_window_equals_a_fresh_index(
-    flow: Flow, clean_db: asyncpg.Pool, rpc: JsonRpc, depth: int
+    flow: ContractDriver, clean_db: asyncpg.Pool, rpc: JsonRpc, depth: int
 ) -> None:
     _orders_in_blocks(flow, 4, "base")
     async with clean_db.acquire() as connection:
@@ -73,7 +73,7 @@ async def test_reorg_up_to_the_window_equals_a_fresh_index(
 
 
 async def test_reorg_to_a_chain_of_the_same_height_is_noticed_at_the_tip(
-    flow: Flow, clean_db: asyncpg.Pool, rpc: JsonRpc
+    flow: ContractDriver, clean_db: asyncpg.Pool, rpc: JsonRpc
 ) -> None:
     _orders_in_blocks(flow, 2, "base")
     async with clean_db.acquire() as connection:
@@ -90,7 +90,7 @@ async def test_reorg_to_a_chain_of_the_same_height_is_noticed_at_the_tip(
 
 
 async def test_a_transaction_re_mined_in_a_later_block_is_indexed_once(
-    flow: Flow, clean_db: asyncpg.Pool, rpc: JsonRpc
+    flow: ContractDriver, clean_db: asyncpg.Pool, rpc: JsonRpc
 ) -> None:
     async with clean_db.acquire() as connection:
         indexer = processor(connection, rpc, flow.deployment, reorg_window=WINDOW)
@@ -140,7 +140,7 @@ async def test_a_transaction_re_mined_in_a_later_block_is_indexed_once(
 
 
 async def test_a_reorg_deeper_than_the_window_halts_and_leaves_the_index_alone(
-    flow: Flow, clean_db: asyncpg.Pool, rpc: JsonRpc
+    flow: ContractDriver, clean_db: asyncpg.Pool, rpc: JsonRpc
 ) -> None:
     async with clean_db.acquire() as connection:
         indexer = processor(connection, rpc, flow.deployment, reorg_window=WINDOW)
