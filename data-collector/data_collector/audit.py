@@ -9,7 +9,6 @@ would spend request weight forever on minutes that stay missing."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
@@ -19,6 +18,7 @@ import asyncpg
 from data_collector import backfill, candle_store, paging, state_store, storage
 from data_collector.rest import BinanceError, BinanceRest
 from data_collector.types import DB_DOWN
+from linkora_core.backoff import pause
 
 log = logging.getLogger(__name__)
 
@@ -86,11 +86,7 @@ async def run_audits(
 ) -> None:
     """Audit every symbol each `interval` seconds until `stop` is set; with `start_ms`
     (START_DATE), from there or the symbol's listing on."""
-    while not stop.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), interval)
-        if stop.is_set():
-            return
+    while await pause(interval, stop):
         started = time.monotonic()
         for symbol in symbols:
             try:

@@ -23,8 +23,13 @@ from data_collector.candle_store import StagedRow
 from data_collector.progress import Progress
 from data_collector.rest import BinanceRest
 from data_collector.types import DB_DOWN
+from linkora_core.backoff import RetryPolicy
 
 log = logging.getLogger(__name__)
+
+# A batch of backfilled candles waits for the database: 10 s at most between tries, since
+# the fetchers are held back (full queue) until it is written.
+WRITE_RETRY = RetryPolicy(first=0.5, cap=10.0)
 
 
 @dataclass(slots=True)
@@ -184,7 +189,9 @@ class BulkWriter:
                 await self._write_retrying(pages)
 
     async def _write_retrying(self, pages: list[Page]) -> None:
-        delay = 0.5
+        # No stop event: the backfill closes its writers on stop and cancels one still
+        # retrying after FLUSH_SECONDS.
+        backoff = WRITE_RETRY.backoff()
         while True:
             try:
                 await self._write(pages)
@@ -196,11 +203,10 @@ class BulkWriter:
                     log.error("backfill bookkeeping of %s refused: %r", symbols, error)
                     self.failures += 1
                     return
-                log.warning("writing candles failed (%r); retry in %.1fs", error, delay)
+                log.warning("writing candles failed (%r); retry in %.1fs", error, backoff.upcoming)
             except DB_DOWN as error:
                 log.warning("database unavailable while writing candles (%r); retry", error)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
+            await backoff.wait()
 
     def _refused(self, row: StagedRow, error: asyncpg.PostgresError) -> None:
         self.refusals.report("backfill", f"{row[0]} candle at {row[1]}", error)

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -41,39 +42,41 @@ from data_collector.status import CollectorStatus
 from data_collector.types import DB_DOWN
 from data_collector.ws_stream import StreamCollector
 from linkora_core import db
+from linkora_core.backoff import RetryPolicy, pause
 from linkora_core.readiness import CachedCheck
 from linkora_core.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 5.0
+RETENTION_EVERY = 300.0  # seconds between deletions of order-book snapshots past retention
+
+EXCHANGE_INFO_RETRY = RetryPolicy(first=1.0, cap=30.0)
+# A failed backfill starts its symbol over, spending request weight again: at most once a
+# minute while the exchange or the database stays away.
+BACKFILL_RETRY = RetryPolicy(first=1.0, cap=60.0)
 
 
+@dataclass(eq=False)
 class Collector:
-    def __init__(
-        self,
-        settings: CollectorSettings,
-        pool: asyncpg.Pool,
-        rest: BinanceRest,
-        session: aiohttp.ClientSession,
-        publisher: Publisher,
-    ) -> None:
-        self.settings = settings
-        self.pool = pool
-        self.rest = rest
-        self.session = session
-        self.publisher = publisher
+    settings: CollectorSettings
+    pool: asyncpg.Pool
+    rest: BinanceRest
+    session: aiohttp.ClientSession
+    publisher: Publisher
+    stream: StreamCollector | None = field(default=None, init=False)
+    poller: Poller | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
         self.refusals = storage.Refusals()
-        self.store = LiveStore(pool, settings.orderbook_store_interval, self.refusals)
+        self.store = LiveStore(self.pool, self.settings.orderbook_store_interval, self.refusals)
         self.status = CollectorStatus()
-        for symbol in settings.symbols:
+        for symbol in self.settings.symbols:
             self.status.of(symbol)
         self.backfilled = asyncio.Event()
-        self.stream: StreamCollector | None = None
-        self.poller: Poller | None = None
         self.tasks = BackgroundTasks("data-collector")
-        self._database = CachedCheck(lambda: db.is_healthy(pool))
-        self._redis = CachedCheck(publisher.redis_answers)
+        self._database = CachedCheck(lambda: db.is_healthy(self.pool))
+        self._redis = CachedCheck(self.publisher.redis_answers)
 
     async def problems(self) -> dict[str, str]:
         """Why the collector is not ready (`/ready`): its database or Redis does not answer,
@@ -165,7 +168,8 @@ class Collector:
         await stop.wait()
 
     async def prepare(self) -> None:
-        delay = 1.0
+        # No stop event in prepare or the backfill: a stop cancels them (see `run`).
+        backoff = EXCHANGE_INFO_RETRY.backoff()
         while True:
             try:
                 await self.rest.exchange_info()
@@ -173,9 +177,9 @@ class Collector:
             except BinanceBlocked:
                 raise
             except BinanceError as error:
+                delay = backoff.next_delay()
                 log.warning("exchangeInfo failed (%s); retry in %.0fs", error, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
         log.info(
             "REQUEST_WEIGHT limit %d/min; pacing at %d",
             self.rest.budget.limit,
@@ -227,7 +231,7 @@ class Collector:
         log.info("backfill done: %d rows changed", sum(w.rows_changed for w in writers))
 
     async def _backfill(self, symbol: str, writer: backfill.BulkWriter) -> None:
-        delay = 1.0
+        backoff = BACKFILL_RETRY.backoff()
         while True:
             try:
                 await self._backfill_once(symbol, writer)
@@ -237,9 +241,9 @@ class Collector:
                 await self._set_phase(symbol, "error", str(error))
                 return
             except (BinanceError, aiohttp.ClientError, ValueError, *DB_DOWN) as error:
+                delay = backoff.next_delay()
                 log.warning("backfill of %s failed (%r); retry in %.0fs", symbol, error, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 60.0)
 
     async def _backfill_once(self, symbol: str, writer: backfill.BulkWriter) -> None:
         await self._set_phase(symbol, "backfill")
@@ -305,5 +309,4 @@ class Collector:
                     log.info("removed %d order-book snapshots past retention", deleted)
             except DB_DOWN as error:
                 log.warning("order-book retention skipped: %r", error)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 300)
+            await pause(RETENTION_EVERY, stop)

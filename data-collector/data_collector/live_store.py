@@ -16,10 +16,14 @@ import asyncpg
 
 from data_collector import book_store, candle_store, state_store, storage
 from data_collector.types import DB_DOWN, Book, LiveCandle
+from linkora_core.backoff import Backoff, RetryPolicy
 
 log = logging.getLogger(__name__)
 
 MAX_BOOKS = 10_000
+# Live data waits in memory while the database is away: retried at least every 5 s, so it is
+# written within seconds of the database's return.
+DB_RETRY = RetryPolicy(first=0.5, cap=5.0)
 
 
 class LiveStore:
@@ -63,8 +67,9 @@ class LiveStore:
         return len(self._candles) + len(self._books)
 
     async def run(self, period: float = 0.2) -> None:
-        """Flush every `period` seconds while there is something to write, until cancelled."""
-        delay = 0.5
+        """Flush every `period` seconds while there is something to write, until cancelled
+        (no stop event: the collector cancels it, then flushes once more itself)."""
+        backoff = DB_RETRY.backoff()
         while True:
             await self._wake.wait()
             self._wake.clear()
@@ -75,26 +80,25 @@ class LiveStore:
                     # Refused bookkeeping (the candles and books themselves are isolated).
                     log.error("live bookkeeping refused by the database: %r", error)
                     continue
-                await self._backoff(error, delay)
-                delay = min(delay * 2, 5.0)
+                await self._db_away(error, backoff)
                 continue
             except DB_DOWN as error:
-                await self._backoff(error, delay)
-                delay = min(delay * 2, 5.0)
+                await self._db_away(error, backoff)
                 continue
             if not self.db_up:
                 log.info("database is back; buffered live data written")
-            self.db_up, delay = True, 0.5
+            self.db_up = True
+            backoff.reset()
             await asyncio.sleep(period)
 
-    async def _backoff(self, error: BaseException, delay: float) -> None:
+    async def _db_away(self, error: BaseException, backoff: Backoff) -> None:
         if self.db_up:
             log.warning("database unavailable (%r); live data buffered", error)
         self.db_up = False
         # Connections that lived through the outage may be broken: open fresh ones.
         await self._pool.expire_connections()
         self._wake.set()
-        await asyncio.sleep(delay)
+        await backoff.wait()
 
     async def flush(self) -> None:
         candles, self._candles = self._candles, {}

@@ -23,11 +23,15 @@ import aiohttp
 import orjson
 
 from data_collector.weights import WeightBudget, request_weight_limit
+from linkora_core.backoff import RetryPolicy
 
 log = logging.getLogger(__name__)
 
 KLINE_WEIGHT = 2
 KLINE_LIMIT = 1000
+# Retries of one request: a blip is retried within a fraction of a second; with the cap at
+# 10 s the default 8 attempts wait about 23 s in all before the caller hears of an outage.
+REQUEST_RETRY = RetryPolicy(first=0.2, cap=10.0)
 _RETRYABLE = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError)
 
 
@@ -133,7 +137,8 @@ class BinanceRest:
     async def get(self, path: str, params: Mapping[str, str], weight: int) -> Any:
         """One GET with pacing, Retry-After handling and retries; the decoded JSON body."""
         url = self._base + path
-        backoff = 0.2
+        # No stop event: the caller's task is cancelled on stop.
+        backoff = REQUEST_RETRY.backoff()
         failures = 0
         while True:
             await self._reserve(weight)
@@ -152,9 +157,9 @@ class BinanceRest:
                 failures += 1
                 if failures >= self._max_attempts:
                     raise BinanceUnavailable(f"GET {path} failed: {error!r}") from error
-                log.warning("GET %s failed (%r); retry in %.1fs", path, error, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+                delay = backoff.next_delay()
+                log.warning("GET %s failed (%r); retry in %.1fs", path, error, delay)
+                await asyncio.sleep(delay)
                 continue
             if status == 200:
                 try:
@@ -164,8 +169,7 @@ class BinanceRest:
                 failures += 1
                 if failures >= self._max_attempts:
                     raise malformed
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+                await backoff.wait()
                 continue
             if status in (429, 418):
                 default = 60.0 if status == 429 else 120.0
@@ -180,9 +184,9 @@ class BinanceRest:
                 failures += 1
                 if failures >= self._max_attempts:
                     raise BinanceUnavailable(f"GET {path}: HTTP {status} after {failures} tries")
-                log.warning("GET %s: HTTP %d; retry in %.1fs", path, status, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+                delay = backoff.next_delay()
+                log.warning("GET %s: HTTP %d; retry in %.1fs", path, status, delay)
+                await asyncio.sleep(delay)
                 continue
             code, message = _error_body(payload)
             raise BinanceRequestError(status, code, message)

@@ -8,7 +8,7 @@ on the same IP), and refuses everything while a Retry-After window from a 429/41
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 WINDOW_SECONDS = 60.0
 # Sent a little after the window turns over, in case our clock runs ahead of the server's.
@@ -44,21 +44,23 @@ def request_weight_limit(exchange_info: object) -> RateLimit | None:
     return None
 
 
+@dataclass(eq=False)
 class WeightBudget:
     """Spend at most `fraction` of `limit` per minute; wait out Retry-After windows.
 
     Every method takes `now` (epoch seconds) so the accounting is testable without a clock.
     """
 
-    def __init__(self, limit: int = 6000, fraction: float = 0.8) -> None:
-        if limit <= 0 or not 0 < fraction <= 1:
+    limit: int = 6000
+    fraction: float = 0.8
+    used: int = field(default=0, init=False)
+    blocked_until: float = field(default=0.0, init=False)
+    rejections: int = field(default=0, init=False)  # 429/418 answers seen
+    _window: int = field(default=-1, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.limit <= 0 or not 0 < self.fraction <= 1:
             raise ValueError("limit must be positive and fraction in (0, 1]")
-        self.limit = limit
-        self.fraction = fraction
-        self.used = 0
-        self.blocked_until = 0.0
-        self.rejections = 0  # 429/418 answers seen
-        self._window = -1
 
     @property
     def allowance(self) -> int:
