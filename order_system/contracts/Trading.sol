@@ -3,6 +3,7 @@ pragma solidity 0.8.26;
 
 import {IERC20} from "./IERC20.sol";
 import {IOracle} from "./IOracle.sol";
+import {ITrading} from "./ITrading.sol";
 import {TokenTransfers} from "./TokenTransfers.sol";
 
 /// @title Conditional orders escrowed in ETH or ERC-20 and filled from the contract's liquidity.
@@ -15,7 +16,7 @@ import {TokenTransfers} from "./TokenTransfers.sol";
 /// CONDITIONAL is part of the interface but not accepted by this implementation.
 /// Keepers execute through the Router (the event's executor is then the Router); the owner of a
 /// `selfExecutable` order may execute it directly (the executor is then the owner).
-contract Trading {
+contract Trading is ITrading {
     using TokenTransfers for address;
 
     uint8 public constant LIMIT = 0;
@@ -62,15 +63,6 @@ contract Trading {
     mapping(address => uint256) public escrowed;
     mapping(uint256 => StoredOrder) private _orders;
     uint256 private _lock = 1;
-
-    event OrderCreated(
-        uint256 indexed orderId, address indexed user, address tokenIn, address tokenOut, uint256 amountIn
-    );
-    event OrderExecuted(uint256 indexed orderId, address indexed executor, uint256 amountOut);
-    event OrderCancelled(uint256 indexed orderId, address indexed user);
-    event OrderModified(uint256 indexed orderId, uint256 newTargetPrice, uint256 newMinAmountOut);
-    event RouterSet(address indexed router);
-    event LiquidityWithdrawn(address indexed token, address indexed to, uint256 amount);
 
     error NotOwner();
     error NotRouter();
