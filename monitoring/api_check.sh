@@ -41,9 +41,7 @@ check_metrics() {
     fi
 }
 
-detect_stack
-section "Linkora API check"
-show_stack
+begin_report "Linkora API check"
 
 section "api-server"
 if [[ -z "$API_URL" ]]; then

@@ -9,16 +9,11 @@ set -euo pipefail
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-IDLE_TX_SECONDS="${IDLE_TX_SECONDS:-60}"
-LONG_QUERY_SECONDS="${LONG_QUERY_SECONDS:-300}"
-require_seconds IDLE_TX_SECONDS
-require_seconds LONG_QUERY_SECONDS
+session_limits 60 300
 CONNECTIONS_WARN_PCT="${CONNECTIONS_WARN_PCT:-70}"
 CONNECTIONS_FAIL_PCT="${CONNECTIONS_FAIL_PCT:-90}"
 
-detect_stack
-section "Linkora database connections"
-show_stack
+begin_report "Linkora database connections"
 section "reachability"
 if ! check_database; then
     verdict "db_connections_check"

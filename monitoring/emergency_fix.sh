@@ -13,10 +13,7 @@ set -euo pipefail
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-IDLE_TX_SECONDS="${IDLE_TX_SECONDS:-300}"
-LONG_QUERY_SECONDS="${LONG_QUERY_SECONDS:-900}"
-require_seconds IDLE_TX_SECONDS
-require_seconds LONG_QUERY_SECONDS
+session_limits 300 900
 apply=false
 case "${1:---dry-run}" in
 --dry-run) ;;
@@ -60,23 +57,23 @@ remedy() {
     done <<<"$rows"
 }
 
-detect_stack
-section "Linkora emergency fix ($($apply && echo apply || echo dry run))"
-show_stack
+# Run one service check; when it failed, say how to restart that service.
+#   check_or_hint CHECK SERVICE
+check_or_hint() {
+    local before=$FAILS
+    "$1"
+    if ((FAILS > before)); then
+        restart_hint "$2"
+    fi
+}
+
+begin_report "Linkora emergency fix ($($apply && echo apply || echo dry run))"
 
 section "services"
-before=$FAILS
-check_api_health
-((FAILS > before)) && restart_hint api-server
-before=$FAILS
-check_order_api_health
-((FAILS > before)) && restart_hint order-api
-before=$FAILS
-check_collector
-((FAILS > before)) && restart_hint data-collector
-before=$FAILS
-check_indexer
-((FAILS > before)) && restart_hint order-events
+check_or_hint check_api_health api-server
+check_or_hint check_order_api_health order-api
+check_or_hint check_collector data-collector
+check_or_hint check_indexer order-events
 
 section "database"
 if check_database; then

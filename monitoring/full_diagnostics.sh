@@ -17,14 +17,9 @@ EVENTS_METRICS=(order_indexer_chain_head order_indexer_processed_block order_ind
 check_metric_names() {
     local name="$1" base="$2" body metric missing=()
     shift 2
-    if [[ -z "$base" ]]; then
-        warn "$name /metrics: no URL known"
-        return
-    fi
-    if ! body="$(http_get "$base/metrics" 2>&1)"; then
-        fail "$name /metrics unreachable: ${body//$'\n'/ }"
-        return
-    fi
+    fetch warn "$name /metrics: no URL known" "$name /metrics unreachable" "$base" /metrics ||
+        return 0
+    body="$BODY"
     for metric in "$@"; do
         grep -q "^$metric" <<<"$body" || missing+=("$metric")
     done
@@ -48,15 +43,10 @@ sub_report() {
     fi
 }
 
-detect_stack
-section "Linkora full diagnostics  $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-show_stack
+begin_report "Linkora full diagnostics  $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 
 section "services"
-check_api_health
-check_order_api_health
-check_collector
-check_indexer
+check_services
 
 section "metrics"
 check_metric_names api-server "$API_URL" "${API_METRICS[@]}"

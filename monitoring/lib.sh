@@ -187,12 +187,47 @@ require_seconds() {
     fi
 }
 
+# IDLE_TX_SECONDS and LONG_QUERY_SECONDS from the environment, else these defaults; exit 2
+# unless both are whole numbers of seconds.
+#   session_limits IDLE_DEFAULT LONG_DEFAULT
+session_limits() {
+    IDLE_TX_SECONDS="${IDLE_TX_SECONDS:-$1}"
+    LONG_QUERY_SECONDS="${LONG_QUERY_SECONDS:-$2}"
+    require_seconds IDLE_TX_SECONDS
+    require_seconds LONG_QUERY_SECONDS
+}
+
 show_stack() {
     info "stack: $STACK_MODE"
     info "api-server: ${API_URL:-?}  order-api: ${ORDER_API_URL:-?}"
     info "collector: ${COLLECTOR_URL:-?}  events: ${EVENTS_URL:-?}"
     info "database: ${DB_USER}@${DB_HOST}:${DB_PORT}/${DB_NAME}"
 }
+
+# How every report starts: find the stack, title the report, say which stack it reads.
+begin_report() {
+    detect_stack
+    section "$1"
+    show_stack
+}
+
+# GET BASE/PATH into BODY. False, having said why, when no URL is known (LEVEL is warn or
+# fail) or the service does not answer (FAIL, DOWN followed by the error).
+#   fetch LEVEL NO_URL DOWN BASE PATH
+fetch() {
+    local level="$1" no_url="$2" down="$3" base="$4" path="$5"
+    if [[ -z "$base" ]]; then
+        "$level" "$no_url"
+        return 1
+    fi
+    if ! BODY="$(http_get "$base$path" 2>&1)"; then
+        fail "$down: ${BODY//$'\n'/ }"
+        return 1
+    fi
+}
+
+# A field of a JSON body, '?' when it is missing or the body is not JSON.
+json_field() { jq -r "$2 // \"?\"" <<<"$1" 2>/dev/null || echo '?'; }
 
 # -- checks shared by several scripts --------------------------------------------------------
 
@@ -206,54 +241,39 @@ check_database() {
     fi
 }
 
+# An API's /health into BODY, and its STATUS_FIELD into STATUS; false, having said FAIL, when
+# the API has no URL or does not answer.
+#   api_health NAME URL STATUS_FIELD
+api_health() {
+    fetch fail "$1: no URL" "$1 down or unhealthy at $2/health" "$2" /health || return 1
+    STATUS="$(json_field "$BODY" "$3")"
+}
+
 check_api_health() {
-    local body status
-    if [[ -z "$API_URL" ]]; then
-        fail "api-server: no URL"
-        return
-    fi
-    if ! body="$(http_get "$API_URL/health" 2>&1)"; then
-        fail "api-server down or unhealthy at $API_URL/health: ${body//$'\n'/ }"
-        return
-    fi
-    status="$(jq -r '.status // "?"' <<<"$body" 2>/dev/null || echo '?')"
-    case "$status" in
+    api_health api-server "$API_URL" .status || return 0
+    case "$STATUS" in
     healthy) ok "api-server healthy ($API_URL)" ;;
-    degraded) warn "api-server degraded: $(jq -c . <<<"$body")" ;;
-    *) fail "api-server /health says '$status'" ;;
+    degraded) warn "api-server degraded: $(jq -c . <<<"$BODY")" ;;
+    *) fail "api-server /health says '$STATUS'" ;;
     esac
 }
 
 check_order_api_health() {
-    local body status
-    if [[ -z "$ORDER_API_URL" ]]; then
-        fail "order-api: no URL"
-        return
-    fi
-    if ! body="$(http_get "$ORDER_API_URL/health" 2>&1)"; then
-        fail "order-api down or unhealthy at $ORDER_API_URL/health: ${body//$'\n'/ }"
-        return
-    fi
-    status="$(jq -r '.overall_status // "?"' <<<"$body" 2>/dev/null || echo '?')"
-    if [[ "$status" == healthy ]]; then
+    api_health order-api "$ORDER_API_URL" .overall_status || return 0
+    if [[ "$STATUS" == healthy ]]; then
         ok "order-api healthy ($ORDER_API_URL)"
     else
-        fail "order-api /health says '$status': $(jq -c . <<<"$body" 2>/dev/null)"
+        fail "order-api /health says '$STATUS': $(jq -c . <<<"$BODY" 2>/dev/null)"
     fi
 }
 
 # Collector: reachable, healthy, and every symbol's newest closed minute recent enough.
 check_collector() {
     local body status lagging
-    if [[ -z "$COLLECTOR_URL" ]]; then
-        warn "collector: no health URL known (set COLLECTOR_URL)"
-        return
-    fi
-    if ! body="$(http_get "$COLLECTOR_URL/health" 2>&1)"; then
-        fail "collector down at $COLLECTOR_URL/health: ${body//$'\n'/ }"
-        return
-    fi
-    status="$(jq -r '.status // "?"' <<<"$body" 2>/dev/null || echo '?')"
+    fetch warn "collector: no health URL known (set COLLECTOR_URL)" \
+        "collector down at $COLLECTOR_URL/health" "$COLLECTOR_URL" /health || return 0
+    body="$BODY"
+    status="$(json_field "$body" .status)"
     if [[ "$status" == healthy ]]; then
         ok "collector healthy"
     else
@@ -281,14 +301,9 @@ check_collector() {
 # Indexer: reachable and within INDEXER_MAX_LAG blocks of the head.
 check_indexer() {
     local body head processed lag
-    if [[ -z "$EVENTS_URL" ]]; then
-        warn "event indexer: no health URL known (set EVENTS_URL)"
-        return
-    fi
-    if ! body="$(http_get "$EVENTS_URL/health" 2>&1)"; then
-        fail "event indexer down at $EVENTS_URL/health: ${body//$'\n'/ }"
-        return
-    fi
+    fetch warn "event indexer: no health URL known (set EVENTS_URL)" \
+        "event indexer down at $EVENTS_URL/health" "$EVENTS_URL" /health || return 0
+    body="$BODY"
     # The indexer's own verdict first: a halted or stalled indexer can be 0 blocks behind.
     if [[ "$(jq -r '.verdict // "healthy"' <<<"$body")" != healthy ]]; then
         fail "event indexer: $(jq -r '.verdict' <<<"$body"): $(jq -c '.problems' <<<"$body")"
@@ -304,4 +319,12 @@ check_indexer() {
     else
         ok "event indexer: block $processed of $head ($lag behind)"
     fi
+}
+
+# The four services' health, in the order every report lists them.
+check_services() {
+    check_api_health
+    check_order_api_health
+    check_collector
+    check_indexer
 }

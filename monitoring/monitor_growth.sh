@@ -24,9 +24,7 @@ SNAPSHOT_SQL="SELECT CASE WHEN s.schemaname = 'public' THEN s.relname::text
  WHERE s.schemaname NOT LIKE 'pg\_temp\_%'
  GROUP BY 1 ORDER BY 1"
 
-detect_stack
-section "Linkora table growth over ${interval}s"
-show_stack
+begin_report "Linkora table growth over ${interval}s"
 section "database"
 if ! check_database; then
     verdict "monitor_growth"

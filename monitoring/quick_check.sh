@@ -8,14 +8,9 @@ set -euo pipefail
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-detect_stack
-section "Linkora quick check"
-show_stack
+begin_report "Linkora quick check"
 section "services"
-check_api_health
-check_order_api_health
-check_collector
-check_indexer
+check_services
 section "database"
 check_database || true
 verdict "quick_check"

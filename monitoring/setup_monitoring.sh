@@ -35,10 +35,16 @@ host_port() {
     printf '%s' "${url%%/*}"
 }
 
+# One scrape job with one target: scrape_job JOB URL
+scrape_job() {
+    printf '  - job_name: %s\n    static_configs:\n      - targets: ["%s"]\n' "$1" "$(host_port "$2")"
+}
+
 write_native_config() {
     local file="$1"
     mkdir -p "$(dirname "$file")"
-    cat >"$file" <<YAML
+    {
+        cat <<YAML
 # Written by monitoring/setup_monitoring.sh for the native stack ($(stack_file)).
 global:
   scrape_interval: 15s
@@ -48,19 +54,12 @@ global:
     platform: linkora
 
 scrape_configs:
-  - job_name: api-server
-    static_configs:
-      - targets: ["$(host_port "$API_URL")"]
-  - job_name: order-api
-    static_configs:
-      - targets: ["$(host_port "$ORDER_API_URL")"]
-  - job_name: data-collector
-    static_configs:
-      - targets: ["$(host_port "$COLLECTOR_URL")"]
-  - job_name: order-events
-    static_configs:
-      - targets: ["$(host_port "$EVENTS_URL")"]
 YAML
+        scrape_job api-server "$API_URL"
+        scrape_job order-api "$ORDER_API_URL"
+        scrape_job data-collector "$COLLECTOR_URL"
+        scrape_job order-events "$EVENTS_URL"
+    } >"$file"
 }
 
 # Prints "job target" lines; fails when the file is not a usable scrape config.
@@ -110,9 +109,7 @@ validate_dashboard() {
     fi
 }
 
-detect_stack
-section "Linkora monitoring setup"
-show_stack
+begin_report "Linkora monitoring setup"
 
 section "prometheus"
 if [[ "$STACK_MODE" == compose ]]; then
