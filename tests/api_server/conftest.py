@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 from api_server.app import create_app
 from api_server.ws_protocol import UVICORN_OPTIONS
 from devstack.ports import free_port
+from tests.http_checks import asgi_client
 
 
 @pytest.fixture
@@ -38,8 +39,7 @@ async def app(service_env: dict[str, str], clean_db: asyncpg.Pool) -> AsyncItera
 
 @pytest.fixture
 async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
+    async with asgi_client(app, "http://api") as http:
         yield http
 
 

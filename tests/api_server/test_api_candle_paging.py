@@ -12,6 +12,7 @@ from api_helpers import minute, settings_for, store_minutes
 from api_server.app import create_app
 from api_server.rollups import roll_symbol
 from linkora_core.timeframes import MINUTE_MS
+from tests.http_checks import running
 
 SYMBOL = "PAGEUSDT"
 BASE = int(datetime(2024, 5, 1, tzinfo=UTC).timestamp()) * 1000
@@ -54,18 +55,23 @@ async def test_with_start_date_the_oldest_at_or_after_it_come_first(
     assert [c["timestamp"] for c in body] == [BASE + h * 3_600_000 for h in (1, 2)]
 
 
-async def test_link_header_pages_back_through_history_without_overlap(
-    client: httpx.AsyncClient, clean_db: asyncpg.Pool
-) -> None:
-    await store_hours(clean_db, 5, open_last=True)
-    await roll_symbol(clean_db, SYMBOL)
+async def follow_links(client: httpx.AsyncClient, url: str | None) -> list[int]:
+    """The candle timestamps of every page, from `url` along the `Link` headers."""
     seen: list[int] = []
-    url: str | None = f"/candles?symbol={SYMBOL}&timeframe=15&limit=7"
     while url:
         response = await get(client, url)
         seen += [c["timestamp"] for c in response.json()]
         link = response.headers.get("link")
         url = link[1 : link.index(">")] if link else None
+    return seen
+
+
+async def test_link_header_pages_back_through_history_without_overlap(
+    client: httpx.AsyncClient, clean_db: asyncpg.Pool
+) -> None:
+    await store_hours(clean_db, 5, open_last=True)
+    await roll_symbol(clean_db, SYMBOL)
+    seen = await follow_links(client, f"/candles?symbol={SYMBOL}&timeframe=15&limit=7")
     assert seen == [BASE + q * 900_000 for q in reversed(range(20))]
 
 
@@ -74,13 +80,9 @@ async def test_link_header_pages_forward_from_start_date(
 ) -> None:
     await store_hours(clean_db, 3)
     await roll_symbol(clean_db, SYMBOL)
-    seen: list[int] = []
-    url: str | None = f"/candles?symbol={SYMBOL}&timeframe=5&limit=10&start_date=2024-05-01"
-    while url:
-        response = await get(client, url)
-        seen += [c["timestamp"] for c in response.json()]
-        link = response.headers.get("link")
-        url = link[1 : link.index(">")] if link else None
+    seen = await follow_links(
+        client, f"/candles?symbol={SYMBOL}&timeframe=5&limit=10&start_date=2024-05-01"
+    )
     assert seen == [BASE + q * 300_000 for q in range(36)]
 
 
@@ -134,20 +136,18 @@ async def test_closed_pages_are_cached_and_open_ones_only_for_a_moment(
     )
     await store_hours(clean_db, 3, open_last=True)
     await roll_symbol(clean_db, SYMBOL)
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
-            closed = f"/candles?symbol={SYMBOL}&timeframe=1H&end_date=2024-05-01T02:00:00Z"
-            newest = f"/candles?symbol={SYMBOL}&timeframe=1H"
-            first = (await get(client, closed)).json()
-            open_before = (await get(client, newest)).json()
-            await clean_db.execute("UPDATE candle_rollups SET volume = 1")
-            await clean_db.execute("UPDATE candles SET volume = 2")
-            assert (await get(client, closed)).json() == first
-            assert (await get(client, newest)).json() == open_before
-            await asyncio.sleep(0.25)
-            assert (await get(client, closed)).json() == first
-            assert (await get(client, newest)).json() != open_before
+    async with running(application, "http://api") as client:
+        closed = f"/candles?symbol={SYMBOL}&timeframe=1H&end_date=2024-05-01T02:00:00Z"
+        newest = f"/candles?symbol={SYMBOL}&timeframe=1H"
+        first = (await get(client, closed)).json()
+        open_before = (await get(client, newest)).json()
+        await clean_db.execute("UPDATE candle_rollups SET volume = 1")
+        await clean_db.execute("UPDATE candles SET volume = 2")
+        assert (await get(client, closed)).json() == first
+        assert (await get(client, newest)).json() == open_before
+        await asyncio.sleep(0.25)
+        assert (await get(client, closed)).json() == first
+        assert (await get(client, newest)).json() != open_before
 
 
 async def test_a_remembered_frontier_that_lags_still_gives_the_same_candles(
@@ -160,12 +160,10 @@ async def test_a_remembered_frontier_that_lags_still_gives_the_same_candles(
     await store_hours(clean_db, 2)
     await roll_symbol(clean_db, SYMBOL)
     url = f"/candles?symbol={SYMBOL}&timeframe=15&limit=50"
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
-            before = (await get(client, url)).json()  # frontiers remembered now
-            await store_hours(clean_db, 4, open_last=True)
-            await roll_symbol(clean_db, SYMBOL)  # the real frontiers move on
-            after = (await get(client, url)).json()
+    async with running(application, "http://api") as client:
+        before = (await get(client, url)).json()  # frontiers remembered now
+        await store_hours(clean_db, 4, open_last=True)
+        await roll_symbol(clean_db, SYMBOL)  # the real frontiers move on
+        after = (await get(client, url)).json()
     assert [c["timestamp"] for c in after] == [BASE + q * 900_000 for q in reversed(range(16))]
     assert after[-len(before) :] == before

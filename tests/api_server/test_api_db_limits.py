@@ -3,16 +3,15 @@ database connection in time answers 503 instead of waiting for ever."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import asyncpg
-import httpx
 import pytest
 from api_helpers import settings_for
 from starlette.applications import Starlette
 
 from api_server.app import create_app
+from tests.http_checks import assert_a_busy_pool_answers_503
 
 
 @pytest.fixture
@@ -43,10 +42,6 @@ async def test_api_queries_carry_the_statement_timeout(one_connection_app: Starl
 async def test_a_request_that_waits_too_long_for_a_connection_answers_503(
     one_connection_app: Starlette,
 ) -> None:
-    transport = httpx.ASGITransport(app=one_connection_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
-        async with one_connection_app.state.pool.acquire():  # the only connection is busy
-            response = await asyncio.wait_for(client.get("/candles?symbol=BTCUSDT"), 10)
-        assert response.status_code == 503
-        assert response.headers["retry-after"] == "1"
-        assert (await client.get("/candles?symbol=BTCUSDT")).status_code == 200
+    await assert_a_busy_pool_answers_503(
+        one_connection_app, "http://api", "/candles?symbol=BTCUSDT"
+    )

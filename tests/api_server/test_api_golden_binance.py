@@ -3,11 +3,8 @@
 
 from __future__ import annotations
 
-import csv
-import os
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import aiohttp
 import asyncpg
@@ -25,13 +22,8 @@ from data_collector.weights import WeightBudget
 from exchange_sim.config import SimConfig
 from exchange_sim.server import SimServer
 from linkora_core.candles import Candle
+from tests.golden import ETH_DIR, ETH_MINUTES, eth_minutes, ms, read_rows
 
-ETH_DIR = (
-    Path(os.environ.get("LINKORA_SHARED_DIR") or Path(__file__).resolve().parents[3] / "shared")
-    / "data"
-    / "binance"
-    / "ethusdt_2020-01"
-)
 # Buckets holding one of the 8 minutes the source file lacks (see the data README): only
 # their volume differs, and it is short.
 SHORT_4H = {
@@ -46,39 +38,15 @@ SHORT_4H = {
 }
 
 
-def eth_minutes() -> list[Candle]:
-    with (ETH_DIR / "ETHUSDT_1m.csv").open(newline="") as f:
-        return [
-            Candle(
-                open_time_ms=int(r["timestamp"]),
-                open=Decimal(r["open"]),
-                high=Decimal(r["high"]),
-                low=Decimal(r["low"]),
-                close=Decimal(r["close"]),
-                volume=Decimal(r["volume"]),
-                quote_volume=Decimal(r["quote_volume"]),
-                trades=int(r["trades"]),
-                taker_buy_volume=Decimal(r["taker_buy_volume"]),
-                taker_buy_quote_volume=Decimal(r["taker_buy_quote_volume"]),
-            )
-            for r in csv.DictReader(f)
-        ]
-
-
 def binance_klines(interval: str) -> list[dict[str, object]]:
-    with (ETH_DIR / f"ETHUSDT_{interval}.csv").open(newline="") as f:
-        out = []
-        for r in csv.DictReader(f):
-            layout = "%Y-%m-%d %H:%M:%S" if " " in r["timestamp"] else "%Y-%m-%d"
-            start = datetime.strptime(r["timestamp"], layout).replace(tzinfo=UTC)
-            out.append(
-                {
-                    "label": r["timestamp"],
-                    "timestamp": int(start.timestamp()) * 1000,
-                    **{k: Decimal(r[k]) for k in ("open", "high", "low", "close", "volume")},
-                }
-            )
-        return out
+    return [
+        {
+            "label": r["timestamp"],
+            "timestamp": ms(r["timestamp"]),
+            **{k: Decimal(r[k]) for k in ("open", "high", "low", "close", "volume")},
+        }
+        for r in read_rows(ETH_DIR / f"ETHUSDT_{interval}.csv")
+    ]
 
 
 @pytest.fixture
@@ -140,7 +108,7 @@ async def test_the_file_collected_through_the_simulator_reads_back_as_binance(
     `candles` -> rollups -> /candles, against Binance's own 4h and 1d klines."""
     config = SimConfig(
         symbols=(),
-        replay=(ETH_DIR / "ETHUSDT_1m.csv",),
+        replay=(ETH_MINUTES,),
         start="2020-01-02",
         clock_origin_ms=1578441600000,
         clock_speed=0.0,

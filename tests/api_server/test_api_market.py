@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from api_server.app import create_app
 from api_server.rollups import roll_symbol
 from linkora_core.timeframes import MINUTE_MS
+from tests.http_checks import running
 
 BASE = int(datetime(2024, 5, 1, tzinfo=UTC).timestamp()) * 1000
 
@@ -123,9 +124,7 @@ async def test_rest_requests_are_rate_limited_per_client_ip(
         settings_for(service_env, rate_limit_per_second=0.001, rate_limit_burst=3),
         maintain_rollups=False,
     )
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
-            statuses = [(await client.get("/symbols")).status_code for _ in range(4)]
-            assert statuses == [200, 200, 200, 429]
-            assert int((await client.get("/symbols")).headers["retry-after"]) > 0
+    async with running(application, "http://api") as client:
+        statuses = [(await client.get("/symbols")).status_code for _ in range(4)]
+        assert statuses == [200, 200, 200, 429]
+        assert int((await client.get("/symbols")).headers["retry-after"]) > 0

@@ -1,22 +1,13 @@
 """Our aggregation of real Binance klines against Binance's own larger klines."""
 
-import csv
-import os
-from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
-from linkora_core.candles import Candle, aggregate, has_trades, has_volume, parse_kline
+from linkora_core.candles import Candle, aggregate, has_trades, has_volume
 from linkora_core.timeframes import BINANCE_INTERVALS, MINUTE_MS, Timeframe
+from tests.golden import DATA_DIR, ETH_DIR, eth_minutes, ms, ohlcv
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DATA_DIR = (
-    Path(os.environ.get("LINKORA_SHARED_DIR") or REPO_ROOT.parent / "shared") / "data" / "binance"
-)
-
-ETH_DIR = DATA_DIR / "ethusdt_2020-01"
 # A collector paging bug in the source dropped one minute after every 1000-row page.
 ETH_MISSING_MINUTES = [
     "2020-01-02 14:40",
@@ -49,52 +40,6 @@ ZERO_TRADE_PATHS = [
 PRICES = ("open", "high", "low", "close")
 
 
-def ms(text: str) -> int:
-    for layout in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
-        try:
-            moment = datetime.strptime(text, layout).replace(tzinfo=UTC)
-        except ValueError:
-            continue
-        return int(moment.timestamp()) * 1000
-    raise ValueError(text)
-
-
-def read_rows(path: Path) -> list[dict[str, str]]:
-    if not path.is_file():
-        pytest.fail(f"golden file missing: {path} (set LINKORA_SHARED_DIR to the shared/ folder)")
-    with path.open(newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def load_eth_minutes() -> list[Candle]:
-    out = []
-    for r in read_rows(ETH_DIR / "ETHUSDT_1m.csv"):
-        ints = {"timestamp", "close_time", "trades"}
-        out.append(parse_kline([int(v) if k in ints else v for k, v in r.items()]))
-    return out
-
-
-def load_ohlcv(path: Path, interval: str) -> list[Candle]:
-    """The six-column files: no trade count, so every non-volume field is zero."""
-    zero = Decimal(0)
-    return [
-        Candle(
-            open_time_ms=ms(r["timestamp"]),
-            open=Decimal(r["open"]),
-            high=Decimal(r["high"]),
-            low=Decimal(r["low"]),
-            close=Decimal(r["close"]),
-            volume=Decimal(r["volume"]),
-            quote_volume=zero,
-            trades=0,
-            taker_buy_volume=zero,
-            taker_buy_quote_volume=zero,
-            timeframe=BINANCE_INTERVALS[interval],
-        )
-        for r in read_rows(path)
-    ]
-
-
 def mismatches(ours: list[Candle], binance: list[Candle], fields: tuple[str, ...]) -> set[int]:
     assert [c.open_time_ms for c in ours] == [c.open_time_ms for c in binance]
     return {
@@ -109,15 +54,15 @@ def test_the_golden_data_folder_exists() -> None:
 
 
 def test_eth_minutes_lack_exactly_the_eight_documented_minutes() -> None:
-    present = {c.open_time_ms for c in load_eth_minutes()}
+    present = {c.open_time_ms for c in eth_minutes()}
     expected = range(ms("2020-01-02"), ms("2020-01-08"), MINUTE_MS)
     assert [t for t in expected if t not in present] == [ms(m) for m in ETH_MISSING_MINUTES]
 
 
 @pytest.mark.parametrize("interval", ["4h", "1d"])
 def test_eth_minutes_rebuild_binance_prices_in_every_bucket(interval: str) -> None:
-    binance = load_ohlcv(ETH_DIR / f"ETHUSDT_{interval}.csv", interval)
-    ours = aggregate(load_eth_minutes(), BINANCE_INTERVALS[interval])
+    binance = ohlcv(ETH_DIR / f"ETHUSDT_{interval}.csv", interval)
+    ours = aggregate(eth_minutes(), BINANCE_INTERVALS[interval])
     assert len(ours) == {"4h": 36, "1d": 6}[interval]
     assert mismatches(ours, binance, PRICES) == set()
 
@@ -125,8 +70,8 @@ def test_eth_minutes_rebuild_binance_prices_in_every_bucket(interval: str) -> No
 @pytest.mark.parametrize("interval", ["4h", "1d"])
 def test_eth_volume_differs_only_in_buckets_holding_a_missing_minute(interval: str) -> None:
     timeframe = BINANCE_INTERVALS[interval]
-    binance = load_ohlcv(ETH_DIR / f"ETHUSDT_{interval}.csv", interval)
-    ours = aggregate(load_eth_minutes(), timeframe)
+    binance = ohlcv(ETH_DIR / f"ETHUSDT_{interval}.csv", interval)
+    ours = aggregate(eth_minutes(), timeframe)
     short = {timeframe.bucket_start(ms(m)) for m in ETH_MISSING_MINUTES}
     assert mismatches(ours, binance, ("volume",)) == short
     assert all(
@@ -135,11 +80,11 @@ def test_eth_volume_differs_only_in_buckets_holding_a_missing_minute(interval: s
 
 
 def test_eth_daily_volume_shortfall_is_the_sum_of_its_four_hour_shortfalls() -> None:
-    minutes = load_eth_minutes()
+    minutes = eth_minutes()
 
     def shortfalls(interval: str) -> dict[int, Decimal]:
         ours = aggregate(minutes, BINANCE_INTERVALS[interval])
-        binance = load_ohlcv(ETH_DIR / f"ETHUSDT_{interval}.csv", interval)
+        binance = ohlcv(ETH_DIR / f"ETHUSDT_{interval}.csv", interval)
         return {b.open_time_ms: b.volume - o.volume for o, b in zip(ours, binance, strict=True)}
 
     four_hourly, daily = shortfalls("4h"), shortfalls("1d")
@@ -149,7 +94,7 @@ def test_eth_daily_volume_shortfall_is_the_sum_of_its_four_hour_shortfalls() -> 
 
 
 def test_eth_minutes_count_every_trade_and_taker_volume_once() -> None:
-    minutes = load_eth_minutes()
+    minutes = eth_minutes()
     (month,) = aggregate(minutes, Timeframe.MONTH_1)
     assert month.trades == sum(m.trades for m in minutes)
     assert month.taker_buy_volume == sum(m.taker_buy_volume for m in minutes)
@@ -163,8 +108,8 @@ def test_zero_trade_weeks_rebuild_binance_candles_exactly(
     week: str, symbol: str, small: str, large: str
 ) -> None:
     folder = DATA_DIR / "zero_trade" / week
-    subs = load_ohlcv(folder / f"{symbol}_{small}.csv", small)
-    binance = load_ohlcv(folder / f"{symbol}_{large}.csv", large)
+    subs = ohlcv(folder / f"{symbol}_{small}.csv", small)
+    binance = ohlcv(folder / f"{symbol}_{large}.csv", large)
     ours = aggregate(subs, BINANCE_INTERVALS[large], traded=has_volume)
     assert len(ours) == {"4h": 42, "1d": 7, "1w": 1}[large]
     assert mismatches(ours, binance, (*PRICES, "volume")) == set()
@@ -183,7 +128,7 @@ def test_zero_trade_weeks_rebuild_binance_candles_exactly(
 def test_zero_trade_weeks_hold_the_documented_placeholder_hour(
     week: str, symbol: str, hour: str
 ) -> None:
-    hours = load_ohlcv(DATA_DIR / "zero_trade" / week / f"{symbol}_1h.csv", "1h")
+    hours = ohlcv(DATA_DIR / "zero_trade" / week / f"{symbol}_1h.csv", "1h")
     quiet = [c for c in hours if not has_volume(c)]
     assert [c.open_time_ms for c in quiet] == [ms(hour)]
     (placeholder,) = quiet
@@ -194,7 +139,7 @@ def test_zero_trade_weeks_hold_the_documented_placeholder_hour(
 
 def test_the_2021_outage_hour_is_absent_and_its_bucket_is_built_from_three_hours() -> None:
     folder = DATA_DIR / "zero_trade" / "2021-02-08_2021-02-14"
-    hours = load_ohlcv(folder / "LINKUSDT_1h.csv", "1h")
+    hours = ohlcv(folder / "LINKUSDT_1h.csv", "1h")
     assert ms("2021-02-11 04:00") not in {c.open_time_ms for c in hours}
     in_bucket = [
         c for c in hours if ms("2021-02-11 04:00") <= c.open_time_ms < ms("2021-02-11 08:00")
@@ -207,8 +152,8 @@ def test_the_2021_outage_hour_is_absent_and_its_bucket_is_built_from_three_hours
 
 def test_files_without_trade_counts_need_the_volume_predicate() -> None:
     folder = DATA_DIR / "zero_trade" / "2019-04-29_2019-05-05"
-    hours = load_ohlcv(folder / "LINKUSDT_1h.csv", "1h")
-    (binance,) = load_ohlcv(folder / "LINKUSDT_1w.csv", "1w")
+    hours = ohlcv(folder / "LINKUSDT_1h.csv", "1h")
+    (binance,) = ohlcv(folder / "LINKUSDT_1w.csv", "1w")
     # With trades=0 everywhere every hour looks like a placeholder: prices freeze at the first.
     (wrong,) = aggregate(hours, Timeframe.WEEK_1, traded=has_trades)
     assert (wrong.high, wrong.low) == (hours[0].high, hours[0].low) != (binance.high, binance.low)

@@ -4,7 +4,6 @@ that cannot get a database connection in time answers 503 instead of waiting for
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -17,6 +16,7 @@ from starlette.applications import Starlette
 
 from order_system.api.app import create_app
 from order_system.settings import OrderSettings
+from tests.http_checks import asgi_client, assert_a_busy_pool_answers_503
 
 ALICE = "0x70997970c51812dc3a010c7d01b50e0d17dc79c8"
 ETH = "0x" + "00" * 20
@@ -56,13 +56,7 @@ async def test_order_api_queries_carry_the_statement_timeout(
 async def test_a_request_that_waits_too_long_for_a_connection_answers_503(
     one_connection_app: Starlette,
 ) -> None:
-    transport = httpx.ASGITransport(app=one_connection_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://orders") as client:
-        async with one_connection_app.state.pool.acquire():  # the only connection is busy
-            response = await asyncio.wait_for(client.get("/orders/all"), 10)
-        assert response.status_code == 503
-        assert response.headers["retry-after"] == "1"
-        assert (await client.get("/orders/all")).status_code == 200
+    await assert_a_busy_pool_answers_503(one_connection_app, "http://orders", "/orders/all")
 
 
 async def _add_order(pool: asyncpg.Pool, order_id: int) -> None:
@@ -94,8 +88,7 @@ async def test_statistics_scan_the_last_day_once_per_cache_period(
         )
     )
     app.state.pool = clean_db
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://orders") as client:
+    async with asgi_client(app, "http://orders") as client:
         await _add_order(clean_db, 1)
         assert await _pending_last_day(client) == 1
         await _add_order(clean_db, 2)
