@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from web3 import Web3
 from web3.contract import Contract
@@ -19,6 +19,23 @@ LIMIT, STOP = 0, 1
 
 def units(amount: Decimal, decimals: int) -> int:
     return int(amount.scaleb(decimals))
+
+
+class ChainOrder(NamedTuple):
+    """Trading.getOrder's tuple, as the chain holds it (raw units)."""
+
+    id: int
+    user: str
+    token_in: str
+    token_out: str
+    amount_in: int
+    target: int
+    min_out: int
+    order_type: int
+    is_long: bool
+    executed: bool
+    created_at: int
+    self_executable: bool
 
 
 @dataclass(frozen=True)
@@ -116,8 +133,8 @@ class ContractDriver:
     def execute_self(self, user: str, order_id: int) -> TxReceipt:
         return self._send(self.trading.functions.executeOrder(order_id), user)
 
-    def get_order(self, order_id: int) -> Any:
-        return self.trading.functions.getOrder(order_id).call()
+    def get_order(self, order_id: int) -> ChainOrder:
+        return ChainOrder(*self.trading.functions.getOrder(order_id).call())
 
     def order_count(self) -> int:
         return int(self.trading.functions.orderCount().call())

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from contract_driver import ChainOrder
 from eth_abi.abi import decode
 from eth_typing import ChecksumAddress
 from web3 import Web3
@@ -86,8 +87,8 @@ class Chain:
         (created,) = trading_logs(receipt, self.trading.address, CREATED)
         return int.from_bytes(created["topics"][1], "big"), receipt
 
-    def get_order(self, order_id: int, block: BlockIdentifier = "latest") -> tuple[Any, ...]:
-        return tuple(self.trading.functions.getOrder(order_id).call(block_identifier=block))
+    def get_order(self, order_id: int, block: BlockIdentifier = "latest") -> ChainOrder:
+        return ChainOrder(*self.trading.functions.getOrder(order_id).call(block_identifier=block))
 
     def balance(self, symbol: str, account: str) -> int:
         if symbol == "ETH":
@@ -215,24 +216,15 @@ def test_token_orders_escrow_raw_units_for_each_decimals(
         ETH.lower(),
         amount,
     )
-    (
-        id_,
-        user,
-        token_in,
-        token_out,
-        amount_in,
-        target,
-        min_out,
-        order_type,
-        is_long,
-        executed,
-        created_at,
-        self_executable,
-    ) = chain.get_order(order_id)
-    assert (id_, user, token_in, token_out) == (order_id, chain.bob, chain.address(symbol), ETH)
-    assert (amount_in, target, min_out) == (amount, 2900 * E18, 0)
-    assert (order_type, is_long, executed, self_executable) == (STOP_LOSS, True, False, True)
-    assert created_at == chain.w3.eth.get_block(receipt["blockNumber"])["timestamp"]
+    order = chain.get_order(order_id)
+    assert (order.id, order.user, order.token_in, order.token_out) == (
+        order_id, chain.bob, chain.address(symbol), ETH,
+    )  # fmt: skip
+    assert (order.amount_in, order.target, order.min_out) == (amount, 2900 * E18, 0)
+    assert (order.order_type, order.is_long, order.executed, order.self_executable) == (
+        STOP_LOSS, True, False, True,
+    )  # fmt: skip
+    assert order.created_at == chain.w3.eth.get_block(receipt["blockNumber"])["timestamp"]
     assert chain.balance(symbol, chain.trading.address) == trading_before + amount
     assert chain.balance(symbol, chain.bob) == 0
     assert chain.balance(symbol, chain.router.address) == 0

@@ -52,38 +52,26 @@ async def test_scripted_flow_appears_in_the_api_with_every_field_equal_to_the_ch
 
     for order_id in range(1, flow.order_count() + 1):
         chain = flow.get_order(order_id)
-        (
-            _,
-            user,
-            token_in,
-            token_out,
-            amount_in,
-            target,
-            min_out,
-            order_type,
-            is_long,
-            executed,
-            created_at,
-            self_executable,
-        ) = chain
         history = _order_events(flow, order_id)
         kinds = [kind for kind, _ in history]
         created_log = history[0][1]
-        status = "CANCELLED" if "CANCELLED" in kinds else "EXECUTED" if executed else "PENDING"
+        status = (
+            "CANCELLED" if "CANCELLED" in kinds else "EXECUTED" if chain.executed else "PENDING"
+        )
         expected: dict[str, Any] = {
             "id": order_id,
-            "user_address": to_checksum_address(user),
-            "token_in": to_checksum_address(token_in),
-            "token_out": to_checksum_address(token_out),
-            "amount_in": _plain(amount_in, flow.decimals_of(token_in)),
-            "target_price": _plain(target, 18),
-            "min_amount_out": _plain(min_out, flow.decimals_of(token_out)),
-            "order_type": ORDER_TYPES[order_type],
-            "is_long": is_long,
+            "user_address": to_checksum_address(chain.user),
+            "token_in": to_checksum_address(chain.token_in),
+            "token_out": to_checksum_address(chain.token_out),
+            "amount_in": _plain(chain.amount_in, flow.decimals_of(chain.token_in)),
+            "target_price": _plain(chain.target, 18),
+            "min_amount_out": _plain(chain.min_out, flow.decimals_of(chain.token_out)),
+            "order_type": ORDER_TYPES[chain.order_type],
+            "is_long": chain.is_long,
             "status": status,
-            "created_at": datetime.fromtimestamp(created_at, UTC).isoformat(),
+            "created_at": datetime.fromtimestamp(chain.created_at, UTC).isoformat(),
             "executed_at": None,
-            "self_executable": self_executable,
+            "self_executable": chain.self_executable,
             "updated_at": _iso(flow, history[-1][1]["blockNumber"]),
             "tx_hash": "0x" + created_log["transactionHash"].hex().removeprefix("0x"),
             "block_number": created_log["blockNumber"],
@@ -97,7 +85,7 @@ async def test_scripted_flow_appears_in_the_api_with_every_field_equal_to_the_ch
                 "executed_at": _iso(flow, executed_log["blockNumber"]),
                 "executor_address": executed_log["args"]["executor"],
                 "amount_out": _plain(
-                    executed_log["args"]["amountOut"], flow.decimals_of(token_out)
+                    executed_log["args"]["amountOut"], flow.decimals_of(chain.token_out)
                 ),
                 "execution_tx_hash": "0x"
                 + executed_log["transactionHash"].hex().removeprefix("0x"),

@@ -4,7 +4,10 @@ index of the canonical chain; a reorg deeper than the window stops it with an al
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -12,6 +15,7 @@ import pytest
 from contract_driver import LIMIT, STOP, ContractDriver
 from indexing import clear, dump, index, processor
 
+from order_system.events.processor import Processor
 from order_system.events.reorg import Halt
 from order_system.rpc import JsonRpc
 
@@ -43,6 +47,19 @@ def _pending(flow: ContractDriver, user: str) -> bool:
     return bool(order[1] == user and not order[9])
 
 
+@contextlib.asynccontextmanager
+async def _forkable(
+    pool: asyncpg.Pool, rpc: JsonRpc, flow: ContractDriver
+) -> AsyncIterator[tuple[Processor, str]]:
+    """A processor that has indexed the chain so far, and a snapshot of the chain taken then
+    (`evm_revert` to it forks)."""
+    async with pool.acquire() as connection:
+        indexer = processor(connection, rpc, flow.deployment, reorg_window=WINDOW)
+        await indexer.prepare()
+        await indexer.sync()
+        yield indexer, flow.rpc("evm_snapshot")
+
+
 async def _equals_fresh_index(pool: asyncpg.Pool, rpc: JsonRpc, flow: ContractDriver) -> None:
     indexed = await dump(pool)
     await clear(pool)
@@ -55,12 +72,8 @@ async def test_reorg_up_to_the_window_equals_a_fresh_index(
     flow: ContractDriver, clean_db: asyncpg.Pool, rpc: JsonRpc, depth: int
 ) -> None:
     _orders_in_blocks(flow, 4, "base")
-    async with clean_db.acquire() as connection:
-        indexer = processor(connection, rpc, flow.deployment, reorg_window=WINDOW)
-        await indexer.prepare()
-        await indexer.sync()
+    async with _forkable(clean_db, rpc, flow) as (indexer, snapshot):
         fork_point = flow.w3.eth.block_number
-        snapshot = flow.rpc("evm_snapshot")
         _orders_in_blocks(flow, depth, "orphaned")
         await indexer.sync()
         orphaned = await dump(clean_db)
@@ -76,11 +89,7 @@ async def test_reorg_to_a_chain_of_the_same_height_is_noticed_at_the_tip(
     flow: ContractDriver, clean_db: asyncpg.Pool, rpc: JsonRpc
 ) -> None:
     _orders_in_blocks(flow, 2, "base")
-    async with clean_db.acquire() as connection:
-        indexer = processor(connection, rpc, flow.deployment, reorg_window=WINDOW)
-        await indexer.prepare()
-        await indexer.sync()
-        snapshot = flow.rpc("evm_snapshot")
+    async with _forkable(clean_db, rpc, flow) as (indexer, snapshot):
         _orders_in_blocks(flow, 2, "orphaned")
         await indexer.sync()
         assert flow.rpc("evm_revert", [snapshot]) is True
@@ -92,11 +101,7 @@ async def test_reorg_to_a_chain_of_the_same_height_is_noticed_at_the_tip(
 async def test_a_transaction_re_mined_in_a_later_block_is_indexed_once(
     flow: ContractDriver, clean_db: asyncpg.Pool, rpc: JsonRpc
 ) -> None:
-    async with clean_db.acquire() as connection:
-        indexer = processor(connection, rpc, flow.deployment, reorg_window=WINDOW)
-        await indexer.prepare()
-        await indexer.sync()
-        snapshot = flow.rpc("evm_snapshot")
+    async with _forkable(clean_db, rpc, flow) as (indexer, snapshot):
         nonce = flow.w3.eth.get_transaction_count(flow.w3.to_checksum_address(flow.users[0]))
         fixed: dict[str, Any] = {
             "nonce": nonce,
@@ -104,31 +109,16 @@ async def test_a_transaction_re_mined_in_a_later_block_is_indexed_once(
             "maxFeePerGas": 10**10,
             "maxPriorityFeePerGas": 10**9,
         }
-        order_id, first = flow.create(
-            flow.users[0],
-            "ETH",
-            "WBTC",
-            Decimal("0.25"),
-            Decimal("0.9"),
-            Decimal("0"),
-            STOP,
-            True,
-            **fixed,
-        )
+        # The same transaction both times: same sender, nonce and fees.
+        same = partial(
+            flow.create, flow.users[0], "ETH", "WBTC",
+            Decimal("0.25"), Decimal("0.9"), Decimal("0"), STOP, True, **fixed,
+        )  # fmt: skip
+        order_id, first = same()
         await indexer.sync()
         assert flow.rpc("evm_revert", [snapshot]) is True
         flow.mine()  # an empty block where the transaction was
-        again_id, again = flow.create(
-            flow.users[0],
-            "ETH",
-            "WBTC",
-            Decimal("0.25"),
-            Decimal("0.9"),
-            Decimal("0"),
-            STOP,
-            True,
-            **fixed,
-        )
+        again_id, again = same()
         assert (again_id, again["transactionHash"]) == (order_id, first["transactionHash"])
         assert again["blockNumber"] == first["blockNumber"] + 1
         await indexer.sync()
@@ -142,11 +132,7 @@ async def test_a_transaction_re_mined_in_a_later_block_is_indexed_once(
 async def test_a_reorg_deeper_than_the_window_halts_and_leaves_the_index_alone(
     flow: ContractDriver, clean_db: asyncpg.Pool, rpc: JsonRpc
 ) -> None:
-    async with clean_db.acquire() as connection:
-        indexer = processor(connection, rpc, flow.deployment, reorg_window=WINDOW)
-        await indexer.prepare()
-        await indexer.sync()
-        snapshot = flow.rpc("evm_snapshot")
+    async with _forkable(clean_db, rpc, flow) as (indexer, snapshot):
         _orders_in_blocks(flow, WINDOW + 2, "orphaned")
         await indexer.sync()
         before = await dump(clean_db)
