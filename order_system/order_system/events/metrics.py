@@ -57,17 +57,16 @@ def processor_metrics(processor: Processor) -> Iterator[Metric]:
     }
     for name, documentation in gauges.items():
         yield GaugeMetricFamily(name, documentation, numbers[name])
-    yield CounterMetricFamily(
-        "order_indexer_events_applied", "Contract events indexed.", processor.events_applied
-    )
-    yield CounterMetricFamily("order_indexer_reorgs", "Reorgs rolled back.", processor.reorgs)
-    yield CounterMetricFamily(
-        "order_indexer_reorged_blocks", "Blocks rolled back by reorgs.", processor.reorged_blocks
-    )
-    yield CounterMetricFamily(
-        "order_indexer_reconnects", "Reconnections to the node by the watchdog.",
-        processor.reconnects,
-    )  # fmt: skip
+    counters = {
+        "order_indexer_events_applied": ("Contract events indexed.", processor.events_applied),
+        "order_indexer_reorgs": ("Reorgs rolled back.", processor.reorgs),
+        "order_indexer_reorged_blocks": ("Blocks rolled back by reorgs.", processor.reorged_blocks),
+        "order_indexer_reconnects": (
+            "Reconnections to the node by the watchdog.", processor.reconnects,
+        ),
+    }  # fmt: skip
+    for name, (documentation, value) in counters.items():
+        yield CounterMetricFamily(name, documentation, value)
 
 
 def registry_for(state: IndexerState) -> CollectorRegistry:
