@@ -4,7 +4,6 @@ route, and schemathesis finds no 5xx and no response outside the document."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,17 +18,9 @@ from starlette.applications import Starlette
 
 from api_server.app import create_app
 from api_server.openapi import DOCUMENT
-from tests.http_checks import (
-    asgi_client,
-    assert_the_document_and_its_page_are_served,
-    cases,
-    documented,
-    fuzzing,
-    http_routes,
-    send_and_validate,
-)
+from tests import http_checks
 
-CASES = cases(DOCUMENT)
+CASES = http_checks.cases(DOCUMENT)
 # Numeric shapes that once reached int() and a 500: 4301+ digits (Python's int max-digits
 # limit), doubled signs, digits int() accepts that are not ASCII.
 NINES = "9" * 4301
@@ -41,14 +32,13 @@ def test_every_http_route_is_documented_and_every_documented_path_is_a_route(
     service_env: dict[str, str],
 ) -> None:
     app = create_app(settings_for(service_env), maintain_rollups=False)
-    assert http_routes(app) == documented(DOCUMENT)
+    assert http_checks.http_routes(app) == http_checks.documented(DOCUMENT)
 
 
 @pytest.fixture
-async def seeded_app(
-    service_env: dict[str, str], clean_db: asyncpg.Pool
-) -> AsyncIterator[Starlette]:
-    """Three hours of BTCUSDT minutes up to now and one order book snapshot."""
+async def app(app: Starlette, clean_db: asyncpg.Pool) -> Starlette:
+    """The folder's app (conftest.py) over three hours of BTCUSDT minutes up to now and one
+    order book snapshot; the folder's `client` asks it."""
     now = int(time.time()) // 60 * 60_000
     minutes = [
         minute(now - i * 60_000, "100.5", "101.25", "99.00000001", str(100 + i % 7), "0.5")
@@ -65,21 +55,10 @@ async def seeded_app(
         [f"{101 + i / 10}" for i in range(25)],
         ["2.50"] * 25,
     )
-    application = create_app(
-        settings_for(service_env, rate_limit_per_second=0, candle_cache_seconds=0),
-        maintain_rollups=False,
-    )
-    async with application.router.lifespan_context(application):
-        yield application
+    return app
 
 
-@pytest.fixture
-async def client(seeded_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    async with asgi_client(seeded_app, "http://api") as http:
-        yield http
-
-
-@fuzzing(max_examples=300)
+@http_checks.fuzzing(max_examples=300)
 @given(
     case=CASES,
     known_symbol=st.booleans(),
@@ -96,7 +75,7 @@ async def test_schemathesis_finds_no_server_error_and_no_undocumented_response(
     if numeric is not None and case.query:
         for name in NUMERIC_PARAMS & set(case.query):
             case.query[name] = numeric
-    await send_and_validate(client, case, "http://api")
+    await http_checks.send_and_validate(client, case, "http://api")
 
 
 @pytest.mark.parametrize(
@@ -155,6 +134,6 @@ async def test_an_overlong_instant_is_a_400(client: httpx.AsyncClient, name: str
 async def test_the_document_and_a_readable_page_of_it_are_served(
     client: httpx.AsyncClient,
 ) -> None:
-    await assert_the_document_and_its_page_are_served(client, DOCUMENT)
+    await http_checks.assert_the_document_and_its_page_are_served(client, DOCUMENT)
     page = await client.get("/docs")
     assert "<script" not in page.text  # self-contained: nothing fetched from elsewhere

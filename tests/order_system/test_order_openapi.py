@@ -20,17 +20,9 @@ from order_system.api.app import create_app
 from order_system.api.openapi import DOCUMENT
 from order_system.rpc import JsonRpc
 from order_system.settings import OrderSettings
-from tests.http_checks import (
-    asgi_client,
-    assert_the_document_and_its_page_are_served,
-    cases,
-    documented,
-    fuzzing,
-    http_routes,
-    send_and_validate,
-)
+from tests import http_checks
 
-CASES = cases(DOCUMENT)
+CASES = http_checks.cases(DOCUMENT)
 ALICE = "0x70997970c51812dc3a010c7d01b50e0d17dc79c8"
 TOKEN = "0xdc64a140aa3e981100a9beca4e685f962f0cf6c9"
 ETH = "0x" + "00" * 20
@@ -38,7 +30,8 @@ STATUSES = ("PENDING", "EXECUTED", "CANCELLED")
 
 
 def test_every_http_route_is_documented_and_every_documented_path_is_a_route() -> None:
-    assert http_routes(create_app(OrderSettings())) == documented(DOCUMENT)
+    app = create_app(OrderSettings())
+    assert http_checks.http_routes(app) == http_checks.documented(DOCUMENT)
 
 
 @pytest.fixture
@@ -77,12 +70,12 @@ async def client(clean_db: asyncpg.Pool, hardhat_url: str) -> AsyncIterator[http
     app = create_app(OrderSettings(web3_provider=hardhat_url, rate_limit_per_second=0))
     app.state.pool = clean_db
     app.state.rpc = JsonRpc(hardhat_url, timeout=2)
-    async with asgi_client(app, "http://orders") as http:
+    async with http_checks.asgi_client(app, "http://orders") as http:
         yield http
     await app.state.rpc.close()
 
 
-@fuzzing(max_examples=250)
+@http_checks.fuzzing(max_examples=250)
 @given(case=CASES, known=st.booleans())
 async def test_schemathesis_finds_no_server_error_and_no_undocumented_response(
     client: httpx.AsyncClient, case: schemathesis.Case[Any], known: bool
@@ -93,7 +86,7 @@ async def test_schemathesis_finds_no_server_error_and_no_undocumented_response(
             case.path_parameters["order_id"] = 5
         if "address" in case.path_parameters:
             case.path_parameters["address"] = ALICE.upper().replace("0X", "0x")
-    await send_and_validate(client, case, "http://orders")
+    await http_checks.send_and_validate(client, case, "http://orders")
 
 
 OFFSET_CAP = 10_000  # deeper pages are served by the keyset cursor
@@ -137,4 +130,4 @@ async def test_an_offset_past_the_cap_is_a_400_pointing_at_the_cursor(
 async def test_the_document_and_a_readable_page_of_it_are_served(
     client: httpx.AsyncClient,
 ) -> None:
-    await assert_the_document_and_its_page_are_served(client, DOCUMENT)
+    await http_checks.assert_the_document_and_its_page_are_served(client, DOCUMENT)
