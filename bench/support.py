@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-from urllib.parse import urlsplit
 
 from devstack.ports import wait_listening
+from devstack.postgres import db_env
 
 
 def start_server(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
@@ -18,14 +18,9 @@ def start_server(args: list[str], env: dict[str, str], port: int) -> subprocess.
 
 
 def server_env(dsn: str, port: int) -> dict[str, str]:
-    url = urlsplit(dsn)
     return {
         **os.environ,
-        "DB_HOST": url.hostname or "127.0.0.1",
-        "DB_PORT": str(url.port or 5432),
-        "DB_NAME": url.path.lstrip("/"),
-        "DB_USER": url.username or "postgres",
-        "DB_PASSWORD": url.password or "unused",
+        **db_env(dsn),
         "API_HOST": "127.0.0.1",
         "API_PORT": str(port),
         "RATE_LIMIT_PER_SECOND": "0",

@@ -17,12 +17,26 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from devstack.ports import free_port, wait_listening
 
 
 class PostgresNotFound(RuntimeError):
     pass
+
+
+def db_env(dsn: str, *, password: str = "unused-with-trust-auth") -> dict[str, str]:
+    """The DB_* variables that point a service at `dsn`. A DSN without a password gets
+    `password`: these clusters trust local connections, but a service requires one."""
+    url = urlsplit(dsn)
+    return {
+        "DB_HOST": url.hostname or "127.0.0.1",
+        "DB_PORT": str(url.port or 5432),
+        "DB_NAME": url.path.lstrip("/"),
+        "DB_USER": url.username or "postgres",
+        "DB_PASSWORD": url.password or password,
+    }
 
 
 def bindir() -> Path:

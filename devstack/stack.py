@@ -45,13 +45,7 @@ class Stack:
         self.supervisor.start("postgres", cluster.server_command(durable=True))
         cluster.wait_ready()
         cluster.create_database("linkora")
-        self.env.update(
-            DB_HOST="127.0.0.1",
-            DB_PORT=str(cluster.port),
-            DB_NAME="linkora",
-            DB_USER=cluster.user,
-            DB_PASSWORD="local-trust-auth",
-        )
+        self.env.update(postgres.db_env(cluster.dsn("linkora"), password="local-trust-auth"))
         self.endpoints.append(Endpoint("postgresql", cluster.dsn("linkora")))
 
     def start_redis(self) -> None:
