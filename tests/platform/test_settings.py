@@ -34,9 +34,9 @@ def test_existing_variable_names_configure_database_and_redis(
     assert settings.environment is Environment.DEVELOPMENT
 
 
-def _run_service(module: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _run_service(module: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", module],
+        [sys.executable, "-m", module, *args],
         env={"PATH": "/usr/bin:/bin", **env},
         capture_output=True,
         text=True,
@@ -68,3 +68,16 @@ def test_a_malformed_value_names_the_variable() -> None:
     result = _run_service("api_server", {"API_PORT": "eighty"})
     assert result.returncode == 2
     assert result.stderr.startswith("configuration error: API_PORT:")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("API_PORT", "eighty"), ("DEVSTACK_EXTERNAL", "db,mongo")]
+)
+def test_a_malformed_value_stops_devstack_with_one_line(
+    name: str, value: str, tmp_path: Path
+) -> None:
+    # `down`: were the value accepted, nothing would start.
+    result = _run_service("devstack", {name: value, "DEVSTACK_RUN_DIR": str(tmp_path)}, "down")
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith(f"configuration error: {name}")
