@@ -13,6 +13,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 from linkora_core.backoff import Backoff, pause
@@ -25,26 +26,20 @@ Work = Callable[[], Coroutine[Any, Any, None]]
 HEALTHY_RUN = 60.0
 
 
+@dataclass(eq=False)
 class BackgroundTasks:
     """Named background tasks, restarted when they end unexpectedly."""
 
-    def __init__(
-        self,
-        service: str,
-        *,
-        stop: asyncio.Event | None = None,
-        first_delay: float = 0.5,
-        max_delay: float = 15.0,
-    ) -> None:
-        self.service = service
-        self.stop = stop
-        self.first_delay = first_delay
-        self.max_delay = max_delay
-        self.restarts: dict[str, int] = {}
-        self._runs: dict[str, asyncio.Task[None]] = {}
-        self._runners: list[asyncio.Task[None]] = []
-        self._problems: dict[str, str] = {}
-        self._closing = False
+    service: str
+    _: KW_ONLY
+    stop: asyncio.Event | None = None
+    first_delay: float = 0.5
+    max_delay: float = 15.0
+    restarts: dict[str, int] = field(default_factory=dict, init=False)
+    _runs: dict[str, asyncio.Task[None]] = field(default_factory=dict, init=False, repr=False)
+    _runners: list[asyncio.Task[None]] = field(default_factory=list, init=False, repr=False)
+    _problems: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+    _closing: bool = field(default=False, init=False, repr=False)
 
     def start(self, name: str, work: Work) -> None:
         """Run `work()` as task `name` until `close()`, restarting it whenever it ends."""

@@ -43,12 +43,7 @@ async def test_a_connection_lost_to_a_server_restart_is_an_outage(pg_dsn: str) -
     pool = await db.connect_pool(pg_dsn, min_size=1, max_size=1, migrate=False)
     try:
         async with pool.acquire() as connection:
-            pid = await connection.fetchval("SELECT pg_backend_pid()")
-            killer = await asyncpg.connect(pg_dsn)
-            try:
-                await killer.execute("SELECT pg_terminate_backend($1)", pid)
-            finally:
-                await killer.close()
+            await _terminate(pg_dsn, connection)
             with pytest.raises(db.DATABASE_DOWN):
                 await connection.fetchval("SELECT 1")
             # Once the driver has noticed, every further use says the same.
@@ -89,13 +84,18 @@ async def test_a_connection_lost_inside_a_transaction_block_is_an_outage(pg_dsn:
     try:
         with pytest.raises(db.DATABASE_DOWN):
             async with pool.acquire() as connection, connection.transaction():
-                pid = await connection.fetchval("SELECT pg_backend_pid()")
-                killer = await asyncpg.connect(pg_dsn)
-                try:
-                    await killer.execute("SELECT pg_terminate_backend($1)", pid)
-                finally:
-                    await killer.close()
+                await _terminate(pg_dsn, connection)
                 await asyncio.sleep(0.1)  # the driver notices before the block closes
         assert await pool.fetchval("SELECT 1") == 1
     finally:
         await pool.close()
+
+
+async def _terminate(pg_dsn: str, connection: asyncpg.Connection) -> None:
+    """End `connection`'s session from the server side, as a restart does."""
+    pid = await connection.fetchval("SELECT pg_backend_pid()")
+    killer = await asyncpg.connect(pg_dsn)
+    try:
+        await killer.execute("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await killer.close()

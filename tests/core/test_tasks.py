@@ -5,17 +5,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Callable
+from functools import partial
 
 import pytest
 
 from linkora_core.tasks import BackgroundTasks
+from tests.polling import eventually
 
-
-async def _until(condition: Callable[[], object], seconds: float = 5.0) -> None:
-    async with asyncio.timeout(seconds):
-        while not condition():  # noqa: ASYNC110  # polls state the tasks change, no event
-            await asyncio.sleep(0.01)
+_until = partial(eventually, within=5.0, every=0.01)  # the tasks' delays are tenths of seconds
 
 
 @pytest.mark.parametrize("ending", ["raises", "returns", "is cancelled"])

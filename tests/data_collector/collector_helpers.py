@@ -22,7 +22,10 @@ from data_collector.publisher import Publisher
 from data_collector.rest import BinanceRest
 from data_collector.settings import CollectorSettings
 from data_collector.weights import WeightBudget
+from data_collector.ws_stream import StreamCollector
 from exchange_sim.server import SimServer
+from linkora_core import db
+from tests.polling import eventually
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("LINKORA_SHARED_DIR") or REPO.parent / "shared")
@@ -90,6 +93,15 @@ class Harness:
         async with asyncio.timeout(within):
             await self.collector.backfilled.wait()
 
+    async def streaming(self) -> StreamCollector:
+        """Start the collector and wait until its stream has connected once."""
+        self.start()
+        await self.wait_backfilled()
+        stream = self.collector.stream
+        assert stream is not None
+        await eventually(lambda: stream.connections >= 1)
+        return stream
+
     async def close(self) -> None:
         self.stop.set()
         try:
@@ -101,13 +113,6 @@ class Harness:
 
 
 HarnessFactory = Callable[..., Harness]
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 20.0) -> None:
-    """Wait until `check()` is true, polling (what is checked has no event to wait on)."""
-    async with asyncio.timeout(within):
-        while not await check():  # noqa: ASYNC110
-            await asyncio.sleep(0.1)
 
 
 def stored_rows(rows: list[asyncpg.Record]) -> list[tuple[Any, ...]]:
@@ -142,6 +147,26 @@ async def closed_minutes(pool: asyncpg.Pool, symbol: str) -> list[int]:
         symbol,
     )
     return [int(r["open_time"].timestamp()) * 1000 for r in rows]
+
+
+async def closed_past(pool: asyncpg.Pool, symbol: str, minute_ms: int) -> bool:
+    """Whether `symbol` has a closed minute at or after `minute_ms`; False while the database
+    is still away (a check to poll across a restart)."""
+    try:
+        minutes = await closed_minutes(pool, symbol)
+    except (*db.DATABASE_DOWN, asyncpg.InterfaceError):
+        return False
+    return bool(minutes) and minutes[-1] >= minute_ms
+
+
+async def lose_candles(pool: asyncpg.Pool, end_ms: int, start_ms: int | None = None) -> None:
+    """Delete the stored candles opening before `end_ms` (and at or after `start_ms`)."""
+    await pool.execute(
+        """DELETE FROM candles WHERE open_time < to_timestamp($1::bigint / 1000)
+           AND ($2::bigint IS NULL OR open_time >= to_timestamp($2::bigint / 1000))""",
+        end_ms,
+        start_ms,
+    )
 
 
 async def stored_equals_source(pool: asyncpg.Pool, sim: Any, symbol: str) -> None:

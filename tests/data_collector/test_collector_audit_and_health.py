@@ -6,7 +6,7 @@ import aiohttp
 import asyncpg
 import pytest
 from aiohttp import web
-from collector_helpers import MINUTE_MS, HarnessFactory, SimFactory
+from collector_helpers import MINUTE_MS, HarnessFactory, SimFactory, lose_candles
 
 from data_collector import audit, health
 from data_collector.rest import BinanceBlocked, BinanceRest
@@ -24,11 +24,7 @@ async def test_audit_refetches_holes_and_records_what_the_exchange_lacks(
     harness = make_collector(sim)
     await harness.backfill()
     # Lose 30 stored minutes, and forget the recorded outage.
-    await clean_db.execute(
-        """DELETE FROM candles WHERE open_time >= to_timestamp($1::bigint / 1000)
-           AND open_time < to_timestamp($2::bigint / 1000)""",
-        first + 2000 * MINUTE_MS, first + 2030 * MINUTE_MS,
-    )  # fmt: skip
+    await lose_candles(clean_db, first + 2030 * MINUTE_MS, start_ms=first + 2000 * MINUTE_MS)
     await clean_db.execute("DELETE FROM candle_gaps")
     restored, recorded = await audit.audit_symbol(harness.rest, clean_db, "BTCUSDT")
     assert (restored, recorded) == (30, 60)

@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 
-import asyncpg
 from collector_helpers import (
     FAST,
     MINUTE_MS,
     Harness,
     SimFactory,
     closed_minutes,
-    eventually,
+    closed_past,
     settings_for,
     stored_equals_source,
 )
@@ -20,6 +19,7 @@ from redis.asyncio import Redis
 
 from devstack.postgres import PostgresServer
 from linkora_core import db
+from tests.polling import eventually
 
 
 async def test_database_restart_in_real_time_resumes_and_fills_the_gap(
@@ -37,14 +37,7 @@ async def test_database_restart_in_real_time_resumes_and_fills_the_gap(
         await asyncio.sleep(3)  # several simulated minutes pass with the database gone
         restartable_postgres.start()
 
-        async def caught_up() -> bool:
-            try:
-                minutes = await closed_minutes(pool, "BTCUSDT")
-            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
-                return False
-            return minutes[-1] >= before + 4 * MINUTE_MS
-
-        await eventually(caught_up, within=60)
+        await eventually(lambda: closed_past(pool, "BTCUSDT", before + 4 * MINUTE_MS), within=60)
         minutes = await closed_minutes(pool, "BTCUSDT")
         assert all(b - a == MINUTE_MS for a, b in itertools.pairwise(minutes))
         await stored_equals_source(pool, sim, "BTCUSDT")

@@ -11,7 +11,7 @@ import aiohttp
 import orjson
 import pytest
 from aiohttp import web
-from collector_helpers import MINUTE_MS, eventually
+from collector_helpers import MINUTE_MS
 
 from data_collector import backfill
 from data_collector.live_store import LiveStore
@@ -21,6 +21,7 @@ from data_collector.status import CollectorStatus
 from data_collector.weights import WeightBudget
 from data_collector.ws_stream import StreamCollector
 from devstack.ports import free_port
+from tests.polling import eventually
 
 START = 1_700_000_000_000 - 1_700_000_000_000 % MINUTE_MS
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from collector_helpers import FAST, Harness, HarnessFactory, SimFactory, eventually, settings_for
+from collector_helpers import FAST, Harness, HarnessFactory, SimFactory, settings_for
 from redis.asyncio import Redis
 
 from data_collector import health
@@ -18,6 +18,7 @@ from devstack.ports import free_port
 from devstack.postgres import PostgresServer
 from linkora_core import db
 from linkora_core.tasks import BackgroundTasks
+from tests.polling import eventually
 
 
 @contextlib.asynccontextmanager

@@ -23,7 +23,7 @@ from collector_helpers import (
     HarnessFactory,
     SimFactory,
     closed_minutes,
-    eventually,
+    closed_past,
     stored_equals_source,
 )
 from redis.asyncio import Redis
@@ -33,6 +33,7 @@ from data_collector.publisher import Publisher
 from data_collector.types import Book
 from devstack.ports import free_port, wait_listening
 from devstack.redis import server_command
+from tests.polling import eventually
 
 
 @contextlib.asynccontextmanager
@@ -124,22 +125,13 @@ async def test_dropped_stream_is_gap_filled_from_rest(
 ) -> None:
     sim = await make_sim(symbols=("BTCUSDT", "ETHUSDT"), **FAST)
     harness = make_collector(sim)
-    harness.start()
-    await harness.wait_backfilled()
-    stream = harness.collector.stream
-    assert stream is not None
-    await eventually(lambda: _true(stream.connections >= 1))
+    stream = await harness.streaming()
     before = (await closed_minutes(clean_db, "BTCUSDT"))[-1]
     # Cut the socket and refuse reconnects for ~3 simulated minutes.
     sim.faults.set(refuse_ws_seconds=6.0)
     await sim.drop_connections()
-    await eventually(lambda: _true(stream.connections >= 2), within=40)
-
-    async def caught_up() -> bool:
-        minutes = await closed_minutes(clean_db, "BTCUSDT")
-        return minutes[-1] >= before + 5 * MINUTE_MS
-
-    await eventually(caught_up, within=30)
+    await eventually(lambda: stream.connections >= 2, within=40)
+    await eventually(lambda: closed_past(clean_db, "BTCUSDT", before + 5 * MINUTE_MS), within=30)
     for symbol in ("BTCUSDT", "ETHUSDT"):
         minutes = await closed_minutes(clean_db, symbol)
         assert all(b - a == MINUTE_MS for a, b in itertools.pairwise(minutes)), symbol
@@ -151,13 +143,9 @@ async def test_server_shutdown_event_makes_the_collector_reconnect(
 ) -> None:
     sim = await make_sim(symbols=("BTCUSDT",), **FAST)
     harness = make_collector(sim)
-    harness.start()
-    await harness.wait_backfilled()
-    stream = harness.collector.stream
-    assert stream is not None
-    await eventually(lambda: _true(stream.connections >= 1))
+    stream = await harness.streaming()
     await sim.announce_shutdown()
-    await eventually(lambda: _true(stream.connections >= 2))
+    await eventually(lambda: stream.connections >= 2)
 
 
 async def test_books_are_published_on_every_snapshot_and_stored_at_the_set_rate(
@@ -241,7 +229,7 @@ async def test_redis_down_storage_continues_and_publishing_resumes(
         harness.publisher = harness.collector.publisher = type(harness.publisher)(client)
         harness.start()
         await harness.wait_backfilled()
-        await eventually(lambda: _true(harness.publisher.published > 0))
+        await eventually(lambda: harness.publisher.published > 0)
         server.kill()
         server.wait()
         down_at = (await closed_minutes(clean_db, "BTCUSDT"))[-1]
@@ -254,7 +242,7 @@ async def test_redis_down_storage_continues_and_publishing_resumes(
         server = start_redis(port, work)
         url = f"redis://127.0.0.1:{port}/0"
         async with listening(url, "candles:all") as received:
-            await eventually(lambda: _true(len(received) > 0), within=20)
+            await eventually(lambda: len(received) > 0, within=20)
         assert redis_up(harness.publisher)
         await harness.close()
     finally:
@@ -265,13 +253,6 @@ async def test_redis_down_storage_continues_and_publishing_resumes(
 
 def redis_up(publisher: Publisher) -> bool:
     return publisher.redis_up
-
-
-def _true(value: bool) -> Any:
-    async def check() -> bool:
-        return value
-
-    return check()
 
 
 async def test_database_connections_cut_during_real_time_then_the_gap_is_filled(
@@ -295,18 +276,7 @@ async def test_database_connections_cut_during_real_time_then_the_gap_is_filled(
     finally:
         await admin.close()
 
-    async def caught_up() -> bool:
-        try:
-            minutes = await closed_minutes(clean_db, "BTCUSDT")
-        except (
-            asyncpg.PostgresConnectionError,
-            asyncpg.InterfaceError,
-            asyncpg.exceptions.OperatorInterventionError,
-        ):
-            return False
-        return minutes[-1] >= before + 4 * MINUTE_MS
-
-    await eventually(caught_up, within=60)
+    await eventually(lambda: closed_past(clean_db, "BTCUSDT", before + 4 * MINUTE_MS), within=60)
     minutes = await closed_minutes(clean_db, "BTCUSDT")
     assert all(b - a == MINUTE_MS for a, b in itertools.pairwise(minutes))
     await stored_equals_source(clean_db, sim, "BTCUSDT")
@@ -317,11 +287,8 @@ async def test_connection_is_renewed_before_its_maximum_age(
 ) -> None:
     sim = await make_sim(symbols=("BTCUSDT",), **FAST)
     harness = make_collector(sim, ws_max_age=1.0)
-    harness.start()
-    await harness.wait_backfilled()
-    stream = harness.collector.stream
-    assert stream is not None
-    await eventually(lambda: _true(stream.connections >= 3), within=15)
+    stream = await harness.streaming()
+    await eventually(lambda: stream.connections >= 3, within=15)
 
 
 async def test_old_order_books_are_removed_by_retention(clean_db: asyncpg.Pool) -> None:
@@ -340,11 +307,7 @@ async def test_server_pings_are_answered_so_the_connection_stays_up(
 ) -> None:
     sim = await make_sim(symbols=("BTCUSDT",), ping_interval=0.3, **FAST)
     harness = make_collector(sim)
-    harness.start()
-    await harness.wait_backfilled()
-    stream = harness.collector.stream
-    assert stream is not None
-    await eventually(lambda: _true(stream.connections >= 1))
+    stream = await harness.streaming()
     await asyncio.sleep(3.0)  # ten ping intervals: an unanswered ping would cut the socket
     assert stream.connections == 1
     assert sim.stats.ws_connections == 1

@@ -14,7 +14,7 @@ from collector_helpers import (
     SimFactory,
     closed_minutes,
     days_ago,
-    eventually,
+    lose_candles,
 )
 from conftest import CandleRefusals
 from prometheus_client import generate_latest
@@ -23,6 +23,7 @@ from data_collector import audit, metrics, storage
 from data_collector.live_store import LiveStore
 from data_collector.types import LiveCandle
 from linkora_core.candles import Candle
+from tests.polling import eventually
 
 TRANSIENT = ["53100", "53200", "25006", "40P01", "40001"]
 
@@ -82,11 +83,7 @@ async def test_the_audit_survives_a_refused_row_and_restores_the_others(
     first = sim.source.stores["BTCUSDT"].series.first_ms
     harness = make_collector(sim)
     await harness.backfill()
-    await clean_db.execute(
-        """DELETE FROM candles WHERE open_time >= to_timestamp($1::bigint / 1000)
-           AND open_time < to_timestamp($2::bigint / 1000)""",
-        first + 100 * MINUTE_MS, first + 120 * MINUTE_MS,
-    )  # fmt: skip
+    await lose_candles(clean_db, first + 120 * MINUTE_MS, start_ms=first + 100 * MINUTE_MS)
     await refusals.refuse(first + 110 * MINUTE_MS, "23514")  # check violation
     restored, recorded = await audit.audit_symbol(harness.rest, clean_db, "BTCUSDT")
     assert (restored, recorded) == (19, 0)
@@ -116,10 +113,7 @@ async def test_a_lost_first_batch_is_found_by_the_next_backfill(
     sim = await make_sim(symbols=("BTCUSDT",))
     first = sim.source.stores["BTCUSDT"].series.first_ms
     await make_collector(sim).backfill()
-    await clean_db.execute(
-        "DELETE FROM candles WHERE open_time < to_timestamp($1::bigint / 1000)",
-        first + 1500 * MINUTE_MS,
-    )
+    await lose_candles(clean_db, first + 1500 * MINUTE_MS)
     await make_collector(sim).backfill()
     minutes = await closed_minutes(clean_db, "BTCUSDT")
     assert minutes == [first + i * MINUTE_MS for i in range(len(minutes))]
@@ -174,10 +168,7 @@ async def test_the_audit_finds_minutes_missing_before_the_oldest_stored_one(
     first = sim.source.stores["BTCUSDT"].series.first_ms
     harness = make_collector(sim)
     await harness.backfill()
-    await clean_db.execute(
-        "DELETE FROM candles WHERE open_time < to_timestamp($1::bigint / 1000)",
-        first + 1500 * MINUTE_MS,
-    )
+    await lose_candles(clean_db, first + 1500 * MINUTE_MS)
     restored, recorded = await audit.audit_symbol(harness.rest, clean_db, "BTCUSDT", first_ms=first)
     assert (restored, recorded) == (1500, 0)
     minutes = await closed_minutes(clean_db, "BTCUSDT")
