@@ -69,7 +69,8 @@ def test_orderbook_demo_prints_books_with_their_spread(running_platform: dict[st
 
 @pytest.mark.slow
 def test_order_api_shell_script_passes(running_platform: dict[str, Any]) -> None:
-    result = _run("bash", "order_system/test_api.sh", running_platform["endpoints"]["order-api"])
+    orders = running_platform["endpoints"]["order-api"]
+    result = _run("bash", str(DEMO / "order_api_demo.sh"), orders)
     assert result.returncode == 0, _report(result)
     assert " 0 failed" in result.stdout and "FAIL" not in result.stdout, _report(result)
 
@@ -84,16 +85,16 @@ def _dead() -> str:
         ("api_test", "FAILED: the platform is not reachable"),
         ("websocket_demo", "error: cannot connect to ws://"),
         ("orderbook_demo", "error: cannot connect to ws://"),
-        ("test_api.sh", "FAILED: the order API is not reachable"),
+        ("order_api_demo.sh", "FAILED: the order API is not reachable"),
     ],
 )
 def test_each_client_fails_loudly_when_its_target_is_down(client: str, message: str) -> None:
     if client == "api_test":
         result = _python("api_test.py", "--api", f"http://{_dead()}",
                          "--orders", f"http://{_dead()}", timeout=60)  # fmt: skip
-    elif client == "test_api.sh":
+    elif client == "order_api_demo.sh":
         assert shutil.which("curl") and shutil.which("jq")
-        result = _run("bash", "order_system/test_api.sh", f"http://{_dead()}", timeout=60)
+        result = _run("bash", str(DEMO / "order_api_demo.sh"), f"http://{_dead()}", timeout=60)
     else:
         result = _python(f"{client}.py", "--url", f"ws://{_dead()}/ws", "--count", "1", timeout=60)
     assert result.returncode != 0, _report(result)
