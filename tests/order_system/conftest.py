@@ -72,8 +72,5 @@ async def api(clean_db: asyncpg.Pool, hardhat_url: str) -> AsyncIterator[httpx.A
 @pytest.fixture
 async def proxy(hardhat_url: str) -> AsyncIterator[RpcProxy]:
     """A fault-injecting proxy in front of the node (tests/order_system/rpc_proxy.py)."""
-    server = await RpcProxy(hardhat_url).start()
-    try:
+    async with RpcProxy(hardhat_url) as server:
         yield server
-    finally:
-        await server.stop()

@@ -21,6 +21,7 @@ from contract_driver import LIMIT, ContractDriver, bulk_orders
 from indexing import clear, dump, index, processor
 from rpc_proxy import RpcProxy
 
+from order_system.events.processor import Processor
 from order_system.rpc import JsonRpc
 
 
@@ -31,6 +32,12 @@ async def _fresh_equals(pool: asyncpg.Pool, rpc: JsonRpc, flow: ContractDriver) 
     assert indexed == await dump(pool)
 
 
+async def _index_through(proxy: RpcProxy, pool: asyncpg.Pool, flow: ContractDriver) -> Processor:
+    """The whole chain indexed through the proxy, in ranges of up to 1000 blocks."""
+    async with JsonRpc(proxy.url) as through_proxy:
+        return await index(pool, through_proxy, flow.deployment, initial_range=1000, max_range=1000)
+
+
 @pytest.mark.parametrize("suggest_range", [True, False], ids=["suggested", "halved"])
 async def test_too_many_results_shrinks_the_range_and_indexing_completes(
     flow: ContractDriver, clean_db: asyncpg.Pool, rpc: JsonRpc, proxy: RpcProxy, suggest_range: bool
@@ -38,10 +45,7 @@ async def test_too_many_results_shrinks_the_range_and_indexing_completes(
     bulk_orders(flow, 200, per_block=20)
     proxy.max_results = 30
     proxy.suggest_range = suggest_range
-    async with JsonRpc(proxy.url) as through_proxy:
-        indexer = await index(
-            clean_db, through_proxy, flow.deployment, initial_range=1000, max_range=1000
-        )
+    indexer = await _index_through(proxy, clean_db, flow)
     assert proxy.refused > 0
     assert indexer.sizer.size < 1000
     assert indexer.events_applied == await clean_db.fetchval("SELECT count(*) FROM order_events")
@@ -54,10 +58,7 @@ async def test_http_429_is_waited_out_for_its_retry_after_and_indexing_completes
 ) -> None:
     bulk_orders(flow, 40, per_block=10)
     proxy.limit_requests, proxy.retry_after = 3, 1
-    async with JsonRpc(proxy.url) as through_proxy:
-        indexer = await index(
-            clean_db, through_proxy, flow.deployment, initial_range=1000, max_range=1000
-        )
+    indexer = await _index_through(proxy, clean_db, flow)
     assert len(proxy.limited) == 3 and proxy.limit_requests == 0
     # Each request after a 429 came no sooner than the Retry-After it was told.
     for limited_at in proxy.limited:
@@ -73,10 +74,7 @@ async def test_rate_limit_exceeded_backs_off_and_is_not_read_as_a_range_too_larg
 ) -> None:
     bulk_orders(flow, 40, per_block=10)
     proxy.limit_get_logs = 3
-    async with JsonRpc(proxy.url) as through_proxy:
-        indexer = await index(
-            clean_db, through_proxy, flow.deployment, initial_range=1000, max_range=1000
-        )
+    indexer = await _index_through(proxy, clean_db, flow)
     assert len(proxy.limited) == 3 and proxy.limit_get_logs == 0
     # The refused range was asked again whole: only range limits shrink it.
     assert indexer.sizer.size == 1000

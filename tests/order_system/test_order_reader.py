@@ -75,11 +75,8 @@ def _error(call_id: Any, code: int, message: str) -> dict[str, Any]:
 
 @pytest.fixture
 async def proxy(hardhat_url: str) -> AsyncIterator[RewritingProxy]:
-    server = await RewritingProxy(hardhat_url).start()
-    try:
+    async with RewritingProxy(hardhat_url) as server:
         yield server
-    finally:
-        await server.stop()
 
 
 async def _created(chain: Chain, flow: ContractDriver) -> list[tuple[int, str]]:
