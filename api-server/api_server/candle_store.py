@@ -7,31 +7,18 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from linkora_core import candle_columns
+from linkora_core.candle_columns import VALUE_COLUMNS, VALUES, assignments
 from linkora_core.candles import Candle
 from linkora_core.db import Executor
 from linkora_core.epoch import MINUTE_MS, to_datetime, to_ms
 from linkora_core.timeframes import Timeframe
 
-_FIELDS = (
-    "open_time, open_price, high_price, low_price, close_price, volume, quote_volume, trades, "
-    "taker_buy_volume, taker_buy_quote_volume"
-)
+_FIELDS = f"open_time, {VALUES}"
 
 
 def _candle(row: Sequence[Any], timeframe: Timeframe) -> Candle:
-    return Candle(
-        open_time_ms=to_ms(row[0]),
-        open=row[1],
-        high=row[2],
-        low=row[3],
-        close=row[4],
-        volume=row[5],
-        quote_volume=row[6],
-        trades=row[7],
-        taker_buy_volume=row[8],
-        taker_buy_quote_volume=row[9],
-        timeframe=timeframe,
-    )
+    return candle_columns.candle(to_ms(row[0]), row[1:], timeframe)
 
 
 def _source(timeframe: Timeframe) -> tuple[str, list[object]]:
@@ -243,28 +230,10 @@ async def upsert_rollups(db: Executor, symbol: str, candles: Sequence[Candle]) -
         f"""
         INSERT INTO candle_rollups (symbol, timeframe, {_FIELDS})
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-        ON CONFLICT (symbol, timeframe, open_time) DO UPDATE SET
-            open_price = excluded.open_price, high_price = excluded.high_price,
-            low_price = excluded.low_price, close_price = excluded.close_price,
-            volume = excluded.volume, quote_volume = excluded.quote_volume,
-            trades = excluded.trades, taker_buy_volume = excluded.taker_buy_volume,
-            taker_buy_quote_volume = excluded.taker_buy_quote_volume
+        ON CONFLICT (symbol, timeframe, open_time) DO UPDATE SET {assignments(VALUE_COLUMNS)}
         """,
         [
-            (
-                symbol,
-                c.timeframe.value,
-                to_datetime(c.open_time_ms),
-                c.open,
-                c.high,
-                c.low,
-                c.close,
-                c.volume,
-                c.quote_volume,
-                c.trades,
-                c.taker_buy_volume,
-                c.taker_buy_quote_volume,
-            )
+            (symbol, c.timeframe.value, to_datetime(c.open_time_ms), *candle_columns.values(c))
             for c in candles
         ],
     )

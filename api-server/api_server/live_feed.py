@@ -12,8 +12,7 @@ import contextlib
 import logging
 import socket
 import time
-from dataclasses import dataclass
-from decimal import Decimal
+from dataclasses import KW_ONLY, dataclass, field
 
 import asyncpg
 import orjson
@@ -24,16 +23,16 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from api_server.candle_reader import Reader
 from api_server.wire import ws_candle
 from api_server.ws_hub import Hub
-from linkora_core import db
-from linkora_core.bus import REDIS_DOWN
+from linkora_core import db, market_messages
+from linkora_core.backoff import Backoff, pause
+from linkora_core.bus import CANDLES_ALL, ORDERBOOK_ALL, REDIS_DOWN
 from linkora_core.candles import Candle
-from linkora_core.decimals import parse_decimal
 from linkora_core.live_bucket import LiveBucket
 from linkora_core.timeframes import Timeframe
 
 log = logging.getLogger(__name__)
 
-CHANNELS = ("candles:all", "orderbook:all")
+CHANNELS = (CANDLES_ALL, ORDERBOOK_ALL)
 # The kernel's own probes as a second line (Linux names; elsewhere its defaults apply).
 _TCP_KEEPALIVE = {
     getattr(socket, name): value
@@ -49,68 +48,38 @@ class _Live:
     pending: Candle | None = None
 
 
-def parse_minute(message: dict[str, object]) -> Candle:
-    """A collector candle message (timeframe "1") as a Candle."""
-
-    def dec(name: str) -> Decimal:
-        value = message[name]
-        if not isinstance(value, str):
-            raise ValueError(f"{name} is not a decimal string")
-        return parse_decimal(value)
-
-    timestamp, trades = message["timestamp"], message.get("trades", 0)
-    if type(timestamp) is not int or type(trades) is not int:
-        raise ValueError("timestamp and trades must be integers")
-    return Candle(
-        open_time_ms=timestamp,
-        open=dec("open"),
-        high=dec("high"),
-        low=dec("low"),
-        close=dec("close"),
-        volume=dec("volume"),
-        quote_volume=dec("quote_volume"),
-        trades=trades,
-        taker_buy_volume=dec("taker_buy_volume"),
-        taker_buy_quote_volume=dec("taker_buy_quote_volume"),
-    )
-
-
+@dataclass(eq=False)
 class LiveFeed:
-    def __init__(
-        self,
-        redis_url: str,
-        hub: Hub,
-        pool: asyncpg.Pool,
-        *,
-        update_interval: float = 1.0,
-        ping_interval: float = 5.0,
-    ) -> None:
-        self._redis_url = redis_url
-        self._hub = hub
-        self._pool = pool
-        self._interval = update_interval
-        self._ping_interval = ping_interval
-        self._live: dict[str, dict[Timeframe, _Live]] = {}
-        self.connected = False
-        self.received = 0
+    """`ping_interval`: seconds of silence after which Redis is pinged, and as many again
+    after which the connection counts as dead."""
+
+    redis_url: str
+    hub: Hub
+    pool: asyncpg.Pool
+    _: KW_ONLY
+    update_interval: float = 1.0
+    ping_interval: float = 5.0
+    connected: bool = field(default=False, init=False)
+    received: int = field(default=0, init=False)
+    _live: dict[str, dict[Timeframe, _Live]] = field(default_factory=dict, init=False)
 
     async def handle(self, channel: str, data: bytes) -> None:
-        """Route one Redis message; a malformed one is logged and skipped."""
+        """Route one Redis message; a malformed one is logged and skipped. Books go out as
+        the collector encoded them: only their symbol is read, to route them."""
         self.received += 1
         try:
-            message = orjson.loads(data)
-            symbol = message["symbol"]
-            if not isinstance(symbol, str):
-                raise ValueError("symbol is not a string")
-            if channel.startswith("orderbook:"):
-                self._hub.publish("orderbook", symbol, "", data.decode())
-            elif message.get("timeframe", "1") == "1":
-                await self._minute(symbol, parse_minute(message), bool(message.get("closed")))
-        except (orjson.JSONDecodeError, KeyError, ValueError, TypeError) as problem:
+            message = market_messages.decode(data)
+            if channel == ORDERBOOK_ALL:
+                self.hub.publish("orderbook", message["symbol"], "", data.decode())
+                return
+            live = market_messages.candle_from(message)
+            if live.candle.timeframe is Timeframe.MINUTE_1:
+                await self._minute(live.symbol, live.candle, live.closed)
+        except (KeyError, ValueError, TypeError) as problem:
             log.warning("skipping a malformed %s message: %s", channel, problem)
 
     async def _minute(self, symbol: str, minute: Candle, closed: bool) -> None:
-        wanted = {Timeframe(label) for label in self._hub.wanted_timeframes(symbol)}
+        wanted = {Timeframe(label) for label in self.hub.wanted_timeframes(symbol)}
         buckets = self._live.setdefault(symbol, {})
         # A bucket nobody follows stops seeing minutes: forget it, reseed when wanted again.
         for timeframe in set(buckets) - wanted:
@@ -137,7 +106,7 @@ class LiveFeed:
                 live.pending = None
                 live.last_closed = current.open_time_ms
                 self._emit(symbol, current, closed=True)
-            elif self._interval == 0:
+            elif self.update_interval == 0:
                 self._emit(symbol, current, closed=False)
             else:
                 live.pending = current
@@ -150,7 +119,7 @@ class LiveFeed:
             return live
         start = timeframe.bucket_start(minute.open_time_ms)
         try:
-            async with self._pool.acquire() as connection:
+            async with self.pool.acquire() as connection:
                 reader = await Reader.open(connection, symbol, timeframe)
                 pieces = await reader.pieces(timeframe, start)
         except (*db.DATABASE_DOWN, asyncpg.PostgresError) as problem:
@@ -163,7 +132,7 @@ class LiveFeed:
 
     def _emit(self, symbol: str, candle: Candle, *, closed: bool) -> None:
         message = orjson.dumps(ws_candle(symbol, candle, closed=closed)).decode()
-        self._hub.publish("candles", symbol, candle.timeframe.value, message)
+        self.hub.publish("candles", symbol, candle.timeframe.value, message)
 
     def flush(self) -> None:
         """Send the newest open-bucket update of every pair that changed since the last flush."""
@@ -174,18 +143,18 @@ class LiveFeed:
                     self._emit(symbol, candle, closed=False)
 
     async def flush_loop(self, stop: asyncio.Event) -> None:
-        if self._interval == 0:
+        if self.update_interval == 0:
             return
-        while not await _stopped(stop, self._interval):
+        while await pause(self.update_interval, stop):
             self.flush()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Subscribe and dispatch until `stop`; a lost Redis is reconnected with backoff while
         every WebSocket client stays connected."""
-        delay = 0.25
+        backoff = Backoff(first=0.25, cap=5.0)
         while not stop.is_set():
             redis = Redis.from_url(
-                self._redis_url,
+                self.redis_url,
                 socket_connect_timeout=2,
                 socket_keepalive=True,
                 socket_keepalive_options=_TCP_KEEPALIVE,
@@ -197,17 +166,18 @@ class LiveFeed:
                 self._live.clear()
                 await self._listen(pubsub, stop)
             except REDIS_DOWN as problem:
-                log.warning("live feed lost Redis (%s); retrying in %.2fs", problem, delay)
-            finally:
                 if self.connected:
-                    delay = 0.25
+                    backoff.reset()  # this connection worked: the next one is tried soon
+                log.warning(
+                    "live feed lost Redis (%s); retrying in %.2fs", problem, backoff.upcoming
+                )
+            finally:
                 self.connected = False
                 with contextlib.suppress(*REDIS_DOWN):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
                     await redis.aclose()
-            if await _stopped(stop, delay):
+            if not await backoff.wait(stop):
                 break
-            delay = min(delay * 2, 5.0)
 
     async def _listen(self, pubsub: PubSub, stop: asyncio.Event) -> None:
         """Dispatch messages until `stop`. A connection silent for the ping interval is
@@ -216,7 +186,7 @@ class LiveFeed:
         heard = time.monotonic()
         pinged: float | None = None
         while not stop.is_set():
-            item = await pubsub.get_message(timeout=min(1.0, self._ping_interval))
+            item = await pubsub.get_message(timeout=min(1.0, self.ping_interval))
             now = time.monotonic()
             if item is not None:
                 heard, pinged = now, None
@@ -225,17 +195,8 @@ class LiveFeed:
                 elif item["type"] == "subscribe" and not self.connected:
                     self.connected = True  # Redis answered: this connection works
                     log.info("live feed subscribed to %s", ", ".join(CHANNELS))
-            elif pinged is None and now - heard >= self._ping_interval:
+            elif pinged is None and now - heard >= self.ping_interval:
                 await pubsub.ping()
                 pinged = now
-            elif pinged is not None and now - pinged >= self._ping_interval:
+            elif pinged is not None and now - pinged >= self.ping_interval:
                 raise RedisConnectionError(f"no answer from Redis for {now - heard:.1f}s")
-
-
-async def _stopped(stop: asyncio.Event, seconds: float) -> bool:
-    try:
-        async with asyncio.timeout(seconds):
-            await stop.wait()
-    except TimeoutError:
-        return False
-    return True

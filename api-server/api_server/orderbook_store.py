@@ -1,12 +1,15 @@
-"""SQL for `orderbook_data`: the newest stored snapshot of a symbol, cut to `levels`."""
+"""SQL for `orderbook_data`: the newest stored snapshot of a symbol, cut to `levels`, in the
+shape the live feed carries (`market_messages.book_message`)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
+from linkora_core.books import Book, Level
 from linkora_core.db import Executor
-from linkora_core.decimals import to_plain
 from linkora_core.epoch import to_ms
+from linkora_core.market_messages import book_message
 
 
 async def latest_book(db: Executor, symbol: str, levels: int) -> dict[str, Any] | None:
@@ -19,17 +22,9 @@ async def latest_book(db: Executor, symbol: str, levels: int) -> dict[str, Any] 
     )
     if row is None:
         return None
-    return {
-        "symbol": symbol,
-        "timestamp": to_ms(row[0]),
-        "last_update_id": row[1],
-        "bids": _levels(row[2], row[3]),
-        "asks": _levels(row[4], row[5]),
-    }
+    book = Book(symbol, to_ms(row[0]), row[1], _levels(row[2], row[3]), _levels(row[4], row[5]))
+    return book_message(book)
 
 
-def _levels(prices: list[Any] | None, quantities: list[Any] | None) -> list[dict[str, str]]:
-    return [
-        {"price": to_plain(p), "quantity": to_plain(q)}
-        for p, q in zip(prices or [], quantities or [], strict=True)
-    ]
+def _levels(prices: list[Decimal] | None, quantities: list[Decimal] | None) -> tuple[Level, ...]:
+    return tuple(zip(prices or [], quantities or [], strict=True))

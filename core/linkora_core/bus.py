@@ -4,6 +4,7 @@ collection when Redis is down (it reports the failure and the caller carries on)
 from __future__ import annotations
 
 import logging
+from typing import Final
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -13,13 +14,18 @@ log = logging.getLogger(__name__)
 
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
 
+# Every message goes to its kind's all-symbols channel and to the symbol's own; the payloads
+# are linkora_core.market_messages.
+CANDLES_ALL: Final = "candles:all"
+ORDERBOOK_ALL: Final = "orderbook:all"
+
 
 def candle_channels(symbol: str) -> tuple[str, str]:
-    return "candles:all", f"candles:{symbol}"
+    return CANDLES_ALL, f"candles:{symbol}"
 
 
 def orderbook_channels(symbol: str) -> tuple[str, str]:
-    return "orderbook:all", f"orderbook:{symbol}"
+    return ORDERBOOK_ALL, f"orderbook:{symbol}"
 
 
 def connect(url: str) -> Redis:

@@ -11,6 +11,7 @@ from linkora_core.timeframes import Timeframe
 
 __all__ = [
     "Candle",
+    "LiveCandle",
     "Traded",
     "aggregate",
     "build_bucket",
@@ -42,6 +43,15 @@ class Candle:
     def close_time_ms(self) -> int:
         """The last millisecond of the bucket, as Binance reports it."""
         return self.timeframe.next_start(self.open_time_ms) - 1
+
+
+@dataclass(frozen=True, slots=True)
+class LiveCandle:
+    """A 1m candle as last seen on the stream or by polling, and whether it has closed."""
+
+    symbol: str
+    candle: Candle
+    closed: bool
 
 
 Traded = Callable[[Candle], bool]

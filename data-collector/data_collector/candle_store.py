@@ -14,8 +14,8 @@ from typing import Any
 
 import asyncpg
 
-from data_collector.storage import transaction
 from data_collector.types import Executor, LiveCandle
+from linkora_core.candle_columns import VALUE_COLUMNS, VALUES, assignments, qualified, values
 from linkora_core.epoch import to_ms
 
 _STAGING = "candles_staging"
@@ -31,25 +31,13 @@ _STAGING_COLUMNS = (
     "quote_volume", "trades", "taker_base", "taker_quote", "is_closed",
 )  # fmt: skip
 
-_ON_CONFLICT = """
-ON CONFLICT (symbol, open_time) DO UPDATE SET
-    open_price = EXCLUDED.open_price, high_price = EXCLUDED.high_price,
-    low_price = EXCLUDED.low_price, close_price = EXCLUDED.close_price,
-    volume = EXCLUDED.volume, quote_volume = EXCLUDED.quote_volume, trades = EXCLUDED.trades,
-    taker_buy_volume = EXCLUDED.taker_buy_volume,
-    taker_buy_quote_volume = EXCLUDED.taker_buy_quote_volume,
-    is_closed = EXCLUDED.is_closed, updated_at = now()
+_KEPT = (*VALUE_COLUMNS, "is_closed")  # what an upsert replaces, when any of it differs
+_ON_CONFLICT = f"""
+ON CONFLICT (symbol, open_time) DO UPDATE SET {assignments(_KEPT)}, updated_at = now()
 WHERE (NOT candles.is_closed OR EXCLUDED.is_closed)
-  AND (candles.open_price, candles.high_price, candles.low_price, candles.close_price,
-       candles.volume, candles.quote_volume, candles.trades, candles.taker_buy_volume,
-       candles.taker_buy_quote_volume, candles.is_closed)
-      IS DISTINCT FROM
-      (EXCLUDED.open_price, EXCLUDED.high_price, EXCLUDED.low_price, EXCLUDED.close_price,
-       EXCLUDED.volume, EXCLUDED.quote_volume, EXCLUDED.trades, EXCLUDED.taker_buy_volume,
-       EXCLUDED.taker_buy_quote_volume, EXCLUDED.is_closed)
+  AND ({qualified("candles", _KEPT)}) IS DISTINCT FROM ({qualified("EXCLUDED", _KEPT)})
 """
-_COLUMNS = """(symbol, open_time, open_price, high_price, low_price, close_price, volume,
-    quote_volume, trades, taker_buy_volume, taker_buy_quote_volume, is_closed)"""
+_COLUMNS = f"(symbol, open_time, {VALUES}, is_closed)"
 
 # Numeric text is cast by PostgreSQL, which rejects anything that is not a number.
 _INSERT_STAGED = f"""
@@ -116,7 +104,7 @@ async def copy_upsert(connection: asyncpg.Connection, rows: Sequence[StagedRow])
     for row in rows:
         _widen(spans, row[0], row[1])
     oldest = {symbol: first for symbol, (first, _) in spans.items()}
-    async with transaction(connection):
+    async with connection.transaction():
         # Losing the last commits in a crash is harmless: the backfill resumes from what is
         # stored and fetches them again.
         await connection.execute("SET LOCAL synchronous_commit TO off")
@@ -156,25 +144,9 @@ async def upsert_live(executor: Executor, candles: Iterable[LiveCandle]) -> None
     for c in candles:
         if c.closed:
             _widen(spans, c.symbol, c.candle.open_time_ms)
-    args = [
-        (
-            c.symbol,
-            c.candle.open_time_ms,
-            c.candle.open,
-            c.candle.high,
-            c.candle.low,
-            c.candle.close,
-            c.candle.volume,
-            c.candle.quote_volume,
-            c.candle.trades,
-            c.candle.taker_buy_volume,
-            c.candle.taker_buy_quote_volume,
-            c.closed,
-        )
-        for c in candles
-    ]
+    args = [(c.symbol, c.candle.open_time_ms, *values(c.candle), c.closed) for c in candles]
     if args:
-        async with transaction(executor):
+        async with executor.transaction():
             await executor.executemany(_UPSERT_ONE, args)
             if spans:
                 await _log_changes(executor, spans)

@@ -13,9 +13,9 @@ from collections import deque
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from data_collector import messages
 from data_collector.types import Book, LiveCandle
 from linkora_core import bus
+from linkora_core import market_messages as messages
 from linkora_core.bus import REDIS_DOWN, candle_channels, orderbook_channels
 
 log = logging.getLogger(__name__)

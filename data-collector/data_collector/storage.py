@@ -8,15 +8,15 @@ alone, the refused rows are reported (logged, counted for `/metrics`) and the re
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import asyncpg
 
-from data_collector.types import DB_DOWN
+from linkora_core.db import DATABASE_DOWN
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ _TRANSIENT_STATES = frozenset({"25006", "55P03", "57014"})
 
 def transient(error: BaseException) -> bool:
     """True when writing the same rows again later may well succeed."""
-    if isinstance(error, DB_DOWN):
+    if isinstance(error, DATABASE_DOWN):
         return True
     if not isinstance(error, asyncpg.PostgresError):
         return False
@@ -39,11 +39,11 @@ def transient(error: BaseException) -> bool:
     return state[:2] in _TRANSIENT_CLASSES or state in _TRANSIENT_STATES
 
 
+@dataclass
 class Refusals:
     """Rows PostgreSQL refused, counted per path (backfill, live, audit)."""
 
-    def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
+    counts: Counter[str] = field(default_factory=Counter)
 
     def report(self, path: str, what: str, error: asyncpg.PostgresError) -> None:
         self.counts[path] += 1
@@ -77,20 +77,3 @@ async def write_isolating(
     return await write_isolating(write, rows[:middle], refused) + await write_isolating(
         write, rows[middle:], refused
     )
-
-
-@contextlib.asynccontextmanager
-async def transaction(connection: asyncpg.Connection) -> AsyncIterator[None]:
-    """`connection.transaction()`, except that a connection lost inside it reads as the
-    outage it is: asyncpg's closing of the block then raises a plain InterfaceError ("the
-    underlying connection is closed"), which no longer counts as the database being down."""
-    try:
-        async with connection.transaction():
-            yield
-    except asyncpg.InterfaceError as error:
-        lost = error.__context__
-        while isinstance(lost, asyncpg.InterfaceError):  # a savepoint closed inside this block
-            lost = lost.__context__
-        if isinstance(lost, DB_DOWN):
-            raise lost from error
-        raise

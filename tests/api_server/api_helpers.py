@@ -18,8 +18,9 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from api_server.settings import ApiSettings
-from linkora_core.candles import Candle
-from linkora_core.decimals import to_plain
+from linkora_core.candle_columns import VALUE_COLUMNS, VALUES, assignments, values
+from linkora_core.candles import Candle, LiveCandle
+from linkora_core.market_messages import candle_message, encode
 from linkora_core.timeframes import MINUTE_MS
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -42,31 +43,17 @@ async def store_minutes(
 ) -> None:
     """Insert (or replace) 1m candles; minutes at or after `open_from` are still open."""
     await db.executemany(
-        """
-        INSERT INTO candles (symbol, open_time, open_price, high_price, low_price, close_price,
-            volume, quote_volume, trades, taker_buy_volume, taker_buy_quote_volume, is_closed)
+        f"""
+        INSERT INTO candles (symbol, open_time, {VALUES}, is_closed)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
         ON CONFLICT (symbol, open_time) DO UPDATE SET
-            open_price = excluded.open_price, high_price = excluded.high_price,
-            low_price = excluded.low_price, close_price = excluded.close_price,
-            volume = excluded.volume, quote_volume = excluded.quote_volume,
-            trades = excluded.trades, taker_buy_volume = excluded.taker_buy_volume,
-            taker_buy_quote_volume = excluded.taker_buy_quote_volume,
-            is_closed = excluded.is_closed, updated_at = now()
+            {assignments((*VALUE_COLUMNS, "is_closed"))}, updated_at = now()
         """,
         [
             (
                 symbol,
                 moment(m.open_time_ms),
-                m.open,
-                m.high,
-                m.low,
-                m.close,
-                m.volume,
-                m.quote_volume,
-                m.trades,
-                m.taker_buy_volume,
-                m.taker_buy_quote_volume,
+                *values(m),
                 open_from is None or m.open_time_ms < open_from,
             )
             for m in minutes
@@ -207,24 +194,8 @@ def minute_series(draw: st.DrawFn) -> list[Candle]:
 
 
 def collector_message(symbol: str, m: Candle, *, closed: bool) -> bytes:
-    return orjson.dumps(
-        {
-            "symbol": symbol,
-            "timestamp": m.open_time_ms,
-            "open": to_plain(m.open),
-            "high": to_plain(m.high),
-            "low": to_plain(m.low),
-            "close": to_plain(m.close),
-            "volume": to_plain(m.volume),
-            "quote_volume": to_plain(m.quote_volume),
-            "trades": m.trades,
-            "timeframe": "1",
-            "closed": closed,
-            "close_time": m.close_time_ms,
-            "taker_buy_volume": to_plain(m.taker_buy_volume),
-            "taker_buy_quote_volume": to_plain(m.taker_buy_quote_volume),
-        }
-    )
+    """The message the collector publishes for this minute."""
+    return encode(candle_message(LiveCandle(symbol, m, closed)))
 
 
 async def receive(ws: ClientConnection, within: float = 5.0) -> dict[str, Any]:

@@ -14,17 +14,13 @@ from api_helpers import minute, reference_candles, reference_start
 
 from api_server import candle_store
 from data_collector import candle_store as collector_store
-from data_collector.types import LiveCandle
-from linkora_core.candles import Candle
+from linkora_core.candle_columns import VALUES
+from linkora_core.candles import Candle, LiveCandle
 from linkora_core.decimals import to_plain
 from linkora_core.epoch import to_ms
 from linkora_core.timeframes import MINUTE_MS, Timeframe
 
 LABELS = ("3", "5", "15", "30", "45", "1H", "2H", "3H", "4H", "1D", "1W", "1M")
-_FIELDS = (
-    "open_price, high_price, low_price, close_price, volume, quote_volume, trades, "
-    "taker_buy_volume, taker_buy_quote_volume"
-)
 _FAR_FUTURE = 10**14
 
 
@@ -93,7 +89,7 @@ async def stored_minutes(pool: asyncpg.Pool, symbol: str) -> tuple[list[Candle],
 
 async def stored_rollups(pool: asyncpg.Pool, symbol: str, label: str) -> list[dict[str, Any]]:
     rows = await pool.fetch(
-        f"SELECT open_time, {_FIELDS} FROM candle_rollups WHERE symbol = $1 AND timeframe = $2 "
+        f"SELECT open_time, {VALUES} FROM candle_rollups WHERE symbol = $1 AND timeframe = $2 "
         "ORDER BY open_time",
         symbol,
         label,
@@ -122,7 +118,7 @@ async def assert_rollups_equal_minutes(pool: asyncpg.Pool, symbol: str) -> None:
 
 async def all_rollups(pool: asyncpg.Pool) -> list[tuple[Any, ...]]:
     rows = await pool.fetch(
-        f"SELECT symbol, timeframe, open_time, {_FIELDS} FROM candle_rollups ORDER BY 1, 2, 3"
+        f"SELECT symbol, timeframe, open_time, {VALUES} FROM candle_rollups ORDER BY 1, 2, 3"
     )
     return [tuple(r) for r in rows]
 

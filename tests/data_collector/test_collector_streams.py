@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import orjson
 
-from data_collector.messages import book_message, candle_message
-from data_collector.streams import ServerShutdown, combined_url, parse_message
+from data_collector.binance_payloads import ServerShutdown, combined_url, parse_message
 from data_collector.types import Book, LiveCandle
+from linkora_core.market_messages import book_message, candle_message
 
 KLINE = {
     "stream": "btcusdt@kline_1m",

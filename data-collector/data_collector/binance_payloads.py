@@ -1,4 +1,6 @@
-"""Binance combined-stream messages -> candles, books and control events (pure).
+"""Binance payloads -> candles, books and control events (pure): the combined stream's
+frames, and the REST depth answer, which has the stream's book shape. The connection that
+reads the frames is ws_stream.
 
 Stream names: `btcusdt@kline_1m` and `btcusdt@depth20@100ms`, joined as
 `/stream?streams=btcusdt@kline_1m/btcusdt@depth20@100ms/...`.
@@ -12,8 +14,8 @@ from typing import Any
 
 import orjson
 
-from data_collector.types import Book, LiveCandle
-from linkora_core.candles import Candle
+from linkora_core.books import Book, Level
+from linkora_core.candles import LiveCandle, parse_kline
 from linkora_core.decimals import parse_decimal
 
 
@@ -68,24 +70,13 @@ def parse_kline_event(data: dict[str, Any]) -> LiveCandle:
     k = data["k"]
     if k.get("i") != "1m":
         raise ValueError(f"expected a 1m kline, got {k.get('i')!r}")
-    open_ms, close_ms, trades = k["t"], k["T"], k["n"]
-    if type(open_ms) is not int or type(close_ms) is not int or type(trades) is not int:
-        raise ValueError("kline times and trade count must be integers")
-    if open_ms % 60_000 or close_ms != open_ms + 59_999:
-        raise ValueError(f"kline {open_ms}..{close_ms} is not one minute")
-    candle = Candle(
-        open_time_ms=open_ms,
-        open=parse_decimal(k["o"]),
-        high=parse_decimal(k["h"]),
-        low=parse_decimal(k["l"]),
-        close=parse_decimal(k["c"]),
-        volume=parse_decimal(k["v"]),
-        quote_volume=parse_decimal(k["q"]),
-        trades=trades,
-        taker_buy_volume=parse_decimal(k["V"]),
-        taker_buy_quote_volume=parse_decimal(k["Q"]),
-    )
-    return LiveCandle(str(k["s"]).upper(), candle, bool(k["x"]))
+    # The event's fields in the order of a REST kline row, which parse_kline checks; the
+    # last ("B", unused) is not always sent.
+    row = [*(k[name] for name in _KLINE_ROW), k.get("B")]
+    return LiveCandle(str(k["s"]).upper(), parse_kline(row), bool(k["x"]))
+
+
+_KLINE_ROW = ("t", "o", "h", "l", "c", "v", "T", "q", "n", "V", "Q")
 
 
 def parse_depth(symbol: str, data: dict[str, Any], received_ms: int, levels: int = 20) -> Book:
@@ -108,5 +99,5 @@ def parse_depth(symbol: str, data: dict[str, Any], received_ms: int, levels: int
     )
 
 
-def _levels(side: Sequence[Sequence[str]], levels: int) -> tuple[tuple[Any, Any], ...]:
+def _levels(side: Sequence[Sequence[str]], levels: int) -> tuple[Level, ...]:
     return tuple((parse_decimal(p), parse_decimal(q)) for p, q in side[:levels])

@@ -1,0 +1,123 @@
+"""The market-data messages on the Redis bus (`bus.CANDLES_ALL`, `bus.ORDERBOOK_ALL`): the
+JSON the collector publishes and every consumer reads, encoded and decoded here only (pure).
+
+Candle (a live 1m candle; `close_time` is derived from `timestamp` and `timeframe`)::
+
+    {"symbol":"BTCUSDT","timestamp":1699999980000,"open":"37000.1","high":"37012.5",
+     "low":"36999","close":"37010","volume":"12.5","quote_volume":"462600","trades":101,
+     "timeframe":"1","closed":false,"close_time":1700000039999,
+     "taker_buy_volume":"6.2","taker_buy_quote_volume":"229400"}
+
+Order book (best price first; the api-server's `GET /orderbook` answers the same object)::
+
+    {"symbol":"BTCUSDT","timestamp":1700000012345,"last_update_id":160,
+     "bids":[{"price":"37000","quantity":"1.5"}],"asks":[{"price":"37000.1","quantity":"2"}]}
+
+Decimals are minimal plain strings (`decimals.to_plain`), times epoch milliseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+
+from linkora_core.books import Book, Level
+from linkora_core.candles import LiveCandle, parse_kline
+from linkora_core.decimals import parse_decimal, to_plain
+from linkora_core.timeframes import Timeframe
+
+__all__ = ["book_from", "book_message", "candle_from", "candle_message", "decode", "encode"]
+
+# A candle message's fields in Binance kline order, so that decoding shares parse_kline's
+# checks (integer times and trades, decimal strings, one whole bucket).
+_KLINE_ORDER = (
+    "timestamp", "open", "high", "low", "close", "volume", "close_time", "quote_volume",
+    "trades", "taker_buy_volume", "taker_buy_quote_volume",
+)  # fmt: skip
+
+
+def candle_message(live: LiveCandle) -> dict[str, Any]:
+    c = live.candle
+    return {
+        "symbol": live.symbol,
+        "timestamp": c.open_time_ms,
+        "open": to_plain(c.open),
+        "high": to_plain(c.high),
+        "low": to_plain(c.low),
+        "close": to_plain(c.close),
+        "volume": to_plain(c.volume),
+        "quote_volume": to_plain(c.quote_volume),
+        "trades": c.trades,
+        "timeframe": c.timeframe.value,
+        "closed": live.closed,
+        "close_time": c.close_time_ms,
+        "taker_buy_volume": to_plain(c.taker_buy_volume),
+        "taker_buy_quote_volume": to_plain(c.taker_buy_quote_volume),
+    }
+
+
+def book_message(book: Book) -> dict[str, Any]:
+    return {
+        "symbol": book.symbol,
+        "timestamp": book.received_ms,
+        "last_update_id": book.last_update_id,
+        "bids": [_level_message(level) for level in book.bids],
+        "asks": [_level_message(level) for level in book.asks],
+    }
+
+
+def encode(message: Mapping[str, Any]) -> bytes:
+    return orjson.dumps(message)
+
+
+def decode(data: bytes | str) -> dict[str, Any]:
+    """A message as its JSON object, which names its symbol; ValueError for anything else."""
+    message = orjson.loads(data)
+    if not isinstance(message, dict) or not isinstance(message.get("symbol"), str):
+        raise ValueError("a market message is a JSON object with a string symbol")
+    return message
+
+
+def candle_from(message: Mapping[str, Any]) -> LiveCandle:
+    """The live candle of a decoded candle message; ValueError when it is not one."""
+    label, closed = message.get("timeframe"), message.get("closed")
+    if not isinstance(label, str) or type(closed) is not bool:
+        raise ValueError("a candle message names its timeframe and whether it closed")
+    row = [message.get(name) for name in _KLINE_ORDER]
+    candle = parse_kline([*row, "0"], Timeframe.parse(label))
+    return LiveCandle(message["symbol"], candle, closed)
+
+
+def book_from(message: Mapping[str, Any]) -> Book:
+    """The book of a decoded book message; ValueError when it is not one."""
+    update_id, received = message.get("last_update_id"), message.get("timestamp")
+    if type(update_id) is not int or type(received) is not int:
+        raise ValueError("a book's timestamp and last_update_id are integers")
+    return Book(
+        symbol=message["symbol"],
+        received_ms=received,
+        last_update_id=update_id,
+        bids=_levels(message.get("bids")),
+        asks=_levels(message.get("asks")),
+    )
+
+
+def _level_message(level: Level) -> dict[str, str]:
+    return {"price": to_plain(level[0]), "quantity": to_plain(level[1])}
+
+
+def _levels(side: object) -> tuple[Level, ...]:
+    if not isinstance(side, Sequence):
+        raise ValueError("a book side is a list of levels")
+    return tuple(_level(level) for level in side)
+
+
+def _level(level: object) -> Level:
+    if not isinstance(level, dict):
+        raise ValueError("a level is an object with a price and a quantity")
+    price, quantity = level.get("price"), level.get("quantity")
+    if not isinstance(price, str) or not isinstance(quantity, str):
+        raise ValueError("a level's price and quantity are decimal strings")
+    return parse_decimal(price), parse_decimal(quantity)

@@ -1,0 +1,106 @@
+"""The bus messages: what the collector encodes, every consumer decodes back unchanged, and
+the bytes on the wire are the documented ones."""
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from linkora_core.books import Book
+from linkora_core.candles import Candle, LiveCandle
+from linkora_core.market_messages import (
+    book_from,
+    book_message,
+    candle_from,
+    candle_message,
+    decode,
+    encode,
+)
+from linkora_core.timeframes import Timeframe
+
+# The samples of the module docstring, byte for byte.
+CANDLE = (
+    b'{"symbol":"BTCUSDT","timestamp":1699999980000,"open":"37000.1","high":"37012.5",'
+    b'"low":"36999","close":"37010","volume":"12.5","quote_volume":"462600","trades":101,'
+    b'"timeframe":"1","closed":false,"close_time":1700000039999,'
+    b'"taker_buy_volume":"6.2","taker_buy_quote_volume":"229400"}'
+)
+BOOK = (
+    b'{"symbol":"BTCUSDT","timestamp":1700000012345,"last_update_id":160,'
+    b'"bids":[{"price":"37000","quantity":"1.5"}],"asks":[{"price":"37000.1","quantity":"2"}]}'
+)
+
+symbols = st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=2, max_size=20)
+amounts = st.decimals(min_value=0, max_value=10**12, places=8)
+
+
+@st.composite
+def live_candles(draw: st.DrawFn) -> LiveCandle:
+    timeframe = draw(st.sampled_from(Timeframe))
+    at = timeframe.bucket_start(draw(st.integers(0, 2**42)))
+    o, h, low, c, volume, quote, taker, taker_quote = draw(st.tuples(*[amounts] * 8))
+    trades = draw(st.integers(0, 2**40))
+    candle = Candle(at, o, h, low, c, volume, quote, trades, taker, taker_quote, timeframe)
+    return LiveCandle(draw(symbols), candle, draw(st.booleans()))
+
+
+sides = st.lists(st.tuples(amounts, amounts), max_size=5).map(tuple)
+books = st.builds(Book, symbols, st.integers(0, 2**53), st.integers(0, 2**63 - 1), sides, sides)
+
+
+@given(live_candles())
+def test_a_candle_decodes_to_what_was_encoded(live: LiveCandle) -> None:
+    data = encode(candle_message(live))
+    assert candle_from(decode(data)) == live
+    assert encode(candle_message(candle_from(decode(data)))) == data
+
+
+@given(books)
+def test_a_book_decodes_to_what_was_encoded(book: Book) -> None:
+    data = encode(book_message(book))
+    assert book_from(decode(data)) == book
+    assert encode(book_message(book_from(decode(data)))) == data
+
+
+def test_the_documented_samples_are_the_bytes_on_the_wire() -> None:
+    live = candle_from(decode(CANDLE))
+    assert live.candle.high == Decimal("37012.5") and not live.closed
+    assert encode(candle_message(live)) == CANDLE
+    book = book_from(decode(BOOK))
+    assert book.bids == ((Decimal(37000), Decimal("1.5")),)
+    assert encode(book_message(book)) == BOOK
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"[]", b'{"timestamp":1}', b'{"symbol":1}', b"not json"],
+)
+def test_anything_but_an_object_naming_its_symbol_is_refused(data: bytes) -> None:
+    with pytest.raises(ValueError):
+        decode(data)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"open": 37000.1},
+        {"trades": "101"},
+        {"close_time": 1700000099999},
+        {"timeframe": "2"},
+        {"closed": 0},
+        {"volume": "NaN"},
+    ],
+)
+def test_a_candle_message_off_its_shape_is_refused(change: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        candle_from({**decode(CANDLE), **change})
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"last_update_id": "160"}, {"bids": [["37000", "1.5"]]}, {"asks": None}],
+)
+def test_a_book_message_off_its_shape_is_refused(change: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        book_from({**decode(BOOK), **change})
