@@ -95,7 +95,10 @@ def test_the_api_server_port_is_told_one_way() -> None:
             "data_collector.collector",
             {"web3", "starlette", "uvicorn", "api_server", "order_system"},
         ),
-        ("order_system.api.app", {"data_collector", "api_server", "exchange_sim"}),
+        (
+            "order_system.api.app",
+            {"data_collector", "api_server", "exchange_sim", "order_system.events"},
+        ),
         ("order_system.events.processor", {"starlette", "data_collector", "api_server"}),
     ],
 )
