@@ -16,9 +16,13 @@ from redis.exceptions import RedisError
 from data_collector.types import Book, LiveCandle
 from linkora_core import bus
 from linkora_core import market_messages as messages
+from linkora_core.backoff import RetryPolicy
 from linkora_core.bus import REDIS_DOWN, candle_channels, orderbook_channels
 
 log = logging.getLogger(__name__)
+
+# Subscribers want the live state: while Redis is away, try again at least every 5 s.
+REDIS_RETRY = RetryPolicy(first=0.5, cap=5.0)
 
 
 class Publisher:
@@ -62,8 +66,8 @@ class Publisher:
         return len(self._queue)
 
     async def run(self) -> None:
-        """Publish until cancelled."""
-        delay = 0.5
+        """Publish until cancelled (no stop event: the collector cancels it, then flushes)."""
+        backoff = REDIS_RETRY.backoff()
         while True:
             if not self._queue:
                 self._ready.clear()
@@ -82,13 +86,12 @@ class Publisher:
                         self.dropped += 1
                         continue
                     self._queue.appendleft(item)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                await backoff.wait()
                 continue
             if not self.redis_up:
                 log.info("redis is back; publishing resumed")
             self.redis_up = True
-            delay = 0.5
+            backoff.reset()
             self.published += len(batch)
 
     async def flush(self, seconds: float) -> None:
