@@ -14,9 +14,9 @@ from linkora_core.openapi import (
     json_response,
     obj,
     query,
-    ready_responses,
     ready_schema,
     ref,
+    status_paths,
 )
 
 _MS = {"type": "integer", "description": "Epoch milliseconds"}
@@ -170,15 +170,10 @@ _PATHS: dict[str, Schema] = {
             )
         },
     ),
-    "/health": get(
-        "Service health",
-        {"200": json_response("Health", ref("Health"))},
-        description="Always 200; says which dependencies answer.",
-    ),
-    "/ready": get(
-        "Readiness",
-        ready_responses(),
-        description="200 when the database and Redis answer, the live feed is subscribed and every "
+    **status_paths(
+        health="Health",
+        health_description="Always 200; says which dependencies answer.",
+        ready="200 when the database and Redis answer, the live feed is subscribed and every "
         "background task runs; else 503 naming each problem (a load balancer drains the "
         "replica). Database and Redis checks are reused for about a second.",
     ),

@@ -95,11 +95,23 @@ def ready_schema(problems: str) -> Schema:
     )
 
 
-def ready_responses() -> dict[str, Schema]:
-    """`/ready` answers 200 or 503 with the same `Ready` body."""
+def status_paths(*, health: str, health_description: str, ready: str) -> dict[str, Schema]:
+    """`/health` (always 200, the app's `Health` schema) and `/ready` (200 or 503 with the
+    same `Ready` body): what every API serves (linkora_core.http.api)."""
     return {
-        "200": json_response("Ready", ref("Ready")),
-        "503": json_response("Not ready", ref("Ready")),
+        "/health": get(
+            "Service health",
+            {"200": json_response(health, ref("Health"))},
+            description=health_description,
+        ),
+        "/ready": get(
+            "Readiness",
+            {
+                "200": json_response("Ready", ref("Ready")),
+                "503": json_response("Not ready", ref("Ready")),
+            },
+            description=ready,
+        ),
     }
 
 
@@ -282,9 +294,9 @@ __all__ = [
     "obj",
     "path_parameter",
     "query",
-    "ready_responses",
     "ready_schema",
     "ref",
     "render",
     "routes",
+    "status_paths",
 ]

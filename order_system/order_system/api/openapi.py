@@ -15,9 +15,9 @@ from linkora_core.openapi import (
     obj,
     path_parameter,
     query,
-    ready_responses,
     ready_schema,
     ref,
+    status_paths,
 )
 from order_system.api.params import (
     DEFAULT_LIMIT,
@@ -188,16 +188,11 @@ def _list(summary: str, *extra: Any) -> Schema:
 
 
 _PATHS: dict[str, Schema] = {
-    "/health": get(
-        "Service health",
-        {"200": json_response("Health, with the indexer's progress", ref("Health"))},
-        description="Always 200.",
-    ),
-    "/ready": get(
-        "Readiness",
-        ready_responses(),
-        description="200 while the database answers, else 503 naming it (a load balancer "
-        "drains the replica). The check is reused for about a second.",
+    **status_paths(
+        health="Health, with the indexer's progress",
+        health_description="Always 200.",
+        ready="200 while the database answers, else 503 naming it (a load balancer drains the "
+        "replica). The check is reused for about a second.",
     ),
     "/orders/pending": _list("Pending orders"),
     "/orders/executed": _list("Executed orders"),
