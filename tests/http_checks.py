@@ -17,6 +17,14 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+# How both APIs' cost limits are tested: one connection, a 2.5 s statement timeout and at most
+# 0.3 s of waiting for the connection (assert_a_busy_pool_answers_503).
+ONE_CONNECTION = {
+    "db_pool_min": 1,
+    "db_pool_max": 1,
+    "db_statement_timeout": 2.5,
+    "db_acquire_timeout": 0.3,
+}
 CHECKS = [
     checks.not_a_server_error,
     checks.status_code_conformance,

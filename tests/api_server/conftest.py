@@ -4,7 +4,7 @@ PostgreSQL and Redis; rollups are driven by the tests themselves."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import asyncpg
@@ -21,17 +21,27 @@ from tests.http_checks import asgi_client
 
 
 @pytest.fixture
-async def app(service_env: dict[str, str], clean_db: asyncpg.Pool) -> AsyncIterator[Starlette]:
+def make_app(service_env: dict[str, str]) -> Callable[..., Starlette]:
+    """`make_app(**settings)`: an app over the session's services, its lifespan not entered;
+    rollups are left to the test unless `maintain_rollups=True`."""
+
+    def make(*, maintain_rollups: bool = False, **overrides: Any) -> Starlette:
+        settings = settings_for(service_env, **overrides)
+        return create_app(settings, maintain_rollups=maintain_rollups)
+
+    return make
+
+
+@pytest.fixture
+async def app(
+    make_app: Callable[..., Starlette], clean_db: asyncpg.Pool
+) -> AsyncIterator[Starlette]:
     """The app with its lifespan entered; rollups are driven by the tests themselves."""
-    application = create_app(
-        settings_for(
-            service_env,
-            candle_cache_seconds=0,
-            candle_live_cache_seconds=0,
-            rollup_frontier_cache_seconds=0,  # tests truncate rollups: frontiers move back
-            rate_limit_per_second=0,
-        ),
-        maintain_rollups=False,
+    application = make_app(
+        candle_cache_seconds=0,
+        candle_live_cache_seconds=0,
+        rollup_frontier_cache_seconds=0,  # tests truncate rollups: frontiers move back
+        rate_limit_per_second=0,
     )
     async with application.router.lifespan_context(application):
         yield application
@@ -45,7 +55,7 @@ async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def live_server(
-    service_env: dict[str, str], clean_db: asyncpg.Pool
+    make_app: Callable[..., Starlette], clean_db: asyncpg.Pool
 ) -> AsyncIterator[ServerFactory]:
     """Start the app under a real uvicorn in this event loop: `(app, "ws://host:port")`."""
     servers: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
@@ -56,7 +66,7 @@ async def live_server(
         overrides.setdefault("rollup_frontier_cache_seconds", 0)
         # `ws` picks uvicorn's WebSocket protocol (default: the api-server's own).
         ws = overrides.pop("ws", UVICORN_OPTIONS["ws"])
-        application = create_app(settings_for(service_env, **overrides), maintain_rollups=False)
+        application = make_app(**overrides)
         port = free_port()
         server = uvicorn.Server(
             uvicorn.Config(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import asyncpg
 import httpx
-from api_helpers import minute, settings_for, store_minutes
+from api_helpers import minute, store_minutes
+from starlette.applications import Starlette
 
-from api_server.app import create_app
 from api_server.rollups import roll_symbol
 from linkora_core.timeframes import MINUTE_MS
 from tests.http_checks import running
@@ -123,16 +124,10 @@ async def test_the_open_bucket_is_included_and_follows_minute_updates(
 
 
 async def test_closed_pages_are_cached_and_open_ones_only_for_a_moment(
-    service_env: dict[str, str], clean_db: asyncpg.Pool
+    make_app: Callable[..., Starlette], clean_db: asyncpg.Pool
 ) -> None:
-    application = create_app(
-        settings_for(
-            service_env,
-            candle_cache_seconds=60,
-            candle_live_cache_seconds=0.2,
-            rate_limit_per_second=0,
-        ),
-        maintain_rollups=False,
+    application = make_app(
+        candle_cache_seconds=60, candle_live_cache_seconds=0.2, rate_limit_per_second=0
     )
     await store_hours(clean_db, 3, open_last=True)
     await roll_symbol(clean_db, SYMBOL)
@@ -151,12 +146,9 @@ async def test_closed_pages_are_cached_and_open_ones_only_for_a_moment(
 
 
 async def test_a_remembered_frontier_that_lags_still_gives_the_same_candles(
-    service_env: dict[str, str], clean_db: asyncpg.Pool
+    make_app: Callable[..., Starlette], clean_db: asyncpg.Pool
 ) -> None:
-    application = create_app(
-        settings_for(service_env, candle_live_cache_seconds=0, rollup_frontier_cache_seconds=60),
-        maintain_rollups=False,
-    )
+    application = make_app(candle_live_cache_seconds=0, rollup_frontier_cache_seconds=60)
     await store_hours(clean_db, 2)
     await roll_symbol(clean_db, SYMBOL)
     url = f"/candles?symbol={SYMBOL}&timeframe=15&limit=50"

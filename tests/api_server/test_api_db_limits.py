@@ -3,33 +3,24 @@ database connection in time answers 503 instead of waiting for ever."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 import pytest
-from api_helpers import settings_for
 from starlette.applications import Starlette
 
-from api_server.app import create_app
-from tests.http_checks import assert_a_busy_pool_answers_503
+from tests.http_checks import ONE_CONNECTION, assert_a_busy_pool_answers_503
 
 
 @pytest.fixture
 async def one_connection_app(
-    service_env: dict[str, str], clean_db: asyncpg.Pool
+    make_app: Callable[..., Starlette], clean_db: asyncpg.Pool
 ) -> AsyncIterator[Starlette]:
-    application = create_app(
-        settings_for(
-            service_env,
-            rate_limit_per_second=0,
-            candle_cache_seconds=0,
-            candle_live_cache_seconds=0,
-            db_pool_min=1,
-            db_pool_max=1,
-            db_statement_timeout=2.5,
-            db_acquire_timeout=0.3,
-        ),
-        maintain_rollups=False,
+    application = make_app(
+        rate_limit_per_second=0,
+        candle_cache_seconds=0,
+        candle_live_cache_seconds=0,
+        **ONE_CONNECTION,
     )
     async with application.router.lifespan_context(application):
         yield application

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import asyncpg
 import httpx
-from api_helpers import minute, moment, settings_for, store_minutes
+from api_helpers import minute, moment, store_minutes
 from starlette.applications import Starlette
 
-from api_server.app import create_app
 from api_server.rollups import roll_symbol
 from linkora_core.timeframes import MINUTE_MS
 from tests.http_checks import running
@@ -118,12 +118,9 @@ async def test_database_loss_answers_503_json_and_recovers_without_restart(
 
 
 async def test_rest_requests_are_rate_limited_per_client_ip(
-    service_env: dict[str, str], clean_db: asyncpg.Pool
+    make_app: Callable[..., Starlette], clean_db: asyncpg.Pool
 ) -> None:
-    application = create_app(
-        settings_for(service_env, rate_limit_per_second=0.001, rate_limit_burst=3),
-        maintain_rollups=False,
-    )
+    application = make_app(rate_limit_per_second=0.001, rate_limit_burst=3)
     async with running(application, "http://api") as client:
         statuses = [(await client.get("/symbols")).status_code for _ in range(4)]
         assert statuses == [200, 200, 200, 429]

@@ -9,7 +9,7 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from api_helpers import as_decimals, reference_candles, settings_for, store_minutes
+from api_helpers import as_decimals, reference_candles, store_minutes
 from rollup_helpers import (
     all_rollups,
     assert_rollups_equal_minutes,
@@ -29,9 +29,9 @@ from rollup_helpers import (
     write_bulk,
     write_live,
 )
+from starlette.applications import Starlette
 
 from api_server import candle_store, rollups
-from api_server.app import create_app
 from api_server.rollups import RollupMaintainer, consume_changes, roll_symbol
 from linkora_core.candles import Candle
 from linkora_core.migrations import discover
@@ -81,7 +81,7 @@ def revised(minutes: list[Candle], factor: int) -> list[Candle]:
 
 
 async def test_minutes_written_days_late_while_no_maintainer_runs_reach_every_timeframe(
-    db: asyncpg.Pool, service_env: dict[str, str]
+    db: asyncpg.Pool, make_app: Callable[..., Starlette]
 ) -> None:
     history = series(START, END, seed=1)
     hole = (END - 10 * DAY_MS + 10 * 60 * MINUTE_MS, END - 10 * DAY_MS + 16 * 60 * MINUTE_MS)
@@ -121,15 +121,13 @@ async def test_minutes_written_days_late_while_no_maintainer_runs_reach_every_ti
     await db.execute("UPDATE candles SET updated_at = now() - interval '3 days'")
     assert await all_rollups(db) == rolled_before
 
-    application = create_app(
-        settings_for(
-            service_env,
-            rollup_interval=0.05,
-            candle_cache_seconds=0,
-            candle_live_cache_seconds=0,
-            rollup_frontier_cache_seconds=0,
-            rate_limit_per_second=0,
-        )
+    application = make_app(
+        maintain_rollups=True,
+        rollup_interval=0.05,
+        candle_cache_seconds=0,
+        candle_live_cache_seconds=0,
+        rollup_frontier_cache_seconds=0,
+        rate_limit_per_second=0,
     )
     async with application.router.lifespan_context(application):
         maintainer: RollupMaintainer = application.state.rollups

@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 
 from order_system.api.app import create_app
 from order_system.settings import OrderSettings
-from tests.http_checks import asgi_client, assert_a_busy_pool_answers_503
+from tests.http_checks import ONE_CONNECTION, asgi_client, assert_a_busy_pool_answers_503
 
 ALICE = "0x70997970c51812dc3a010c7d01b50e0d17dc79c8"
 ETH = "0x" + "00" * 20
@@ -37,10 +37,7 @@ async def one_connection_app(
             service_env,
             hardhat_url,
             rate_limit_per_second=0,
-            db_pool_min=1,
-            db_pool_max=1,
-            db_statement_timeout=2.5,
-            db_acquire_timeout=0.3,
+            **ONE_CONNECTION,
         )
     )
     async with application.router.lifespan_context(application):
