@@ -33,16 +33,22 @@ def make_app(service_env: dict[str, str]) -> Callable[..., Starlette]:
 
 
 @pytest.fixture
+def app_settings() -> dict[str, Any]:
+    """The settings `app` is made with; a test module overrides this fixture to change them."""
+    return {
+        "candle_cache_seconds": 0,
+        "candle_live_cache_seconds": 0,
+        "rollup_frontier_cache_seconds": 0,  # tests truncate rollups: frontiers move back
+        "rate_limit_per_second": 0,
+    }
+
+
+@pytest.fixture
 async def app(
-    make_app: Callable[..., Starlette], clean_db: asyncpg.Pool
+    make_app: Callable[..., Starlette], app_settings: dict[str, Any], clean_db: asyncpg.Pool
 ) -> AsyncIterator[Starlette]:
     """The app with its lifespan entered; rollups are driven by the tests themselves."""
-    application = make_app(
-        candle_cache_seconds=0,
-        candle_live_cache_seconds=0,
-        rollup_frontier_cache_seconds=0,  # tests truncate rollups: frontiers move back
-        rate_limit_per_second=0,
-    )
+    application = make_app(**app_settings)
     async with application.router.lifespan_context(application):
         yield application
 
