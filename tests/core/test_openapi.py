@@ -6,7 +6,16 @@ import re
 
 import pytest
 
-from linkora_core.openapi import PLAIN_DECIMAL, decimal, document, errors, json_response, render
+from linkora_core.openapi import (
+    PLAIN_DECIMAL,
+    decimal,
+    document,
+    errors,
+    json_response,
+    ready_schema,
+    render,
+    status_paths,
+)
 
 
 @pytest.mark.parametrize("text", ["0", "2", "-1.5", "0.95", "0.000000000003663159", "41543.53"])
@@ -42,3 +51,18 @@ def test_the_page_escapes_text_and_sets_code_spans() -> None:
     assert "Use <code>a&amp;b</code>." in page
     assert "ok &lt;b&gt;" in page
     assert "<script" not in page
+
+
+def test_status_paths_answer_health_always_and_ready_200_or_503_with_one_body() -> None:
+    paths = status_paths(health="Health", health_description="Always 200.", ready="Ready?")
+    assert set(paths) == {"/health", "/ready"}
+    assert set(paths["/health"]["get"]["responses"]) == {"200"}
+    ready = paths["/ready"]["get"]
+    assert ready["description"] == "Ready?"
+    assert {code: r["content"]["application/json"] for code, r in ready["responses"].items()} == {
+        "200": {"schema": {"$ref": "#/components/schemas/Ready"}},
+        "503": {"schema": {"$ref": "#/components/schemas/Ready"}},
+    }
+    schema = ready_schema("Why not")
+    assert schema["required"] == ["ready", "problems"]
+    assert schema["properties"]["problems"]["description"] == "Why not"
