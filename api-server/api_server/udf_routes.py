@@ -154,6 +154,7 @@ async def history(request: Request) -> Response:
 
 def bad_request_body(request: Request, message: str) -> Mapping[str, object]:
     """`/udf/history` words a 400 as UDF clients read it; the other routes as the platform does."""
+    # The router records the matched route's endpoint in the scope.
     if request.scope.get("endpoint") is history:
         return {"s": "error", "errmsg": message}
     return error_body(request, message)
