@@ -4,6 +4,7 @@ migrated database, and helpers to point a service's settings at them."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -12,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,7 +24,7 @@ from redis.asyncio import Redis
 
 from devstack.hardhat import HardhatNode
 from devstack.ports import free_port, wait_listening
-from devstack.postgres import PostgresServer
+from devstack.postgres import PostgresServer, db_env
 from devstack.redis import server_command as redis_command
 from linkora_core import db
 from linkora_core.migrations import apply_migrations
@@ -57,30 +58,70 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[str]:
-    """DSN of a server's maintenance database (`postgres`)."""
-    existing = os.environ.get("LINKORA_TEST_PG_DSN")
+def _existing_or(
+    variable: str, private: Callable[[], contextlib.AbstractContextManager[str]]
+) -> Iterator[str]:
+    """The server named by environment variable `variable`, else a private one."""
+    existing = os.environ.get(variable)
     if existing:
         yield existing
         return
-    server = PostgresServer()
-    try:
-        server.start()
-        yield server.dsn
-    finally:
-        server.remove()
+    with private() as address:
+        yield address
 
 
-@pytest.fixture
-def restartable_postgres() -> Iterator[PostgresServer]:
-    """A running PostgreSQL only this test uses, so it can restart it; migrated."""
+@contextlib.contextmanager
+def _postgres() -> Iterator[PostgresServer]:
     server = PostgresServer()
     try:
         server.start()
         yield server
     finally:
         server.remove()
+
+
+@contextlib.contextmanager
+def _postgres_dsn() -> Iterator[str]:
+    with _postgres() as server:
+        yield server.dsn
+
+
+@contextlib.contextmanager
+def _redis() -> Iterator[str]:
+    port = free_port()
+    work = Path(tempfile.mkdtemp(prefix="linkora-test-redis-"))
+    process = subprocess.Popen(
+        redis_command(port, work),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        if not wait_listening(port, 20):
+            raise RuntimeError("private Redis did not start")
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        _stop(process)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _hardhat(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with HardhatNode(tmp_path_factory.mktemp("hardhat") / "node.log") as node:
+        yield node.url
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """DSN of a server's maintenance database (`postgres`)."""
+    yield from _existing_or("LINKORA_TEST_PG_DSN", _postgres_dsn)
+
+
+@pytest.fixture
+def restartable_postgres() -> Iterator[PostgresServer]:
+    """A running PostgreSQL only this test uses, so it can restart it; migrated."""
+    with _postgres() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -120,25 +161,7 @@ async def clean_db(pool: asyncpg.Pool) -> asyncpg.Pool:
 
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
-    existing = os.environ.get("LINKORA_TEST_REDIS_URL")
-    if existing:
-        yield existing
-        return
-    port = free_port()
-    work = Path(tempfile.mkdtemp(prefix="linkora-test-redis-"))
-    process = subprocess.Popen(
-        redis_command(port, work),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        if not wait_listening(port, 20):
-            raise RuntimeError("private Redis did not start")
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        _stop(process)
-        shutil.rmtree(work, ignore_errors=True)
+    yield from _existing_or("LINKORA_TEST_REDIS_URL", _redis)
 
 
 @pytest.fixture
@@ -154,13 +177,9 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
 @pytest.fixture(scope="session")
 def service_env(pg_dsn: str, redis_url: str) -> dict[str, str]:
     """Environment variables pointing a service process at the test database and Redis."""
-    db, cache = urlsplit(pg_dsn), urlsplit(redis_url)
+    cache = urlsplit(redis_url)
     return {
-        "DB_HOST": db.hostname or "127.0.0.1",
-        "DB_PORT": str(db.port or 5432),
-        "DB_NAME": db.path.lstrip("/"),
-        "DB_USER": db.username or "postgres",
-        "DB_PASSWORD": db.password or "unused-with-trust-auth",
+        **db_env(pg_dsn),
         "REDIS_HOST": cache.hostname or "127.0.0.1",
         "REDIS_PORT": str(cache.port or 6379),
         "LOG_LEVEL": "INFO",
@@ -170,12 +189,7 @@ def service_env(pg_dsn: str, redis_url: str) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def hardhat_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A private Hardhat node (chain id 31337, nothing deployed), started on first use."""
-    existing = os.environ.get("LINKORA_TEST_HARDHAT_URL")
-    if existing:
-        yield existing
-        return
-    with HardhatNode(tmp_path_factory.mktemp("hardhat") / "node.log") as node:
-        yield node.url
+    yield from _existing_or("LINKORA_TEST_HARDHAT_URL", lambda: _hardhat(tmp_path_factory))
 
 
 @pytest.fixture(scope="session")

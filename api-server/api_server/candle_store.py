@@ -21,26 +21,39 @@ def _candle(row: Sequence[Any], timeframe: Timeframe) -> Candle:
     return candle_columns.candle(to_ms(row[0]), row[1:], timeframe)
 
 
-def _source(timeframe: Timeframe) -> tuple[str, list[object]]:
-    """The table and extra key of a timeframe: 1m lives in candles, the rest in rollups."""
-    if timeframe is Timeframe.MINUTE_1:
-        return "candles WHERE symbol = $1", []
-    return "candle_rollups WHERE symbol = $1 AND timeframe = $4", [timeframe.value]
+def _span(
+    symbol: str,
+    timeframe: Timeframe,
+    lo: int | None,
+    hi: int | None,
+    limit: int | None = None,
+    *,
+    newest_first: bool = False,
+) -> tuple[str, list[object]]:
+    """`FROM ... ORDER BY ... [LIMIT ...]` of the stored candles with lo <= open_time < hi
+    (None = unbounded) and its arguments: 1m lives in candles, the rest in rollups."""
+    table = "candles WHERE symbol = $1"
+    args: list[object] = [symbol, _at(lo), _at(hi)]
+    if timeframe is not Timeframe.MINUTE_1:
+        table = "candle_rollups WHERE symbol = $1 AND timeframe = $4"
+        args.append(timeframe.value)
+    sql = (
+        f"FROM {table} AND open_time >= coalesce($2::timestamptz, '-infinity') "
+        f"AND open_time < coalesce($3::timestamptz, 'infinity') "
+        f"ORDER BY open_time {'DESC' if newest_first else 'ASC'}"
+    )
+    if limit is not None:
+        args.append(limit)
+        sql += f" LIMIT ${len(args)}"
+    return sql, args
 
 
 async def read_range(
     db: Executor, symbol: str, timeframe: Timeframe, lo: int | None, hi: int | None
 ) -> list[Candle]:
     """Stored candles with lo <= open_time < hi (None = unbounded), oldest first."""
-    table, extra = _source(timeframe)
-    rows = await db.fetch(
-        f"SELECT {_FIELDS} FROM {table} AND open_time >= coalesce($2::timestamptz, '-infinity') "
-        f"AND open_time < coalesce($3::timestamptz, 'infinity') ORDER BY open_time",
-        symbol,
-        _at(lo),
-        _at(hi),
-        *extra,
-    )
+    span, args = _span(symbol, timeframe, lo, hi)
+    rows = await db.fetch(f"SELECT {_FIELDS} {span}", *args)
     return [_candle(row, timeframe) for row in rows]
 
 
@@ -81,18 +94,8 @@ async def read_page(
     newest_first: bool,
 ) -> list[Candle]:
     """At most `limit` stored candles in [lo, hi), from the newest or the oldest end."""
-    table, extra = _source(timeframe)
-    order = "DESC" if newest_first else "ASC"
-    rows = await db.fetch(
-        f"SELECT {_FIELDS} FROM {table} AND open_time >= coalesce($2::timestamptz, '-infinity') "
-        f"AND open_time < coalesce($3::timestamptz, 'infinity') ORDER BY open_time {order} "
-        f"LIMIT ${4 + len(extra)}",
-        symbol,
-        _at(lo),
-        _at(hi),
-        *extra,
-        limit,
-    )
+    span, args = _span(symbol, timeframe, lo, hi, limit, newest_first=newest_first)
+    rows = await db.fetch(f"SELECT {_FIELDS} {span}", *args)
     return [_candle(row, timeframe) for row in rows]
 
 
@@ -139,21 +142,14 @@ async def render_page(
 ) -> tuple[str, int, int | None, int | None]:
     """Like `read_page`, as REST JSON objects joined by commas. Returns the text, how many,
     the open time of the last one in page order and the newest open time."""
-    table, extra = _source(timeframe)
-    order = "DESC" if newest_first else "ASC"
-    width = f"${5 + len(extra)}"
+    span, args = _span(symbol, timeframe, lo, hi, limit, newest_first=newest_first)
+    body = _REST_OBJECT.replace("$WIDTH", f"${len(args) + 1}")
     row = await db.fetchrow(
-        f"SELECT coalesce(string_agg(body, ',' ORDER BY open_time {order}), ''), count(*), "
+        f"SELECT coalesce(string_agg(body, ',' ORDER BY open_time "
+        f"{'DESC' if newest_first else 'ASC'}), ''), count(*), "
         f"{'min' if newest_first else 'max'}(open_time), max(open_time) FROM ("
-        f"SELECT open_time, {_REST_OBJECT.replace('$WIDTH', width)} AS body FROM {table} "
-        f"AND open_time >= coalesce($2::timestamptz, '-infinity') "
-        f"AND open_time < coalesce($3::timestamptz, 'infinity') ORDER BY open_time {order} "
-        f"LIMIT ${4 + len(extra)}) AS page",
-        symbol,
-        _at(lo),
-        _at(hi),
-        *extra,
-        limit,
+        f"SELECT open_time, {body} AS body {span}) AS page",
+        *args,
         _WIDTH_SQL[timeframe],
     )
     assert row is not None

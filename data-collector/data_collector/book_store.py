@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from data_collector.types import Book, Executor
+from linkora_core.books import Book
+from linkora_core.db import Executor
 from linkora_core.epoch import to_datetime
 
 

@@ -14,8 +14,9 @@ from typing import Any
 
 import asyncpg
 
-from data_collector.types import Executor, LiveCandle
 from linkora_core.candle_columns import VALUE_COLUMNS, VALUES, assignments, qualified, values
+from linkora_core.candles import LiveCandle
+from linkora_core.db import Executor
 from linkora_core.epoch import to_ms
 
 _STAGING = "candles_staging"

@@ -12,8 +12,7 @@ from data_collector.live_store import LiveStore
 from data_collector.publisher import Publisher
 from data_collector.rest import BinanceRest
 from data_collector.status import SymbolStatus
-from data_collector.types import LiveCandle
-from linkora_core.candles import parse_kline
+from linkora_core.candles import LiveCandle, parse_kline
 from linkora_core.db import DATABASE_DOWN
 from linkora_core.epoch import MINUTE_MS
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from data_collector.progress import Progress
-from data_collector.types import Executor
+from linkora_core.db import Executor
 from linkora_core.epoch import to_datetime, to_ms
 
 

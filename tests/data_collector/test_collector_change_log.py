@@ -13,8 +13,7 @@ from collector_helpers import MINUTE_MS, HarnessFactory, SimFactory
 
 from data_collector import candle_store
 from data_collector.audit import audit_symbol
-from data_collector.types import LiveCandle
-from linkora_core.candles import Candle
+from linkora_core.candles import Candle, LiveCandle
 
 BASE = 1_709_251_200_000  # 2024-03-01T00:00Z
 FAR_FUTURE = BASE + 10**12  # "now" for staged rows: every minute closed

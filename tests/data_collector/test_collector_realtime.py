@@ -30,9 +30,9 @@ from redis.asyncio import Redis
 
 from data_collector import book_store
 from data_collector.publisher import Publisher
-from data_collector.types import Book
 from devstack.ports import free_port, wait_listening
 from devstack.redis import server_command
+from linkora_core.books import Book
 from tests.polling import eventually
 
 

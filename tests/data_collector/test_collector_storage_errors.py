@@ -21,8 +21,7 @@ from prometheus_client import generate_latest
 
 from data_collector import audit, metrics, storage
 from data_collector.live_store import LiveStore
-from data_collector.types import LiveCandle
-from linkora_core.candles import Candle
+from linkora_core.candles import Candle, LiveCandle
 from tests.polling import eventually
 
 TRANSIENT = ["53100", "53200", "25006", "40P01", "40001"]

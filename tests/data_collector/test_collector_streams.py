@@ -7,7 +7,8 @@ from decimal import Decimal
 import orjson
 
 from data_collector.binance_payloads import ServerShutdown, combined_url, parse_message
-from data_collector.types import Book, LiveCandle
+from linkora_core.books import Book
+from linkora_core.candles import LiveCandle
 from linkora_core.market_messages import book_message, candle_message
 
 KLINE = {
