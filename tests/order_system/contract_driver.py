@@ -157,41 +157,20 @@ def scripted_flow(flow: ContractDriver) -> dict[str, Any]:
         alice, "ETH", "USDC", Decimal("0.05"), Decimal("1.05"), Decimal("140"), LIMIT, True
     )
     self_exec, _ = flow.create(
-        alice,
-        "WBTC",
-        "USDC",
-        Decimal("0.01234567"),
-        Decimal("59000"),
-        Decimal("0"),
-        STOP,
-        False,
+        alice, "WBTC", "USDC", Decimal("0.01234567"), Decimal("59000"), Decimal("0"), STOP, False,
         self_executable=True,
-    )
+    )  # fmt: skip
     cancelled, _ = flow.create(
-        bob,
-        "USDC",
-        "LINK",
-        Decimal("123.456789"),
-        Decimal("14"),
-        Decimal("8.2"),
-        LIMIT,
-        True,
+        bob, "USDC", "LINK", Decimal("123.456789"), Decimal("14"), Decimal("8.2"), LIMIT, True,
         via_router=False,
-    )
+    )  # fmt: skip
     pending, _ = flow.create(
         bob, "LINK", "ETH", Decimal("2.5"), Decimal("3100.123456789"), Decimal("0.01"), STOP, True
     )
     pending_eth, _ = flow.create(
-        alice,
-        "ETH",
-        "WBTC",
-        Decimal("0.1"),
-        Decimal("0.8944299"),
-        Decimal("0.000001"),
-        LIMIT,
-        False,
-        via_router=False,
-    )
+        alice, "ETH", "WBTC", Decimal("0.1"), Decimal("0.8944299"), Decimal("0.000001"), LIMIT,
+        False, via_router=False,
+    )  # fmt: skip
     flow.execute_by_keeper(keeper_exec)
     flow.modify(alice, self_exec, Decimal("61000"), 700_000_000)  # 700 USDC (6 decimals)
     flow.execute_self(alice, self_exec)

@@ -29,10 +29,9 @@ from rpc_proxy import RpcProxy
 from devstack.ports import free_port
 from devstack.postgres import PostgresServer
 from order_system.events.service import WRITER_LOCK_KEY, EventService
+from order_system.indexer_state import CHAIN_KEY
 from order_system.rpc import JsonRpc
 from order_system.settings import EventSettings
-
-CHAIN_KEY = "order_indexer.chain"
 
 
 def _env(
