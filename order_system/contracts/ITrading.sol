@@ -14,15 +14,8 @@ interface ITrading {
     event LiquidityWithdrawn(address indexed token, address indexed to, uint256 amount);
 
     function createOrderFor(
-        address user,
-        address tokenIn,
-        address tokenOut,
-        uint256 amountIn,
-        uint256 targetPrice,
-        uint256 minAmountOut,
-        uint8 orderType,
-        bool isLong,
-        bool selfExecutable
+        address user, address tokenIn, address tokenOut, uint256 amountIn, uint256 targetPrice,
+        uint256 minAmountOut, uint8 orderType, bool isLong, bool selfExecutable
     ) external payable returns (uint256 orderId);
 
     function modifyOrderFor(address user, uint256 orderId, uint256 newTargetPrice, uint256 newMinAmountOut)

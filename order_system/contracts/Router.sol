@@ -45,14 +45,8 @@ contract Router {
     }
 
     function createOrder(
-        address tokenIn,
-        address tokenOut,
-        uint256 amountIn,
-        uint256 targetPrice,
-        uint256 minAmountOut,
-        uint8 orderType,
-        bool isLong,
-        bool selfExecutable
+        address tokenIn, address tokenOut, uint256 amountIn, uint256 targetPrice, uint256 minAmountOut,
+        uint8 orderType, bool isLong, bool selfExecutable
     ) external payable returns (uint256) {
         if (tokenIn != address(0)) {
             tokenIn.safeTransferFrom(msg.sender, address(this), amountIn);

@@ -118,14 +118,8 @@ contract Trading is ITrading {
     }
 
     function createOrder(
-        address tokenIn,
-        address tokenOut,
-        uint256 amountIn,
-        uint256 targetPrice,
-        uint256 minAmountOut,
-        uint8 orderType,
-        bool isLong,
-        bool selfExecutable
+        address tokenIn, address tokenOut, uint256 amountIn, uint256 targetPrice, uint256 minAmountOut,
+        uint8 orderType, bool isLong, bool selfExecutable
     ) external payable nonReentrant returns (uint256) {
         StoredOrder memory order = _newOrder(msg.sender, tokenIn, tokenOut, amountIn, targetPrice, minAmountOut, orderType);
         order.isLong = isLong;
@@ -134,15 +128,8 @@ contract Trading is ITrading {
     }
 
     function createOrderFor(
-        address user,
-        address tokenIn,
-        address tokenOut,
-        uint256 amountIn,
-        uint256 targetPrice,
-        uint256 minAmountOut,
-        uint8 orderType,
-        bool isLong,
-        bool selfExecutable
+        address user, address tokenIn, address tokenOut, uint256 amountIn, uint256 targetPrice,
+        uint256 minAmountOut, uint8 orderType, bool isLong, bool selfExecutable
     ) external payable onlyRouter nonReentrant returns (uint256) {
         if (user == address(0)) revert ZeroAddress();
         StoredOrder memory order = _newOrder(user, tokenIn, tokenOut, amountIn, targetPrice, minAmountOut, orderType);
