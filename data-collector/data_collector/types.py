@@ -1,5 +1,7 @@
-"""Small types shared by the collector's modules (the market data itself is core's: the
-services that read it use the same types)."""
+"""Names some collector modules still import from here: core's market-data types (defined in
+linkora_core.books and .candles, which the api-server reads too) and the database's executor,
+re-exported; and DB_DOWN, the old name of linkora_core.db.DATABASE_DOWN, until its last users
+(collector, backfill, audit, live_store, poller) say DATABASE_DOWN."""
 
 from __future__ import annotations
 
@@ -9,5 +11,4 @@ from linkora_core.db import DATABASE_DOWN, Executor
 
 __all__ = ["DB_DOWN", "Book", "Executor", "LiveCandle"]
 
-# The database is unreachable or just restarted (connections terminated by the server).
 DB_DOWN = DATABASE_DOWN
