@@ -1,7 +1,7 @@
 """The market-data messages on the Redis bus (`bus.CANDLES_ALL`, `bus.ORDERBOOK_ALL`): the
 JSON the collector publishes and every consumer reads, encoded and decoded here only (pure).
 
-Candle (a live 1m candle; `close_time` is derived from `timestamp` and `timeframe`)::
+Candle (a live 1m candle)::
 
     {"symbol":"BTCUSDT","timestamp":1699999980000,"open":"37000.1","high":"37012.5",
      "low":"36999","close":"37010","volume":"12.5","quote_volume":"462600","trades":101,
@@ -30,6 +30,9 @@ from linkora_core.timeframes import Timeframe
 
 __all__ = ["book_from", "book_message", "candle_from", "candle_message", "decode", "encode"]
 
+# What the wire spec makes optional in a candle message, as a reader takes it when absent
+# (close_time too: the end of the bucket).
+_OPTIONAL = {"timeframe": "1", "closed": False, "trades": 0}
 # A candle message's fields in Binance kline order, so that decoding shares parse_kline's
 # checks (integer times and trades, decimal strings, one whole bucket).
 _KLINE_ORDER = (
@@ -82,11 +85,16 @@ def decode(data: bytes | str) -> dict[str, Any]:
 
 def candle_from(message: Mapping[str, Any]) -> LiveCandle:
     """The live candle of a decoded candle message; ValueError when it is not one."""
-    label, closed = message.get("timeframe"), message.get("closed")
-    if not isinstance(label, str) or type(closed) is not bool:
-        raise ValueError("a candle message names its timeframe and whether it closed")
-    row = [message.get(name) for name in _KLINE_ORDER]
-    candle = parse_kline([*row, "0"], Timeframe.parse(label))
+    fields = {**_OPTIONAL, **message}
+    label, closed, opened = fields["timeframe"], fields["closed"], fields.get("timestamp")
+    if not isinstance(label, str) or type(closed) is not bool or type(opened) is not int:
+        raise ValueError("a candle message's timeframe, closed and timestamp are mistyped")
+    timeframe = Timeframe.parse(label)
+    try:
+        fields.setdefault("close_time", timeframe.next_start(opened) - 1)
+        candle = parse_kline([*(fields.get(name) for name in _KLINE_ORDER), "0"], timeframe)
+    except OverflowError:  # a calendar bucket of a time past what datetime holds
+        raise ValueError(f"timestamp {opened} is out of range") from None
     return LiveCandle(message["symbol"], candle, closed)
 
 

@@ -90,11 +90,25 @@ def test_anything_but_an_object_naming_its_symbol_is_refused(data: bytes) -> Non
         {"timeframe": "2"},
         {"closed": 0},
         {"volume": "NaN"},
+        {"timeframe": "1M", "timestamp": 2**62},
     ],
 )
 def test_a_candle_message_off_its_shape_is_refused(change: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         candle_from({**decode(CANDLE), **change})
+
+
+def test_a_candle_message_may_leave_out_what_the_wire_spec_makes_optional() -> None:
+    minimal = decode(CANDLE)
+    for name in ("timeframe", "closed", "close_time", "trades"):
+        del minimal[name]
+    live = candle_from(minimal)
+    assert (live.candle.timeframe, live.closed, live.candle.trades) == (
+        Timeframe.MINUTE_1,
+        False,
+        0,
+    )
+    assert live.candle.close_time_ms == 1700000039999
 
 
 @pytest.mark.parametrize(
