@@ -20,6 +20,7 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 import httpx
@@ -31,6 +32,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from devstack.ports import free_port
+from linkora_core import bus
+from linkora_core.candles import Candle, LiveCandle
+from linkora_core.epoch import floor_minute, now_ms
+from linkora_core.market_messages import candle_message, encode
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/linkora_bench_api"
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT")
@@ -58,29 +63,26 @@ async def publish(
     redis: Redis, rate: float, seconds: float, published: dict[tuple[str, int], float]
 ) -> int:
     """Minute updates of the current minute, `rate` per second per symbol."""
-    minute = int(time.time() // 60 * 60_000)
+    minute = floor_minute(now_ms())
     updates = int(rate * seconds)
     start = time.perf_counter()
     for seq in range(1, updates + 1):
         for symbol in SYMBOLS:
-            message = {
-                "symbol": symbol,
-                "timestamp": minute,
-                "open": "1000",
-                "high": "100000",
-                "low": "99",
-                "close": str(1000 + seq),
-                "volume": f"{seq}.5",
-                "quote_volume": "1000",
-                "trades": seq,
-                "timeframe": "1",
-                "closed": False,
-                "close_time": minute + 59_999,
-                "taker_buy_volume": "1",
-                "taker_buy_quote_volume": "100",
-            }
+            candle = Candle(
+                open_time_ms=minute,
+                open=Decimal(1000),
+                high=Decimal(100000),
+                low=Decimal(99),
+                close=Decimal(1000 + seq),
+                volume=Decimal(f"{seq}.5"),
+                quote_volume=Decimal(1000),
+                trades=seq,
+                taker_buy_volume=Decimal(1),
+                taker_buy_quote_volume=Decimal(100),
+            )
+            message = encode(candle_message(LiveCandle(symbol, candle, closed=False)))
             published[symbol, seq] = time.perf_counter()
-            await redis.publish("candles:all", orjson.dumps(message))
+            await redis.publish(bus.CANDLES_ALL, message)
         await asyncio.sleep(max(0.0, start + seq / rate - time.perf_counter()))
     return updates
 

@@ -125,6 +125,7 @@ class Stack:
         self.env.update(
             SYMBOLS=self.config.symbols,
             API_HOST="127.0.0.1",
+            METRICS_HOST="127.0.0.1",
             ORDER_API_URL=f"http://127.0.0.1:{self.config.order_api_port}",
         )
         self.collector_port, self.events_port = free_port(), free_port()

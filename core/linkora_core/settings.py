@@ -56,6 +56,7 @@ class CommonSettings(BaseSettings):
     redis_db: int = Field(default=0, ge=0)
 
     metrics_port: int = Field(default=0, ge=0, le=65535)
+    metrics_host: str = "0.0.0.0"
 
     @field_validator("log_level", mode="before")
     @classmethod

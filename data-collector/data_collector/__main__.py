@@ -40,6 +40,7 @@ async def main(settings: CollectorSettings, stop: asyncio.Event) -> None:
             settings.metrics_port,
             metrics.registry_for(collector),
             collector.problems,
+            host=settings.metrics_host,
         )
     log.info("collecting %s from %s", ",".join(settings.symbols), settings.binance_base_url)
     try:

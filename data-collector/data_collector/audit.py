@@ -17,8 +17,8 @@ import asyncpg
 
 from data_collector import backfill, candle_store, paging, state_store, storage
 from data_collector.rest import BinanceError, BinanceRest
-from data_collector.types import DB_DOWN
 from linkora_core.backoff import pause
+from linkora_core.db import DATABASE_DOWN
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ async def run_audits(
                     rest, pool, symbol, refusals=refusals, first_ms=first
                 )
             except (
-                BinanceError, aiohttp.ClientError, ValueError, asyncpg.PostgresError, *DB_DOWN
+                BinanceError, aiohttp.ClientError, ValueError, asyncpg.PostgresError, *DATABASE_DOWN
             ) as error:  # fmt: skip
                 log.warning("gap audit of %s failed: %r", symbol, error)
                 continue

@@ -22,8 +22,8 @@ from data_collector import candle_store, paging, state_store, storage
 from data_collector.candle_store import StagedRow
 from data_collector.progress import Progress
 from data_collector.rest import BinanceRest
-from data_collector.types import DB_DOWN
 from linkora_core.backoff import RetryPolicy
+from linkora_core.db import DATABASE_DOWN
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +204,7 @@ class BulkWriter:
                     self.failures += 1
                     return
                 log.warning("writing candles failed (%r); retry in %.1fs", error, backoff.upcoming)
-            except DB_DOWN as error:
+            except DATABASE_DOWN as error:
                 log.warning("database unavailable while writing candles (%r); retry", error)
             await backoff.wait()
 

@@ -39,10 +39,10 @@ from data_collector.rest import (
 )
 from data_collector.settings import CollectorSettings, RealtimeMode
 from data_collector.status import CollectorStatus
-from data_collector.types import DB_DOWN
 from data_collector.ws_stream import StreamCollector
 from linkora_core import db
 from linkora_core.backoff import RetryPolicy, pause
+from linkora_core.db import DATABASE_DOWN
 from linkora_core.readiness import CachedCheck
 from linkora_core.tasks import BackgroundTasks
 
@@ -120,7 +120,7 @@ class Collector:
             stopping.cancel()
             await asyncio.gather(work, stopping, return_exceptions=True)
             await self.tasks.close()
-            with contextlib.suppress(TimeoutError, *DB_DOWN):
+            with contextlib.suppress(TimeoutError, *DATABASE_DOWN):
                 async with asyncio.timeout(FLUSH_SECONDS):
                     await self.store.flush()
             await self.publisher.flush(2.0)
@@ -240,7 +240,7 @@ class Collector:
                 log.error("backfill of %s stopped: %s", symbol, error)
                 await self._set_phase(symbol, "error", str(error))
                 return
-            except (BinanceError, aiohttp.ClientError, ValueError, *DB_DOWN) as error:
+            except (BinanceError, aiohttp.ClientError, ValueError, *DATABASE_DOWN) as error:
                 delay = backoff.next_delay()
                 log.warning("backfill of %s failed (%r); retry in %.0fs", symbol, error, delay)
                 await asyncio.sleep(delay)
@@ -297,7 +297,7 @@ class Collector:
         status.phase, status.error = phase, error
         try:
             await state_store.set_phase(self.pool, symbol, phase, error)
-        except DB_DOWN:
+        except DATABASE_DOWN:
             log.warning("could not record phase %s of %s", phase, symbol)
 
     async def _retention(self, stop: asyncio.Event) -> None:
@@ -307,6 +307,6 @@ class Collector:
                 deleted = await book_store.delete_older_than(self.pool, seconds)
                 if deleted:
                     log.info("removed %d order-book snapshots past retention", deleted)
-            except DB_DOWN as error:
+            except DATABASE_DOWN as error:
                 log.warning("order-book retention skipped: %r", error)
             await pause(RETENTION_EVERY, stop)

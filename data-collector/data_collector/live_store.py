@@ -15,8 +15,10 @@ from collections.abc import Sequence
 import asyncpg
 
 from data_collector import book_store, candle_store, state_store, storage
-from data_collector.types import DB_DOWN, Book, LiveCandle
 from linkora_core.backoff import Backoff, RetryPolicy
+from linkora_core.books import Book
+from linkora_core.candles import LiveCandle
+from linkora_core.db import DATABASE_DOWN
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +84,7 @@ class LiveStore:
                     continue
                 await self._db_away(error, backoff)
                 continue
-            except DB_DOWN as error:
+            except DATABASE_DOWN as error:
                 await self._db_away(error, backoff)
                 continue
             if not self.db_up:
@@ -124,7 +126,7 @@ class LiveStore:
                         books,
                         self._refused_book,
                     )
-        except (asyncio.CancelledError, asyncpg.PostgresError, *DB_DOWN) as error:
+        except (asyncio.CancelledError, asyncpg.PostgresError, *DATABASE_DOWN) as error:
             if isinstance(error, asyncio.CancelledError) or storage.transient(error):
                 # Keep what failed, unless something newer arrived for the same minute.
                 for key, live in candles.items():

@@ -15,8 +15,8 @@ from data_collector.catch_up import CatchUp
 from data_collector.live_store import LiveStore
 from data_collector.publisher import Publisher
 from data_collector.rest import BinanceError, BinanceRest
-from data_collector.types import DB_DOWN
 from linkora_core.backoff import pause
+from linkora_core.db import DATABASE_DOWN
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class Poller:
         try:
             await self.catch_up(symbol)
             body = await self.rest.depth(symbol, self.levels)
-        except (BinanceError, aiohttp.ClientError, ValueError, *DB_DOWN) as error:
+        except (BinanceError, aiohttp.ClientError, ValueError, *DATABASE_DOWN) as error:
             log.warning("poll of %s failed: %r", symbol, error)
             return
         try:

@@ -13,11 +13,12 @@ from collections import deque
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from data_collector.types import Book, LiveCandle
 from linkora_core import bus
 from linkora_core import market_messages as messages
 from linkora_core.backoff import RetryPolicy
+from linkora_core.books import Book
 from linkora_core.bus import REDIS_DOWN, candle_channels, orderbook_channels
+from linkora_core.candles import LiveCandle
 
 log = logging.getLogger(__name__)
 

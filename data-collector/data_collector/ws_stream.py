@@ -20,8 +20,9 @@ from data_collector.catch_up import CatchUp
 from data_collector.live_store import LiveStore
 from data_collector.publisher import Publisher
 from data_collector.status import CollectorStatus
-from data_collector.types import Book, LiveCandle
 from linkora_core.backoff import RetryPolicy, pause
+from linkora_core.books import Book
+from linkora_core.candles import LiveCandle
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from starlette.requests import Request
 
 from linkora_core import db
 from linkora_core.http import JSON
-from linkora_core.readiness import CachedCheck, verdict
+from linkora_core.readiness import CachedCheck
 from order_system import indexer_state
 from order_system.indexer_state import Progress
 
@@ -84,8 +84,3 @@ async def health(request: Request) -> JSON:
             "status": "success",
         }
     )
-
-
-async def ready(request: Request) -> JSON:
-    body, status = verdict(await request.app.state.readiness.problems())
-    return JSON(body, status_code=status)

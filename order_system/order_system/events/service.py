@@ -192,7 +192,7 @@ class EventService:
         self.pool = pool = await db.connect_pool(config.db_dsn, min_size=1, max_size=2)
         self.health = health = Health(self.state, pool, self.probe, self.tasks)
         if config.metrics_port:
-            self._runner = await metrics.start(health, config.api_host, config.metrics_port)
+            self._runner = await metrics.start(health, config.metrics_host, config.metrics_port)
         indexer = Indexer(pool, self.rpc, config, self.state, self.stop)
         self.tasks.start("indexer", indexer.run)
         self.tasks.start(
