@@ -3,29 +3,39 @@ timeframes, R minute updates/s per symbol published on Redis (WS_UPDATE_INTERVAL
 how many updates every client received and the publish-to-receive p50/p99, then repeats with
 one more client that stops reading: it must be closed, and the others' p99 must not move.
 
-    python bench/bench_api_ws.py [--clients 2000] [--rate 10] [--seconds 10]
+    python bench/bench_api_ws.py [--clients 2000] [--rate 10] [--seconds 10] [--fleets 1]
 
-The clients are bare protocol handlers (lean_ws.py) in this process, so that the client side
-does not set the latency. Needs the database seeded by bench_api_seed.py (the live buckets are
-seeded from it) and a Redis (LINKORA_BENCH_REDIS_URL, default redis://127.0.0.1:6379/0).
+The clients are bare protocol handlers (lean_ws.py) in separate processes (ws_fleet.py, one
+per `--fleets`), so that the client side does not set the latency: each client process prints
+its CPU use and the lateness of its event loop while the updates were published. Before the
+first round the server's RSS is read with and without the (idle) clients: memory per client.
+The live buckets are seeded from the database (LINKORA_BENCH_API_DSN; an empty one will do)
+and the updates go through a Redis (LINKORA_BENCH_REDIS_URL, default redis://127.0.0.1:6379/0).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import socket
 import statistics
+import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from array import array
+from dataclasses import dataclass
 from decimal import Decimal
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any
 from urllib.parse import urlsplit
 
+import cpu_use
 import httpx
 import orjson
-from lean_ws import LeanClient, open_client
+import ws_fleet
 from redis.asyncio import Redis
 from support import server_env, start_server
 from websockets.asyncio.client import ClientConnection, connect
@@ -41,22 +51,6 @@ DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/linkora_bench_api"
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT")
 TIMEFRAMES = ("1", "5", "1H")
 SEND_BUFFER = 65_536  # WS_SEND_BUFFER for the run: what a client may leave unread
-
-
-@dataclass
-class Receiver:
-    """One client's tally: updates seen (the close price carries the sequence number)."""
-
-    published: dict[tuple[str, int], float]
-    latencies: list[float] = field(default_factory=list)
-    client: LeanClient | None = None
-
-    def on_text(self, payload: bytes, now: float) -> None:
-        message = orjson.loads(payload)
-        if "close" in message:
-            sent = self.published.get((message["symbol"], int(message["close"]) - 1000))
-            if sent is not None:
-                self.latencies.append(now - sent)
 
 
 async def publish(
@@ -124,30 +118,109 @@ async def dropped_messages(port: int) -> str:
     )
 
 
-async def run_round(port: int, redis: Redis, args: argparse.Namespace, *, stall: bool) -> float:
-    published: dict[tuple[str, int], float] = {}
-    receivers = [Receiver(published) for _ in range(args.clients)]
-    for i, receiver in enumerate(receivers):
+def _rss(pid: int) -> int:
+    """Resident bytes of a process (Linux)."""
+    with open(f"/proc/{pid}/status") as status:
+        line = next(line for line in status if line.startswith("VmRSS:"))
+    return int(line.split()[1]) * 1024
+
+
+def _specs(clients: int) -> list[tuple[str, str]]:
+    specs = []
+    for i in range(clients):
         symbol, timeframe = SYMBOLS[i % 5], TIMEFRAMES[(i // 5) % 3]
-        path = f"/ws?symbol={symbol}&timeframe={timeframe}"
-        receiver.client = await open_client("127.0.0.1", port, path, receiver.on_text)
+        specs.append((f"/ws?symbol={symbol}&timeframe={timeframe}", symbol))
+    return specs
+
+
+@dataclass
+class Fleet:
+    """A client process (ws_fleet.py) and the pipe to it."""
+
+    process: BaseProcess
+    pipe: Connection
+
+    @classmethod
+    def start(cls, port: int, specs: list[tuple[str, str]]) -> Fleet:
+        ours, theirs = multiprocessing.Pipe()
+        process = multiprocessing.get_context("spawn").Process(
+            target=ws_fleet.main, args=(theirs, "127.0.0.1", port, specs), daemon=True
+        )
+        process.start()
+        theirs.close()
+        return cls(process, ours)
+
+    async def receive(self) -> Any:
+        return await asyncio.to_thread(self.pipe.recv)
+
+
+async def warm_up(port: int) -> None:
+    """One connection through every code path an idle client takes, before measuring."""
+    async with connect(f"ws://127.0.0.1:{port}/ws?symbol=BTCUSDT") as ws:
+        await ws.send('{"type":"ping"}')
+        await ws.recv()
+
+
+async def run_round(
+    server: subprocess.Popen[bytes],
+    port: int,
+    redis: Redis,
+    args: argparse.Namespace,
+    *,
+    stall: bool,
+) -> float:
+    specs = _specs(args.clients)
+    share = -(-len(specs) // args.fleets)
+    rss_before = _rss(server.pid)
+    fleets = [Fleet.start(port, specs[i : i + share]) for i in range(0, len(specs), share)]
+    connected = sum([(await fleet.receive())[1] for fleet in fleets])
     stalled = await stalled_client(port) if stall else None
     await asyncio.sleep(1)
+    if not stall:
+        rss_after = _rss(server.pid)
+        print(
+            f"memory per idle client: {(rss_after - rss_before) / connected / 1024:.1f} KB "
+            f"(server RSS {rss_before / 2**20:.1f} MB -> {rss_after / 2**20:.1f} MB "
+            f"with {connected} clients; target <= 20 KB)",
+            flush=True,
+        )
+    published: dict[tuple[str, int], float] = {}
+    for fleet in fleets:
+        fleet.pipe.send(("mark",))
+    server_cpu, wall = cpu_use.process_cpu(server.pid), time.perf_counter()
     updates = await publish(redis, args.rate, args.seconds, published)
+    server_cpu = (cpu_use.process_cpu(server.pid) - server_cpu) / (time.perf_counter() - wall)
+    for fleet in fleets:
+        fleet.pipe.send(("mark",))
     await asyncio.sleep(2)
-    for receiver in receivers:
-        assert receiver.client is not None
-        receiver.client.close()
-    complete = sum(len(r.latencies) >= updates for r in receivers)
-    latencies = sorted(x for r in receivers for x in r.latencies)
-    p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
+    for fleet in fleets:
+        fleet.pipe.send(("finish", published, updates))
+    results = [await fleet.receive() for fleet in fleets]
+    for fleet in fleets:
+        fleet.process.join(30)
+    complete = sum(r["complete"] for r in results)
+    latencies = sorted(x for r in results for x in array("d", r["latencies"]))
+    p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000 if latencies else float("nan")
+    p50 = statistics.median(latencies) * 1000 if latencies else float("nan")
     print(
-        f"{'with a stalled client' if stall else 'all reading'}: {args.clients} clients, "
-        f"{updates} updates/symbol, {len(latencies):,} messages received; "
-        f"{complete}/{args.clients} clients got every update; "
-        f"p50 {statistics.median(latencies) * 1000:.1f} ms, p99 {p99:.1f} ms",
+        f"{'with a stalled client' if stall else 'all reading'}: {connected} clients, "
+        f"{args.rate:g} updates/s/symbol, {updates} updates/symbol, "
+        f"{len(latencies):,} messages received; "
+        f"{complete}/{args.clients} clients got every update; p50 {p50:.1f} ms, p99 {p99:.1f} ms",
         flush=True,
     )
+    print(
+        f"  while publishing: server CPU {server_cpu:.0%} of a core; "
+        + "; ".join(
+            f"client process {i + 1}: CPU {r['cpu']:.0%}, event-loop lag "
+            f"p99 {r['lag_p99'] * 1000:.1f} ms, max {r['lag_max'] * 1000:.1f} ms"
+            for i, r in enumerate(results)
+        ),
+        flush=True,
+    )
+    unexpected = sum(r["closed_by_server"] + r["foreign"] for r in results)
+    if unexpected:
+        print(f"  {unexpected} clients closed by the server or messages for another symbol")
     if stalled is not None:
         print(f"  stalled client {await how_it_ended(stalled)}")
         print(f"  server: {await dropped_messages(port)} messages dropped for slow clients")
@@ -159,6 +232,7 @@ async def main() -> None:
     parser.add_argument("--clients", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=10.0)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--fleets", type=int, default=1, help="client processes")
     args = parser.parse_args()
     redis_url = os.environ.get("LINKORA_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
     port = free_port()
@@ -169,6 +243,7 @@ async def main() -> None:
             "REDIS_HOST": cache.hostname or "127.0.0.1",
             "REDIS_PORT": str(cache.port or 6379),
             "WS_UPDATE_INTERVAL": "0",
+            "WS_MAX_CONNECTIONS": str(args.clients + 100),
             "WS_MAX_CONNECTIONS_PER_IP": "100000",
             "WS_HANDSHAKE_RATE": "0",  # every client connects from this machine at once
             "WS_SEND_BUFFER": str(SEND_BUFFER),
@@ -176,10 +251,16 @@ async def main() -> None:
     )
     server = start_server([sys.executable, "-m", "api_server"], env, port)
     redis = Redis.from_url(redis_url)
-    print(f"target: p99 <= 100 ms; WS_SEND_BUFFER={SEND_BUFFER} bytes", flush=True)
+    print(
+        f"target: p99 <= 100 ms; WS_SEND_BUFFER={SEND_BUFFER} bytes; "
+        f"{args.fleets} client process(es)",
+        flush=True,
+    )
     try:
-        normal = await run_round(port, redis, args, stall=False)
-        stalled = await run_round(port, redis, args, stall=True)
+        await warm_up(port)
+        await asyncio.sleep(0.5)
+        normal = await run_round(server, port, redis, args, stall=False)
+        stalled = await run_round(server, port, redis, args, stall=True)
         print(f"p99 with a stalled client / without: {stalled / normal:.2f}")
     finally:
         await redis.aclose()
