@@ -219,20 +219,134 @@ async def symbols(db: Executor) -> list[str]:
     return [row[0] for row in rows]
 
 
-async def upsert_rollups(db: Executor, symbol: str, candles: Sequence[Candle]) -> None:
-    if not candles:
-        return
-    await db.executemany(
-        f"""
-        INSERT INTO candle_rollups (symbol, timeframe, {_FIELDS})
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-        ON CONFLICT (symbol, timeframe, open_time) DO UPDATE SET {assignments(VALUE_COLUMNS)}
-        """,
-        [
-            (symbol, c.timeframe.value, to_datetime(c.open_time_ms), *candle_columns.values(c))
-            for c in candles
-        ],
+def bucket_sql(timeframe: Timeframe, column: str = "open_time") -> str:
+    """The start of the `timeframe` bucket holding `column`, in SQL, exactly as
+    `Timeframe.bucket_start` computes it (timestamptz arithmetic is UTC, whatever the session
+    time zone: date_bin counts absolute time and the month is truncated in UTC)."""
+    if timeframe is Timeframe.MONTH_1:
+        return f"date_trunc('month', {column}, 'UTC')"
+    width = timeframe.width_ms
+    assert width is not None
+    origin = "1970-01-05" if timeframe is Timeframe.WEEK_1 else "1970-01-01"
+    return f"date_bin('{width // MINUTE_MS} minutes', {column}, timestamptz '{origin} 00:00:00+00')"
+
+
+# The Binance rule over a source of candles (`src`: open_time and the value columns): prices
+# from the sub-candles that traded (first open, highest high, lowest low, last close), the
+# first sub-candle's O/H/L/C when none did, sums over all. First and last are the smallest
+# and largest [epoch, price...] arrays: no per-group sort (an ordered aggregate costs one).
+_AGGREGATE = """
+SELECT bucket AS open_time,
+       coalesce(first_traded[2], first_any[2]) AS open_price,
+       coalesce(high, first_any[3]) AS high_price,
+       coalesce(low, first_any[4]) AS low_price,
+       coalesce(last_traded[2], first_any[5]) AS close_price,
+       volume, quote_volume, trades, taker_buy_volume, taker_buy_quote_volume
+FROM (
+    SELECT $BUCKET AS bucket,
+           min(ARRAY[extract(epoch FROM open_time), open_price])
+               FILTER (WHERE trades > 0) AS first_traded,
+           min(ARRAY[extract(epoch FROM open_time), open_price, high_price, low_price,
+                     close_price]) AS first_any,
+           max(high_price) FILTER (WHERE trades > 0) AS high,
+           min(low_price) FILTER (WHERE trades > 0) AS low,
+           max(ARRAY[extract(epoch FROM open_time), close_price])
+               FILTER (WHERE trades > 0) AS last_traded,
+           sum(volume) AS volume, sum(quote_volume) AS quote_volume,
+           sum(trades)::bigint AS trades, sum(taker_buy_volume) AS taker_buy_volume,
+           sum(taker_buy_quote_volume) AS taker_buy_quote_volume
+    FROM ($SOURCE) AS src
+    GROUP BY 1
+) AS agg
+"""
+
+Segment = tuple[Timeframe, int | None, int | None]
+"""Stored candles of one timeframe with lo <= open_time < hi (None = unbounded)."""
+
+
+def _segments_sql(segments: Sequence[Segment], args: list[object]) -> str:
+    """`SELECT open_time, values` of each segment, UNION ALL; appends the arguments (the
+    symbol is $1)."""
+    parts: list[str] = []
+    for timeframe, lo, hi in segments:
+        n = len(args)
+        where = (
+            f"symbol = $1 AND open_time >= coalesce(${n + 1}::timestamptz, '-infinity') "
+            f"AND open_time < coalesce(${n + 2}::timestamptz, 'infinity')"
+        )
+        args += [_at(lo), _at(hi)]
+        if timeframe is Timeframe.MINUTE_1:
+            parts.append(f"SELECT {_FIELDS} FROM candles WHERE {where}")
+        else:
+            parts.append(
+                f"SELECT {_FIELDS} FROM candle_rollups WHERE {where} AND timeframe = ${n + 3}"
+            )
+            args.append(timeframe.value)
+    return " UNION ALL ".join(parts)
+
+
+def aggregate_sql(timeframe: Timeframe, segments: Sequence[Segment], args: list[object]) -> str:
+    """The `timeframe` buckets aggregated by PostgreSQL from the segments' candles (each a
+    whole number of them per bucket), columns open_time and VALUE_COLUMNS."""
+    return _AGGREGATE.replace("$BUCKET", bucket_sql(timeframe)).replace(
+        "$SOURCE", _segments_sql(segments, args)
     )
+
+
+async def aggregate(
+    db: Executor, symbol: str, timeframe: Timeframe, segments: Sequence[Segment]
+) -> list[Candle]:
+    """The `timeframe` candles built from the segments' stored candles, oldest first."""
+    if not segments:
+        return []
+    args: list[object] = [symbol]
+    sql = aggregate_sql(timeframe, segments, args)
+    rows = await db.fetch(f"{sql} ORDER BY open_time", *args)
+    return [_candle(row, timeframe) for row in rows]
+
+
+async def roll_up(
+    db: Executor,
+    symbol: str,
+    timeframe: Timeframe,
+    source: Timeframe,
+    lo: int,
+    hi: int,
+    *,
+    replace: bool,
+) -> int:
+    """Store the `timeframe` buckets in [lo, hi) (bucket starts) aggregated from the stored
+    `source` candles, in one statement; returns how many. `replace`: buckets may be stored
+    already (they are updated, and stored ones the source no longer makes are deleted);
+    otherwise the range is new and a plain insert does."""
+    args: list[object] = [symbol]
+    sql = aggregate_sql(timeframe, [(source, lo, hi)], args)
+    args.append(timeframe.value)
+    label = f"${len(args)}"
+    insert = (
+        f"INSERT INTO candle_rollups (symbol, timeframe, {_FIELDS}) "
+        f"SELECT $1, {label}, {_FIELDS} FROM agg"
+    )
+    if not replace:
+        status = await db.execute(f"WITH agg AS ({sql}) {insert}", *args)
+        return int(status.rsplit(" ", 1)[1])
+    count = await db.fetchval(
+        f"""
+        WITH agg AS MATERIALIZED ({sql}),
+        stored AS (
+            {insert}
+            ON CONFLICT (symbol, timeframe, open_time) DO UPDATE SET {assignments(VALUE_COLUMNS)}
+        ),
+        dropped AS (
+            DELETE FROM candle_rollups r WHERE r.symbol = $1 AND r.timeframe = {label}
+                AND r.open_time >= $2 AND r.open_time < $3
+                AND NOT EXISTS (SELECT 1 FROM agg WHERE agg.open_time = r.open_time)
+        )
+        SELECT count(*) FROM agg
+        """,
+        *args,
+    )
+    return int(count)
 
 
 def _at(ms: int | None) -> datetime | None:

@@ -1,5 +1,6 @@
 """Keeps `candle_rollups` current: the closed buckets of every larger timeframe, aggregated
-with the pure `aggregate()` and upserted.
+by PostgreSQL from the timeframe's source (candle_reader.SOURCE) with the Binance rule of
+`linkora_core.candles.aggregate` written in SQL, set-wise, a bounded span per statement.
 
 Runs inside every api-server process; a PostgreSQL advisory lock lets one replica work while
 the others wait, and a replica that dies releases the lock with its connection. Work comes from
@@ -20,11 +21,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from typing import Final
 
 import asyncpg
 
 from api_server import candle_store
-from api_server.candle_reader import ROLLED, Reader
+from api_server.candle_reader import ROLLED, SOURCE
 from linkora_core import db
 from linkora_core.backoff import pause
 from linkora_core.db import Executor
@@ -34,17 +36,17 @@ from linkora_core.timeframes import Timeframe
 log = logging.getLogger(__name__)
 
 LOCK_KEY = 0x4C6B5F726F6C6C  # "Lk_roll"
-# Bucket-aligned chunks keep one aggregation pass to a few thousand source rows, so that the
-# catch-up of a long history never holds the event loop (and the requests it serves) for long.
-_CHUNK_MS = {
-    Timeframe.MINUTE_3: DAY_MS,
-    Timeframe.MINUTE_5: DAY_MS,
-    Timeframe.MINUTE_15: 7 * DAY_MS,
-    Timeframe.MINUTE_30: 7 * DAY_MS,
-    Timeframe.MINUTE_45: 7 * DAY_MS,
-    Timeframe.HOUR_1: 14 * DAY_MS,
-}
-_LONG_CHUNK_MS = 2000 * DAY_MS
+# One statement aggregates at most about this many source rows (some tens of milliseconds of
+# PostgreSQL time), so the catch-up of a long history is many short statements.
+_STATEMENT_ROWS = 20_000
+# A catch-up stores every timeframe but 3m first (each from its source: 5m from the minutes,
+# 15m from 5m, ... 1M from 1D), then 3m from the minutes again: the larger timeframes, whose
+# pages would otherwise be aggregated from long spans of minutes, are there soonest, while a
+# 3m page needs at most a few thousand minutes.
+BUILD_ORDER: Final = (
+    tuple(tf for tf in ROLLED if tf is not Timeframe.MINUTE_3),
+    (Timeframe.MINUTE_3,),
+)
 # One transaction consumes at most this many changed minutes in at most this many ranges; the
 # rest goes back into the log (same transaction), so a long history of late writes is worked
 # off in bounded transactions.
@@ -63,11 +65,6 @@ _PUT_BACK = """
 INSERT INTO candle_changes (symbol, first_open_time, last_open_time)
 SELECT $1, lo, hi - interval '1 minute'
 FROM unnest($2::timestamptz[], $3::timestamptz[]) AS r(lo, hi)
-"""
-# Stored buckets in [lo, hi) that the minutes no longer make (their minutes are gone).
-_DROP_OTHERS = """
-DELETE FROM candle_rollups WHERE symbol = $1 AND timeframe = $2
-    AND open_time >= $3 AND open_time < $4 AND open_time <> ALL($5::timestamptz[])
 """
 
 
@@ -98,7 +95,10 @@ def _split(ranges: Sequence[Range], span: int, count: int) -> tuple[list[Range],
 
 
 def _chunks(timeframe: Timeframe, lo: int, hi: int) -> list[Range]:
-    span = _CHUNK_MS.get(timeframe, _LONG_CHUNK_MS)
+    """[lo, hi) cut on `timeframe` buckets into spans of about _STATEMENT_ROWS source rows."""
+    width = SOURCE[timeframe].width_ms
+    assert width is not None  # no timeframe is built from months
+    span = _STATEMENT_ROWS * width
     out = []
     while lo < hi:
         cut = timeframe.bucket_start(lo + span)
@@ -108,19 +108,25 @@ def _chunks(timeframe: Timeframe, lo: int, hi: int) -> list[Range]:
     return out
 
 
-async def roll_symbol(db: Executor, symbol: str, dirty: Sequence[Range] = ()) -> int:
+async def roll_symbol(
+    db: Executor,
+    symbol: str,
+    dirty: Sequence[Range] = (),
+    timeframes: Sequence[Timeframe] = ROLLED,
+) -> int:
     """Store every closed bucket of `symbol` not stored yet, and re-store the closed buckets
-    holding any minute of the `dirty` ranges. Returns how many rollup rows were written."""
+    holding any minute of the `dirty` ranges, for each of `timeframes` (in an order where
+    each comes after its source, whose stored buckets it is aggregated from). Returns how many
+    rollup rows were written."""
     horizon = await candle_store.closed_horizon(db, symbol)
     if horizon is None:
         return 0
     first = await candle_store.first_minute(db, symbol)
+    frontiers = await candle_store.rolled_until(db, symbol, timeframes)
     written = 0
-    # Each timeframe after its source, whose stored buckets it is aggregated from.
-    for timeframe in ROLLED:
-        reader = await Reader.open(db, symbol, timeframe)
+    for timeframe in timeframes:
         end = timeframe.bucket_start(horizon)
-        frontier = reader.frontier(timeframe)
+        frontier = frontiers[timeframe]
         start = frontier if frontier is not None else timeframe.bucket_start(first or horizon)
         ranges = [(start, end)] if start < end else []
         for lo, hi in dirty:
@@ -130,19 +136,12 @@ async def roll_symbol(db: Executor, symbol: str, dirty: Sequence[Range] = ()) ->
                 ranges.append((lo, hi))
         for lo, hi in _merge(ranges):
             for chunk_lo, chunk_hi in _chunks(timeframe, lo, hi):
-                candles = await reader.tail(timeframe, chunk_lo, chunk_hi)
-                await candle_store.upsert_rollups(db, symbol, candles)
-                if frontier is not None and chunk_lo < frontier:
-                    await db.execute(
-                        _DROP_OTHERS,
-                        symbol,
-                        timeframe.value,
-                        to_datetime(chunk_lo),
-                        to_datetime(chunk_hi),
-                        [to_datetime(c.open_time_ms) for c in candles],
-                    )
-                written += len(candles)
-                await asyncio.sleep(0)  # let requests in between chunks
+                # Past the frontier nothing is stored yet: a plain insert, nothing to drop.
+                replace = frontier is not None and chunk_lo < frontier
+                written += await candle_store.roll_up(
+                    db, symbol, timeframe, SOURCE[timeframe], chunk_lo, chunk_hi, replace=replace
+                )
+                await asyncio.sleep(0)  # let requests in between statements
     return written
 
 
@@ -190,11 +189,19 @@ class RollupMaintainer:
         logged = {row[0] for row in await db.fetch("SELECT DISTINCT symbol FROM candle_changes")}
         written = 0
         backlog = False
-        for symbol in sorted(set(await candle_store.symbols(db)) | logged):
+        every = sorted(set(await candle_store.symbols(db)) | logged)
+        moved: dict[str, int | None] = {}
+        for symbol in every:
             horizon = await candle_store.closed_horizon(db, symbol)
             if horizon != self._horizons.get(symbol, -1):
-                written += await roll_symbol(db, symbol)
-                self._horizons[symbol] = horizon
+                moved[symbol] = horizon
+        # Group by group over every symbol: after a backfill, the larger timeframes of all
+        # symbols are stored before any 3m.
+        for timeframes in BUILD_ORDER:
+            for symbol in moved:
+                written += await roll_symbol(db, symbol, timeframes=timeframes)
+        self._horizons.update(moved)
+        for symbol in every:
             if symbol in logged:
                 stored, more = await consume_changes(db, symbol)
                 written += stored
@@ -214,9 +221,6 @@ class RollupMaintainer:
                     await connection.close(timeout=5)
             except (*db.DATABASE_DOWN, asyncpg.PostgresError) as error:
                 log.warning("rollup maintainer paused: %s", error)
-            except ValueError:
-                # Data aggregate() refuses (e.g. overlapping candles) must not end the loop.
-                log.exception("rollup pass failed; retrying")
             await pause(self._interval, stop)
 
     async def _hold_and_work(self, connection: asyncpg.Connection, stop: asyncio.Event) -> None:

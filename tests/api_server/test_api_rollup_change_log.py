@@ -225,19 +225,20 @@ _CHILD = """
 import asyncio, sys
 from api_server import candle_store, rollups
 
-real = candle_store.upsert_rollups
+real = candle_store.roll_up
 calls = 0
 
-async def upsert_then_hang(db, symbol, candles):
+async def upsert_then_hang(db, *args, **kwargs):
     global calls
-    await real(db, symbol, candles)
+    written = await real(db, *args, **kwargs)
     if db.is_in_transaction():
         calls += 1
         if calls == 3:
             print("mid-consume", db.get_server_pid(), flush=True)
             await asyncio.Event().wait()
+    return written
 
-candle_store.upsert_rollups = upsert_then_hang
+candle_store.roll_up = upsert_then_hang
 asyncio.run(rollups.RollupMaintainer(sys.argv[1], interval=0.05).run(asyncio.Event()))
 """
 
@@ -287,20 +288,21 @@ async def test_a_maintainer_stopped_mid_consume_loses_nothing(
             await child.wait()
         await backend_gone(db, pid)
     else:
-        real = candle_store.upsert_rollups
+        real = candle_store.roll_up
         reached = asyncio.Event()
         calls = 0
 
-        async def upsert_then_hang(conn: Any, symbol: str, candles: Any) -> None:
+        async def upsert_then_hang(conn: Any, *args: Any, **kwargs: Any) -> int:
             nonlocal calls
-            await real(conn, symbol, candles)
+            written = await real(conn, *args, **kwargs)
             if conn.is_in_transaction():
                 calls += 1
                 if calls == 3:
                     reached.set()
                     await asyncio.Event().wait()
+            return written
 
-        monkeypatch.setattr(candle_store, "upsert_rollups", upsert_then_hang)
+        monkeypatch.setattr(candle_store, "roll_up", upsert_then_hang)
         stop = asyncio.Event()
         task = asyncio.create_task(RollupMaintainer(pg_dsn, interval=0.05).run(stop))
         try:
