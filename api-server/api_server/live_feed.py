@@ -24,7 +24,7 @@ from api_server.candle_reader import Reader
 from api_server.wire import ws_candle
 from api_server.ws_hub import Hub
 from linkora_core import db, market_messages
-from linkora_core.backoff import Backoff, pause
+from linkora_core.backoff import RetryPolicy, pause
 from linkora_core.bus import CANDLES_ALL, ORDERBOOK_ALL, REDIS_DOWN
 from linkora_core.candles import Candle
 from linkora_core.live_bucket import LiveBucket
@@ -33,6 +33,8 @@ from linkora_core.timeframes import Timeframe
 log = logging.getLogger(__name__)
 
 CHANNELS = (CANDLES_ALL, ORDERBOOK_ALL)
+# Redis lost: reconnect soon (clients stay connected meanwhile), then at most every 5 s.
+REDIS_RETRY = RetryPolicy(first=0.25, cap=5.0)
 # The kernel's own probes as a second line (Linux names; elsewhere its defaults apply).
 _TCP_KEEPALIVE = {
     getattr(socket, name): value
@@ -151,7 +153,7 @@ class LiveFeed:
     async def run(self, stop: asyncio.Event) -> None:
         """Subscribe and dispatch until `stop`; a lost Redis is reconnected with backoff while
         every WebSocket client stays connected."""
-        backoff = Backoff(first=0.25, cap=5.0)
+        backoff = REDIS_RETRY.backoff()
         while not stop.is_set():
             redis = Redis.from_url(
                 self.redis_url,

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 import aiohttp
 import orjson
 
-from linkora_core.backoff import Backoff, pause
+from linkora_core.backoff import RetryPolicy, pause
 
 _SUGGESTED_RANGE = re.compile(r"\[\s*(0x[0-9a-fA-F]+)\s*,\s*(0x[0-9a-fA-F]+)\s*\]")
 _TOO_MANY = (
@@ -54,7 +54,7 @@ _RATE_LIMITED = (
 )
 # A provider's requested wait is honoured up to this; without one, waits grow to the cap.
 MAX_RATE_LIMIT_WAIT = 60.0
-FIRST_RATE_LIMIT_DELAY, RATE_LIMIT_DELAY_CAP = 0.5, 30.0
+RATE_LIMIT_RETRY = RetryPolicy(first=0.5, cap=30.0, jitter=0.0)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -172,7 +172,7 @@ class JsonRpc:
 
     async def _patiently(self, send: Callable[[], Awaitable[T]]) -> T:
         """`send()` again while the provider refuses it for its rate (see the module doc)."""
-        backoff = Backoff(first=FIRST_RATE_LIMIT_DELAY, cap=RATE_LIMIT_DELAY_CAP, jitter=0.0)
+        backoff = RATE_LIMIT_RETRY.backoff()
         attempt = 0
         while True:
             try:

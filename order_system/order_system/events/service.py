@@ -20,7 +20,7 @@ import asyncpg
 from aiohttp import web
 
 from linkora_core import db
-from linkora_core.backoff import Backoff, pause
+from linkora_core.backoff import RetryPolicy, pause
 from linkora_core.tasks import BackgroundTasks
 from order_system.events import metrics, store
 from order_system.events.chain import Chain
@@ -40,11 +40,7 @@ LOCK_POLL_SECONDS = 2.0
 # How often a halted processor looks whether an operator lifted the halt.
 HALT_POLL_SECONDS = 1.0
 # After the node or the database went away: try again after 0.5 s, doubling up to 5 s.
-RETRY_FIRST_SECONDS, RETRY_CAP_SECONDS = 0.5, 5.0
-
-
-def _retry_backoff() -> Backoff:
-    return Backoff(first=RETRY_FIRST_SECONDS, cap=RETRY_CAP_SECONDS)
+OUTAGE_RETRY = RetryPolicy(first=0.5, cap=5.0)
 
 
 async def _lock(connection: asyncpg.Connection, stop: asyncio.Event) -> bool:
@@ -83,7 +79,7 @@ async def _watchdog(state: IndexerState, rpc: JsonRpc, limit: float) -> None:
 
 
 async def _index(processor: Processor, rpc: JsonRpc, stop: asyncio.Event) -> None:
-    backoff = _retry_backoff()
+    backoff = OUTAGE_RETRY.backoff()
     prepared = False
     while not stop.is_set():
         try:
@@ -127,7 +123,7 @@ class Indexer:
     stop: asyncio.Event
 
     async def run(self) -> None:
-        backoff = _retry_backoff()
+        backoff = OUTAGE_RETRY.backoff()
         while not self.stop.is_set():
             try:
                 await self._session()
