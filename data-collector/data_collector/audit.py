@@ -15,7 +15,7 @@ import time
 import aiohttp
 import asyncpg
 
-from data_collector import backfill, candle_store, paging, state_store, storage
+from data_collector import backfill, candle_writes, paging, state_store, storage
 from data_collector.rest import BinanceError, BinanceRest
 from linkora_core.backoff import pause
 from linkora_core.db import DATABASE_DOWN
@@ -40,13 +40,13 @@ async def audit_symbol(
     next audit asks again)."""
     refusals = refusals if refusals is not None else storage.Refusals()
 
-    def refused(row: candle_store.StagedRow, error: asyncpg.PostgresError) -> None:
+    def refused(row: candle_writes.StagedRow, error: asyncpg.PostgresError) -> None:
         refusals.report("audit", f"{symbol} candle at {row[1]}", error)
 
     restored = recorded = 0
-    holes = await candle_store.stored_holes(pool, symbol)
+    holes = await candle_writes.stored_holes(pool, symbol)
     if first_ms is not None:
-        oldest = await candle_store.first_open_ms(pool, symbol, first_ms)
+        oldest = await candle_writes.first_open_ms(pool, symbol, first_ms)
         if (
             oldest is not None
             and oldest > first_ms
@@ -63,9 +63,9 @@ async def audit_symbol(
             rows = backfill.finite_rows(rest, symbol, rows)
             if rows:
                 async with pool.acquire() as connection:
-                    records = candle_store.staged_rows(symbol, rows, server_ms)
+                    records = candle_writes.staged_rows(symbol, rows, server_ms)
                     restored += await storage.write_isolating(
-                        lambda batch: candle_store.copy_upsert(connection, batch),
+                        lambda batch: candle_writes.copy_upsert(connection, batch),
                         records,
                         refused,
                     )

@@ -18,8 +18,8 @@ from typing import Any
 
 import asyncpg
 
-from data_collector import candle_store, paging, state_store, storage
-from data_collector.candle_store import StagedRow
+from data_collector import candle_writes, paging, state_store, storage
+from data_collector.candle_writes import StagedRow
 from data_collector.progress import Progress
 from data_collector.rest import BinanceRest
 from linkora_core.backoff import RetryPolicy
@@ -214,10 +214,10 @@ class BulkWriter:
     async def _write(self, pages: list[Page]) -> None:
         records: list[StagedRow] = []
         for page in pages:
-            records.extend(candle_store.staged_rows(page.symbol, page.rows, page.server_ms))
+            records.extend(candle_writes.staged_rows(page.symbol, page.rows, page.server_ms))
         async with self._pool.acquire() as connection:
             self.rows_changed += await storage.write_isolating(
-                lambda batch: candle_store.copy_upsert(connection, batch), records, self._refused
+                lambda batch: candle_writes.copy_upsert(connection, batch), records, self._refused
             )
             now = time.monotonic()
             touched: dict[str, int | None] = {}

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 
-from data_collector import backfill, candle_store, state_store
+from data_collector import backfill, candle_writes, state_store
 from data_collector.live_store import LiveStore
 from data_collector.publisher import Publisher
 from data_collector.rest import BinanceRest
@@ -25,7 +25,7 @@ CatchUp = Callable[[str], Awaitable[int]]
 async def resume_point(pool: asyncpg.Pool, status: SymbolStatus) -> int | None:
     """The newest closed minute: from the database, else from memory if it is down."""
     try:
-        stored = await candle_store.last_closed_ms(pool, status.symbol)
+        stored = await candle_writes.last_closed_ms(pool, status.symbol)
     except DATABASE_DOWN:
         stored = None
     if stored is not None:

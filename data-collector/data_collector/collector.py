@@ -21,7 +21,7 @@ from data_collector import (
     audit,
     backfill,
     book_store,
-    candle_store,
+    candle_writes,
     paging,
     state_store,
     storage,
@@ -256,7 +256,7 @@ class Collector:
         first = max(self.settings.start_ms, listed)
         # The span from START_DATE (or the listing) on: minutes before the oldest stored one
         # (START_DATE lowered, a first batch lost) are fetched before resuming at the newest.
-        oldest = await candle_store.first_open_ms(self.pool, symbol, first)
+        oldest = await candle_writes.first_open_ms(self.pool, symbol, first)
         if oldest is not None and oldest > first:
             log.info("backfill %s from %d up to the oldest stored minute %d", symbol, first, oldest)
             async for page in backfill.fetch_span(
@@ -264,7 +264,7 @@ class Collector:
                 end_ms=oldest - paging.MINUTE_MS,
             ):  # fmt: skip
                 await writer.put(page)
-        last = await candle_store.last_closed_ms(self.pool, symbol)
+        last = await candle_writes.last_closed_ms(self.pool, symbol)
         start = first if last is None or last < first else last + paging.MINUTE_MS
         server_ms = await self.rest.server_time()
         progress = Progress(symbol)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from data_collector import book_store, candle_store, state_store, storage
+from data_collector import book_store, candle_writes, state_store, storage
 from linkora_core.backoff import Backoff, RetryPolicy
 from linkora_core.books import Book
 from linkora_core.candles import LiveCandle
@@ -138,7 +138,7 @@ class LiveStore:
 
     @staticmethod
     async def _write_candles(connection: asyncpg.Connection, batch: Sequence[LiveCandle]) -> int:
-        await candle_store.upsert_live(connection, batch)
+        await candle_writes.upsert_live(connection, batch)
         return len(batch)
 
     @staticmethod

@@ -13,7 +13,7 @@ import asyncpg
 from api_helpers import minute, reference_candles, reference_start
 
 from api_server import candle_store
-from data_collector import candle_store as collector_store
+from data_collector import candle_writes as collector_store
 from linkora_core.candle_columns import VALUES
 from linkora_core.candles import Candle, LiveCandle
 from linkora_core.decimals import to_plain

@@ -19,7 +19,7 @@ from collector_helpers import (
     stored_rows,
 )
 
-from data_collector import candle_store
+from data_collector import candle_writes
 
 
 def source_rows(sim: Any, symbol: str, start_ms: int, end_ms: int) -> list[tuple[Any, ...]]:
@@ -242,7 +242,7 @@ async def test_a_writer_that_dies_fails_the_backfill_instead_of_hanging_it(
     async def broken(*_: Any) -> int:
         raise RuntimeError("a bug in the writer")
 
-    monkeypatch.setattr(candle_store, "copy_upsert", broken)
+    monkeypatch.setattr(candle_writes, "copy_upsert", broken)
     harness = make_collector(sim)
     async with asyncio.timeout(60):
         with pytest.raises(RuntimeError, match="a bug in the writer"):

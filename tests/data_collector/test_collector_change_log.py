@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 from collector_helpers import MINUTE_MS, HarnessFactory, SimFactory
 
-from data_collector import candle_store
+from data_collector import candle_writes
 from data_collector.audit import audit_symbol
 from linkora_core.candles import Candle, LiveCandle
 
@@ -62,32 +62,32 @@ async def db(clean_db: asyncpg.Pool) -> asyncpg.Pool:
 async def test_a_batch_logs_one_range_per_symbol_and_an_unchanged_batch_nothing(
     db: asyncpg.Pool,
 ) -> None:
-    rows = candle_store.staged_rows("AAAUSDT", [kline(BASE + i * MINUTE_MS) for i in range(50)], 0)
-    rows += candle_store.staged_rows(
+    rows = candle_writes.staged_rows("AAAUSDT", [kline(BASE + i * MINUTE_MS) for i in range(50)], 0)
+    rows += candle_writes.staged_rows(
         "BBBUSDT", [kline(BASE + i * MINUTE_MS) for i in range(20, 30)], FAR_FUTURE
     )
     async with db.acquire() as connection:
-        assert await candle_store.copy_upsert(connection, rows) == 60
+        assert await candle_writes.copy_upsert(connection, rows) == 60
         assert sorted(await logged(db)) == [
             ("AAAUSDT", BASE, BASE + 49 * MINUTE_MS),
             ("BBBUSDT", BASE + 20 * MINUTE_MS, BASE + 29 * MINUTE_MS),
         ]
         await db.execute("TRUNCATE candle_changes")
         # The same rows again (the upsert path): nothing changes, nothing is logged.
-        assert await candle_store.copy_upsert(connection, rows) == 0
+        assert await candle_writes.copy_upsert(connection, rows) == 0
         assert await logged(db) == []
         # A correction far back (the audit refilling, Binance revising a minute).
-        fixed = candle_store.staged_rows(
+        fixed = candle_writes.staged_rows(
             "AAAUSDT", [kline(BASE + 7 * MINUTE_MS, close="11")], FAR_FUTURE
         )
-        assert await candle_store.copy_upsert(connection, fixed) == 1
+        assert await candle_writes.copy_upsert(connection, fixed) == 1
     assert await logged(db) == [("AAAUSDT", BASE + 7 * MINUTE_MS, BASE + 7 * MINUTE_MS)]
 
 
 async def test_live_upserts_log_their_closed_minutes_in_one_row_per_symbol(
     db: asyncpg.Pool,
 ) -> None:
-    await candle_store.upsert_live(
+    await candle_writes.upsert_live(
         db,
         [
             live("AAAUSDT", BASE, "10", closed=True),
@@ -99,10 +99,10 @@ async def test_live_upserts_log_their_closed_minutes_in_one_row_per_symbol(
     # The open minutes are stored but not logged: the writes that close them will be.
     assert await db.fetchval("SELECT count(*) FROM candles") == 4
     assert await logged(db) == [("AAAUSDT", BASE, BASE + 2 * MINUTE_MS)]
-    await candle_store.upsert_live(db, [live("BBBUSDT", BASE + 5 * MINUTE_MS, "13", closed=False)])
-    await candle_store.upsert_live(db, [])
+    await candle_writes.upsert_live(db, [live("BBBUSDT", BASE + 5 * MINUTE_MS, "13", closed=False)])
+    await candle_writes.upsert_live(db, [])
     assert len(await logged(db)) == 1
-    await candle_store.upsert_live(db, [live("BBBUSDT", BASE + 5 * MINUTE_MS, "13", closed=True)])
+    await candle_writes.upsert_live(db, [live("BBBUSDT", BASE + 5 * MINUTE_MS, "13", closed=True)])
     assert sorted(await logged(db))[-1] == ("BBBUSDT", BASE + 5 * MINUTE_MS, BASE + 5 * MINUTE_MS)
 
 
@@ -111,10 +111,10 @@ async def test_a_refused_write_logs_nothing_and_a_failed_log_writes_no_minute(
 ) -> None:
     bad = kline(BASE)
     bad[4] = "-1"  # a negative close: the CHECK refuses the whole batch
-    rows = candle_store.staged_rows("AAAUSDT", [kline(BASE + MINUTE_MS), bad], FAR_FUTURE)
+    rows = candle_writes.staged_rows("AAAUSDT", [kline(BASE + MINUTE_MS), bad], FAR_FUTURE)
     async with db.acquire() as connection:
         with pytest.raises(asyncpg.CheckViolationError):
-            await candle_store.copy_upsert(connection, rows)
+            await candle_writes.copy_upsert(connection, rows)
     assert await db.fetchval("SELECT count(*) FROM candles") == 0
     assert await logged(db) == []
     # The other way round: the log row is refused (a constraint standing in for any failure
@@ -125,9 +125,9 @@ async def test_a_refused_write_logs_nothing_and_a_failed_log_writes_no_minute(
     try:
         async with db.acquire() as connection:
             with pytest.raises(asyncpg.CheckViolationError):
-                await candle_store.copy_upsert(connection, rows[:1])
+                await candle_writes.copy_upsert(connection, rows[:1])
         with pytest.raises(asyncpg.CheckViolationError):
-            await candle_store.upsert_live(db, [live("AAAUSDT", BASE, "10", closed=True)])
+            await candle_writes.upsert_live(db, [live("AAAUSDT", BASE, "10", closed=True)])
     finally:
         await db.execute("ALTER TABLE candle_changes DROP CONSTRAINT test_refuse")
     assert await db.fetchval("SELECT count(*) FROM candles") == 0
