@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Final
 
 from api_server import candle_store
-from linkora_core.candles import Candle, aggregate
+from linkora_core.candles import Candle
 from linkora_core.db import Executor
 from linkora_core.epoch import DAY_MS
 from linkora_core.timeframes import Timeframe
@@ -87,43 +87,40 @@ class Reader:
         """Start of the first bucket with no stored rollup (None: nothing stored)."""
         return self._frontiers.get(timeframe)
 
-    async def range(self, timeframe: Timeframe, lo: int | None, hi: int | None) -> list[Candle]:
-        """Every candle with lo <= open_time < hi, oldest first; lo and hi are bucket starts."""
-        if timeframe is Timeframe.MINUTE_1:
-            return await candle_store.read_range(self._db, self.symbol, timeframe, lo, hi)
-        frontier = self.frontier(timeframe)
-        stored: list[Candle] = []
-        if frontier is not None:
-            stored_hi = frontier if hi is None else min(hi, frontier)
-            if lo is None or lo < stored_hi:
-                stored = await candle_store.read_range(
-                    self._db, self.symbol, timeframe, lo, stored_hi
-                )
-            lo = frontier if lo is None else max(lo, frontier)
-        if hi is not None and lo is not None and lo >= hi:
-            return stored
-        return stored + await self.tail(timeframe, lo, hi)
+    def _segments(
+        self, timeframe: Timeframe, lo: int | None, hi: int | None
+    ) -> list[candle_store.Segment]:
+        """Disjoint stored runs covering [lo, hi) that `timeframe` buckets are built from: the
+        rollups of each smaller timeframe of its source chain as far as they are stored (the
+        coarsest first), minutes for the rest."""
+        segments: list[candle_store.Segment] = []
+        source = SOURCE[timeframe]
+        while source is not Timeframe.MINUTE_1:
+            frontier = self.frontier(source)
+            if frontier is not None and (lo is None or frontier > lo):
+                cut = frontier if hi is None else min(hi, frontier)
+                segments.append((source, lo, cut))
+                lo = cut
+                if hi is not None and lo >= hi:
+                    return segments
+            source = SOURCE[source]
+        segments.append((Timeframe.MINUTE_1, lo, hi))
+        return segments
 
     async def pieces(self, timeframe: Timeframe, lo: int) -> list[Candle]:
         """Disjoint candles covering [lo, now) that `timeframe` buckets are built from: stored
         rollups of each smaller timeframe where they exist, raw minutes at the end (the only
         part that still changes). One round trip."""
-        segments: list[tuple[Timeframe, int, int | None]] = []
-        source = SOURCE[timeframe]
-        while source is not Timeframe.MINUTE_1:
-            frontier = self.frontier(source)
-            if frontier is not None and frontier > lo:
-                segments.append((source, lo, frontier))
-                lo = frontier
-            source = SOURCE[source]
-        segments.append((Timeframe.MINUTE_1, lo, None))
-        return await candle_store.read_segments(self._db, self.symbol, segments)
+        return await candle_store.read_segments(
+            self._db, self.symbol, self._segments(timeframe, lo, None)
+        )
 
     async def tail(self, timeframe: Timeframe, lo: int | None, hi: int | None) -> list[Candle]:
-        """Buckets in [lo, hi) aggregated from smaller timeframes (nothing stored read)."""
-        if lo is not None and hi is None:
-            return aggregate(await self.pieces(timeframe, lo), timeframe)
-        return aggregate(await self.range(SOURCE[timeframe], lo, hi), timeframe)
+        """Buckets in [lo, hi) aggregated by the database from smaller timeframes (nothing of
+        `timeframe` itself read), oldest first. One round trip."""
+        return await candle_store.aggregate(
+            self._db, self.symbol, timeframe, self._segments(timeframe, lo, hi)
+        )
 
     async def newest(self, timeframe: Timeframe, end: int | None, limit: int) -> list[Candle]:
         """The newest `limit` candles opening before `end`, newest first."""
@@ -140,13 +137,10 @@ class Reader:
         if timeframe is Timeframe.MINUTE_1:
             return Page([await self._stored(timeframe, None, end, limit, newest_first=True)])
         frontier = self.frontier(timeframe)
-        if frontier is None:
-            return Page([Stored(await self._newest_unrolled(timeframe, end, hi, limit))])
         fresh: list[Candle] = []
-        if hi is None or hi > frontier:
-            fresh = [c for c in await self.tail(timeframe, frontier, hi) if _before(c, end)]
-            fresh.reverse()
-        if len(fresh) >= limit:
+        if frontier is None or hi is None or hi > frontier:
+            fresh = await self._newest_fresh(timeframe, frontier, end, hi, limit)
+        if len(fresh) >= limit or frontier is None:
             return Page([Stored(fresh[:limit])])
         stored_hi = frontier if end is None else min(end, frontier)
         stored = await self._stored(
@@ -154,27 +148,39 @@ class Reader:
         )
         return Page([Stored(fresh), stored])
 
-    async def _newest_unrolled(
-        self, timeframe: Timeframe, end: int | None, hi: int | None, limit: int
+    async def _newest_fresh(
+        self,
+        timeframe: Timeframe,
+        frontier: int | None,
+        end: int | None,
+        hi: int | None,
+        limit: int,
     ) -> list[Candle]:
-        """Nothing rolled up yet (a first start): aggregate a window about `limit` buckets
-        wide back from the newest minute, widening it only while it comes up short."""
-        first = await candle_store.first_minute(self._db, self.symbol)
-        if first is None:
-            return []
+        """The newest `limit` buckets after the frontier (all of them when None), newest first.
+        Right behind the frontier (the usual case) that is one aggregation; when the rollups
+        are far behind (a catch-up) a window about `limit` buckets wide back from the newest
+        minute, widened only while it comes up short: never every minute since the frontier."""
+        span = limit * _width(timeframe)
+        if frontier is not None and _within(frontier, hi, span):
+            return [
+                c for c in reversed(await self.tail(timeframe, frontier, hi)) if _before(c, end)
+            ]
         newest = await candle_store.read_page(
-            self._db, self.symbol, Timeframe.MINUTE_1, None, end, 1, newest_first=True
+            self._db, self.symbol, Timeframe.MINUTE_1, frontier, end, 1, newest_first=True
         )
         if not newest:
             return []
-        span = limit * (timeframe.width_ms or 31 * DAY_MS)
-        lo = timeframe.bucket_start(max(newest[0].open_time_ms - span, first))
+        floor = frontier
+        if floor is None:
+            first = await candle_store.first_minute(self._db, self.symbol)
+            floor = timeframe.bucket_start(newest[0].open_time_ms if first is None else first)
+        lo = max(floor, timeframe.bucket_start(newest[0].open_time_ms - span))
         while True:
             fresh = [c for c in await self.tail(timeframe, lo, hi) if _before(c, end)]
-            if len(fresh) >= limit or lo <= first:
+            if len(fresh) >= limit or lo <= floor:
                 return fresh[::-1][:limit]
             span *= 2
-            lo = timeframe.bucket_start(max(lo - span, first))
+            lo = max(floor, timeframe.bucket_start(lo - span))
 
     async def oldest_page(
         self, timeframe: Timeframe, start: int, end: int | None, limit: int
@@ -195,8 +201,38 @@ class Reader:
         hi = None if end is None else timeframe.next_start(end - 1)
         if hi is not None and tail_lo >= hi:
             return Page([stored])
-        fresh = [c for c in await self.tail(timeframe, tail_lo, hi) if _before(c, end)]
-        return Page([stored, Stored(fresh[: limit - stored.count])])
+        fresh = await self._oldest_fresh(timeframe, tail_lo, end, hi, limit - stored.count)
+        return Page([stored, Stored(fresh)])
+
+    async def _oldest_fresh(
+        self, timeframe: Timeframe, lo: int, end: int | None, hi: int | None, limit: int
+    ) -> list[Candle]:
+        """The oldest `limit` buckets from `lo` on, none of them stored: one aggregation when
+        [lo, hi) is about `limit` buckets wide, else windows of that width forward from the
+        oldest minute, widened while they come up short (never every minute to `hi`)."""
+        span = limit * _width(timeframe)
+        if _within(lo, hi, span):
+            return [c for c in await self.tail(timeframe, lo, hi) if _before(c, end)][:limit]
+        oldest = await candle_store.read_page(
+            self._db, self.symbol, Timeframe.MINUTE_1, lo, end, 1, newest_first=False
+        )
+        newest = await candle_store.read_page(
+            self._db, self.symbol, Timeframe.MINUTE_1, lo, end, 1, newest_first=True
+        )
+        if not oldest or not newest:
+            return []
+        lo = max(lo, timeframe.bucket_start(oldest[0].open_time_ms))
+        last = newest[0].open_time_ms
+        window_lo = lo
+        out: list[Candle] = []
+        while len(out) < limit and window_lo <= last:
+            window_hi = timeframe.next_start(window_lo + span)
+            if hi is not None:
+                window_hi = min(hi, window_hi)
+            out += [c for c in await self.tail(timeframe, window_lo, window_hi) if _before(c, end)]
+            window_lo = window_hi
+            span *= 2
+        return out[:limit]
 
     async def _stored(
         self,
@@ -294,3 +330,14 @@ class FrontierCache:
 
 def _before(candle: Candle, end: int | None) -> bool:
     return end is None or candle.open_time_ms < end
+
+
+def _width(timeframe: Timeframe) -> int:
+    """A bucket's width; for the calendar month, its longest."""
+    return timeframe.width_ms or 31 * DAY_MS
+
+
+def _within(lo: int, hi: int | None, span: int) -> bool:
+    """[lo, hi) (None: up to now) is at most `span` wide. Minutes stamped after the wall
+    clock only make a range read in one aggregation, never a wrong one."""
+    return (time.time_ns() // 1_000_000 if hi is None else hi) - lo <= span

@@ -16,6 +16,9 @@ from linkora_core.timeframes import Timeframe
 
 _FIELDS = f"open_time, {VALUES}"
 
+Segment = tuple[Timeframe, int | None, int | None]
+"""Stored candles of one timeframe with lo <= open_time < hi (None = unbounded)."""
+
 
 def _candle(row: Sequence[Any], timeframe: Timeframe) -> Candle:
     return candle_columns.candle(to_ms(row[0]), row[1:], timeframe)
@@ -57,26 +60,25 @@ async def read_range(
     return [_candle(row, timeframe) for row in rows]
 
 
-async def read_segments(
-    db: Executor, symbol: str, segments: list[tuple[Timeframe, int, int | None]]
-) -> list[Candle]:
+async def read_segments(db: Executor, symbol: str, segments: Sequence[Segment]) -> list[Candle]:
     """Candles of several (timeframe, lo, hi) ranges in one round trip, in no set order."""
     parts: list[str] = []
     args: list[object] = [symbol]
     for timeframe, lo, hi in segments:
         n = len(args)
         bounds = (
-            f"open_time >= ${n + 1} AND open_time < coalesce(${n + 2}::timestamptz, 'infinity')"
+            f"open_time >= coalesce(${n + 1}::timestamptz, '-infinity') "
+            f"AND open_time < coalesce(${n + 2}::timestamptz, 'infinity')"
         )
         if timeframe is Timeframe.MINUTE_1:
             parts.append(f"SELECT '1' AS tf, {_FIELDS} FROM candles WHERE symbol = $1 AND {bounds}")
-            args += [to_datetime(lo), _at(hi)]
+            args += [_at(lo), _at(hi)]
         else:
             parts.append(
                 f"SELECT timeframe, {_FIELDS} FROM candle_rollups WHERE symbol = $1 "
                 f"AND timeframe = ${n + 3} AND {bounds}"
             )
-            args += [to_datetime(lo), _at(hi), timeframe.value]
+            args += [_at(lo), _at(hi), timeframe.value]
     if not parts:
         return []
     rows = await db.fetch(" UNION ALL ".join(parts), *args)
@@ -259,9 +261,6 @@ FROM (
     GROUP BY 1
 ) AS agg
 """
-
-Segment = tuple[Timeframe, int | None, int | None]
-"""Stored candles of one timeframe with lo <= open_time < hi (None = unbounded)."""
 
 
 def _segments_sql(segments: Sequence[Segment], args: list[object]) -> str:
