@@ -15,7 +15,7 @@ from api_server import candle_store
 from api_server.candle_reader import ROLLED, SOURCE
 from api_server.rollups import roll_symbol
 from linkora_core.candles import Candle, aggregate
-from linkora_core.epoch import to_ms
+from linkora_core.epoch import to_datetime, to_ms
 from linkora_core.timeframes import MINUTE_MS, Timeframe
 
 SYMBOL = "SQLUSDT"
@@ -75,8 +75,8 @@ async def test_a_reaggregated_range_is_replaced_and_buckets_whose_minutes_went_a
     await clean_db.execute(
         "DELETE FROM candles WHERE symbol = $1 AND open_time >= $2 AND open_time < $3",
         SYMBOL,
-        candle_store.to_datetime(base + 60 * MINUTE_MS),
-        candle_store.to_datetime(base + 120 * MINUTE_MS),
+        to_datetime(base + 60 * MINUTE_MS),
+        to_datetime(base + 120 * MINUTE_MS),
     )
     corrected = [minute(m.open_time_ms, "10", "15", "8", "11", volume="2") for m in minutes[:60]]
     await store_minutes(clean_db, SYMBOL, corrected)
@@ -113,7 +113,7 @@ async def test_bucket_starts_in_sql_are_those_of_bucket_start_in_any_session_tim
         rows = await connection.fetch(
             f"SELECT {columns} FROM unnest($1::timestamptz[]) WITH ORDINALITY AS t(at, n) "
             "ORDER BY n",
-            [candle_store.to_datetime(ms) for ms in times],
+            [to_datetime(ms) for ms in times],
         )
     finally:
         await connection.close()
