@@ -1,9 +1,11 @@
 """`/ws?symbol=BTCUSDT&timeframe=5&type=candles|orderbook`.
 
-Per connection: a receiver answering `ping` and watching for silence, a heartbeat, and (only
-when the server offers no frame writer) a sender draining the client's queue. Whichever ends
-first ends the connection, with a close frame carrying the reason when the server is the one
-closing."""
+Per connection: a receiver answering `ping`, a heartbeat and a watch for silence. With the
+server's frame writer the handler itself is the receiver and the heartbeat and the watch are
+timers (an idle connection holds no task of its own), and the hub closes a client by starting
+the closing handshake, which ends the handler's wait. Without it, tasks: the receiver, the
+heartbeat and a sender draining the client's queue; whichever ends first ends the connection.
+Either way the close frame carries the reason when the server is the one closing."""
 
 from __future__ import annotations
 
@@ -13,11 +15,12 @@ import re
 import time
 
 import orjson
+from starlette.types import Message as AsgiMessage
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from api_server.settings import ApiSettings
 from api_server.ws_hub import ALL, TRY_AGAIN_LATER, Client, Hub, Message, Topic
-from api_server.ws_protocol import frame_writer
+from api_server.ws_protocol import FrameWriter, frame_writer
 from linkora_core.ratelimit import RateLimiter
 from linkora_core.timeframes import Timeframe
 
@@ -87,17 +90,90 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     client = Client(websocket, ip, settings.ws_send_buffer, frame_writer(websocket.scope))
     hub.add(client)
     hub.subscribe(client, topic)
+    try:
+        if client.writer is not None:
+            await _serve(client, hub, settings)
+        else:
+            await _serve_with_tasks(client, hub, settings)
+    finally:
+        hub.remove(client)
+    if client.writer is not None:
+        if client.closing is not None and client.closing[0] == TRY_AGAIN_LATER:
+            await _drain_or_drop(client.writer)
+    elif client.closing is not None:
+        await _close(client, *client.closing)
+
+
+async def _serve(client: Client, hub: Hub, settings: ApiSettings) -> None:
+    """Receive until the connection ends (a close by the hub ends it too)."""
+    loop = asyncio.get_running_loop()
+    client.heard = loop.time()
+    watch = _Watch(client, settings, loop)
+    try:
+        while True:
+            message = await client.websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            client.heard = loop.time()
+            if not _accept(client, hub, settings, message):
+                return
+    except (WebSocketDisconnect, OSError, RuntimeError):
+        return
+    finally:
+        watch.cancel()
+
+
+class _Watch:
+    """A connection's heartbeat and its silence check, on one timer."""
+
+    __slots__ = ("_client", "_idle_timeout", "_interval", "_loop", "_next_beat", "_timer")
+
+    def __init__(
+        self, client: Client, settings: ApiSettings, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        self._client, self._loop = client, loop
+        self._interval = settings.ws_heartbeat_interval
+        self._idle_timeout = settings.ws_idle_timeout
+        self._next_beat = loop.time() + self._interval
+        self._timer = loop.call_at(self._due(), self._wake)
+
+    def _due(self) -> float:
+        return min(self._next_beat, self._client.heard + self._idle_timeout)
+
+    def _wake(self) -> None:
+        now = self._loop.time()
+        if now - self._client.heard >= self._idle_timeout:
+            self._client.close_soon(NORMAL, _idle_reason(self._idle_timeout))
+            return
+        if now >= self._next_beat:
+            self._client.offer(_heartbeat())
+            self._next_beat = now + self._interval
+        self._timer = self._loop.call_at(self._due(), self._wake)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+async def _drain_or_drop(writer: FrameWriter) -> None:
+    """A client closed as too slow may take the grace to read its backlog and the close
+    frame; then the connection is dropped."""
+    for _ in range(10):
+        if not writer.backlog:
+            return
+        await asyncio.sleep(CLOSE_GRACE / 10)
+    writer.abort()
+
+
+async def _serve_with_tasks(client: Client, hub: Hub, settings: ApiSettings) -> None:
     tasks = [
         asyncio.create_task(_receive_loop(client, hub, settings)),
         asyncio.create_task(_heartbeat_loop(client, settings.ws_heartbeat_interval)),
         asyncio.create_task(client.done.wait()),
+        asyncio.create_task(client.send_loop()),
     ]
-    if client.writer is None:
-        tasks.append(asyncio.create_task(client.send_loop()))
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        hub.remove(client)
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -105,20 +181,12 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
                 asyncio.CancelledError, WebSocketDisconnect, OSError, RuntimeError
             ):
                 await task
-        if client.closing is not None:
-            await _close(client, *client.closing)
 
 
 async def _close(client: Client, code: int, reason: str) -> None:
-    """Send the close frame; a client too slow to read it within the grace is dropped."""
+    """Send the close frame through ASGI, within the grace."""
     with contextlib.suppress(TimeoutError, WebSocketDisconnect, OSError, RuntimeError):
         await asyncio.wait_for(client.websocket.close(code, close_reason(reason)), CLOSE_GRACE)
-    if client.writer is not None and code == TRY_AGAIN_LATER:
-        for _ in range(10):
-            if not client.writer.backlog:
-                return
-            await asyncio.sleep(CLOSE_GRACE / 10)
-        client.writer.abort()
 
 
 async def _receive_loop(client: Client, hub: Hub, settings: ApiSettings) -> None:
@@ -126,17 +194,24 @@ async def _receive_loop(client: Client, hub: Hub, settings: ApiSettings) -> None
         try:
             message = await asyncio.wait_for(client.websocket.receive(), settings.ws_idle_timeout)
         except TimeoutError:
-            client.close_soon(
-                NORMAL, f"Idle timeout: nothing received for {settings.ws_idle_timeout:g} s"
-            )
+            client.close_soon(NORMAL, _idle_reason(settings.ws_idle_timeout))
             return
-        if message["type"] == "websocket.disconnect":
+        if message["type"] == "websocket.disconnect" or not _accept(client, hub, settings, message):
             return
-        raw = message.get("text") or message.get("bytes") or ""
-        if len(raw) > settings.ws_max_message_bytes:
-            client.close_soon(TOO_BIG, "Message too big")
-            return
-        _answer(client, hub, settings, raw)
+
+
+def _idle_reason(timeout: float) -> str:
+    return f"Idle timeout: nothing received for {timeout:g} s"
+
+
+def _accept(client: Client, hub: Hub, settings: ApiSettings, message: AsgiMessage) -> bool:
+    """Answer one message from the client; False when it closed the connection."""
+    raw = message.get("text") or message.get("bytes") or ""
+    if len(raw) > settings.ws_max_message_bytes:
+        client.close_soon(TOO_BIG, "Message too big")
+        return False
+    _answer(client, hub, settings, raw)
+    return client.closing is None
 
 
 def _answer(client: Client, hub: Hub, settings: ApiSettings, raw: str | bytes) -> None:
@@ -174,8 +249,12 @@ def _text(request: dict[str, object], key: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _heartbeat() -> Message:
+    beat = {"type": "heartbeat", "timestamp": int(time.time() * 1000)}
+    return Message.of(orjson.dumps(beat).decode())
+
+
 async def _heartbeat_loop(client: Client, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
-        beat = {"type": "heartbeat", "timestamp": int(time.time() * 1000)}
-        client.offer(Message.of(orjson.dumps(beat).decode()))
+        client.offer(_heartbeat())

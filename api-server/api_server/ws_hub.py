@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from starlette.websockets import WebSocket
 
@@ -43,19 +43,44 @@ class Message:
         return cls(text, text_frame(text))
 
 
-@dataclass(eq=False)
 class Client:
-    websocket: WebSocket
-    ip: str
-    # Bytes the client may leave unread; beyond that it cannot keep up and is closed.
-    max_backlog: int
-    writer: FrameWriter | None = None
-    topics: set[Topic] = field(default_factory=set)
-    done: asyncio.Event = field(default_factory=asyncio.Event)
-    closing: tuple[int, str] | None = None
-    # Without a frame writer: messages waiting for the sender task, and their size.
-    queue: asyncio.Queue[Message] = field(default_factory=asyncio.Queue)
-    queued_bytes: int = 0
+    """One connection. With a frame writer, frames go straight to its transport and closing
+    starts the closing handshake at once; without one, they queue for the ASGI sender task
+    and `done` tells the connection's handler to close."""
+
+    __slots__ = (
+        "closing",
+        "done",
+        "heard",
+        "ip",
+        "max_backlog",
+        "queue",
+        "queued_bytes",
+        "topics",
+        "websocket",
+        "writer",
+    )
+
+    def __init__(
+        self,
+        websocket: WebSocket,
+        ip: str,
+        max_backlog: int,
+        writer: FrameWriter | None = None,
+    ) -> None:
+        self.websocket = websocket
+        self.ip = ip
+        # Bytes the client may leave unread; beyond that it cannot keep up and is closed.
+        self.max_backlog = max_backlog
+        self.writer = writer
+        self.topics: set[Topic] = set()
+        self.closing: tuple[int, str] | None = None
+        # When the client last sent anything (the event loop's clock).
+        self.heard = 0.0
+        # Without a frame writer: messages waiting for the sender task, and their size.
+        self.queue: asyncio.Queue[Message] = asyncio.Queue() if writer is None else _NO_QUEUE
+        self.queued_bytes = 0
+        self.done = asyncio.Event() if writer is None else _NO_EVENT
 
     @property
     def backlog(self) -> int:
@@ -66,20 +91,28 @@ class Client:
         is then marked for closing)."""
         if self.closing is not None:
             return False
-        if self.backlog > self.max_backlog:
+        writer = self.writer
+        if writer is not None:
+            if writer.over(self.max_backlog):
+                self.close_soon(TRY_AGAIN_LATER, "Client too slow: send buffer full")
+                return False
+            return writer.write(message.frame)
+        if self.queued_bytes > self.max_backlog:
             self.close_soon(TRY_AGAIN_LATER, "Client too slow: send buffer full")
             return False
-        if self.writer is not None:
-            return self.writer.write(message.frame)
         self.queue.put_nowait(message)
         self.queued_bytes += len(message.frame)
         return True
 
     def close_soon(self, code: int, reason: str) -> None:
-        """Ask the connection's handler to close with this code; what is queued is dropped."""
+        """Close with this code: at once with a frame writer, else by asking the connection's
+        handler to; what is queued is dropped."""
         if self.closing is None:
             self.closing = (code, reason)
-            self.done.set()
+            if self.writer is not None:
+                self.writer.close(code, reason)
+            else:
+                self.done.set()
 
     async def send_loop(self) -> None:
         """Drain the queue through ASGI (only used without a frame writer)."""
@@ -87,6 +120,11 @@ class Client:
             message = await self.queue.get()
             await self.websocket.send_text(message.text)
             self.queued_bytes -= len(message.frame)
+
+
+# Stand-ins for what only a client without a frame writer uses (shared, never touched).
+_NO_QUEUE: asyncio.Queue[Message] = asyncio.Queue(maxsize=1)
+_NO_EVENT = asyncio.Event()
 
 
 class Hub:
