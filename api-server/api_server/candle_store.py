@@ -237,6 +237,7 @@ def bucket_sql(timeframe: Timeframe, column: str = "open_time") -> str:
 # from the sub-candles that traded (first open, highest high, lowest low, last close), the
 # first sub-candle's O/H/L/C when none did, sums over all. First and last are the smallest
 # and largest [epoch, price...] arrays: no per-group sort (an ordered aggregate costs one).
+# OFFSET 0 keeps the inner projection, so the epoch is computed once per row, not per use.
 _AGGREGATE = """
 SELECT bucket AS open_time,
        coalesce(first_traded[2], first_any[2]) AS open_price,
@@ -245,20 +246,18 @@ SELECT bucket AS open_time,
        coalesce(last_traded[2], first_any[5]) AS close_price,
        volume, quote_volume, trades, taker_buy_volume, taker_buy_quote_volume
 FROM (
-    SELECT $BUCKET AS bucket,
-           min(ARRAY[extract(epoch FROM open_time), open_price])
-               FILTER (WHERE trades > 0) AS first_traded,
-           min(ARRAY[extract(epoch FROM open_time), open_price, high_price, low_price,
-                     close_price]) AS first_any,
+    SELECT bucket,
+           min(ARRAY[t, open_price]) FILTER (WHERE trades > 0) AS first_traded,
+           min(ARRAY[t, open_price, high_price, low_price, close_price]) AS first_any,
            max(high_price) FILTER (WHERE trades > 0) AS high,
            min(low_price) FILTER (WHERE trades > 0) AS low,
-           max(ARRAY[extract(epoch FROM open_time), close_price])
-               FILTER (WHERE trades > 0) AS last_traded,
+           max(ARRAY[t, close_price]) FILTER (WHERE trades > 0) AS last_traded,
            sum(volume) AS volume, sum(quote_volume) AS quote_volume,
            sum(trades)::bigint AS trades, sum(taker_buy_volume) AS taker_buy_volume,
            sum(taker_buy_quote_volume) AS taker_buy_quote_volume
-    FROM ($SOURCE) AS src
-    GROUP BY 1
+    FROM (SELECT $BUCKET AS bucket, extract(epoch FROM open_time) AS t, *
+          FROM ($SOURCE) AS s OFFSET 0) AS src
+    GROUP BY bucket
 ) AS agg
 """
 

@@ -113,11 +113,16 @@ async def roll_symbol(
     symbol: str,
     dirty: Sequence[Range] = (),
     timeframes: Sequence[Timeframe] = ROLLED,
+    *,
+    advance: bool = True,
 ) -> int:
     """Store every closed bucket of `symbol` not stored yet, and re-store the closed buckets
     holding any minute of the `dirty` ranges, for each of `timeframes` (in an order where
     each comes after its source, whose stored buckets it is aggregated from). Returns how many
-    rollup rows were written."""
+    rollup rows were written.
+
+    `advance=False` re-stores the dirty buckets before each frontier only: what lies past it
+    is left to a pass that advances (which the caller must then run)."""
     horizon = await candle_store.closed_horizon(db, symbol)
     if horizon is None:
         return 0
@@ -128,10 +133,11 @@ async def roll_symbol(
         end = timeframe.bucket_start(horizon)
         frontier = frontiers[timeframe]
         start = frontier if frontier is not None else timeframe.bucket_start(first or horizon)
-        ranges = [(start, end)] if start < end else []
+        ranges = [(start, end)] if start < end and advance else []
+        until = end if advance else min(end, start)
         for lo, hi in dirty:
             lo = timeframe.bucket_start(lo)
-            hi = min(end, timeframe.next_start(hi - 1))
+            hi = min(until, timeframe.next_start(hi - 1))
             if lo < hi:
                 ranges.append((lo, hi))
         for lo, hi in _merge(ranges):
@@ -146,9 +152,10 @@ async def roll_symbol(
 
 
 async def consume_changes(connection: asyncpg.Connection, symbol: str) -> tuple[int, bool]:
-    """One transaction: take the symbol's change log, re-store the buckets it touches (a
-    bounded part of them; the rest goes back into the log) and commit. Returns the rollup rows
-    written and whether log rows were left for another pass."""
+    """One transaction: take the symbol's change log, re-store the stored buckets it touches
+    (a bounded part of them; the rest goes back into the log) and commit. Returns the rollup
+    rows written and whether log rows were left for another pass. The caller then runs an
+    advancing `roll_symbol` for the symbol, for the touched minutes past the frontiers."""
     async with connection.transaction():
         rows = await connection.fetch(_TAKE_CHANGES, symbol)
         if not rows:
@@ -164,10 +171,13 @@ async def consume_changes(connection: asyncpg.Connection, symbol: str) -> tuple[
             )
         horizon = await candle_store.closed_horizon(connection, symbol)
         # Minutes at or after the horizon (the open minute, mostly) are in no stored bucket:
-        # the buckets holding them are aggregated afresh when they close.
+        # the buckets holding them are aggregated afresh when they close. Minutes past a
+        # timeframe's frontier are in no stored bucket of it either: the caller's next
+        # advancing pass aggregates them from the minutes as they are (a backfill's log thus
+        # costs no second aggregation of what it wrote).
         written = 0
         if horizon is not None and now[0][0] < horizon:
-            written = await roll_symbol(connection, symbol, now)
+            written = await roll_symbol(connection, symbol, now, advance=False)
         return written, bool(later)
 
 
@@ -190,10 +200,16 @@ class RollupMaintainer:
         written = 0
         backlog = False
         every = sorted(set(await candle_store.symbols(db)) | logged)
+        # The log first: what it touched past the frontiers is stored by the passes below.
+        for symbol in every:
+            if symbol in logged:
+                stored, more = await consume_changes(db, symbol)
+                written += stored
+                backlog = backlog or more
         moved: dict[str, int | None] = {}
         for symbol in every:
             horizon = await candle_store.closed_horizon(db, symbol)
-            if horizon != self._horizons.get(symbol, -1):
+            if symbol in logged or horizon != self._horizons.get(symbol, -1):
                 moved[symbol] = horizon
         # Group by group over every symbol: after a backfill, the larger timeframes of all
         # symbols are stored before any 3m.
@@ -201,11 +217,6 @@ class RollupMaintainer:
             for symbol in moved:
                 written += await roll_symbol(db, symbol, timeframes=timeframes)
         self._horizons.update(moved)
-        for symbol in every:
-            if symbol in logged:
-                stored, more = await consume_changes(db, symbol)
-                written += stored
-                backlog = backlog or more
         self._backlog = backlog
         self.cycles += 1
         return written
