@@ -320,3 +320,29 @@ async def test_a_maintainer_stopped_mid_consume_loses_nothing(
     await settle(db)
     await assert_rollups_equal_minutes(db, SYMBOL)
     assert await all_rollups(db) != rolled_before
+
+
+async def test_a_backfills_log_is_consumed_without_aggregating_its_minutes_twice(
+    db: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    history = series(END - 3 * DAY_MS, END, seed=8)
+    await write_bulk(db, SYMBOL, history[: 2 * 1440])
+    await write_bulk(db, SYMBOL, history[2 * 1440 :])
+    assert len(await change_log(db)) == 2
+    real = candle_store.roll_up
+    replaced: list[Any] = []
+
+    async def counting(conn: Any, *args: Any, replace: bool) -> int:
+        if replace:
+            replaced.append(args)
+        return await real(conn, *args, replace=replace)
+
+    monkeypatch.setattr(candle_store, "roll_up", counting)
+    await settle(db)
+    assert replaced == []
+    await assert_rollups_equal_minutes(db, SYMBOL)
+    # A correction of stored buckets is re-aggregated, in place.
+    await write_live(db, SYMBOL, revised(history[100:130], 2))
+    await settle(db)
+    assert replaced
+    await assert_rollups_equal_minutes(db, SYMBOL)
