@@ -90,78 +90,64 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     client = Client(websocket, ip, settings.ws_send_buffer, frame_writer(websocket.scope))
     hub.add(client)
     hub.subscribe(client, topic)
+    if client.writer is not None:
+        client.writer.park(_Session(client, hub, settings))
+        return  # the connection lives on in the session; the handler's stack is freed
     try:
-        if client.writer is not None:
-            await _serve(client, hub, settings)
-        else:
-            await _serve_with_tasks(client, hub, settings)
+        await _serve_with_tasks(client, hub, settings)
     finally:
         hub.remove(client)
-    if client.writer is not None:
-        if client.closing is not None and client.closing[0] == TRY_AGAIN_LATER:
-            await _drain_or_drop(client.writer)
-    elif client.closing is not None:
+    if client.closing is not None:
         await _close(client, *client.closing)
 
 
-async def _serve(client: Client, hub: Hub, settings: ApiSettings) -> None:
-    """Receive until the connection ends (a close by the hub ends it too)."""
-    loop = asyncio.get_running_loop()
-    client.heard = loop.time()
-    watch = _Watch(client, settings, loop)
-    try:
-        while True:
-            message = await client.websocket.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            client.heard = loop.time()
-            if not _accept(client, hub, settings, message):
-                return
-    except (WebSocketDisconnect, OSError, RuntimeError):
-        return
-    finally:
-        watch.cancel()
+class _Session:
+    """A parked connection: answers what the client sends, beats and watches for silence on
+    one timer, and leaves the hub when the connection ends (a close by the hub ends it too)."""
 
+    __slots__ = ("_client", "_hub", "_loop", "_next_beat", "_settings", "_timer")
 
-class _Watch:
-    """A connection's heartbeat and its silence check, on one timer."""
-
-    __slots__ = ("_client", "_idle_timeout", "_interval", "_loop", "_next_beat", "_timer")
-
-    def __init__(
-        self, client: Client, settings: ApiSettings, loop: asyncio.AbstractEventLoop
-    ) -> None:
-        self._client, self._loop = client, loop
-        self._interval = settings.ws_heartbeat_interval
-        self._idle_timeout = settings.ws_idle_timeout
-        self._next_beat = loop.time() + self._interval
+    def __init__(self, client: Client, hub: Hub, settings: ApiSettings) -> None:
+        self._client, self._hub, self._settings = client, hub, settings
+        self._loop = loop = asyncio.get_running_loop()
+        client.heard = loop.time()
+        self._next_beat = client.heard + settings.ws_heartbeat_interval
         self._timer = loop.call_at(self._due(), self._wake)
 
+    def __call__(self, message: AsgiMessage) -> None:
+        client = self._client
+        if message["type"] == "websocket.disconnect":
+            self._end()
+            return
+        client.heard = self._loop.time()
+        _accept(client, self._hub, self._settings, message)
+
     def _due(self) -> float:
-        return min(self._next_beat, self._client.heard + self._idle_timeout)
+        return min(self._next_beat, self._client.heard + self._settings.ws_idle_timeout)
 
     def _wake(self) -> None:
-        now = self._loop.time()
-        if now - self._client.heard >= self._idle_timeout:
-            self._client.close_soon(NORMAL, _idle_reason(self._idle_timeout))
+        now, client, settings = self._loop.time(), self._client, self._settings
+        if now - client.heard >= settings.ws_idle_timeout:
+            client.close_soon(NORMAL, _idle_reason(settings.ws_idle_timeout))
             return
         if now >= self._next_beat:
-            self._client.offer(_heartbeat())
-            self._next_beat = now + self._interval
+            client.offer(_heartbeat())
+            self._next_beat = now + settings.ws_heartbeat_interval
         self._timer = self._loop.call_at(self._due(), self._wake)
 
-    def cancel(self) -> None:
+    def _end(self) -> None:
         self._timer.cancel()
+        self._hub.remove(self._client)
+        closing, writer = self._client.closing, self._client.writer
+        if closing is not None and closing[0] == TRY_AGAIN_LATER and writer is not None:
+            # A client closed as too slow may take the grace to read its backlog and the
+            # close frame; then the connection is dropped.
+            self._loop.call_later(CLOSE_GRACE, _drop_if_unread, writer)
 
 
-async def _drain_or_drop(writer: FrameWriter) -> None:
-    """A client closed as too slow may take the grace to read its backlog and the close
-    frame; then the connection is dropped."""
-    for _ in range(10):
-        if not writer.backlog:
-            return
-        await asyncio.sleep(CLOSE_GRACE / 10)
-    writer.abort()
+def _drop_if_unread(writer: FrameWriter) -> None:
+    if writer.backlog:
+        writer.abort()
 
 
 async def _serve_with_tasks(client: Client, hub: Hub, settings: ApiSettings) -> None:
