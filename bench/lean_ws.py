@@ -49,32 +49,38 @@ class LeanClient(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         now = time.perf_counter()
         buffer = self.buffer
-        buffer += data
         if not self.opened.done():
+            buffer += data
             end = buffer.find(b"\r\n\r\n")
             if end < 0:
                 return
             status = bytes(buffer[: buffer.find(b"\r\n")])
-            del buffer[: end + 4]
+            data = bytes(buffer[end + 4 :])
+            buffer.clear()
             if b" 101 " not in status:
                 self.opened.set_exception(ConnectionError(status.decode()))
                 return
             self.opened.set_result(None)
-        position = self._frames(buffer, now)
-        del buffer[:position]
+        if buffer:  # the rest of a frame that came in pieces
+            buffer += data
+            data = bytes(buffer)
+            buffer.clear()
+        position = self._frames(data, now)
+        if position < len(data):
+            buffer += data[position:]
 
-    def _frames(self, buffer: bytearray, now: float) -> int:
-        """Hand over every whole frame in `buffer`; returns how many bytes they took."""
-        position, size = 0, len(buffer)
+    def _frames(self, data: bytes, now: float) -> int:
+        """Hand over every whole frame in `data`; returns how many bytes they took."""
+        position, size = 0, len(data)
         while size - position >= 2:
-            opcode, length, head = buffer[position] & 0x0F, buffer[position + 1] & 0x7F, 2
+            opcode, length, head = data[position] & 0x0F, data[position + 1] & 0x7F, 2
             if length == 126:
-                length, head = int.from_bytes(buffer[position + 2 : position + 4]), 4
+                length, head = int.from_bytes(data[position + 2 : position + 4]), 4
             elif length == 127:
-                length, head = int.from_bytes(buffer[position + 2 : position + 10]), 10
+                length, head = int.from_bytes(data[position + 2 : position + 10]), 10
             if size - position < head + length:
                 break
-            payload = bytes(buffer[position + head : position + head + length])
+            payload = data[position + head : position + head + length]
             position += head + length
             if opcode == TEXT:
                 self.on_text(payload, now)
