@@ -9,8 +9,10 @@ The clients are bare protocol handlers (lean_ws.py) in separate processes (ws_fl
 per `--fleets`), so that the client side does not set the latency: each client process prints
 its CPU use and the lateness of its event loop while the updates were published. Before the
 first round the server's RSS is read with and without the (idle) clients: memory per client.
-The live buckets are seeded from the database (LINKORA_BENCH_API_DSN; an empty one will do)
-and the updates go through a Redis (LINKORA_BENCH_REDIS_URL, default redis://127.0.0.1:6379/0).
+The server gets a database of its own, created empty on the PostgreSQL server that
+LINKORA_BENCH_API_DSN names (its live buckets have nothing earlier to seed from, and no rollup
+work competes with the fan-out); the updates go through a Redis (LINKORA_BENCH_REDIS_URL,
+default redis://127.0.0.1:6379/0).
 """
 
 from __future__ import annotations
@@ -42,12 +44,13 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from devstack.ports import free_port
-from linkora_core import bus
+from linkora_core import bus, db
 from linkora_core.candles import Candle, LiveCandle
 from linkora_core.epoch import floor_minute, now_ms
 from linkora_core.market_messages import candle_message, encode
 
-DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/linkora_bench_api"
+DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+DATABASE = "linkora_bench_ws"
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT")
 TIMEFRAMES = ("1", "5", "1H")
 SEND_BUFFER = 65_536  # WS_SEND_BUFFER for the run: what a client may leave unread
@@ -236,7 +239,8 @@ async def main() -> None:
     args = parser.parse_args()
     redis_url = os.environ.get("LINKORA_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
     port = free_port()
-    env = server_env(os.environ.get("LINKORA_BENCH_API_DSN", DEFAULT_DSN), port)
+    dsn = await db.recreate_database(os.environ.get("LINKORA_BENCH_API_DSN", DEFAULT_DSN), DATABASE)
+    env = server_env(dsn, port)
     cache = urlsplit(redis_url)
     env.update(
         {
