@@ -6,13 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 
+import asyncpg
 import orjson
+import uvicorn
 from api_helpers import ServerFactory, closed_with, collector_message, minute, ready, receive
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 from websockets.asyncio.client import ClientConnection, connect
+
+from api_server.ws_protocol import UVICORN_OPTIONS
+from devstack.ports import free_port
 
 BASE = int(datetime(2024, 5, 1, tzinfo=UTC).timestamp()) * 1000
 
@@ -97,3 +103,27 @@ async def test_a_reader_that_keeps_up_is_never_closed_however_much_it_is_sent(
             await redis.publish("orderbook:all", orjson.dumps(book))
             assert (await receive(ws))["last_update_id"] == update
     assert app.state.hub.dropped_slow == 0
+
+
+async def test_a_server_shutting_down_closes_parked_connections_with_1012_and_exits(
+    make_app: Callable[..., Starlette], clean_db: asyncpg.Pool
+) -> None:
+    app = make_app()
+    port = free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_config=None, lifespan="on", **UVICORN_OPTIONS
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    for _ in range(500):
+        if server.started:
+            break
+        await asyncio.sleep(0.02)
+    async with connect(f"ws://127.0.0.1:{port}/ws?symbol=BTCUSDT") as ws:
+        await ws.send('{"type":"ping"}')
+        assert await receive(ws) == {"type": "pong"}
+        server.should_exit = True  # what SIGTERM sets
+        code, _ = await closed_with(ws)
+    assert code == 1012
+    await asyncio.wait_for(serving, 5)
+    assert app.state.hub.clients == 0
