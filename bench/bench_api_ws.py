@@ -157,6 +157,33 @@ class Fleet:
         return await asyncio.to_thread(self.pipe.recv)
 
 
+def send_floor(clients: int, frame_size: int = 250) -> float:
+    """Seconds one process needs just to hand a frame to `clients` loopback TCP sockets with a
+    bare `send` each (measured on up to 2,000 and scaled): the floor under one wave of
+    updates, whatever the server does around the system calls."""
+    pairs = min(clients, 2000)
+    listener = socket.create_server(("127.0.0.1", 0), backlog=pairs)
+    receivers, senders = [], []
+    try:
+        for _ in range(pairs):
+            receivers.append(socket.create_connection(listener.getsockname()))
+            sender = listener.accept()[0]
+            sender.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            senders.append(sender)
+        frame, best = bytes(frame_size), float("inf")
+        for _ in range(5):
+            start = time.perf_counter()
+            for sender in senders:
+                sender.send(frame)
+            best = min(best, time.perf_counter() - start)
+            for receiver in receivers:
+                receiver.recv(65536)
+        return best / pairs * clients
+    finally:
+        for sock in (*receivers, *senders, listener):
+            sock.close()
+
+
 async def warm_up(port: int) -> None:
     """One connection through every code path an idle client takes, before measuring."""
     async with connect(f"ws://127.0.0.1:{port}/ws?symbol=BTCUSDT") as ws:
@@ -258,6 +285,12 @@ async def main() -> None:
     print(
         f"target: p99 <= 100 ms; WS_SEND_BUFFER={SEND_BUFFER} bytes; "
         f"{args.fleets} client process(es)",
+        flush=True,
+    )
+    floor = send_floor(args.clients)
+    print(
+        f"floor: a bare send loop to {args.clients} loopback sockets takes {floor * 1000:.1f} ms "
+        f"({floor / args.clients * 1e6:.1f} us each), before any server work",
         flush=True,
     )
     try:
