@@ -212,19 +212,20 @@ def bulk_orders(flow: ContractDriver, count: int, per_block: int = 100) -> None:
                 batch.append(
                     {"jsonrpc": "2.0", "id": i, "method": "eth_sendTransaction", "params": [tx]}
                 )
-            _post(flow, batch)
-            flow.rpc("evm_mine")
+            _send_and_mine(flow, batch)
             sent += len(batch)
         later = []
         for offset in range(count):
             order_id = start_id + offset
-            user = users[offset % len(users)]
+            # Ids follow the order the node ran a block's transactions in, which among
+            # senders need not be the order they were sent in: ask who owns each.
+            user = flow.get_order(order_id).user
             if offset % 5 == 4:
                 later.append(("cancelOrder", [order_id], user))
             elif offset % 7 == 6:
                 later.append(("modifyOrder", [order_id, 4 * 10**17 + offset, offset + 1], user))
         for first in range(0, len(later), per_block):
-            _post(
+            _send_and_mine(
                 flow,
                 [
                     {
@@ -243,16 +244,28 @@ def bulk_orders(flow: ContractDriver, count: int, per_block: int = 100) -> None:
                     for n, (fn, args, user) in enumerate(later[first : first + per_block])
                 ],
             )
-            flow.rpc("evm_mine")
     finally:
         flow.rpc("evm_setAutomine", [True])
     assert flow.order_count() == start_id + count - 1
 
 
-def _post(flow: ContractDriver, batch: list[dict[str, Any]]) -> None:
+def _send_and_mine(flow: ContractDriver, batch: list[dict[str, Any]]) -> None:
+    """Send a batch of transactions, then mine until every one of them is in a block (a
+    transaction the node keeps pending, say for its fee, waits for the next block) and check
+    that none reverted: a silently failed setup would only show later as a puzzling assertion."""
     import httpx
 
     uri = str(flow.w3.provider.endpoint_uri)  # type: ignore[attr-defined]
     answers = httpx.post(uri, json=batch, timeout=120).json()
     errors = [a["error"] for a in answers if "error" in a]
     assert not errors, errors[:3]
+    pending = [a["result"] for a in answers]
+    for _ in range(5):
+        flow.rpc("evm_mine")
+        receipts = [flow.rpc("eth_getTransactionReceipt", [tx]) for tx in pending]
+        reverted = [r for r in receipts if r is not None and int(r["status"], 16) != 1]
+        assert not reverted, f"{len(reverted)} transactions reverted: {reverted[:2]}"
+        pending = [tx for tx, r in zip(pending, receipts, strict=True) if r is None]
+        if not pending:
+            return
+    raise AssertionError(f"{len(pending)} transactions still pending after 5 blocks")
