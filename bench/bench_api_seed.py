@@ -3,9 +3,16 @@ minute still open), then build every rollup with the api-server's own maintainer
 
     python bench/bench_api_seed.py                       # 5 symbols x 365 days (2.6M rows)
     python bench/bench_api_seed.py --symbols 1 --days 30
+    python bench/bench_api_seed.py --catch-up [--after 5]
 
 Database: `linkora_bench_api` on LINKORA_BENCH_PG_DSN (default the local server), recreated.
-Prints rows/s for the COPY and the time the rollup catch-up took.
+Prints rows/s of the COPY (the COPY calls alone, not making the rows), minutes/s of the rollup
+build (one maintainer pass over every symbol and timeframe) and their ratio.
+
+`--catch-up` leaves the build to an api-server process started right after the COPY (page
+cache off) and, while its maintainer builds, requests `/candles?limit=1000` of every timeframe
+(the symbols in turn), one at a time; it prints p50/p99/max per timeframe during the build and
+for `--after` seconds after it (the same requests with nothing building), and the build's time.
 """
 
 from __future__ import annotations
@@ -14,15 +21,22 @@ import argparse
 import asyncio
 import os
 import random
+import statistics
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import asyncpg
+from support import server_env, start_server
 
-from api_server.rollups import roll_symbol
+from api_server import candle_store
+from api_server.candle_reader import ROLLED
+from api_server.rollups import RollupMaintainer
+from devstack.ports import free_port
 from linkora_core import db
 from linkora_core.migrations import apply_migrations
+from linkora_core.timeframes import Timeframe
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 BENCH_DB = "linkora_bench_api"
@@ -82,52 +96,184 @@ def walk(symbol: str, start: datetime, minutes: int, seed: int) -> list[tuple[ob
     return rows
 
 
+async def copy_minutes(
+    connection: asyncpg.Connection, symbols: tuple[str, ...], days: int
+) -> tuple[int, float]:
+    """COPY every symbol's minutes; returns how many and the seconds the COPY calls took."""
+    minutes = days * 1440
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    start = now - timedelta(minutes=minutes - 1)
+    total, copying = 0, 0.0
+    for n, symbol in enumerate(symbols):
+        rows = walk(symbol, start, minutes, n)
+        began = time.perf_counter()
+        await connection.copy_records_to_table(
+            "candles",
+            records=rows,
+            columns=[
+                "symbol",
+                "open_time",
+                "open_price",
+                "high_price",
+                "low_price",
+                "close_price",
+                "volume",
+                "quote_volume",
+                "trades",
+                "taker_buy_volume",
+                "taker_buy_quote_volume",
+                "is_closed",
+            ],
+        )
+        copying += time.perf_counter() - began
+        total += len(rows)
+    return total, copying
+
+
+async def build(connection: asyncpg.Connection) -> tuple[int, float]:
+    """One maintainer pass (every symbol, every timeframe), as the api-server runs it."""
+    began = time.perf_counter()
+    written = await RollupMaintainer("unused").cycle(connection)
+    return written, time.perf_counter() - began
+
+
+async def rolled_up(connection: asyncpg.Connection, symbols: tuple[str, ...]) -> bool:
+    """Every closed bucket of every symbol and timeframe is stored."""
+    for symbol in symbols:
+        horizon = await candle_store.closed_horizon(connection, symbol)
+        first = await candle_store.first_minute(connection, symbol)
+        if horizon is None or first is None:
+            continue
+        frontiers = await candle_store.rolled_until(connection, symbol, ROLLED)
+        for timeframe, frontier in frontiers.items():
+            stored = timeframe.bucket_start(first) if frontier is None else frontier
+            if stored < timeframe.bucket_start(horizon):
+                return False
+    return True
+
+
+async def _get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str) -> int:
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+    status_line = await reader.readline()
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.partition(b":")
+        if name.lower() == b"content-length":
+            length = int(value)
+    await reader.readexactly(length)
+    return int(status_line.split()[1])
+
+
+def _p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, int(len(ordered) * 0.99) - 1)]
+
+
+async def _round(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    symbols: tuple[str, ...],
+    latencies: dict[Timeframe, list[float]],
+    n: int,
+) -> int:
+    """One request per timeframe (the symbols in turn); returns how many were not 200."""
+    errors = 0
+    for i, timeframe in enumerate(ROLLED):
+        symbol = symbols[(n + i) % len(symbols)]
+        path = f"/candles?symbol={symbol}&timeframe={timeframe.value}&limit=1000"
+        sent = time.perf_counter()
+        status = await _get(reader, writer, path)
+        latencies[timeframe].append((time.perf_counter() - sent) * 1000)
+        errors += status != 200
+    return errors
+
+
+def _stats(values: list[float]) -> str:
+    return f"{statistics.median(values):>8.1f} {_p99(values):>8.1f} {max(values):>8.1f}"
+
+
+async def catch_up(dsn: str, symbols: tuple[str, ...], total: int, after: float) -> None:
+    """Start an api-server now (nothing rolled up) and measure /candles while it builds, then
+    for `after` seconds once everything is stored (the same requests, nothing building)."""
+    port = free_port()
+    env = server_env(dsn, port)
+    env.update({"CANDLE_CACHE_SECONDS": "0", "CANDLE_LIVE_CACHE_SECONDS": "0"})
+    began = time.perf_counter()
+    server = start_server([sys.executable, "-m", "api_server"], env, port)
+    listening = time.perf_counter() - began
+    during: dict[Timeframe, list[float]] = {tf: [] for tf in ROLLED}
+    later: dict[Timeframe, list[float]] = {tf: [] for tf in ROLLED}
+    errors, n = 0, 0
+    watcher = await asyncpg.connect(dsn)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        while not await rolled_up(watcher, symbols):
+            errors += await _round(reader, writer, symbols, during, n)
+            n += 1
+        done_at = time.perf_counter() - began
+        deadline = time.perf_counter() + after
+        while time.perf_counter() < deadline:
+            errors += await _round(reader, writer, symbols, later, n)
+            n += 1
+        writer.close()
+    finally:
+        await watcher.close()
+        server.terminate()
+        server.wait(15)
+    print(
+        f"catch-up: server listening after {listening:.1f}s, every rollup stored after "
+        f"{done_at:.1f}s ({total / done_at:,.0f} minutes/s, server start included)"
+    )
+    print(
+        f"{'/candles limit=1000':20} {'during the build':>35}   {'after it':>26}\n"
+        f"{'':20} {'requests':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}   "
+        f"{'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
+    )
+    for timeframe in ROLLED:
+        print(
+            f"{'timeframe=' + timeframe.value:20} {len(during[timeframe]):>8} "
+            f"{_stats(during[timeframe])}   {_stats(later[timeframe])}"
+        )
+    every = [v for values in during.values() for v in values]
+    every_later = [v for values in later.values() for v in values]
+    print(
+        f"{'every timeframe':20} {len(every):>8} {_stats(every)}   {_stats(every_later)}"
+        + (f"  errors={errors}" if errors else "")
+    )
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--symbols", type=int, default=5)
     parser.add_argument("--days", type=int, default=365)
+    parser.add_argument(
+        "--catch-up",
+        action="store_true",
+        help="build the rollups in an api-server started after the COPY; measure /candles",
+    )
+    parser.add_argument(
+        "--after", type=float, default=5.0, help="seconds measured once the build is done"
+    )
     args = parser.parse_args()
+    symbols = SYMBOLS[: args.symbols]
     dsn = await db.recreate_database(os.environ.get("LINKORA_BENCH_PG_DSN", DEFAULT_DSN), BENCH_DB)
     connection = await asyncpg.connect(dsn)
     try:
         await apply_migrations(connection)
-        minutes = args.days * 1440
-        now = datetime.now(UTC).replace(second=0, microsecond=0)
-        start = now - timedelta(minutes=minutes - 1)
-        total, began = 0, time.perf_counter()
-        for n, symbol in enumerate(SYMBOLS[: args.symbols]):
-            rows = walk(symbol, start, minutes, n)
-            await connection.copy_records_to_table(
-                "candles",
-                records=rows,
-                columns=[
-                    "symbol",
-                    "open_time",
-                    "open_price",
-                    "high_price",
-                    "low_price",
-                    "close_price",
-                    "volume",
-                    "quote_volume",
-                    "trades",
-                    "taker_buy_volume",
-                    "taker_buy_quote_volume",
-                    "is_closed",
-                ],
-            )
-            total += len(rows)
-        copied = time.perf_counter() - began
-        print(f"seeded {total} minutes in {copied:.1f}s ({total / copied:,.0f} rows/s)")
+        total, copied = await copy_minutes(connection, symbols, args.days)
+        copy_rate = total / copied
+        print(f"COPY: {total} minutes in {copied:.1f}s ({copy_rate:,.0f} minutes/s)")
         await connection.execute("ANALYZE candles")
-        began = time.perf_counter()
-        written = 0
-        for symbol in SYMBOLS[: args.symbols]:
-            written += await roll_symbol(connection, symbol)
-        rolled = time.perf_counter() - began
+        if args.catch_up:
+            await catch_up(dsn, symbols, total, args.after)
+        else:
+            written, rolled = await build(connection)
+            rate = total / rolled
+            print(
+                f"rollup build: {written} buckets of {len(ROLLED)} timeframes in {rolled:.1f}s "
+                f"({rate:,.0f} minutes/s, {rate / copy_rate:.2f}x the COPY)"
+            )
         await connection.execute("ANALYZE candle_rollups")
-        print(
-            f"rollup catch-up: {written} buckets in {rolled:.1f}s ({total / rolled:,.0f} minutes/s)"
-        )
         print(f"DSN {dsn}")
     finally:
         await connection.close()

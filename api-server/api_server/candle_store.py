@@ -235,29 +235,32 @@ def bucket_sql(timeframe: Timeframe, column: str = "open_time") -> str:
 
 # The Binance rule over a source of candles (`src`: open_time and the value columns): prices
 # from the sub-candles that traded (first open, highest high, lowest low, last close), the
-# first sub-candle's O/H/L/C when none did, sums over all. First and last are the smallest
-# and largest [epoch, price...] arrays: no per-group sort (an ordered aggregate costs one).
-# OFFSET 0 keeps the inner projection, so the epoch is computed once per row, not per use.
+# first sub-candle's O/H/L/C when none did, sums over all. First and last are found by time:
+# the earliest and latest open times are cheap aggregates, and the arrays, built from the
+# same rows in the same order within one aggregation, give the prices at those times (no
+# per-group sort, which every ordered aggregate would cost).
 _AGGREGATE = """
 SELECT bucket AS open_time,
-       coalesce(first_traded[2], first_any[2]) AS open_price,
-       coalesce(high, first_any[3]) AS high_price,
-       coalesce(low, first_any[4]) AS low_price,
-       coalesce(last_traded[2], first_any[5]) AS close_price,
+       opens[array_position(times, coalesce(first_traded, first_any))] AS open_price,
+       coalesce(high, highs[array_position(times, first_any)]) AS high_price,
+       coalesce(low, lows[array_position(times, first_any)]) AS low_price,
+       closes[array_position(times, coalesce(last_traded, first_any))] AS close_price,
        volume, quote_volume, trades, taker_buy_volume, taker_buy_quote_volume
 FROM (
-    SELECT bucket,
-           min(ARRAY[t, open_price]) FILTER (WHERE trades > 0) AS first_traded,
-           min(ARRAY[t, open_price, high_price, low_price, close_price]) AS first_any,
+    SELECT $BUCKET AS bucket,
+           array_agg(open_time) AS times, array_agg(open_price) AS opens,
+           array_agg(high_price) AS highs, array_agg(low_price) AS lows,
+           array_agg(close_price) AS closes,
+           min(open_time) FILTER (WHERE trades > 0) AS first_traded,
+           max(open_time) FILTER (WHERE trades > 0) AS last_traded,
+           min(open_time) AS first_any,
            max(high_price) FILTER (WHERE trades > 0) AS high,
            min(low_price) FILTER (WHERE trades > 0) AS low,
-           max(ARRAY[t, close_price]) FILTER (WHERE trades > 0) AS last_traded,
            sum(volume) AS volume, sum(quote_volume) AS quote_volume,
            sum(trades)::bigint AS trades, sum(taker_buy_volume) AS taker_buy_volume,
            sum(taker_buy_quote_volume) AS taker_buy_quote_volume
-    FROM (SELECT $BUCKET AS bucket, extract(epoch FROM open_time) AS t, *
-          FROM ($SOURCE) AS s OFFSET 0) AS src
-    GROUP BY bucket
+    FROM ($SOURCE) AS src
+    GROUP BY 1
 ) AS agg
 """
 
