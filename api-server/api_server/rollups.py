@@ -10,11 +10,13 @@ two sources:
   frontier are stored as they close;
 - the change log `candle_changes`, in which the collector records, in the very transaction that
   writes the minutes, the range of minutes each write touched. The maintainer takes a symbol's
-  log rows, merges their ranges, re-aggregates the affected buckets of every timeframe from the
-  minutes, upserts them and deletes the rows it took, all in one transaction: each change is
-  consumed exactly once, and a maintainer killed mid-way leaves the log as it was. Minutes
-  written or corrected late are thus found however far back they are and whenever they were
-  written, with or without an api-server running at the time."""
+  log rows, merges their ranges, re-aggregates the affected stored buckets of every timeframe
+  (those before its frontier; the advancing pass that follows stores the rest from the
+  minutes as they are), upserts them, drops stored buckets whose minutes are gone and deletes
+  the rows it took, all in one transaction: each change is consumed exactly once, and a
+  maintainer killed mid-way leaves the log as it was. Minutes written or corrected late are
+  thus found however far back they are and whenever they were written, with or without an
+  api-server running at the time."""
 
 from __future__ import annotations
 
@@ -36,8 +38,8 @@ from linkora_core.timeframes import Timeframe
 log = logging.getLogger(__name__)
 
 LOCK_KEY = 0x4C6B5F726F6C6C  # "Lk_roll"
-# One statement aggregates at most about this many source rows (some tens of milliseconds of
-# PostgreSQL time), so the catch-up of a long history is many short statements.
+# One statement aggregates at most about this many source rows (50-150 ms of PostgreSQL time
+# on 2 cores), so the catch-up of a long history is many short statements.
 _STATEMENT_ROWS = 20_000
 # A catch-up stores every timeframe but 3m first (each from its source: 5m from the minutes,
 # 15m from 5m, ... 1M from 1D), then 3m from the minutes again: the larger timeframes, whose
