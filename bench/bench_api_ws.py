@@ -144,10 +144,10 @@ class Fleet:
     pipe: Connection
 
     @classmethod
-    def start(cls, port: int, specs: list[tuple[str, str]]) -> Fleet:
+    def start(cls, port: int, specs: list[tuple[str, str]], pace: float) -> Fleet:
         ours, theirs = multiprocessing.Pipe()
         process = multiprocessing.get_context("spawn").Process(
-            target=ws_fleet.main, args=(theirs, "127.0.0.1", port, specs), daemon=True
+            target=ws_fleet.main, args=(theirs, "127.0.0.1", port, specs, pace), daemon=True
         )
         process.start()
         theirs.close()
@@ -202,7 +202,8 @@ async def run_round(
     specs = _specs(args.clients)
     share = -(-len(specs) // args.fleets)
     rss_before = _rss(server.pid)
-    fleets = [Fleet.start(port, specs[i : i + share]) for i in range(0, len(specs), share)]
+    pace = args.pace_ms / 1000
+    fleets = [Fleet.start(port, specs[i : i + share], pace) for i in range(0, len(specs), share)]
     connected = sum([(await fleet.receive())[1] for fleet in fleets])
     stalled = await stalled_client(port) if stall else None
     await asyncio.sleep(1)
@@ -248,6 +249,17 @@ async def run_round(
         ),
         flush=True,
     )
+    if args.detail:
+        by_update: dict[int, list[float]] = {}
+        for r in results:
+            for seq, latency in zip(array("q", r["seqs"]), array("d", r["latencies"]), strict=True):
+                by_update.setdefault(seq, []).append(latency * 1000)
+        for seq, values in sorted(by_update.items()):
+            values.sort()
+            print(
+                f"  update {seq}: p50 {values[len(values) // 2]:.1f} ms, "
+                f"p99 {values[int(len(values) * 0.99) - 1]:.1f} ms, max {values[-1]:.1f} ms"
+            )
     unexpected = sum(r["closed_by_server"] + r["foreign"] for r in results)
     if unexpected:
         print(f"  {unexpected} clients closed by the server or messages for another symbol")
@@ -263,6 +275,13 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=10.0)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--fleets", type=int, default=1, help="client processes")
+    parser.add_argument("--detail", action="store_true", help="latencies of every update")
+    parser.add_argument(
+        "--pace-ms",
+        type=float,
+        default=0.0,
+        help="client processes look at their sockets every this many ms (0: wait in epoll)",
+    )
     args = parser.parse_args()
     redis_url = os.environ.get("LINKORA_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
     port = free_port()
@@ -284,7 +303,8 @@ async def main() -> None:
     redis = Redis.from_url(redis_url)
     print(
         f"target: p99 <= 100 ms; WS_SEND_BUFFER={SEND_BUFFER} bytes; "
-        f"{args.fleets} client process(es)",
+        f"{args.fleets} client process(es), "
+        + (f"looking every {args.pace_ms:g} ms" if args.pace_ms > 0 else "waiting in epoll"),
         flush=True,
     )
     floor = send_floor(args.clients)

@@ -11,6 +11,7 @@ CLOCK_MONOTONIC, the same clock in every process of the machine."""
 from __future__ import annotations
 
 import asyncio
+import os
 import resource
 import time
 from array import array
@@ -67,6 +68,17 @@ async def _connect(
     return clients
 
 
+async def _pace(every: float, stop: asyncio.Event) -> None:
+    """Keep the event loop from sleeping in epoll: it sleeps `every` seconds at a time instead,
+    then takes whatever arrived. On one machine a send to a client process asleep in epoll
+    also pays, in the sender's system call, for waking that process on another core (costly
+    in a virtual machine); a remote client's own machine would pay that. Arrivals are stamped
+    when taken, so the latencies include the wait."""
+    while not stop.is_set():
+        time.sleep(every)  # noqa: ASYNC251  # blocking on purpose: no epoll waiter to wake
+        await asyncio.sleep(0)
+
+
 async def _lag_probe(lags: list[float], stop: asyncio.Event) -> None:
     while not stop.is_set():
         due = time.perf_counter() + LAG_PROBE
@@ -74,7 +86,9 @@ async def _lag_probe(lags: list[float], stop: asyncio.Event) -> None:
         lags.append(time.perf_counter() - due)
 
 
-async def _fleet(pipe: Connection, host: str, port: int, specs: list[tuple[str, str]]) -> None:
+async def _fleet(
+    pipe: Connection, host: str, port: int, specs: list[tuple[str, str]], pace: float
+) -> None:
     loop = asyncio.get_running_loop()
     inbox: asyncio.Queue[Any] = asyncio.Queue()
     loop.add_reader(pipe.fileno(), lambda: inbox.put_nowait(pipe.recv()))
@@ -83,8 +97,9 @@ async def _fleet(pipe: Connection, host: str, port: int, specs: list[tuple[str, 
     pipe.send(("ready", len(clients)))
     assert (await inbox.get()) == ("mark",)
     lags: list[float] = []
-    probing = asyncio.Event()
+    probing, finished = asyncio.Event(), asyncio.Event()
     probe = asyncio.create_task(_lag_probe(lags, probing))
+    pacer = asyncio.create_task(_pace(pace, finished)) if pace > 0 else None
     cpu, wall = _cpu(), time.perf_counter()
     assert (await inbox.get()) == ("mark",)
     cpu, wall = _cpu() - cpu, time.perf_counter() - wall
@@ -92,20 +107,24 @@ async def _fleet(pipe: Connection, host: str, port: int, specs: list[tuple[str, 
     await probe
     command, published, updates = await inbox.get()
     assert command == "finish"
+    finished.set()
+    if pacer is not None:
+        await pacer
+    loop.remove_reader(pipe.fileno())
+    os.set_blocking(pipe.fileno(), True)  # the event loop made it non-blocking; results are big
     closed_by_server = sum(client.close_code is not None for client in clients)
     for client in clients:
         client.close()
-    latencies = array("d")
+    latencies, seqs = array("d"), array("q")
     complete = foreign = 0
     for tally in tallies:
         foreign += tally.foreign
         seen = set(tally.seqs)
         complete += len(seen) >= updates and all((tally.symbol, seq) in published for seq in seen)
-        latencies.extend(
-            now - published[tally.symbol, seq]
-            for seq, now in zip(tally.seqs, tally.times, strict=True)
-            if (tally.symbol, seq) in published
-        )
+        for seq, now in zip(tally.seqs, tally.times, strict=True):
+            if (tally.symbol, seq) in published:
+                latencies.append(now - published[tally.symbol, seq])
+                seqs.append(seq)
     lags.sort()
     pipe.send(
         {
@@ -114,6 +133,7 @@ async def _fleet(pipe: Connection, host: str, port: int, specs: list[tuple[str, 
             "foreign": foreign,
             "closed_by_server": closed_by_server,
             "latencies": latencies.tobytes(),
+            "seqs": seqs.tobytes(),
             "cpu": cpu / wall if wall > 0 else 0.0,
             "lag_p99": lags[int(len(lags) * 0.99) - 1] if lags else 0.0,
             "lag_max": lags[-1] if lags else 0.0,
@@ -121,11 +141,12 @@ async def _fleet(pipe: Connection, host: str, port: int, specs: list[tuple[str, 
     )
 
 
-def main(pipe: Connection, host: str, port: int, specs: list[tuple[str, str]]) -> None:
-    """A fleet process's entry point (multiprocessing spawns it)."""
+def main(pipe: Connection, host: str, port: int, specs: list[tuple[str, str]], pace: float) -> None:
+    """A fleet process's entry point (multiprocessing spawns it). `pace`: seconds the event
+    loop sleeps between looks at its sockets while updates arrive (0: it waits in epoll)."""
     try:
         import uvloop
     except ImportError:
-        asyncio.run(_fleet(pipe, host, port, specs))
+        asyncio.run(_fleet(pipe, host, port, specs, pace))
     else:
-        uvloop.run(_fleet(pipe, host, port, specs))
+        uvloop.run(_fleet(pipe, host, port, specs, pace))
