@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from support import server_env, start_server
+from support import keep_alive_get, server_env, start_server
 
 from devstack.ports import free_port
 
@@ -28,18 +28,6 @@ TIMEFRAMES = ("1", "15", "1H", "4H", "1D", "1W", "1M")
 LIMITS = (100, 1000)
 CONCURRENCY = (1, 32)
 HERE = Path(__file__).resolve().parent
-
-
-async def _get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str) -> int:
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
-    status_line = await reader.readline()
-    length = 0
-    while (line := await reader.readline()) not in (b"\r\n", b""):
-        name, _, value = line.partition(b":")
-        if name.lower() == b"content-length":
-            length = int(value)
-    await reader.readexactly(length)
-    return int(status_line.split()[1])
 
 
 async def measure(port: int, path: str, concurrency: int, seconds: float) -> dict[str, float]:
@@ -51,10 +39,10 @@ async def measure(port: int, path: str, concurrency: int, seconds: float) -> dic
         nonlocal errors
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
-            await _get(reader, writer, path)  # warm-up
+            await keep_alive_get(reader, writer, path)  # warm-up
             while time.perf_counter() < deadline:
                 began = time.perf_counter()
-                status = await _get(reader, writer, path)
+                status = await keep_alive_get(reader, writer, path)
                 latencies.append(time.perf_counter() - began)
                 errors += status != 200
         finally:

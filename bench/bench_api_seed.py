@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import asyncpg
-from support import server_env, start_server
+from support import keep_alive_get, server_env, start_server
 
 from api_server import candle_store
 from api_server.candle_reader import ROLLED
@@ -152,18 +152,6 @@ async def rolled_up(connection: asyncpg.Connection, symbols: tuple[str, ...]) ->
     return True
 
 
-async def _get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str) -> int:
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
-    status_line = await reader.readline()
-    length = 0
-    while (line := await reader.readline()) not in (b"\r\n", b""):
-        name, _, value = line.partition(b":")
-        if name.lower() == b"content-length":
-            length = int(value)
-    await reader.readexactly(length)
-    return int(status_line.split()[1])
-
-
 def _p99(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[max(0, int(len(ordered) * 0.99) - 1)]
@@ -182,7 +170,7 @@ async def _round(
         symbol = symbols[(n + i) % len(symbols)]
         path = f"/candles?symbol={symbol}&timeframe={timeframe.value}&limit=1000"
         sent = time.perf_counter()
-        status = await _get(reader, writer, path)
+        status = await keep_alive_get(reader, writer, path)
         latencies[timeframe].append((time.perf_counter() - sent) * 1000)
         errors += status != 200
     return errors

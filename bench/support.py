@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 
@@ -27,3 +28,19 @@ def server_env(dsn: str, port: int) -> dict[str, str]:
         "LOG_LEVEL": "WARNING",
         "PYTHONPATH": os.pathsep.join(["core", "api-server", "."]),
     }
+
+
+async def keep_alive_get(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str
+) -> int:
+    """One GET on a kept-alive HTTP/1.1 connection, body read and dropped: the status. A load
+    generator this small costs less CPU than an HTTP client library."""
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+    status_line = await reader.readline()
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.partition(b":")
+        if name.lower() == b"content-length":
+            length = int(value)
+    await reader.readexactly(length)
+    return int(status_line.split()[1])

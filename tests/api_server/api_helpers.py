@@ -223,3 +223,17 @@ async def closed_with(ws: ClientConnection, within: float = 5.0) -> tuple[int, s
             await asyncio.wait_for(ws.recv(), within)
     assert closed.value.rcvd is not None
     return closed.value.rcvd.code, closed.value.rcvd.reason
+
+
+def numbered_book(update: int, levels: list[dict[str, str]]) -> bytes:
+    """A BTCUSDT book as the collector publishes it, with `update` as its time and update id
+    (so a receiver can tell which one it got) and the same `levels` on both sides."""
+    return orjson.dumps(
+        {
+            "symbol": "BTCUSDT",
+            "timestamp": update,
+            "last_update_id": update,
+            "bids": levels,
+            "asks": levels,
+        }
+    )

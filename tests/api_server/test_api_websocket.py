@@ -17,6 +17,7 @@ from api_helpers import (
     closed_with,
     collector_message,
     minute,
+    numbered_book,
     ready,
     receive,
     store_minutes,
@@ -263,14 +264,7 @@ async def test_a_client_that_stops_reading_is_closed_and_never_delays_the_others
         assert all((c.writer is not None) == (protocol == "frame-writer") for c in clients)
         got = 0
         for update in range(600):
-            book = {
-                "symbol": "BTCUSDT",
-                "timestamp": update,
-                "last_update_id": update,
-                "bids": levels,
-                "asks": levels,
-            }
-            await redis.publish("orderbook:all", orjson.dumps(book))
+            await redis.publish("orderbook:all", numbered_book(update, levels))
             assert (await receive(reader))["last_update_id"] == update
             got += 1
         assert got == 600

@@ -12,7 +12,15 @@ from datetime import UTC, datetime
 import asyncpg
 import orjson
 import uvicorn
-from api_helpers import ServerFactory, closed_with, collector_message, minute, ready, receive
+from api_helpers import (
+    ServerFactory,
+    closed_with,
+    collector_message,
+    minute,
+    numbered_book,
+    ready,
+    receive,
+)
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 from websockets.asyncio.client import ClientConnection, connect
@@ -93,14 +101,7 @@ async def test_a_reader_that_keeps_up_is_never_closed_however_much_it_is_sent(
     async with connect(f"{url}/ws?type=orderbook&symbol=BTCUSDT") as ws:
         await ready(app, ws)
         for update in range(300):
-            book = {
-                "symbol": "BTCUSDT",
-                "timestamp": update,
-                "last_update_id": update,
-                "bids": levels,
-                "asks": levels,
-            }
-            await redis.publish("orderbook:all", orjson.dumps(book))
+            await redis.publish("orderbook:all", numbered_book(update, levels))
             assert (await receive(ws))["last_update_id"] == update
     assert app.state.hub.dropped_slow == 0
 
