@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 import orjson
 import pytest
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from starlette.applications import Starlette
 from websockets.asyncio.client import ClientConnection
@@ -236,4 +237,15 @@ def numbered_book(update: int, levels: list[dict[str, str]]) -> bytes:
             "bids": levels,
             "asks": levels,
         }
+    )
+
+
+def db_examples(max_examples: int) -> settings:
+    """Hypothesis settings for a property test that writes to the real database: few
+    examples, no deadline, and no shrinking (each example costs round trips)."""
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )

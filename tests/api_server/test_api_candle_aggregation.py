@@ -7,8 +7,15 @@ from datetime import UTC, datetime
 
 import asyncpg
 import httpx
-from api_helpers import as_decimals, minute, minute_series, reference_candles, store_minutes
-from hypothesis import HealthCheck, Phase, given, settings
+from api_helpers import (
+    as_decimals,
+    db_examples,
+    minute,
+    minute_series,
+    reference_candles,
+    store_minutes,
+)
+from hypothesis import given
 from hypothesis import strategies as st
 
 from api_server.rollups import roll_symbol
@@ -28,12 +35,7 @@ async def fetch(
     return [as_decimals(candle) for candle in response.json()]
 
 
-@settings(
-    max_examples=12,
-    deadline=None,
-    phases=[Phase.explicit, Phase.generate],
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@db_examples(12)
 @given(
     series=minute_series(),
     rolled_fraction=st.sampled_from([0.0, 0.5, 1.0]),

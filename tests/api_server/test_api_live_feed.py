@@ -8,8 +8,8 @@ from typing import Any, cast
 
 import asyncpg
 import orjson
-from api_helpers import collector_message, minute_series, reference_candles
-from hypothesis import HealthCheck, Phase, given, settings
+from api_helpers import collector_message, db_examples, minute_series, reference_candles
+from hypothesis import given
 from starlette.websockets import WebSocket
 
 from api_server.live_feed import LiveFeed
@@ -33,12 +33,7 @@ def drain(client: Client) -> list[dict[str, Any]]:
     return out
 
 
-@settings(
-    max_examples=10,
-    deadline=None,
-    phases=[Phase.explicit, Phase.generate],
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@db_examples(10)
 @given(series=minute_series())
 async def test_last_live_message_of_every_bucket_equals_the_reference(
     clean_db: asyncpg.Pool, series: list[Candle]

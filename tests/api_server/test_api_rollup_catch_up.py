@@ -8,8 +8,8 @@ from typing import Any
 
 import asyncpg
 import pytest
-from api_helpers import minute_series, store_minutes
-from hypothesis import HealthCheck, Phase, given, settings
+from api_helpers import db_examples, minute_series, store_minutes
+from hypothesis import given
 from hypothesis import strategies as st
 from rollup_helpers import series
 
@@ -23,12 +23,7 @@ SYMBOL = "BEHINDUSDT"
 DAY_MS = 1440 * MINUTE_MS
 
 
-@settings(
-    max_examples=10,
-    deadline=None,
-    phases=[Phase.explicit, Phase.generate],
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@db_examples(10)
 @given(
     minutes=minute_series(),
     rolled_fraction=st.sampled_from([0.0, 0.3, 0.9]),

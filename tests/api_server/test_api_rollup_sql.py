@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import asyncpg
-from api_helpers import minute, minute_series, store_minutes
-from hypothesis import HealthCheck, Phase, given, settings
+from api_helpers import db_examples, minute, minute_series, store_minutes
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from api_server import candle_store
@@ -19,12 +19,7 @@ from linkora_core.epoch import to_datetime, to_ms
 from linkora_core.timeframes import MINUTE_MS, Timeframe
 
 SYMBOL = "SQLUSDT"
-_EXAMPLES = settings(
-    max_examples=15,
-    deadline=None,
-    phases=[Phase.explicit, Phase.generate],
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+_EXAMPLES = db_examples(15)
 
 
 async def stored(db: asyncpg.Pool, timeframe: Timeframe) -> list[Candle]:
