@@ -150,6 +150,51 @@ _UDF_CONFIG = obj(
     }
 )
 
+_MARK_COLOR = obj({"border": {"type": "string"}, "background": {"type": "string"}})
+
+
+def _column(items: Schema) -> Schema:
+    return {"type": "array", "items": items}
+
+
+_UDF_MARKS = obj(
+    {
+        "id": _column({"type": "integer", "description": "The order's id"}),
+        "time": _column({"type": "integer", "description": "Open of the bar, epoch seconds"}),
+        "color": _column(_MARK_COLOR),
+        "text": _column({"type": "string", "description": "Tooltip lines joined by newlines"}),
+        "label": _column({"type": "string", "enum": ["B", "S"]}),
+        "labelFontColor": _column({"type": "string"}),
+        "minSize": _column({"type": "integer"}),
+    }
+)
+_UDF_TIMESCALE_MARK = obj(
+    {
+        "id": {"type": "integer", "description": "The order's id"},
+        "time": {"type": "integer", "description": "Open of the bar, epoch seconds"},
+        "color": {"type": "string"},
+        "label": {"type": "string", "enum": ["B", "S"]},
+        "tooltip": {"type": "array", "items": {"type": "string"}},
+    }
+)
+_MARK_PARAMETERS = (
+    _SYMBOL,
+    query(
+        "resolution",
+        {"type": "string", "enum": UDF_RESOLUTIONS},
+        "UDF resolution: each mark sits on the bar its order closed in",
+        required=True,
+    ),
+    query("from", {"type": "integer"}, "Epoch seconds: from this one's bar", required=True),
+    query("to", {"type": "integer"}, "Epoch seconds: up to this one's bar", required=True),
+)
+_MARKS_DESCRIPTION = (
+    "The DEX's executed and cancelled orders on the token pairs `ORDER_MARKETS` maps to this "
+    "symbol (either direction: paying in the base is a sell), at most 1,000, the newest in the "
+    "range, oldest first; a symbol with no pair has none. Amounts and prices are exact decimals "
+    "in the tooltip (a token of unknown decimals: raw units)."
+)
+
 
 _PATHS: dict[str, Schema] = {
     "/": get(
@@ -274,6 +319,21 @@ _PATHS: dict[str, Schema] = {
         query("to", {"type": "integer"}, "Epoch seconds, exclusive"),
         query("countback", {"type": "integer", "minimum": 0}, "Bars wanted before `to`"),
         description="Bar values are JSON numbers written as exact decimal literals.",
+    ),
+    "/udf/marks": get(
+        "TradingView UDF marks: the DEX's orders on the chart",
+        {"200": json_response("Marks as a table", _UDF_MARKS), **errors(400, 503)},
+        *_MARK_PARAMETERS,
+        description=_MARKS_DESCRIPTION,
+    ),
+    "/udf/timescale_marks": get(
+        "TradingView UDF time-scale marks: the DEX's orders on the time axis",
+        {
+            "200": json_response("Marks", {"type": "array", "items": _UDF_TIMESCALE_MARK}),
+            **errors(400, 503),
+        },
+        *_MARK_PARAMETERS,
+        description=_MARKS_DESCRIPTION,
     ),
     "/udf/time": get(
         "Server time",

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from functools import cached_property
+from typing import Annotated
 
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
+
+from api_server import order_markets
+from api_server.order_markets import Pair
 from linkora_core.settings import HttpSettings
 
 
@@ -11,6 +17,9 @@ class ApiSettings(HttpSettings):
     api_port: int = Field(default=8000, ge=1, le=65535)
     # Where the chart page (served at `/`) asks the browser to read recent orders from.
     order_api_url: str = "http://127.0.0.1:8080"
+    # The market whose chart shows each DEX token pair's executed and cancelled orders (UDF
+    # marks): `0xBASE/0xQUOTE=ETHUSDT,...` or a JSON object of the same; empty: no marks.
+    order_markets: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
 
     # Rollups of closed buckets: how often the maintainer looks for newly closed minutes and
     # for minutes written late (the `candle_changes` log the collector keeps).
@@ -40,3 +49,13 @@ class ApiSettings(HttpSettings):
     ws_handshake_burst: int = Field(default=20, ge=1)
     ws_max_message_bytes: int = Field(default=4096, ge=64)
     ws_max_subscriptions: int = Field(default=10, ge=1)
+
+    @field_validator("order_markets", mode="before")
+    @classmethod
+    def _parse_order_markets(cls, value: object) -> object:
+        return order_markets.parse(value)
+
+    @cached_property
+    def order_market_pairs(self) -> dict[str, tuple[Pair, ...]]:
+        """Each charted market's token pairs."""
+        return order_markets.pairs_by_symbol(self.order_markets)

@@ -1,5 +1,6 @@
 """TradingView UDF datafeed: `/udf/config`, `/udf/symbols`, `/udf/search`, `/udf/history`,
-`/udf/time`, so the charting library and compatible clients plug in directly.
+`/udf/time`, `/udf/marks` and `/udf/timescale_marks` (the DEX's own orders on the market its
+token pair maps to), so the charting library and compatible clients plug in directly.
 
 UDF wants bar values as JSON numbers: they are written as the exact plain decimal literals
 (never through a float)."""
@@ -15,8 +16,10 @@ from typing import Final
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from api_server import candle_store, params
+from api_server import candle_store, order_marks, params
 from api_server.candle_reader import Reader
+from api_server.order_markets import Pair
+from api_server.settings import ApiSettings
 from linkora_core.decimals import to_plain
 from linkora_core.http import JSON, BadRequest, error, error_body
 from linkora_core.timeframes import Timeframe
@@ -47,13 +50,15 @@ MAX_BARS = 5000
 
 
 async def config(request: Request) -> Response:
+    settings: ApiSettings = request.app.state.settings
+    marks = bool(settings.order_markets)
     return JSON(
         {
             "supported_resolutions": SUPPORTED,
             "supports_group_request": False,
-            "supports_marks": False,
+            "supports_marks": marks,
             "supports_search": True,
-            "supports_timescale_marks": False,
+            "supports_timescale_marks": marks,
             "supports_time": True,
             "exchanges": [{"value": "", "name": "All", "desc": ""}],
             "symbols_types": [{"name": "crypto", "value": "crypto"}],
@@ -121,9 +126,7 @@ def _seconds(query: Mapping[str, str], name: str) -> int | None:
 async def history(request: Request) -> Response:
     query = request.query_params
     symbol = params.symbol(query)
-    timeframe = RESOLUTIONS.get(query.get("resolution", ""))
-    if timeframe is None:
-        raise BadRequest(f"Invalid resolution. Supported: {SUPPORTED}")
+    timeframe = _resolution(query)
     start, end = _seconds(query, "from"), _seconds(query, "to")
     countback = _seconds(query, "countback")
     end_ms = None if end is None else end * 1000
@@ -150,6 +153,51 @@ async def history(request: Request) -> Response:
     }
     body_text = ",".join(f'"{key}":[{",".join(values)}]' for key, values in columns.items())
     return Response(f'{{"s":"ok",{body_text}}}', media_type="application/json")
+
+
+def _resolution(query: Mapping[str, str]) -> Timeframe:
+    timeframe = RESOLUTIONS.get(query.get("resolution", ""))
+    if timeframe is None:
+        raise BadRequest(f"Invalid resolution. Supported: {SUPPORTED}")
+    return timeframe
+
+
+def _required_seconds(query: Mapping[str, str], name: str) -> int:
+    value = _seconds(query, name)
+    if value is None:
+        raise BadRequest(f"{name} parameter is required")
+    return value
+
+
+async def _closed_orders(
+    request: Request,
+) -> tuple[list[order_marks.ClosedOrder], tuple[Pair, ...], Timeframe]:
+    """The orders the marks of one request show: those that closed in a bar from `from`'s to
+    `to`'s (both seconds), on the pairs mapped to the symbol (none: an empty answer)."""
+    query = request.query_params
+    symbol = params.symbol(query)
+    timeframe = _resolution(query)
+    start, end = _required_seconds(query, "from"), _required_seconds(query, "to")
+    if start > end:
+        raise BadRequest("from must not be after to")
+    settings: ApiSettings = request.app.state.settings
+    pairs = settings.order_market_pairs.get(symbol, ())
+    if not pairs:
+        return [], pairs, timeframe
+    start_ms = timeframe.bucket_start(start * 1000)
+    end_ms = timeframe.next_start(end * 1000)
+    found = await order_marks.closed_orders(request.app.state.pool, pairs, start_ms, end_ms)
+    return found, pairs, timeframe
+
+
+async def marks(request: Request) -> Response:
+    found, pairs, timeframe = await _closed_orders(request)
+    return JSON(order_marks.marks(found, pairs, timeframe))
+
+
+async def timescale_marks(request: Request) -> Response:
+    found, pairs, timeframe = await _closed_orders(request)
+    return JSON(order_marks.timescale_marks(found, pairs, timeframe))
 
 
 def bad_request_body(request: Request, message: str) -> Mapping[str, object]:

@@ -8,7 +8,7 @@ import asyncpg
 import httpx
 from api_helpers import minute, store_minutes
 
-from api_server.rollups import roll_symbol
+from linkora_core.rollup_passes import roll_symbol
 from linkora_core.timeframes import MINUTE_MS
 
 BASE = int(datetime(2024, 5, 1, tzinfo=UTC).timestamp()) * 1000
@@ -54,3 +54,16 @@ async def test_config_symbols_search_and_time(
     assert (await client.get("/udf/symbols?symbol=NOPE")).status_code == 404
     assert [s["symbol"] for s in (await client.get("/udf/search?query=eth")).json()] == ["ETHUSDT"]
     assert int((await client.get("/udf/time")).text) > 1_700_000_000
+
+
+async def test_config_without_order_markets_is_byte_for_byte_the_earlier_one(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/udf/config")
+    assert response.content == (
+        b'{"supported_resolutions":["1","3","5","15","30","45","60","120","180","240","1D",'
+        b'"1W","1M"],"supports_group_request":false,"supports_marks":false,'
+        b'"supports_search":true,"supports_timescale_marks":false,"supports_time":true,'
+        b'"exchanges":[{"value":"","name":"All","desc":""}],'
+        b'"symbols_types":[{"name":"crypto","value":"crypto"}]}'
+    )
