@@ -23,7 +23,7 @@ from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 import orjson
@@ -129,6 +129,14 @@ def _error(method: str, error: dict[str, Any]) -> RpcError:
 
 
 Call = tuple[str, list[Any]]
+
+
+class Rpc(Protocol):
+    """What the indexer asks of a node: a JsonRpc, or several behind failover (Providers)."""
+
+    async def call(self, method: str, params: list[Any]) -> Any: ...
+
+    async def batch(self, calls: list[Call]) -> list[Any]: ...
 
 
 @dataclass(eq=False)

@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Self
+from typing import Annotated, Self
 
 from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_settings import NoDecode
 
-from linkora_core.settings import HttpSettings
+from linkora_core.settings import HttpSettings, split_list
 
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
@@ -65,6 +66,9 @@ class Tuning(BaseModel):
     fetch_concurrency: int = Field(default=4, ge=1, le=64)
     # No checkpoint progress for this long while the head moves -> reconnect and alert.
     watchdog_seconds: float = Field(default=60.0, gt=0)
+    # With several providers (WEB3_PROVIDERS), a rollback deeper than this many blocks is
+    # done only when a second provider finds the same common ancestor.
+    reorg_confirm_depth: int = Field(default=3, ge=0)
 
     @field_validator("start_block", mode="before")
     @classmethod
@@ -77,14 +81,31 @@ class Tuning(BaseModel):
 
 
 class EventSettings(OrderSettings, Tuning):
-    """The event processor cannot start without the contract it indexes."""
+    """The event processor cannot start without the contract it indexes.
 
+    WEB3_PROVIDERS (optional): several JSON-RPC URLs, comma-separated (or a JSON list), in
+    order of preference; the processor fails over between them (order_system/providers.py)
+    and, when set, WEB3_PROVIDER is not used by the processor. Unset: WEB3_PROVIDER alone."""
+
+    web3_providers: Annotated[list[str], NoDecode] = Field(default_factory=list)
     rpc_timeout: float = Field(default=15.0, gt=0)
     rpc_batch_size: int = Field(default=500, ge=1)
     # Read the orders created in one block with one eth_call running the OrderReader helper
     # through a state override (plain calls where the node refuses it): 10x fewer calls, and
     # 3.7x the getOrder reads/s on anvil. On Hardhat, which traces calls, it gains little.
     block_order_reads: bool = True
+
+    @field_validator("web3_providers", mode="before")
+    @classmethod
+    def _split_providers(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().startswith("["):
+            return json.loads(value)
+        return split_list(value)
+
+    @property
+    def provider_urls(self) -> list[str]:
+        """The processor's providers in order of preference."""
+        return self.web3_providers or [self.web3_provider]
 
     @model_validator(mode="after")
     def _require_trading(self) -> Self:

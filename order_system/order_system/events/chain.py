@@ -17,6 +17,7 @@ from order_system.events.decoding import (
     decode_uint,
     encode_get_order,
 )
+from order_system.events.guard import ReorgGuard
 from order_system.events.order_reader import (
     READER_ADDRESS,
     ReaderAnswerError,
@@ -24,7 +25,7 @@ from order_system.events.order_reader import (
     encode_get_orders,
     state_override,
 )
-from order_system.rpc import Call, JsonRpc, RpcError
+from order_system.rpc import Call, Rpc, RpcError
 
 log = logging.getLogger(__name__)
 
@@ -84,15 +85,36 @@ def _header(raw: dict[str, Any]) -> Header:
 
 
 class Chain:
-    def __init__(self, rpc: JsonRpc, trading_address: str, *, reader: bool = True) -> None:
+    def __init__(
+        self,
+        rpc: Rpc,
+        trading_address: str,
+        *,
+        reader: bool = True,
+        guard: ReorgGuard | None = None,
+    ) -> None:
         self.rpc = rpc
         self.trading = trading_address.lower()
         self._topics = [list(TOPICS.values())]
         # False once the node failed to run the OrderReader helper (see `orders`).
         self.reader_enabled = reader
+        self.guard = ReorgGuard() if guard is None else guard
 
     async def head(self) -> int:
         return int(await self.rpc.call("eth_blockNumber", []), 16)
+
+    async def finalized(self, head: int) -> int | None:
+        """The node's finalized block, None when it reports none: the tag refused or unknown,
+        or a "finalized" block at the head (Hardhat answers its latest block; anvil, 64 below
+        it), which says nothing about finality."""
+        try:
+            answer = await self.rpc.call("eth_getBlockByNumber", ["finalized", False])
+        except RpcError:
+            return None
+        if not isinstance(answer, dict) or not isinstance(answer.get("number"), str):
+            return None
+        number = int(answer["number"], 16)
+        return number if number < head else None
 
     async def chain_id(self) -> int:
         return int(await self.rpc.call("eth_chainId", []), 16)

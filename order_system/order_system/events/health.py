@@ -1,7 +1,9 @@
 """What the processor's health server says: `/ready` 503 while the database or the node is
-unreachable, or the indexer is halted, stalled or not holding the writer lock (or one of the
-process's tasks is down), naming each problem; `/health` (always 200) gives the same verdict
-with the indexer's numbers. The database and the node are asked at most about once a second."""
+unreachable, or the indexer is halted, stalled, holding a rollback back (reorg.py's guardrails)
+or not holding the writer lock (or one of the process's tasks is down), naming each problem;
+`/health` (always 200) gives the same verdict with the indexer's numbers and each provider's
+state (in use, up, or down and why). The database and the node are asked at most about once
+a second."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from linkora_core import db
 from linkora_core.readiness import CachedCheck
 from linkora_core.tasks import BackgroundTasks
 from order_system.events.processor import Processor
-from order_system.rpc import JsonRpc
+from order_system.providers import Providers
 
 
 @dataclass(slots=True)
@@ -25,6 +27,7 @@ class IndexerState:
     processor: Processor | None = None  # the current (or, when halted, the last) processor
     lock_held: bool = False
     halted: str | None = None  # the halt's message while halted
+    providers: Providers | None = None  # the indexer's
 
 
 def stalled(processor: Processor, head: int) -> str | None:
@@ -39,7 +42,7 @@ def stalled(processor: Processor, head: int) -> str | None:
 
 class Health:
     def __init__(
-        self, state: IndexerState, pool: asyncpg.Pool, probe: JsonRpc, tasks: BackgroundTasks
+        self, state: IndexerState, pool: asyncpg.Pool, probe: Providers, tasks: BackgroundTasks
     ) -> None:
         self.state = state
         self.tasks = tasks
@@ -62,6 +65,11 @@ class Health:
             why := stalled(state.processor, max(head or -1, state.processor.head))
         ):
             problems["stalled"] = why
+        processor = state.processor
+        if processor is not None and state.halted is None:
+            deferring = processor.chain.guard.deferring(processor.last_step)
+            if deferring is not None:
+                problems["reorg_deferred"] = deferring
         return problems
 
     async def health(self, numbers: dict[str, float]) -> dict[str, Any]:
@@ -73,5 +81,8 @@ class Health:
             "problems": problems,
             "halted": self.state.halted,
             "writer_lock": self.state.lock_held,
+            **(
+                {} if self.state.providers is None else {"providers": self.state.providers.status()}
+            ),
             **numbers,
         }

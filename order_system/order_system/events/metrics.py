@@ -16,6 +16,7 @@ from linkora_core.metrics import FunctionCollector
 from linkora_core.status_server import ServiceStatus
 from order_system.events.health import Health, IndexerState
 from order_system.events.processor import Processor
+from order_system.providers import Providers
 
 
 def _numbers(processor: Processor) -> dict[str, float]:
@@ -31,6 +32,8 @@ def _numbers(processor: Processor) -> dict[str, float]:
         ),
         "order_indexer_range_size": processor.sizer.size,
         "order_indexer_order_reader": int(processor.chain.reader_enabled),
+        "order_indexer_reorgs_deferred_total": processor.chain.guard.deferred,
+        "order_indexer_reorgs_disputed_total": processor.chain.guard.disputed,
     }
 
 
@@ -42,10 +45,39 @@ def state_metrics(state: IndexerState) -> Iterator[Metric]:
     )
     if state.processor is not None:
         yield from processor_metrics(state.processor)
+    if state.providers is not None:
+        yield from provider_metrics(state.providers)
+
+
+def provider_metrics(providers: Providers) -> Iterator[Metric]:
+    up = GaugeMetricFamily(
+        "order_indexer_provider_up",
+        "1 while the provider answers; 0 while set aside.",
+        labels=["provider"],
+    )
+    in_use = GaugeMetricFamily(
+        "order_indexer_provider_in_use", "1 for the provider the indexer uses.", labels=["provider"]
+    )
+    failures = CounterMetricFamily(
+        "order_indexer_provider_failures", "Times the provider was set aside (down or rate "
+        "limited).", labels=["provider"],
+    )  # fmt: skip
+    for provider in providers.providers:
+        up.add_metric([provider.name], int(provider.down is None))
+        in_use.add_metric([provider.name], int(provider is providers.current))
+        failures.add_metric([provider.name], provider.failures)
+    yield from (up, in_use, failures)
+    yield CounterMetricFamily(
+        "order_indexer_provider_failovers", "Changes of the provider in use.", providers.failovers
+    )
+    yield CounterMetricFamily(
+        "order_indexer_rate_limited", "Requests the providers refused for their rate.",
+        providers.rate_limited,
+    )  # fmt: skip
 
 
 def processor_metrics(processor: Processor) -> Iterator[Metric]:
-    numbers = _numbers(processor)
+    numbers, guard = _numbers(processor), processor.chain.guard
     gauges = {
         "order_indexer_chain_head": "Latest block number the node reported (-1 before the first).",
         "order_indexer_processed_block": "Last block whose events are applied (the checkpoint).",
@@ -57,12 +89,31 @@ def processor_metrics(processor: Processor) -> Iterator[Metric]:
     }
     for name, documentation in gauges.items():
         yield GaugeMetricFamily(name, documentation, numbers[name])
+    yield GaugeMetricFamily(
+        "order_indexer_reorg_deferred",
+        "1 while a rollback is held back by a guardrail (the reason is in /health).",
+        int(guard.deferring(processor.last_step) is not None),
+    )
     counters = {
         "order_indexer_events_applied": ("Contract events indexed.", processor.events_applied),
         "order_indexer_reorgs": ("Reorgs rolled back.", processor.reorgs),
         "order_indexer_reorged_blocks": ("Blocks rolled back by reorgs.", processor.reorged_blocks),
         "order_indexer_reconnects": (
             "Reconnections to the node by the watchdog.", processor.reconnects,
+        ),
+        "order_indexer_reorgs_deferred": (
+            "Rollbacks held back by a guardrail (shorter chain, finality, second provider).",
+            guard.deferred,
+        ),
+        "order_indexer_reorgs_disputed": (
+            "Deep rollbacks a second provider did not confirm.", guard.disputed,
+        ),
+        "order_indexer_reorgs_below_finalized": (
+            "Rollbacks refused for undoing the node's finalized block.", guard.below_finalized,
+        ),
+        "order_indexer_reorgs_shorter_chain": (
+            "Rollbacks refused for a node chain shorter than the one indexed.",
+            guard.shorter_chain,
         ),
     }  # fmt: skip
     for name, (documentation, value) in counters.items():

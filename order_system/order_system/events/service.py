@@ -24,9 +24,11 @@ from linkora_core.backoff import RetryPolicy, pause
 from linkora_core.tasks import BackgroundTasks
 from order_system.events import metrics, store
 from order_system.events.chain import Chain
+from order_system.events.guard import ReorgGuard
 from order_system.events.health import Health, IndexerState
 from order_system.events.processor import Processor
-from order_system.events.reorg import Halt
+from order_system.events.reorg import Halt, ReorgDeferred
+from order_system.providers import Providers
 from order_system.rpc import JsonRpc, RpcUnavailable
 from order_system.settings import EventSettings
 
@@ -55,7 +57,7 @@ async def _lock(connection: asyncpg.Connection, stop: asyncio.Event) -> bool:
     return False
 
 
-async def _watchdog(state: IndexerState, rpc: JsonRpc, limit: float) -> None:
+async def _watchdog(state: IndexerState, rpc: JsonRpc | Providers, limit: float) -> None:
     """Reconnect when the node stops answering (no pass completes) or when the checkpoint
     stops moving while the head is ahead of it."""
     # Counted from the last reconnect too, so one episode reconnects once per `limit`; the
@@ -78,7 +80,7 @@ async def _watchdog(state: IndexerState, rpc: JsonRpc, limit: float) -> None:
             await rpc.reconnect()
 
 
-async def _index(processor: Processor, rpc: JsonRpc, stop: asyncio.Event) -> None:
+async def _index(processor: Processor, rpc: JsonRpc | Providers, stop: asyncio.Event) -> None:
     backoff = OUTAGE_RETRY.backoff()
     prepared = False
     while not stop.is_set():
@@ -94,6 +96,11 @@ async def _index(processor: Processor, rpc: JsonRpc, stop: asyncio.Event) -> Non
             log.warning("node unavailable (%s); retrying in %.1f s", error, wait)
             await rpc.reconnect()
             await pause(wait, stop)
+        except ReorgDeferred as deferred:
+            # Logged where decided (reorg.py); a provider that lags makes way for the others.
+            if deferred.lagging and isinstance(rpc, Providers):
+                rpc.set_aside_current(str(deferred))
+            await pause(max(processor.tuning.poll_interval, backoff.next_delay()), stop)
 
 
 async def _halted(
@@ -117,7 +124,7 @@ class Indexer:
     """The indexer task: the writer lock held on one connection, indexing until stopped."""
 
     pool: asyncpg.Pool
-    rpc: JsonRpc
+    rpc: Providers
     config: EventSettings
     state: IndexerState
     stop: asyncio.Event
@@ -145,13 +152,19 @@ class Indexer:
             if not await _lock(connection, stop):
                 return
             state.lock_held = True
+            guard = ReorgGuard(confirm_depth=config.reorg_confirm_depth)
             try:
                 while not stop.is_set():
                     halt = await store.load_halt(connection)
                     if halt is not None:
                         await _halted(connection, state, halt, stop)
                         continue
-                    chain = Chain(self.rpc, config.trading_address, reader=config.block_order_reads)
+                    chain = Chain(
+                        self.rpc,
+                        config.trading_address,
+                        reader=config.block_order_reads,
+                        guard=guard,
+                    )
                     processor = Processor(connection, chain, config, stop)
                     state.processor = processor
                     try:
@@ -173,11 +186,11 @@ class EventService:
         self.stop = stop
         self.state = IndexerState()
         self.tasks = BackgroundTasks("order-events", stop=stop)
-        self.rpc = JsonRpc(
-            config.web3_provider, timeout=config.rpc_timeout, batch_size=config.rpc_batch_size
-        )
+        urls = config.provider_urls
+        self.rpc = Providers(urls, timeout=config.rpc_timeout, batch_size=config.rpc_batch_size)
+        self.state.providers = self.rpc
         # Health asks the node once per check and reports; it never waits out a rate limit.
-        self.probe = JsonRpc(config.web3_provider, timeout=db.HEALTH_TIMEOUT, rate_limit_retries=0)
+        self.probe = Providers(urls, timeout=db.HEALTH_TIMEOUT, rate_limit_retries=0)
         self.pool: asyncpg.Pool | None = None
         self.health: Health | None = None
         self._runner: web.AppRunner | None = None
