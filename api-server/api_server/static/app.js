@@ -1,6 +1,7 @@
 // The live chart page: history over REST, live candles and the order book over the WebSocket,
-// recent orders polled from the order API. Plain modern JS; the chart library is a global
-// (`LightweightCharts`) loaded from /static/vendor.
+// recent orders polled from the order API, and the DEX's own executed and cancelled orders as
+// markers from the UDF marks (when the server maps a token pair to the symbol). Plain modern
+// JS; the chart library is a global (`LightweightCharts`) loaded from /static/vendor.
 "use strict";
 
 const TIMEFRAMES = ["1", "3", "5", "15", "30", "45", "1H", "2H", "3H", "4H", "1D", "1W", "1M"];
@@ -12,6 +13,9 @@ const SECONDS = {
 };
 const HISTORY_BARS = 1000;
 const ORDERS_POLL_MS = 3000;
+const MARKS_POLL_MS = 15000;
+// The page's timeframes as UDF resolutions (minutes for the intraday ones).
+const RESOLUTIONS = { "1H": "60", "2H": "120", "3H": "180", "4H": "240" };
 const PRICE_POLL_MS = 5000;
 const BOOK_LEVELS = 12;
 const ETH = "0x0000000000000000000000000000000000000000";
@@ -22,6 +26,8 @@ const state = {
   bars: [], // {time, open, high, low, close, volume}, oldest first
   liveUpdates: 0,
   orderApi: null,
+  marksEnabled: false,
+  marks: new Map(), // order id -> {time, label, color, lines}
   sockets: { candles: null, orderbook: null },
   generation: 0, // bumped on every symbol/timeframe switch; stale responses are dropped
 };
@@ -47,6 +53,7 @@ const volumeSeries = chart.addSeries(LightweightCharts.HistogramSeries, {
   priceFormat: { type: "volume" },
   priceScaleId: "volume",
 });
+const orderMarkers = LightweightCharts.createSeriesMarkers(candleSeries, []);
 chart.priceScale("volume").applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
 candleSeries.priceScale().applyOptions({ scaleMargins: { top: 0.05, bottom: 0.25 } });
 
@@ -133,6 +140,98 @@ async function loadHistory() {
   body.dataset.loadedTimeframe = state.timeframe;
   body.dataset.loadedSymbol = state.symbol;
 }
+
+// ---------------------------------------------------------------- the DEX's orders as marks
+
+function marker(mark) {
+  const buy = mark.label === "B";
+  const cancelled = mark.lines[0].includes("CANCELLED");
+  return {
+    id: String(mark.id),
+    time: mark.time,
+    position: buy ? "belowBar" : "aboveBar",
+    shape: cancelled ? "circle" : buy ? "arrowUp" : "arrowDown",
+    color: mark.color,
+    text: mark.label,
+    size: cancelled ? 1 : 1.5,
+  };
+}
+
+// The UDF marks table (one column per field) as marks, keeping those on a loaded bar.
+function fromMarksTable(table) {
+  const bars = new Set(state.bars.map((bar) => bar.time));
+  const marks = [];
+  table.id.forEach((id, i) => {
+    if (!bars.has(table.time[i])) return;
+    marks.push({
+      id, time: table.time[i], label: table.label[i], color: table.color[i].background,
+      lines: table.text[i].split("\n"),
+    });
+  });
+  return marks;
+}
+
+async function loadMarks() {
+  if (!state.marksEnabled || !state.bars.length) return;
+  const generation = state.generation;
+  const query = new URLSearchParams({
+    symbol: state.symbol,
+    resolution: RESOLUTIONS[state.timeframe] || state.timeframe,
+    from: String(state.bars[0].time),
+    to: String(state.bars[state.bars.length - 1].time),
+  });
+  const response = await fetch(`/udf/marks?${query}`);
+  if (!response.ok) throw new Error(`/udf/marks answered ${response.status}`);
+  const table = await response.json();
+  if (generation !== state.generation) return;
+  const marks = fromMarksTable(table);
+  state.marks = new Map(marks.map((mark) => [String(mark.id), mark]));
+  orderMarkers.setMarkers(marks.map(marker));
+  body.dataset.marks = String(marks.length);
+  body.dataset.marksSymbol = state.symbol;
+}
+
+function clearMarks() {
+  state.marks = new Map();
+  orderMarkers.setMarkers([]);
+  body.dataset.marks = "0";
+  hideMarkTooltip();
+}
+
+function hideMarkTooltip() {
+  $("mark-tooltip").hidden = true;
+  delete body.dataset.tooltipMark;
+}
+
+// A marker under the pointer, else the marks on the hovered bar, shown beside the pointer.
+function showMarkTooltip(param) {
+  if (!param.point || param.time === undefined || !state.marks.size) return hideMarkTooltip();
+  const hovered = state.marks.get(String(param.hoveredObjectId));
+  const marks = hovered ? [hovered] : [...state.marks.values()].filter((m) => m.time === param.time);
+  if (!marks.length) return hideMarkTooltip();
+  const tooltip = $("mark-tooltip");
+  tooltip.replaceChildren(
+    ...marks.flatMap((mark, i) => [
+      ...(i ? [document.createElement("hr")] : []),
+      ...mark.lines.map((line) => {
+        const p = document.createElement("p");
+        p.textContent = line;
+        return p;
+      }),
+    ]),
+  );
+  tooltip.hidden = false;
+  // Below and right of the pointer (so it never hides the marker), inside the panel.
+  const panel = $("chart-panel").getBoundingClientRect();
+  const left = Math.min(param.point.x + 16, panel.width - tooltip.offsetWidth - 8);
+  const below = param.point.y + 20;
+  const top = below + tooltip.offsetHeight < panel.height ? below : param.point.y - 20 - tooltip.offsetHeight;
+  tooltip.style.left = `${Math.max(8, left)}px`;
+  tooltip.style.top = `${Math.max(8, top)}px`;
+  body.dataset.tooltipMark = String(marks[0].id);
+}
+
+chart.subscribeCrosshairMove(showMarkTooltip);
 
 // ---------------------------------------------------------------- WebSocket
 
@@ -329,6 +428,7 @@ async function show(symbol, timeframe) {
   url.searchParams.set("symbol", symbol);
   url.searchParams.set("timeframe", timeframe);
   history.replaceState(null, "", url);
+  clearMarks();
   subscribeCandles();
   if (symbolChanged) {
     subscribeBook();
@@ -340,6 +440,7 @@ async function show(symbol, timeframe) {
   } catch (error) {
     setStatus(String(error.message || error), "reconnecting");
   }
+  await loadMarks().catch(() => {});
 }
 
 function buildPickers(symbols) {
@@ -362,6 +463,9 @@ function buildPickers(symbols) {
 async function main() {
   const config = await (await fetch("/page-config.json")).json();
   state.orderApi = config.order_api_url;
+  // Marks are optional: an older server, or one with no token pair mapped, has none.
+  const udf = await fetch("/udf/config").then((r) => (r.ok ? r.json() : {})).catch(() => ({}));
+  state.marksEnabled = udf.supports_marks === true;
   const { symbols } = await (await fetch("/symbols")).json();
   const params = new URLSearchParams(location.search);
   const wanted = (params.get("symbol") || "").toUpperCase();
@@ -373,6 +477,7 @@ async function main() {
   await show(symbol, timeframe);
   pollOrders();
   setInterval(() => loadPrice().catch(() => {}), PRICE_POLL_MS);
+  if (state.marksEnabled) setInterval(() => loadMarks().catch(() => {}), MARKS_POLL_MS);
   body.dataset.ready = "true";
 }
 
@@ -382,6 +487,19 @@ window.linkoraChart = {
   show,
   candles: () => candleSeries.data(),
   volumes: () => volumeSeries.data(),
+  markers: () => orderMarkers.markers(),
+  // Where a marker's bar is drawn, in page coordinates (null when it is off screen).
+  markerPoint(id) {
+    const mark = state.marks.get(String(id));
+    const bar = mark && state.bars.find((b) => b.time === mark.time);
+    if (!bar) return null;
+    const x = chart.timeScale().timeToCoordinate(bar.time);
+    const price = mark.label === "B" ? bar.low : bar.high;
+    const y = candleSeries.priceToCoordinate(price);
+    if (x === null || y === null) return null;
+    const box = $("chart").getBoundingClientRect();
+    return { x: box.left + x, y: box.top + y + (mark.label === "B" ? 14 : -14) };
+  },
 };
 
 main().catch((error) => {
