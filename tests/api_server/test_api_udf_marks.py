@@ -193,10 +193,8 @@ async def test_a_token_of_unknown_decimals_shows_raw_units(
 async def test_a_symbol_without_a_pair_or_a_range_without_orders_answers_no_marks(
     client: httpx.AsyncClient, orders: asyncpg.Pool
 ) -> None:
-    empty = {
-        "id": [], "time": [], "color": [], "text": [], "label": [], "labelFontColor": [],
-        "minSize": [],
-    }  # fmt: skip
+    columns = ["id", "time", "color", "text", "label", "labelFontColor", "minSize"]
+    empty: dict[str, list[object]] = {name: [] for name in columns}
     assert (await client.get(f"/udf/marks?symbol=BNBUSDT&{RANGE}")).json() == empty
     assert (await client.get(f"/udf/timescale_marks?symbol=BNBUSDT&{RANGE}")).json() == []
     early = f"resolution=60&from={FROM - 86_400}&to={FROM - 7200}"
