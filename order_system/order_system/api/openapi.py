@@ -19,12 +19,14 @@ from linkora_core.openapi import (
     ref,
     status_paths,
 )
+from order_system.api.csv_export import HEADER
 from order_system.api.params import (
     DEFAULT_LIMIT,
     MAX_DIGITS,
     MAX_ID_DIGITS,
     MAX_LIMIT,
     MAX_OFFSET,
+    SORTS,
     STATUSES,
 )
 
@@ -100,14 +102,25 @@ _EVENT = obj(
 )
 _ORDER_LIST = obj(
     {
-        "orders": {"type": "array", "items": ref("Order"), "description": "Newest first"},
-        "total": {"type": "integer", "minimum": 0},
+        "orders": {
+            "type": "array",
+            "items": ref("Order"),
+            "description": "In the `sort` order: newest first unless asked otherwise",
+        },
+        "total": {
+            **_nullable({"type": "integer", "minimum": 0}),
+            "description": "Orders in the list; null when a filter other than `status` (and the "
+            "user) is given: counting those would read every matching row",
+        },
         "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
         "offset": {"type": "integer", "minimum": 0},
         "has_more": {"type": "boolean"},
         "next_cursor": {
-            **_nullable({"type": "string", "pattern": "^[0-9]+$"}),
-            "description": "Pass as `cursor` for the next page (keyset paging)",
+            **_nullable({"type": "string", "pattern": "^[0-9A-Za-z_-]+$"}),
+            "description": "Pass as `cursor` for the next page (keyset paging), with the same "
+            "other parameters. On a list with no filter but `status` and the default sort it "
+            "is the id of the page's last order (ASCII digits), as it always was; otherwise an "
+            "opaque token bound to the list's filters and sort",
         },
         "status": {"const": "success"},
     }
@@ -156,8 +169,47 @@ _PAGING = [
     ),
     query(
         "cursor",
-        {"type": "integer", "minimum": 1},
-        "Keyset paging: the `next_cursor` of the previous page (then `offset` is ignored)",
+        {"type": "string"},
+        "Keyset paging: the `next_cursor` of the previous page (then `offset` is ignored). A "
+        "cursor made for another filter or sort is a 400",
+    ),
+]
+
+
+def _address_filter(name: str, description: str) -> dict[str, Any]:
+    return query(name, _ADDRESS, f"{description}; any letter case (else 400)")
+
+
+def _time_filter(name: str, description: str) -> dict[str, Any]:
+    return query(
+        name,
+        {"type": "string", "format": "date-time"},
+        f"{description}. ISO 8601 (`2026-12-01`, `2026-12-01T10:00:00Z`, any offset; none "
+        "means UTC); a `_from` after its `_to` is a 400",
+    )
+
+
+_FILTERS = [
+    _address_filter(
+        "token_in", "Only orders paying this token (0x00..00 is ETH); with `token_out`"
+    ),
+    _address_filter("token_out", "Only orders buying this token; with `token_in` (a token pair)"),
+    query(
+        "tx_hash",
+        _HASH,
+        "Only orders created or executed by this transaction; any letter case (else 400)",
+    ),
+    _address_filter("executor", "Only orders executed by this address"),
+    _time_filter("created_from", "Only orders created at or after this block time"),
+    _time_filter("created_to", "Only orders created before this block time"),
+    _time_filter("executed_from", "Only orders executed at or after this block time"),
+    _time_filter("executed_to", "Only orders executed before this block time"),
+    query(
+        "sort",
+        {"type": "string", "enum": list(SORTS), "default": SORTS[0]},
+        "`newest` / `oldest`: by creation (with `created_from`/`created_to`: by creation time, "
+        "then id); `newest_executed` / `oldest_executed`: by execution time, then id, only "
+        "orders with an execution time. Case-insensitive; anything else is a 400",
     ),
 ]
 _STATUS_FILTER = query(
@@ -178,13 +230,37 @@ def _list(summary: str, *extra: Any) -> Schema:
         summary,
         {"200": json_response("A page of orders", ref("OrderList")), **errors(400, 503)},
         *extra,
+        *_FILTERS,
         *_PAGING,
         description=(
-            "Newest first. `limit` is clamped; `offset` is clamped at 0 and refused above "
-            f"{MAX_OFFSET} (use `cursor`). Every number is ASCII digits with an optional sign, "
-            f"at most {MAX_DIGITS} digits: anything else is a 400."
+            "Newest first unless `sort` says otherwise; filters combine (AND); time ranges "
+            "are half-open, `_from` <= time < `_to`. `limit` is clamped; `offset` is clamped "
+            f"at 0 and refused above {MAX_OFFSET} (use `cursor`). Every number is ASCII digits "
+            f"with an optional sign, at most {MAX_DIGITS} digits: anything else is a 400."
         ),
     )
+
+
+_CSV = get(
+    "One user's orders as CSV",
+    {
+        "200": {
+            "description": "A header row, then one row per order (RFC 4180, CRLF line ends), "
+            "streamed: columns " + ", ".join(f"`{name}`" for name in HEADER) + ". Amounts "
+            "are plain decimals, times ISO 8601, addresses checksummed, null is an empty "
+            "cell; `raw_units` is true when an amount is in raw units (that token's "
+            "`*_decimals` cell is empty: its decimals are unknown). Served as an attachment "
+            '(`Content-Disposition: attachment; filename="orders-<address>.csv"`)',
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        },
+        **errors(400, 503),
+    },
+    path_parameter("address", _ADDRESS, "Any letter case"),
+    _STATUS_FILTER,
+    *_FILTERS,
+    description="Every order of the user that the filters keep (no paging), in the `sort` "
+    "order. Bad parameters are a 400 before any row.",
+)
 
 
 _PATHS: dict[str, Schema] = {
@@ -203,6 +279,7 @@ _PATHS: dict[str, Schema] = {
         path_parameter("address", _ADDRESS, "Any letter case"),
         _STATUS_FILTER,
     ),
+    "/users/{address}/orders.csv": _CSV,
     "/orders/{order_id}": get(
         "One order with its chain details",
         {

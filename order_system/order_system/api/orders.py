@@ -1,4 +1,5 @@
-"""Order endpoints: lists (offset or keyset cursor), details, events, statistics."""
+"""Order endpoints: lists (offset or keyset cursor, filters and sorts), details, events,
+statistics."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from linkora_core.http import JSON, error
-from order_system.api import params, queries, serialize
+from order_system.api import csv_export, listing, params, queries, serialize
 
 
 def _pool(request: Request) -> asyncpg.Pool:
@@ -17,17 +18,16 @@ def _pool(request: Request) -> asyncpg.Pool:
     return pool
 
 
-async def _list(request: Request, flt: queries.Filter) -> JSON:
+async def _list(request: Request, status: str | None, user: str | None = None) -> JSON:
     query = request.query_params
-    before = params.cursor(query)
-    page = queries.Page(
-        limit=params.limit(query), offset=0 if before else params.offset(query), before_id=before
-    )
+    found = listing.read(query, status, user)
+    page = listing.page(found, query)
     pool = _pool(request)
-    rows = await queries.list_orders(pool, flt, page)
+    rows = await queries.list_orders(pool, found.filter, page, found.sort)
     has_more = len(rows) > page.limit
     rows = rows[: page.limit]
-    total = await queries.count_orders(pool, flt)
+    # Counting a list with the newer filters would read every matching row.
+    total = await queries.count_orders(pool, found.filter) if found.filter.legacy else None
     return JSON(
         {
             "orders": [serialize.order(row) for row in rows],
@@ -35,7 +35,7 @@ async def _list(request: Request, flt: queries.Filter) -> JSON:
             "limit": page.limit,
             "offset": page.offset,
             "has_more": has_more,
-            "next_cursor": str(rows[-1]["id"]) if rows and has_more else None,
+            "next_cursor": listing.encode(found, rows[-1]) if rows and has_more else None,
             "status": "success",
         }
     )
@@ -46,15 +46,14 @@ def _handler(
 ) -> Callable[[Request], Awaitable[JSON]]:
     async def handle(request: Request) -> JSON:
         status = fixed_status or (params.status(request.query_params) if by_status else None)
-        return await _list(request, queries.Filter(status=status))
+        return await _list(request, status)
 
     return handle
 
 
 async def user_orders(request: Request) -> JSON:
     user = params.address(request.path_params["address"])
-    status = params.status(request.query_params)
-    return await _list(request, queries.Filter(status=status, user=user))
+    return await _list(request, params.status(request.query_params), user)
 
 
 async def order_details(request: Request) -> JSON:
@@ -96,6 +95,7 @@ routes = [
     Route("/orders/cancelled", _handler("CANCELLED")),
     Route("/orders/all", _handler(by_status=True)),
     Route("/users/{address}/orders", user_orders),
+    Route("/users/{address}/orders.csv", csv_export.user_orders_csv),
     Route("/orders/{order_id}", order_details),
     Route("/orders/{order_id}/events", order_events),
     Route("/statistics", statistics),

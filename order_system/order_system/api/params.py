@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from starlette.datastructures import QueryParams
 
@@ -21,6 +22,9 @@ STATUSES = {"pending": "PENDING", "executed": "EXECUTED", "cancelled": "CANCELLE
 INVALID_STATUS = "Invalid status. Use: pending, executed, cancelled"
 INVALID_ORDER_ID = "Invalid order_id format. Must be a number."
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_HASH = re.compile(r"0x[0-9a-fA-F]{64}", re.ASCII)
+SORTS = ("newest", "oldest", "newest_executed", "oldest_executed")
+INVALID_SORT = f"Invalid sort. Use: {', '.join(SORTS)}"
 # ASCII digits only: `\d` also matches other scripts' digits, which int() accepts.
 _INTEGER = re.compile(r"[ \t]*[+-]?([0-9]+)[ \t]*", re.ASCII)
 
@@ -81,3 +85,63 @@ def address(raw: str) -> str:
 
 def order_id(raw: str) -> int:
     return _integer(raw, INVALID_ORDER_ID, MAX_ID_DIGITS)
+
+
+def _given(query: QueryParams, name: str) -> str | None:
+    raw = query.get(name)
+    return None if raw is None or raw == "" else raw
+
+
+def address_param(query: QueryParams, name: str) -> str | None:
+    """An optional address query parameter, any letter case: lowercase."""
+    raw = _given(query, name)
+    if raw is None:
+        return None
+    if not _ADDRESS.match(raw) or len(raw) != 42:
+        raise BadRequest(f"Invalid {name}. Must be 0x followed by 40 hex digits.")
+    return raw.lower()
+
+
+def hash_param(query: QueryParams, name: str) -> str | None:
+    raw = _given(query, name)
+    if raw is None:
+        return None
+    if not _HASH.fullmatch(raw):
+        raise BadRequest(f"Invalid {name}. Must be 0x followed by 64 hex digits.")
+    return raw.lower()
+
+
+def time_param(query: QueryParams, name: str) -> datetime | None:
+    """An ISO 8601 time (`2026-12-01`, `2026-12-01T10:00:00Z`, with any offset); without an
+    offset it is UTC."""
+    raw = _given(query, name)
+    if raw is None:
+        return None
+    try:
+        if len(raw) > 40 or not raw.isascii():
+            raise ValueError(raw)
+        value = datetime.fromisoformat(raw)
+        # In UTC here: an offset that moves year 1 or 9999 out of range is refused now.
+        return value.replace(tzinfo=value.tzinfo or UTC).astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise BadRequest(
+            f"Invalid {name}. Use an ISO 8601 time such as 2026-12-01T10:00:00Z."
+        ) from None
+
+
+def time_range(query: QueryParams, prefix: str) -> tuple[datetime | None, datetime | None]:
+    """`{prefix}_from` (inclusive) and `{prefix}_to` (exclusive); from after to is a 400."""
+    start, end = time_param(query, f"{prefix}_from"), time_param(query, f"{prefix}_to")
+    if start is not None and end is not None and start > end:
+        raise BadRequest(f"Invalid time range: {prefix}_from is after {prefix}_to.")
+    return start, end
+
+
+def sort(query: QueryParams) -> str:
+    raw = _given(query, "sort")
+    if raw is None:
+        return SORTS[0]
+    found = raw.strip().lower()
+    if found not in SORTS:
+        raise BadRequest(INVALID_SORT)
+    return found

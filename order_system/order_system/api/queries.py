@@ -1,8 +1,10 @@
-"""The order API's SQL: every list is `ORDER BY id DESC` over an index of 0002 (keyset-able)."""
+"""The order API's SQL. Every list is ordered by a key ending in id (`id DESC` unless a sort is
+asked for) over an index of 0002 or 0009, so each page is an index range after a keyset."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -30,41 +32,118 @@ DETAIL_FIELDS = (
 
 @dataclass(frozen=True, slots=True)
 class Filter:
+    """What a list holds; addresses and hashes lowercase, time ranges half-open [from, to)."""
+
     status: str | None = None
-    user: str | None = None  # lowercase
+    user: str | None = None
+    token_in: str | None = None  # with token_out: one token pair, in this direction
+    token_out: str | None = None
+    tx_hash: str | None = None  # the creating or the executing transaction
+    executor: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    executed_from: datetime | None = None
+    executed_to: datetime | None = None
+
+    @property
+    def legacy(self) -> bool:
+        """Only the filters every list had before 0009 (status and user)."""
+        return all(
+            getattr(self, f.name) is None for f in fields(self) if f.name not in ("status", "user")
+        )
+
+    @property
+    def created_range(self) -> bool:
+        return self.created_from is not None or self.created_to is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Sort:
+    """The order of a list: by `column` (`id`, `created_at` or `executed_at`), then id."""
+
+    column: str = "id"
+    descending: bool = True
+
+
+NEWEST = Sort()
 
 
 @dataclass(frozen=True, slots=True)
 class Page:
     limit: int
     offset: int
-    before_id: int | None = None  # keyset cursor: only ids below it
+    before_id: int | None = None  # keyset cursor: only ids below it (sort NEWEST)
+    # Keyset after this (sort value, id) in the page's sort; the value is None for `id`.
+    after: tuple[datetime | None, int] | None = None
+
+
+_COLUMNS = (
+    ("user", "user_address = {}"),
+    ("status", "status = {}"),
+    ("token_in", "token_in = {}"),
+    ("token_out", "token_out = {}"),
+    ("executor", "executor_address = {}"),
+    ("created_from", "created_at >= {}"),
+    ("created_to", "created_at < {}"),
+    ("executed_from", "executed_at >= {}"),
+    ("executed_to", "executed_at < {}"),
+)
 
 
 def _where(flt: Filter, args: list[Any]) -> list[str]:
     clauses = []
-    if flt.user is not None:
-        args.append(flt.user)
-        clauses.append(f"user_address = ${len(args)}")
-    if flt.status is not None:
-        args.append(flt.status)
-        clauses.append(f"status = ${len(args)}")
+    for name, clause in _COLUMNS:
+        value = getattr(flt, name)
+        if value is not None:
+            args.append(value)
+            clauses.append(clause.format(f"${len(args)}"))
+    if flt.tx_hash is not None:
+        args.append(flt.tx_hash)
+        clauses.append(f"(tx_hash = ${len(args)} OR execution_tx_hash = ${len(args)})")
     return clauses
 
 
-async def list_orders(db: Executor, flt: Filter, page: Page) -> list[asyncpg.Record]:
-    """Up to `limit + 1` rows: the extra one tells whether there is more."""
-    args: list[Any] = []
-    clauses = _where(flt, args)
+def _keyset(sort: Sort, page: Page, args: list[Any]) -> list[str]:
     if page.before_id is not None:
         args.append(page.before_id)
-        clauses.append(f"id < ${len(args)}")
+        return [f"id < ${len(args)}"]
+    if page.after is None:
+        return []
+    value, after_id = page.after
+    side = "<" if sort.descending else ">"
+    if sort.column == "id":
+        args.append(after_id)
+        return [f"id {side} ${len(args)}"]
+    args += [value, after_id]
+    return [f"({sort.column}, id) {side} (${len(args) - 1}, ${len(args)})"]
+
+
+def _order_by(sort: Sort) -> str:
+    direction = " DESC" if sort.descending else ""
+    keys = ["id"] if sort.column == "id" else [sort.column, "id"]
+    return ", ".join(key + direction for key in keys)
+
+
+def select(flt: Filter, sort: Sort, page: Page, columns: str = "") -> tuple[str, list[Any]]:
+    """The page's SQL and arguments: up to `limit + 1` rows of `columns` (the order's)."""
+    args: list[Any] = []
+    clauses = _where(flt, args) + _keyset(sort, page, args)
+    if sort.column == "executed_at":
+        clauses.append("executed_at IS NOT NULL")  # the partial index's predicate
     where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
     args += [page.limit + 1, page.offset]
     sql = (
-        f"SELECT {ORDER_FIELDS} FROM {ORDERS} {where}"
-        f"ORDER BY id DESC LIMIT ${len(args) - 1} OFFSET ${len(args)}"
+        f"SELECT {columns or ORDER_FIELDS} FROM {ORDERS} {where}"
+        f"ORDER BY {_order_by(sort)} LIMIT ${len(args) - 1} OFFSET ${len(args)}"
     )
+    return sql, args
+
+
+async def list_orders(
+    db: Executor, flt: Filter, page: Page, sort: Sort = NEWEST, columns: str = ""
+) -> list[asyncpg.Record]:
+    """Up to `limit + 1` rows: the extra one tells whether there is more."""
+    sql, args = select(flt, sort, page, columns)
     rows: list[asyncpg.Record] = await db.fetch(sql, *args)
     return rows
 
