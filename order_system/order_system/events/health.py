@@ -18,6 +18,7 @@ from linkora_core.readiness import CachedCheck
 from linkora_core.tasks import BackgroundTasks
 from order_system.events.processor import Processor
 from order_system.providers import Providers
+from order_system.rpc import JsonRpc
 
 
 @dataclass(slots=True)
@@ -42,7 +43,11 @@ def stalled(processor: Processor, head: int) -> str | None:
 
 class Health:
     def __init__(
-        self, state: IndexerState, pool: asyncpg.Pool, probe: Providers, tasks: BackgroundTasks
+        self,
+        state: IndexerState,
+        pool: asyncpg.Pool,
+        probe: JsonRpc | Providers,
+        tasks: BackgroundTasks,
     ) -> None:
         self.state = state
         self.tasks = tasks

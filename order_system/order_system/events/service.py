@@ -190,7 +190,9 @@ class EventService:
         self.rpc = Providers(urls, timeout=config.rpc_timeout, batch_size=config.rpc_batch_size)
         self.state.providers = self.rpc
         # Health asks the node once per check and reports; it never waits out a rate limit.
-        self.probe = Providers(urls, timeout=db.HEALTH_TIMEOUT, rate_limit_retries=0)
+        self.probe: JsonRpc | Providers = Providers(
+            urls, timeout=db.HEALTH_TIMEOUT, rate_limit_retries=0
+        )
         self.pool: asyncpg.Pool | None = None
         self.health: Health | None = None
         self._runner: web.AppRunner | None = None
