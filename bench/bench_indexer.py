@@ -1,4 +1,6 @@
-"""Order indexer catch-up from a private Hardhat node into PostgreSQL.
+"""Order indexer catch-up into PostgreSQL, posed as ratios measured on one chain in one run.
+
+For each node (`--node hardhat`, `anvil` or `both`, one after the other):
 
 1. Deploys the contracts and mines an order flow through raw JSON-RPC batches, `--per-block`
    transactions per block (automine off, then `evm_mine`): the creates, then cancels, modifies
@@ -6,20 +8,25 @@
    into the same blocks as the previous wave's later events, as on a live exchange; with
    `--close-all`, every order ends (the default leaves 70% of them pending). The chain shape
    (events per block) is printed with the results.
-2. Times one raw `eth_getLogs` of the whole range (no decoding), then the processor's full
-   catch-up from the deployment block, both ways: through OrderReader calls (the default: per
-   block, up to 10 orders each) and one plain eth_call per order (BLOCK_ORDER_READS=false),
-   alternated `--repeat` times, with the CPU time the node, the processor and its PostgreSQL
-   backend each used; then once more from answers replayed from memory (the processor and
-   PostgreSQL alone). PostgreSQL runs durable (fsync on) and Hardhat with its per-request log
-   off.
+2. Times one raw `eth_getLogs` of the whole range (no decoding) and the node's `getOrder` reads
+   at each OrderCreated's block (2,000 of them, each way): with one read per OrderCreated, the
+   rate those reads allow is the node's bound on catch-up (`node bound`).
+3. Records one catch-up's requests and the node's answers (bench/replay_rpc.py), then, alternated
+   `--repeat` times so that a busy machine slows each alike:
+   - `node, every request`: the recorded requests sent to the node again (as many in flight as
+     the processor fetches), nothing done with the answers: the whole of the node's share;
+   - `processor alone`: a catch-up from the answers replayed from memory (no node, no HTTP;
+     the JSON is parsed again, the PostgreSQL writes are real);
+   - `catch-up`: the processor's real catch-up from the node, with the CPU time the node, the
+     processor and its PostgreSQL backend each used.
+4. Prints one table: events/s of each (medians), and catch-up / min(node bound, processor alone).
 
-    .venv/bin/python bench/bench_indexer.py [--creates 8000] [--modify-rounds 0]
-        [--per-block 70] [--wave N] [--close-all] [--repeat 3] [--node hardhat|anvil]
+PostgreSQL runs durable (fsync on) and Hardhat with its per-request log off.
 
-Every CREATED event needs `getOrder` at its block; on Hardhat executing those calls, not the
-processor, bounds catch-up. The CPU line shows the other bound: the three processes' CPU time
-shared over the machine's cores. The order API's list latency is bench/bench_order_api.py.
+    .venv/bin/python bench/bench_indexer.py [--node both] [--creates 8000] [--wave N]
+        [--close-all] [--modify-rounds 0] [--per-block 70] [--repeat 3] [--plain-reads]
+
+`--plain-reads` adds catch-ups with one plain eth_call per order (BLOCK_ORDER_READS=false).
 """
 
 from __future__ import annotations
@@ -34,13 +41,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-import orjson
 from anvil_node import anvil_node
 from cpu_use import group_cpu, own_cpu, process_cpu
 from indexer_workload import MAX_PER_BLOCK, generate
+from replay_rpc import RecordingRpc, ReplayRpc, node_alone
 
 from devstack.hardhat import HardhatNode
-from devstack.ports import free_port
 from devstack.postgres import PostgresServer
 from linkora_core.migrations import apply_migrations
 from order_system.deploy import Deployment, deploy
@@ -106,59 +112,11 @@ async def get_order_rates(
     return rates
 
 
-def read_bound(logs: list[dict[str, Any]], rates: dict[bool, float]) -> str:
-    """The catch-up rate this chain could not exceed on this node even if the node did nothing
-    but the getOrder reads (one per OrderCreated): the node's share of the ceiling."""
+def read_bound(logs: list[dict[str, Any]], rates: dict[bool, float]) -> dict[bool, float]:
+    """The catch-up rate (events/s) this chain could not exceed on this node even if the node
+    did nothing but the getOrder reads (one per OrderCreated), keyed like `rates`."""
     created = sum(1 for log in logs if log["topics"][0] == TOPICS[EventKind.CREATED])
-    bounds = {reader: len(logs) * rate / max(1, created) for reader, rate in rates.items()}
-    return (
-        f"{rates[False]:,.0f}/s one eth_call each, {rates[True]:,.0f}/s through OrderReader; "
-        f"for this chain ({created} of {len(logs)} events need one) those reads alone bound "
-        f"catch-up at {bounds[False]:,.0f} and {bounds[True]:,.0f} events/s"
-    )
-
-
-class AnswerCache:
-    """A JSON-RPC endpoint answering from memory what the node answered before: a second
-    catch-up through it measures the processor and PostgreSQL without the node's cost."""
-
-    def __init__(self, upstream: str) -> None:
-        self.upstream = upstream
-        self.answers: dict[bytes, Any] = {}
-        self.port = free_port()
-        self._runner: Any = None
-
-    async def start(self) -> str:
-        from aiohttp import ClientSession, web
-
-        session = ClientSession()
-
-        async def handle(request: web.Request) -> web.Response:
-            body = orjson.loads(await request.read())
-            calls = body if isinstance(body, list) else [body]
-            keys = [orjson.dumps([c["method"], c["params"]]) for c in calls]
-            if any(key not in self.answers for key in keys):
-                async with session.post(self.upstream, json=calls) as response:
-                    fresh = orjson.loads(await response.read())
-                by_id = {item["id"]: item for item in fresh}
-                for key, call in zip(keys, calls, strict=True):
-                    self.answers[key] = by_id[call["id"]]
-            answers = [
-                dict(self.answers[key], id=c["id"]) for key, c in zip(keys, calls, strict=True)
-            ]
-            payload = answers if isinstance(body, list) else answers[0]
-            return web.Response(body=orjson.dumps(payload), content_type="application/json")
-
-        app = web.Application()
-        app.router.add_post("/", handle)
-        app.on_cleanup.append(lambda _: session.close())
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-        return f"http://127.0.0.1:{self.port}"
-
-    async def stop(self) -> None:
-        await self._runner.cleanup()
+    return {reader: len(logs) * rate / max(1, created) for reader, rate in rates.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,14 +145,23 @@ def cpu_line(runs: list[CatchUp]) -> str:
     )
 
 
+async def _empty_index(connection: asyncpg.Connection) -> None:
+    """Empty the indexer's tables (those that are tables: processed_events is a view since
+    migration 0010, a table before)."""
+    tables = await connection.fetch(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
+        "AND table_type = 'BASE TABLE' AND table_name = ANY($1::text[])",
+        ["orders", "order_events", "processed_events", "block_hashes", "system_state"],
+    )
+    await connection.execute(f"TRUNCATE {', '.join(row[0] for row in tables)}")
+
+
 async def catch_up(
     dsn: str, rpc: JsonRpc, deployment: Deployment, node_group: int | None, reader: bool = True
 ) -> CatchUp:
     connection = await asyncpg.connect(dsn)
     backend = connection.get_server_pid()
-    await connection.execute(
-        "TRUNCATE orders, order_events, processed_events, block_hashes, system_state"
-    )
+    await _empty_index(connection)
     try:
         # A small first range: the sizer then aims at ~2,000 logs per range, so fetching the
         # next ranges overlaps writing this one.
@@ -219,9 +186,27 @@ async def catch_up(
         await connection.close()
 
 
-async def run(args: argparse.Namespace, dsn: str, node_url: str, node_group: int) -> None:
+@dataclass(frozen=True, slots=True)
+class NodeResult:
+    node: str
+    events: int
+    raw_seconds: float
+    read_bound: float  # events/s the getOrder reads alone allow (through OrderReader)
+    node_alone: float  # events/s at which the node answers every request of the catch-up
+    processor: float  # events/s from answers replayed from memory
+    catch_up: float  # events/s from the node
+
+
+def _rates(events: int, seconds: list[float]) -> str:
+    return ", ".join(f"{events / s:,.0f}" for s in seconds)
+
+
+async def run(
+    args: argparse.Namespace, dsn: str, name: str, node_url: str, node_group: int
+) -> NodeResult:
     from web3 import Web3
 
+    print(f"--- {name}")
     deployment = deploy(Web3(Web3.HTTPProvider(node_url, request_kwargs={"timeout": 120})))
     async with JsonRpc(node_url, timeout=300) as rpc:
         began = time.perf_counter()
@@ -242,37 +227,79 @@ async def run(args: argparse.Namespace, dsn: str, node_url: str, node_group: int
         print(f"shape: {chain_shape(logs, head - deployment.block_number + 1)}")
         print(f"raw eth_getLogs: {len(logs)} logs in {raw_seconds * 1000:.0f} ms")
         rates = await get_order_rates(rpc, deployment.trading, logs)
-        print(f"getOrder at the event's block on this node: {read_bound(logs, rates)}")
-        ways = {
-            True: "OrderReader (the default: <= 10 orders per call, per block)",
-            False: "one eth_call per order (BLOCK_ORDER_READS=false)",
-        }
-        runs: dict[bool, list[CatchUp]] = {True: [], False: []}
-        for _ in range(args.repeat):  # alternated: a busy machine slows both alike
+        bounds = read_bound(logs, rates)
+        print(
+            f"getOrder at the event's block: {rates[False]:,.0f}/s one eth_call each, "
+            f"{rates[True]:,.0f}/s through OrderReader; with one per OrderCreated those reads "
+            f"alone bound catch-up at {bounds[False]:,.0f} and {bounds[True]:,.0f} events/s"
+        )
+    recording = RecordingRpc(node_url, timeout=300)
+    try:
+        await catch_up(dsn, recording, deployment, None)
+    finally:
+        await recording.close()
+    concurrency = Tuning(start_block=0).fetch_concurrency
+    alone: list[float] = []
+    replayed: list[CatchUp] = []
+    runs: dict[bool, list[CatchUp]] = {True: [], False: []}
+    ways = (True, False) if args.plain_reads else (True,)
+    replay = ReplayRpc("memory", answers=recording.answers, logs=logs)
+    async with JsonRpc(node_url, timeout=300) as rpc:
+        for _ in range(args.repeat):  # alternated: a busy machine slows each alike
+            alone.append(await node_alone(node_url, recording.requests, concurrency))
+            replayed.append(await catch_up(dsn, replay, deployment, None))
             for reader in ways:
                 runs[reader].append(await catch_up(dsn, rpc, deployment, node_group, reader))
-        for reader, how in ways.items():
-            events = runs[reader][0].events
-            seconds = statistics.median(run.seconds for run in runs[reader])
-            each = ", ".join(f"{events / run.seconds:,.0f}" for run in runs[reader])
-            print(
-                f"catch-up, getOrder by {how}: {events} events in {seconds:.2f} s = "
-                f"{events / seconds:,.0f} events/s, median of {args.repeat} (each: {each}); "
-                f"{seconds / raw_seconds:.1f}x the raw eth_getLogs time"
-            )
-            print(f"  {cpu_line(runs[reader])}")
-        cache = AnswerCache(node_url)
-        cached_url = await cache.start()
-        try:
-            async with JsonRpc(cached_url, timeout=300) as replay:
-                await catch_up(dsn, replay, deployment, None)  # fills the cache
-                replayed = await catch_up(dsn, replay, deployment, None)
-        finally:
-            await cache.stop()
+    events = runs[True][0].events
+    assert all(run.events == events for run in replayed), "the replay applied other events"
     print(
-        f"catch-up with the node's answers replayed from memory: {replayed.seconds:.2f} s = "
-        f"{replayed.events / replayed.seconds:,.0f} events/s (processor + PostgreSQL alone; "
-        f"PostgreSQL CPU {replayed.database_cpu:.2f} s)"
+        f"node, every request of the catch-up ({len(recording.requests)} requests, "
+        f"{concurrency} in flight): {_rates(events, alone)} events/s"
+    )
+    print(
+        f"processor alone, answers replayed from memory: "
+        f"{_rates(events, [r.seconds for r in replayed])} events/s; CPU (medians): "
+        f"processor {statistics.median(r.processor_cpu for r in replayed):.2f} s, "
+        f"PostgreSQL {statistics.median(r.database_cpu for r in replayed):.2f} s"
+    )
+    for reader in ways:
+        how = "OrderReader (the default)" if reader else "one eth_call per order"
+        seconds = [run.seconds for run in runs[reader]]
+        print(
+            f"catch-up, getOrder through {how}: {_rates(events, seconds)} events/s; "
+            f"{statistics.median(seconds) / raw_seconds:.1f}x the raw eth_getLogs time"
+        )
+        print(f"  {cpu_line(runs[reader])}")
+    return NodeResult(
+        name,
+        events,
+        raw_seconds,
+        bounds[True],
+        events / statistics.median(alone),
+        events / statistics.median(r.seconds for r in replayed),
+        events / statistics.median(r.seconds for r in runs[True]),
+    )
+
+
+def table(results: list[NodeResult], repeat: int) -> str:
+    header = (
+        "| node | events | raw eth_getLogs | node bound: getOrder reads alone | "
+        "node: every request | processor alone (replayed) | catch-up | "
+        "catch-up / min(node bound, processor) | catch-up / min(every request, processor) |"
+    )
+    rows = [header, "|" + "---|" * 9]
+    for r in results:
+        rows.append(
+            f"| {r.node} | {r.events} | {r.raw_seconds * 1000:.0f} ms | {r.read_bound:,.0f}/s | "
+            f"{r.node_alone:,.0f}/s | {r.processor:,.0f}/s | {r.catch_up:,.0f}/s | "
+            f"{r.catch_up / min(r.read_bound, r.processor):.2f} | "
+            f"{r.catch_up / min(r.node_alone, r.processor):.2f} |"
+        )
+    return (
+        f"events/s, medians of {repeat}. node bound: the getOrder reads alone (one per "
+        "OrderCreated, through OrderReader); every request: the node answering all the "
+        "catch-up asks (logs, headers, reads), nothing done with the answers; processor "
+        "alone: the same catch-up from the node's answers replayed from memory\n" + "\n".join(rows)
     )
 
 
@@ -304,16 +331,23 @@ def main() -> None:
         "modifications (default: 70%% of orders stay pending)",
     )
     parser.add_argument(
-        "--repeat", type=int, default=3, help="catch-ups timed each way (the median is shown)"
+        "--repeat", type=int, default=3, help="runs of each measure (the median is shown)"
+    )
+    parser.add_argument(
+        "--plain-reads",
+        action="store_true",
+        help="also catch up with one plain eth_call per order (BLOCK_ORDER_READS=false)",
     )
     parser.add_argument(
         "--node",
-        choices=("hardhat", "anvil"),
+        choices=("hardhat", "anvil", "both"),
         default="hardhat",
-        help="the local node (anvil: Foundry's, from npm, with a compiled EVM)",
+        help="the local node (anvil: Foundry's, from npm, with a compiled EVM; both: Hardhat "
+        "then anvil, each on a chain of its own mined the same way)",
     )
     args = parser.parse_args()
     database = PostgresServer(durable=True)  # fsync on, as in production
+    results: list[NodeResult] = []
     try:
         database.start()
         database.cluster.create_database("bench")
@@ -325,15 +359,16 @@ def main() -> None:
             await connection.close()
 
         asyncio.run(migrate())
-        if args.node == "anvil":
-            with anvil_node() as (url, group):
-                asyncio.run(run(args, dsn, url, group))
-        else:
+        if args.node in ("hardhat", "both"):
             with HardhatNode(database.root / "hardhat.log") as node:
                 assert node.pid is not None
-                asyncio.run(run(args, dsn, node.url, node.pid))
+                results.append(asyncio.run(run(args, dsn, "Hardhat", node.url, node.pid)))
+        if args.node in ("anvil", "both"):
+            with anvil_node() as (url, group):
+                results.append(asyncio.run(run(args, dsn, "anvil", url, group)))
     finally:
         database.remove()
+    print(table(results, args.repeat))
 
 
 if __name__ == "__main__":

@@ -42,7 +42,6 @@ DATA_TABLES = (
     "candle_gaps",
     "orders",
     "order_events",
-    "processed_events",
     "block_hashes",
     "token_decimals",
     "system_state",

@@ -68,7 +68,4 @@ async def dump(pool: asyncpg.Pool) -> dict[str, list[dict[str, Any]]]:
 
 
 async def clear(pool: asyncpg.Pool) -> None:
-    await pool.execute(
-        "TRUNCATE orders, order_events, processed_events, block_hashes, system_state "
-        "RESTART IDENTITY"
-    )
+    await pool.execute("TRUNCATE orders, order_events, block_hashes, system_state RESTART IDENTITY")

@@ -9,8 +9,17 @@ from typing import Any
 
 from test_decoding import CANCELLED, CREATED, EXECUTED, GET_ORDER_2, MODIFIED, USDC, WBTC
 
+from linkora_core.decimals import to_plain
 from order_system.events.decoding import EventKind, OrderEvent, decode_get_order, decode_log
-from order_system.events.transitions import event_row, rebuild, transition
+from order_system.events.transitions import (
+    UPDATED_COLUMNS,
+    OrderRow,
+    event_row,
+    plain,
+    rebuild,
+    scale,
+    transition,
+)
 
 DECIMALS = {WBTC: 8, USDC: 6, "0x" + "00" * 20: 18}
 SNAPSHOT = decode_get_order(GET_ORDER_2)._replace(target_price=59000 * 10**18, min_amount_out=0)
@@ -85,3 +94,23 @@ def test_huge_raw_amounts_scale_exactly() -> None:
     order = transition(None, event_row(_event(CREATED), None, 1, DECIMALS.__getitem__, big))
     digits = str(2**256 - 1)
     assert str(order.amount_in) == f"{digits[:-8]}.{digits[-8:]}"
+
+
+def test_later_events_change_a_stored_order_only_in_the_columns_the_writer_updates() -> None:
+    created = transition(
+        None, event_row(_event(CREATED), None, 100, DECIMALS.__getitem__, SNAPSHOT)
+    )
+    for log in (MODIFIED, EXECUTED, CANCELLED):
+        after = transition(
+            created, event_row(_event(log), created, 900, DECIMALS.__getitem__, None)
+        )
+        changed = {c for c in OrderRow._fields if getattr(after, c) != getattr(created, c)}
+        assert changed and changed <= set(UPDATED_COLUMNS), log["topics"][0]
+
+
+def test_plain_scaling_matches_decimal_scaling_for_every_digit_count() -> None:
+    for digits in range(1, 79):
+        for raw in (10 ** (digits - 1), 10**digits - 1, int("12" * 40) % 10**digits):
+            for decimals in (0, 1, 6, 8, 18, 77):
+                assert plain(raw, decimals) == to_plain(scale(raw, decimals)), (raw, decimals)
+    assert plain(0, 18) == "0" and plain(5 * 10**17, 18) == "0.5"

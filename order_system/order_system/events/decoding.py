@@ -155,25 +155,34 @@ def encode_get_order(order_id: int) -> str:
     return GET_ORDER_SELECTOR + format(order_id, "064x")
 
 
+_ORDER_WORDS = 12
+
+
 def decode_get_order(result: str) -> OrderSnapshot:
     """Decode `getOrder`'s answer: twelve static words, in the tuple's order."""
-    words = [_word(result, i) for i in range(12)]
-    order_type = int(words[7], 16)
+    if len(result) < 2 + 64 * _ORDER_WORDS:
+        _word(result, _ORDER_WORDS - 1)  # raises, naming the word that is missing
+    words = [int(result[i : i + 64], 16) for i in range(2, 2 + 64 * _ORDER_WORDS, 64)]
+    order_type = words[7]
     if order_type >= len(ORDER_TYPES):
         raise DecodeError(f"unknown order type {order_type}")
+    # An address is the low 20 bytes of its word: hex digits 24..64.
+    user, token_in, token_out = (
+        "0x" + result[2 + 64 * i + 24 : 2 + 64 * (i + 1)].lower() for i in (1, 2, 3)
+    )
     return OrderSnapshot(
-        id=int(words[0], 16),
-        user=_address(words[1]),
-        token_in=_address(words[2]),
-        token_out=_address(words[3]),
-        amount_in=int(words[4], 16),
-        target_price=int(words[5], 16),
-        min_amount_out=int(words[6], 16),
-        order_type=order_type,
-        is_long=int(words[8], 16) != 0,
-        executed=int(words[9], 16) != 0,
-        created_at=int(words[10], 16),
-        self_executable=int(words[11], 16) != 0,
+        words[0],
+        user,
+        token_in,
+        token_out,
+        words[4],
+        words[5],
+        words[6],
+        order_type,
+        words[8] != 0,
+        words[9] != 0,
+        words[10],
+        words[11] != 0,
     )
 
 

@@ -14,7 +14,7 @@ import asyncpg
 import orjson
 
 from order_system.events.chain import Header
-from order_system.events.transitions import EventRow, OrderRow, rebuild
+from order_system.events.transitions import UPDATED_COLUMNS, EventRow, OrderRow, rebuild
 from order_system.indexer_state import (
     ALERT_KEY,
     CHAIN_KEY,
@@ -66,6 +66,8 @@ class Batch:
     decimals: dict[str, int | None]
     end_hash: str
     new_order_ids: frozenset[int] = frozenset()  # not in the table yet: written with COPY
+    # `event_records(events)` when the caller made them already (empty: made here)
+    event_records: Sequence[tuple[Any, ...]] = ()
 
 
 async def _set_state(connection: asyncpg.Connection, key: str, value: Any) -> None:
@@ -159,35 +161,77 @@ async def _upsert_orders(connection: asyncpg.Connection, orders: Sequence[OrderR
         await connection.execute(_UPSERT_ORDERS, *(list(column) for column in columns))
 
 
+# The writer's transaction commits without waiting for the WAL flush: the checkpoint commits
+# with the data it covers, so a crash can only lose whole batches at the end, which the
+# processor applies again from the checkpoint that survived (the index is derived data).
+_LOCK_CHECKPOINT = (
+    "SELECT set_config('synchronous_commit', 'off', true), "
+    "(SELECT value FROM system_state WHERE key = $1 FOR UPDATE)"
+)
+# A batch's small writes in one statement: its decimals, the window's block hashes (callers
+# leave out those below it, since a statement's parts do not see each other's rows) and the
+# checkpoint.
+_WRITE_TAIL = """
+WITH decimals AS (
+    INSERT INTO token_decimals (token_address, decimals)
+    SELECT * FROM unnest($1::text[], $2::smallint[])
+    ON CONFLICT (token_address) DO NOTHING
+), hashes AS (
+    INSERT INTO block_hashes (block_number, block_hash, parent_hash)
+    SELECT * FROM unnest($3::bigint[], $4::text[], $5::text[])
+    ON CONFLICT (block_number) DO UPDATE
+    SET block_hash = EXCLUDED.block_hash, parent_hash = EXCLUDED.parent_hash
+), expired AS (
+    DELETE FROM block_hashes WHERE block_number < $6
+)
+INSERT INTO system_state (key, value, updated_at) VALUES ($7, $8::jsonb, now())
+ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()
+"""
+# Orders already stored change only in these columns (see transitions.UPDATED_COLUMNS): an
+# UPDATE of them sends and checks less than an upsert of whole rows.
+_UPDATE_ORDERS = (
+    "UPDATE orders o SET "
+    + ", ".join(f"{c} = u.{c}" for c in UPDATED_COLUMNS)
+    + " FROM unnest("
+    + ", ".join(
+        f"${i}::{_ORDER_TYPES.get(c, 'text')}[]" for i, c in enumerate(("id", *UPDATED_COLUMNS), 1)
+    )
+    + f") AS u(id, {', '.join(UPDATED_COLUMNS)}) WHERE o.id = u.id"
+)
+_UPDATED_FIELDS = [ORDER_COLUMNS.index(c) for c in ("id", *UPDATED_COLUMNS)]
+
+
 async def _check_checkpoint(connection: asyncpg.Connection, expected: int) -> None:
-    value = await get(connection, CHECKPOINT_KEY, lock=True)
+    row = await connection.fetchrow(_LOCK_CHECKPOINT, CHECKPOINT_KEY)
+    value = None if row is None or row[1] is None else orjson.loads(row[1])
     found = None if value is None else int(value["block"])
     if found is not None and found != expected:
         raise CheckpointMoved(f"checkpoint is at block {found}, this writer expected {expected}")
 
 
+async def _update_orders(connection: asyncpg.Connection, orders: Sequence[OrderRow]) -> None:
+    if not orders:
+        return
+    columns = [[order[field] for order in orders] for field in _UPDATED_FIELDS]
+    status = await connection.execute(_UPDATE_ORDERS, *columns)
+    if status != f"UPDATE {len(orders)}":
+        raise RuntimeError(f"{status} of {len(orders)} stored orders: some were not stored")
+
+
+def event_records(events: Sequence[EventRow]) -> list[tuple[Any, ...]]:
+    """The order_events rows to COPY, in EVENT_COLUMNS order."""
+    return [_event_record(event) for event in events]
+
+
 async def write_batch(connection: asyncpg.Connection, batch: Batch, keep_hashes: int) -> None:
-    """Apply one contiguous block range: orders, events, dedupe rows, hashes and checkpoint."""
+    """Apply one contiguous block range: orders, events, hashes and checkpoint."""
     async with connection.transaction():
         await _check_checkpoint(connection, batch.start - 1)
-        if batch.decimals:
-            await connection.executemany(
-                "INSERT INTO token_decimals (token_address, decimals) VALUES ($1, $2) "
-                "ON CONFLICT (token_address) DO NOTHING",
-                list(batch.decimals.items()),
-            )
-        if batch.events:
-            await connection.copy_records_to_table(
-                "processed_events",
-                columns=["block_hash", "log_index", "block_number", "tx_hash"],
-                records=[
-                    (e.block_hash, e.log_index, e.block_number, e.tx_hash) for e in batch.events
-                ],
-            )
+        if batch.events:  # UNIQUE (block_hash, log_index): a log is applied at most once
             await connection.copy_records_to_table(
                 "order_events",
                 columns=EVENT_COLUMNS,
-                records=[_event_record(e) for e in batch.events],
+                records=batch.event_records or event_records(batch.events),
             )
         new = [order for order in batch.orders if order.id in batch.new_order_ids]
         if new:
@@ -196,20 +240,22 @@ async def write_batch(connection: asyncpg.Connection, batch: Batch, keep_hashes:
                 columns=ORDER_COLUMNS,
                 records=new,  # an OrderRow is a tuple in column order
             )
-        await _upsert_orders(
+        await _update_orders(
             connection, [order for order in batch.orders if order.id not in batch.new_order_ids]
         )
-        if batch.headers:
-            await connection.executemany(
-                "INSERT INTO block_hashes (block_number, block_hash, parent_hash) "
-                "VALUES ($1, $2, $3) ON CONFLICT (block_number) DO UPDATE "
-                "SET block_hash = EXCLUDED.block_hash, parent_hash = EXCLUDED.parent_hash",
-                [(h.number, h.hash, h.parent_hash) for h in batch.headers],
-            )
+        oldest = batch.end - keep_hashes
+        headers = [h for h in batch.headers if h.number >= oldest]
         await connection.execute(
-            "DELETE FROM block_hashes WHERE block_number < $1", batch.end - keep_hashes
+            _WRITE_TAIL,
+            list(batch.decimals),
+            list(batch.decimals.values()),
+            [h.number for h in headers],
+            [h.hash for h in headers],
+            [h.parent_hash for h in headers],
+            oldest,
+            CHECKPOINT_KEY,
+            orjson.dumps(Checkpoint(batch.end, batch.end_hash).value()).decode(),
         )
-        await _set_state(connection, CHECKPOINT_KEY, Checkpoint(batch.end, batch.end_hash).value())
 
 
 def _event_row(row: asyncpg.Record) -> EventRow:
@@ -233,7 +279,6 @@ async def rollback(connection: asyncpg.Connection, ancestor: int, ancestor_hash:
             )
         ]
         await connection.execute("DELETE FROM order_events WHERE block_number > $1", ancestor)
-        await connection.execute("DELETE FROM processed_events WHERE block_number > $1", ancestor)
         await connection.execute("DELETE FROM block_hashes WHERE block_number > $1", ancestor)
         remaining = await connection.fetch(
             f"SELECT {', '.join(EVENT_COLUMNS)} FROM order_events "
