@@ -401,3 +401,15 @@ async def test_at_a_million_orders_every_filter_and_sort_is_served_by_an_index(
     scans = {case: plan for case, plan in plans.items() if "Seq Scan on orders" in plan}
     assert not scans, scans
     assert all("Index" in plan for plan in plans.values())
+
+
+def test_a_list_without_the_new_parameters_runs_the_sql_it_always_ran() -> None:
+    found = listing.read(QueryParams({"sort": "newest"}), "PENDING", ALICE)
+    assert found.legacy
+    sql, args = queries.select(found.filter, found.sort, queries.Page(100, 0, before_id=10))
+    assert sql == (
+        f"SELECT {queries.ORDER_FIELDS} FROM {queries.ORDERS} "
+        "WHERE user_address = $1 AND status = $2 AND id < $3 "
+        "ORDER BY id DESC LIMIT $4 OFFSET $5"
+    )
+    assert args == [ALICE, "PENDING", 10, 101, 0]

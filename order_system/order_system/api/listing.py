@@ -99,8 +99,11 @@ def _decode(raw: str) -> list[object] | None:
     return payload if isinstance(payload, list) and len(payload) == 3 else None
 
 
-def _is_integer(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def _whole(value: object, low: int, high: int) -> int | None:
+    """`value` when it is a JSON integer in low..high (not a boolean), else None."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        return None
+    return value
 
 
 def page(listing: ListQuery, query: QueryParams) -> Page:
@@ -125,17 +128,18 @@ def page(listing: ListQuery, query: QueryParams) -> Page:
     fingerprint, key, after_id = payload
     if fingerprint != listing.fingerprint():
         raise BadRequest(WRONG_CURSOR)
-    if not isinstance(after_id, int) or not _is_integer(after_id):
-        raise BadRequest(INVALID_CURSOR)
-    if not 0 <= after_id <= params.MAX_ID:
+    last_id = _whole(after_id, 0, params.MAX_ID)
+    if last_id is None:
         raise BadRequest(INVALID_CURSOR)
     if listing.sort.column == "id":
         if key is not None:
             raise BadRequest(INVALID_CURSOR)
-        return Page(limit, 0, after=(None, after_id))
-    if not isinstance(key, int) or not _is_integer(key):
+        return Page(limit, 0, after=(None, last_id))
+    microseconds = _whole(key, -(2**62), 2**62)
+    if microseconds is None:
         raise BadRequest(INVALID_CURSOR)
     try:
-        return Page(limit, 0, after=(_EPOCH + timedelta(microseconds=key), after_id))
-    except OverflowError:
+        after = _EPOCH + timedelta(microseconds=microseconds)
+    except OverflowError:  # past year 9999
         raise BadRequest(INVALID_CURSOR) from None
+    return Page(limit, 0, after=(after, last_id))
