@@ -195,3 +195,12 @@ async def test_a_deep_rollback_waits_for_a_second_provider_to_confirm_it(
         assert (indexer.reorgs, indexer.reorged_blocks) == (1, depth)
         assert providers.current is providers.providers[0]
     await _equals_fresh_index(clean_db, rpc, flow)
+
+
+def test_a_deferral_counts_until_a_pass_gets_through() -> None:
+    guard = ReorgGuard()
+    assert guard.deferring(last_step=0.0) is None
+    guard.defer("the node lags")
+    assert guard.deferring(last_step=guard.deferred_at - 1) == "the node lags"
+    assert guard.deferring(last_step=guard.deferred_at + 1) is None
+    assert guard.deferred == 1

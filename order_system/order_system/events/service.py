@@ -68,6 +68,8 @@ async def _watchdog(state: IndexerState, rpc: JsonRpc | Providers, limit: float)
         processor = state.processor
         if processor is None or state.halted is not None:
             continue
+        if processor.chain.guard.deferring(processor.last_step) is not None:
+            continue  # waiting on purpose for the node (health says why), not stuck
         now = time.monotonic()
         silent = now - max(processor.last_step, processor.last_progress, reconnected) > limit
         behind = processor.head - processor.tuning.confirmations > processor.processed
