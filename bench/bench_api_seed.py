@@ -30,12 +30,11 @@ from decimal import Decimal
 import asyncpg
 from support import keep_alive_get, server_env, start_server
 
-from api_server import candle_store
-from api_server.candle_reader import ROLLED
 from api_server.rollups import RollupMaintainer
 from devstack.ports import free_port
-from linkora_core import db
+from linkora_core import db, rollup_sql
 from linkora_core.migrations import apply_migrations
+from linkora_core.rollup_passes import ROLLED
 from linkora_core.timeframes import Timeframe
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -140,11 +139,11 @@ async def build(connection: asyncpg.Connection) -> tuple[int, float]:
 async def rolled_up(connection: asyncpg.Connection, symbols: tuple[str, ...]) -> bool:
     """Every closed bucket of every symbol and timeframe is stored."""
     for symbol in symbols:
-        horizon = await candle_store.closed_horizon(connection, symbol)
-        first = await candle_store.first_minute(connection, symbol)
+        horizon = await rollup_sql.closed_horizon(connection, symbol)
+        first = await rollup_sql.first_minute(connection, symbol)
         if horizon is None or first is None:
             continue
-        frontiers = await candle_store.rolled_until(connection, symbol, ROLLED)
+        frontiers = await rollup_sql.rolled_until(connection, symbol, ROLLED)
         for timeframe, frontier in frontiers.items():
             stored = timeframe.bucket_start(first) if frontier is None else frontier
             if stored < timeframe.bucket_start(horizon):

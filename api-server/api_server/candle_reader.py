@@ -8,46 +8,17 @@ dozen rows per level (1M = closed days + closed hours of today + ...)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from types import MappingProxyType
-from typing import Final
 
 from api_server import candle_store
+from linkora_core import rollup_sql
 from linkora_core.candles import Candle
 from linkora_core.db import Executor
 from linkora_core.epoch import DAY_MS
+from linkora_core.rollup_passes import SOURCE, chain
+from linkora_core.rollup_sql import Segment
 from linkora_core.timeframes import Timeframe
-
-TF = Timeframe
-# The smaller timeframe each one is aggregated from; every bucket is a whole number of them.
-SOURCE: Final[Mapping[Timeframe, Timeframe]] = MappingProxyType(
-    {
-        TF.MINUTE_3: TF.MINUTE_1,
-        TF.MINUTE_5: TF.MINUTE_1,
-        TF.MINUTE_15: TF.MINUTE_5,
-        TF.MINUTE_30: TF.MINUTE_15,
-        TF.MINUTE_45: TF.MINUTE_15,
-        TF.HOUR_1: TF.MINUTE_15,
-        TF.HOUR_2: TF.HOUR_1,
-        TF.HOUR_3: TF.HOUR_1,
-        TF.HOUR_4: TF.HOUR_1,
-        TF.DAY_1: TF.HOUR_1,
-        TF.WEEK_1: TF.DAY_1,
-        TF.MONTH_1: TF.DAY_1,
-    }
-)
-# Timeframes in an order where each comes after its source.
-ROLLED: Final = tuple(SOURCE)
-
-
-def chain(timeframe: Timeframe) -> list[Timeframe]:
-    """The timeframe and every source below it, down to (excluding) 1m."""
-    out: list[Timeframe] = []
-    while timeframe is not Timeframe.MINUTE_1:
-        out.append(timeframe)
-        timeframe = SOURCE[timeframe]
-    return out
 
 
 class Reader:
@@ -78,7 +49,7 @@ class Reader:
         frontiers: FrontierCache | None = None,
     ) -> Reader:
         if frontiers is None:
-            known = await candle_store.rolled_until(db, symbol, chain(timeframe))
+            known = await rollup_sql.rolled_until(db, symbol, chain(timeframe))
         else:
             known = await frontiers.get(db, symbol, timeframe)
         return cls(db, symbol, known, render=render)
@@ -87,13 +58,11 @@ class Reader:
         """Start of the first bucket with no stored rollup (None: nothing stored)."""
         return self._frontiers.get(timeframe)
 
-    def _segments(
-        self, timeframe: Timeframe, lo: int | None, hi: int | None
-    ) -> list[candle_store.Segment]:
+    def _segments(self, timeframe: Timeframe, lo: int | None, hi: int | None) -> list[Segment]:
         """Disjoint stored runs covering [lo, hi) that `timeframe` buckets are built from: the
         rollups of each smaller timeframe of its source chain as far as they are stored (the
         coarsest first), minutes for the rest."""
-        segments: list[candle_store.Segment] = []
+        segments: list[Segment] = []
         source = SOURCE[timeframe]
         while source is not Timeframe.MINUTE_1:
             frontier = self.frontier(source)
@@ -172,7 +141,7 @@ class Reader:
             return []
         floor = frontier
         if floor is None:
-            first = await candle_store.first_minute(self._db, self.symbol)
+            first = await rollup_sql.first_minute(self._db, self.symbol)
             floor = timeframe.bucket_start(newest[0].open_time_ms if first is None else first)
         lo = max(floor, timeframe.bucket_start(newest[0].open_time_ms - span))
         while True:
@@ -320,7 +289,7 @@ class FrontierCache:
         hit = self._known.get((symbol, timeframe))
         if hit is not None and hit[0] > now:
             return hit[1]
-        frontiers = await candle_store.rolled_until(db, symbol, chain(timeframe))
+        frontiers = await rollup_sql.rolled_until(db, symbol, chain(timeframe))
         if self._ttl > 0:
             if len(self._known) > 10_000:
                 self._known.clear()

@@ -1,6 +1,8 @@
 """Keeps `candle_rollups` current: the closed buckets of every larger timeframe, aggregated
-by PostgreSQL from the timeframe's source (candle_reader.SOURCE) with the Binance rule of
-`linkora_core.candles.aggregate` written in SQL, set-wise, a bounded span per statement.
+by PostgreSQL from the timeframe's source (`linkora_core.rollup_passes`) with the Binance
+rule of `linkora_core.candles.aggregate` written in SQL, set-wise, a bounded span per statement.
+The collector's backfill stores the rollups of what it writes itself, in the same transaction
+(and logs nothing for it); the maintainer stores the rest.
 
 Runs inside every api-server process; a PostgreSQL advisory lock lets one replica work while
 the others wait, and a replica that dies releases the lock with its connection. Work comes from
@@ -28,19 +30,16 @@ from typing import Final
 import asyncpg
 
 from api_server import candle_store
-from api_server.candle_reader import ROLLED, SOURCE
-from linkora_core import db
+from linkora_core import db, rollup_sql
 from linkora_core.backoff import pause
 from linkora_core.db import Executor
 from linkora_core.epoch import DAY_MS, MINUTE_MS, to_datetime, to_ms
+from linkora_core.rollup_passes import ROLLED, Range, hold_symbol, lock_symbol, merge, roll_symbol
 from linkora_core.timeframes import Timeframe
 
 log = logging.getLogger(__name__)
 
 LOCK_KEY = 0x4C6B5F726F6C6C  # "Lk_roll"
-# One statement aggregates at most about this many source rows (50-150 ms of PostgreSQL time
-# on 2 cores), so the catch-up of a long history is many short statements.
-_STATEMENT_ROWS = 20_000
 # A catch-up stores every timeframe but 3m first (each from its source: 5m from the minutes,
 # 15m from 5m, ... 1M from 1D), then 3m from the minutes again: the larger timeframes, whose
 # pages would otherwise be aggregated from long spans of minutes, are there soonest, while a
@@ -54,8 +53,6 @@ BUILD_ORDER: Final = (
 # off in bounded transactions.
 _CONSUME_SPAN_MS = 7 * DAY_MS
 _CONSUME_RANGES = 256
-
-Range = tuple[int, int]  # [lo, hi) in epoch ms
 
 # Rollups are derived from the minutes: a commit lost in a crash (the last few ms of them)
 # only leaves its buckets, or its change-log rows, to be done again, so the maintainer's
@@ -76,17 +73,6 @@ FROM unnest($2::timestamptz[], $3::timestamptz[]) AS r(lo, hi)
 """
 
 
-def _merge(ranges: Sequence[Range]) -> list[Range]:
-    """Overlapping or adjacent ranges as one."""
-    out: list[Range] = []
-    for lo, hi in sorted(ranges):
-        if out and lo <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], hi))
-        else:
-            out.append((lo, hi))
-    return out
-
-
 def _split(ranges: Sequence[Range], span: int, count: int) -> tuple[list[Range], list[Range]]:
     """Merged ranges -> (the oldest ones covering at most `span` ms in at most `count`
     ranges, the rest). `span` is a whole number of minutes, so cuts fall on minutes."""
@@ -102,73 +88,17 @@ def _split(ranges: Sequence[Range], span: int, count: int) -> tuple[list[Range],
     return now, []
 
 
-def _chunks(timeframe: Timeframe, lo: int, hi: int) -> list[Range]:
-    """[lo, hi) cut on `timeframe` buckets into spans of about _STATEMENT_ROWS source rows."""
-    width = SOURCE[timeframe].width_ms
-    assert width is not None  # no timeframe is built from months
-    span = _STATEMENT_ROWS * width
-    out = []
-    while lo < hi:
-        cut = timeframe.bucket_start(lo + span)
-        cut = min(hi, cut if cut > lo else timeframe.next_start(lo))
-        out.append((lo, cut))
-        lo = cut
-    return out
-
-
-async def roll_symbol(
-    db: Executor,
-    symbol: str,
-    dirty: Sequence[Range] = (),
-    timeframes: Sequence[Timeframe] = ROLLED,
-    *,
-    advance: bool = True,
-) -> int:
-    """Store every closed bucket of `symbol` not stored yet, and re-store the closed buckets
-    holding any minute of the `dirty` ranges, for each of `timeframes` (in an order where
-    each comes after its source, whose stored buckets it is aggregated from). Returns how many
-    rollup rows were written.
-
-    `advance=False` re-stores the dirty buckets before each frontier only: what lies past it
-    is left to a pass that advances (which the caller must then run)."""
-    horizon = await candle_store.closed_horizon(db, symbol)
-    if horizon is None:
-        return 0
-    first = await candle_store.first_minute(db, symbol)
-    frontiers = await candle_store.rolled_until(db, symbol, timeframes)
-    written = 0
-    for timeframe in timeframes:
-        end = timeframe.bucket_start(horizon)
-        frontier = frontiers[timeframe]
-        start = frontier if frontier is not None else timeframe.bucket_start(first or horizon)
-        ranges = [(start, end)] if start < end and advance else []
-        until = end if advance else min(end, start)
-        for lo, hi in dirty:
-            lo = timeframe.bucket_start(lo)
-            hi = min(until, timeframe.next_start(hi - 1))
-            if lo < hi:
-                ranges.append((lo, hi))
-        for lo, hi in _merge(ranges):
-            for chunk_lo, chunk_hi in _chunks(timeframe, lo, hi):
-                # Past the frontier nothing is stored yet: a plain insert, nothing to drop.
-                replace = frontier is not None and chunk_lo < frontier
-                written += await candle_store.roll_up(
-                    db, symbol, timeframe, SOURCE[timeframe], chunk_lo, chunk_hi, replace=replace
-                )
-                await asyncio.sleep(0)  # let requests in between statements
-    return written
-
-
 async def consume_changes(connection: asyncpg.Connection, symbol: str) -> tuple[int, bool]:
     """One transaction: take the symbol's change log, re-store the stored buckets it touches
     (a bounded part of them; the rest goes back into the log) and commit. Returns the rollup
     rows written and whether log rows were left for another pass. The caller then runs an
     advancing `roll_symbol` for the symbol, for the touched minutes past the frontiers."""
     async with connection.transaction():
+        await lock_symbol(connection, symbol)
         rows = await connection.fetch(_TAKE_CHANGES, symbol)
         if not rows:
             return 0, False
-        changed = _merge([(to_ms(a), to_ms(b) + MINUTE_MS) for a, b in rows])
+        changed = merge([(to_ms(a), to_ms(b) + MINUTE_MS) for a, b in rows])
         now, later = _split(changed, _CONSUME_SPAN_MS, _CONSUME_RANGES)
         if later:
             await connection.execute(
@@ -177,7 +107,7 @@ async def consume_changes(connection: asyncpg.Connection, symbol: str) -> tuple[
                 [to_datetime(lo) for lo, _ in later],
                 [to_datetime(hi) for _, hi in later],
             )
-        horizon = await candle_store.closed_horizon(connection, symbol)
+        horizon = await rollup_sql.closed_horizon(connection, symbol)
         # Minutes at or after the horizon (the open minute, mostly) are in no stored bucket:
         # the buckets holding them are aggregated afresh when they close. Minutes past a
         # timeframe's frontier are in no stored bucket of it either: the caller's next
@@ -217,14 +147,15 @@ class RollupMaintainer:
                 backlog = backlog or more
         moved: dict[str, int | None] = {}
         for symbol in every:
-            horizon = await candle_store.closed_horizon(db, symbol)
+            horizon = await rollup_sql.closed_horizon(db, symbol)
             if symbol in logged or horizon != self._horizons.get(symbol, -1):
                 moved[symbol] = horizon
         # Group by group over every symbol: after a backfill, the larger timeframes of all
         # symbols are stored before any 3m.
         for timeframes in BUILD_ORDER:
             for symbol in moved:
-                written += await roll_symbol(db, symbol, timeframes=timeframes)
+                async with hold_symbol(db, symbol):
+                    written += await roll_symbol(db, symbol, timeframes=timeframes)
         self._horizons.update(moved)
         self._backlog = backlog
         self.cycles += 1

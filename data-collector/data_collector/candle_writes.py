@@ -1,9 +1,11 @@
 """The `candles` table: bulk COPY + upsert of raw kline pages, typed upserts of live candles.
 
 Upserts change a row only when a value differs (so a second identical run writes nothing)
-and never turn a closed minute back into an open one. Every write that may have changed rows
-also records, in the same transaction, the range of minutes it touched in `candle_changes`
-(one row per symbol per write): the api-server's rollup maintainer re-aggregates from there.
+and never turn a closed minute back into an open one. A bulk write (backfill, audit, gap fill)
+stores, in the same transaction, the rollups of the closed buckets it completed or changed, so
+a history is charted in every timeframe as soon as it is written; a live write (or a bulk one
+asked not to) records instead the range of minutes it touched in `candle_changes` (one row per
+symbol per write), from which the api-server's rollup maintainer re-aggregates.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import asyncpg
 from linkora_core.candle_columns import VALUE_COLUMNS, VALUES, assignments, qualified, values
 from linkora_core.candles import LiveCandle
 from linkora_core.db import Executor
-from linkora_core.epoch import to_ms
+from linkora_core.epoch import MINUTE_MS, to_ms
+from linkora_core.rollup_passes import lock_symbol, roll_symbol
 
 _STAGING = "candles_staging"
 _CREATE_STAGING = f"""
@@ -93,8 +96,12 @@ def staged_rows(symbol: str, page: Sequence[Sequence[Any]], now_ms: int) -> list
     return [(symbol, *row[:11], row[6] < now_ms) for row in page]
 
 
-async def copy_upsert(connection: asyncpg.Connection, rows: Sequence[StagedRow]) -> int:
+async def copy_upsert(
+    connection: asyncpg.Connection, rows: Sequence[StagedRow], *, rollups: bool = True
+) -> int:
     """COPY rows into the session's staging table and upsert them; the rows changed.
+    `rollups`: store the rollups they complete or change in the same transaction (else log
+    the change for the api-server's maintainer).
 
     Runs in its own transaction (which also empties the staging table on commit). Rows all
     newer than anything stored (the usual backfill page) take a plain INSERT, which costs
@@ -125,9 +132,20 @@ async def copy_upsert(connection: asyncpg.Connection, rows: Sequence[StagedRow])
         if status is None:
             status = await connection.execute(_UPSERT_STAGED)
         changed = int(status.rsplit(" ", 1)[-1])
-        if changed:
+        if changed and rollups:
+            await _roll_up(connection, spans)
+        elif changed:
             await _log_changes(connection, spans)
     return changed
+
+
+async def _roll_up(connection: asyncpg.Connection, spans: Spans) -> None:
+    """Store the rollups of the written ranges (each symbol under its rollup lock, taken in
+    name order so two writers never wait on each other); call inside the writing transaction."""
+    for symbol in sorted(spans):
+        first, last = spans[symbol]
+        await lock_symbol(connection, symbol)
+        await roll_symbol(connection, symbol, [(first, last + MINUTE_MS)])
 
 
 async def upsert_live(executor: Executor, candles: Iterable[LiveCandle]) -> None:

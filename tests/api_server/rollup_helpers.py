@@ -14,6 +14,7 @@ from api_helpers import minute, reference_candles, reference_start
 
 from api_server import candle_store
 from data_collector import candle_writes as collector_store
+from linkora_core import rollup_sql
 from linkora_core.candle_columns import VALUES
 from linkora_core.candles import Candle, LiveCandle
 from linkora_core.decimals import to_plain
@@ -55,8 +56,11 @@ async def write_live(
     )
 
 
-async def write_bulk(pool: asyncpg.Pool, symbol: str, minutes: Sequence[Candle]) -> None:
-    """The collector's backfill/audit writer (COPY + upsert), every minute closed."""
+async def write_bulk(
+    pool: asyncpg.Pool, symbol: str, minutes: Sequence[Candle], *, rollups: bool = False
+) -> None:
+    """The collector's backfill/audit writer (COPY + upsert), every minute closed; by default
+    logging the change for the maintainer, as collectors before the inline rollups did."""
     page = [
         [
             m.open_time_ms,
@@ -75,14 +79,14 @@ async def write_bulk(pool: asyncpg.Pool, symbol: str, minutes: Sequence[Candle])
     ]
     async with pool.acquire() as connection:
         await collector_store.copy_upsert(
-            connection, collector_store.staged_rows(symbol, page, _FAR_FUTURE)
+            connection, collector_store.staged_rows(symbol, page, _FAR_FUTURE), rollups=rollups
         )
 
 
 async def stored_minutes(pool: asyncpg.Pool, symbol: str) -> tuple[list[Candle], int]:
     """Every stored minute, and the closed horizon (end of the newest closed minute)."""
     minutes = await candle_store.read_range(pool, symbol, Timeframe.MINUTE_1, None, None)
-    horizon = await candle_store.closed_horizon(pool, symbol)
+    horizon = await rollup_sql.closed_horizon(pool, symbol)
     assert horizon is not None, f"no closed minute of {symbol}"
     return minutes, horizon
 

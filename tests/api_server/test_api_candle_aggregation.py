@@ -18,8 +18,8 @@ from api_helpers import (
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api_server.rollups import roll_symbol
 from linkora_core.candles import Candle
+from linkora_core.rollup_passes import roll_symbol
 from linkora_core.timeframes import MINUTE_MS, Timeframe
 
 SYMBOL = "PROPUSDT"

@@ -11,7 +11,7 @@ import httpx
 from api_helpers import minute, store_minutes
 from starlette.applications import Starlette
 
-from api_server.rollups import roll_symbol
+from linkora_core.rollup_passes import roll_symbol
 from linkora_core.timeframes import MINUTE_MS
 from tests.http_checks import running
 

@@ -11,9 +11,9 @@ import pytest
 from api_helpers import store_minutes
 
 from api_server import candle_store
-from api_server.rollups import roll_symbol
 from api_server.wire import rest_candle
 from linkora_core.candles import Candle
+from linkora_core.rollup_passes import roll_symbol
 from linkora_core.timeframes import MINUTE_MS, Timeframe
 
 BASE = int(datetime(2024, 1, 31, 22, tzinfo=UTC).timestamp()) * 1000

@@ -13,7 +13,6 @@ import pytest
 from api_helpers import as_decimals, reference_candles, store_minutes
 from redis.asyncio import Redis
 
-from api_server.rollups import roll_symbol
 from data_collector.collector import Collector
 from data_collector.publisher import Publisher
 from data_collector.rest import BinanceRest
@@ -22,6 +21,7 @@ from data_collector.weights import WeightBudget
 from exchange_sim.config import SimConfig
 from exchange_sim.server import SimServer
 from linkora_core.candles import Candle
+from linkora_core.rollup_passes import roll_symbol
 from tests.golden import ETH_DIR, ETH_MINUTES, eth_minutes, ms, read_rows
 
 # Buckets holding one of the 8 minutes the source file lacks (see the data README): only

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from rollup_helpers import series
 
 from api_server import candle_store
-from api_server.candle_reader import ROLLED, Reader
-from api_server.rollups import roll_symbol
+from api_server.candle_reader import Reader
 from linkora_core.candles import Candle, aggregate
+from linkora_core.rollup_passes import ROLLED, roll_symbol
 from linkora_core.timeframes import MINUTE_MS, Timeframe
 
 SYMBOL = "BEHINDUSDT"

@@ -31,10 +31,12 @@ from rollup_helpers import (
 )
 from starlette.applications import Starlette
 
-from api_server import candle_store, rollups
-from api_server.rollups import RollupMaintainer, consume_changes, roll_symbol
+from api_server import rollups
+from api_server.rollups import RollupMaintainer, consume_changes
+from linkora_core import rollup_sql
 from linkora_core.candles import Candle
 from linkora_core.migrations import discover
+from linkora_core.rollup_passes import merge, roll_symbol
 from linkora_core.timeframes import MINUTE_MS
 
 SYMBOL = "LATEUSDT"
@@ -204,7 +206,7 @@ async def test_the_migration_has_rollups_stored_before_the_log_checked_once(
 
 
 def test_ranges_are_merged_and_split_on_minutes() -> None:
-    assert rollups._merge([(5, 9), (0, 3), (3, 4), (8, 12), (20, 21)]) == [
+    assert merge([(5, 9), (0, 3), (3, 4), (8, 12), (20, 21)]) == [
         (0, 4),
         (5, 12),
         (20, 21),
@@ -223,9 +225,10 @@ def test_ranges_are_merged_and_split_on_minutes() -> None:
 # transaction announces its backend and then hangs until the process is killed.
 _CHILD = """
 import asyncio, sys
-from api_server import candle_store, rollups
+from api_server import rollups
+from linkora_core import rollup_sql
 
-real = candle_store.roll_up
+real = rollup_sql.roll_up
 calls = 0
 
 async def upsert_then_hang(db, *args, **kwargs):
@@ -238,7 +241,7 @@ async def upsert_then_hang(db, *args, **kwargs):
             await asyncio.Event().wait()
     return written
 
-candle_store.roll_up = upsert_then_hang
+rollup_sql.roll_up = upsert_then_hang
 asyncio.run(rollups.RollupMaintainer(sys.argv[1], interval=0.05).run(asyncio.Event()))
 """
 
@@ -288,7 +291,7 @@ async def test_a_maintainer_stopped_mid_consume_loses_nothing(
             await child.wait()
         await backend_gone(db, pid)
     else:
-        real = candle_store.roll_up
+        real = rollup_sql.roll_up
         reached = asyncio.Event()
         calls = 0
 
@@ -302,7 +305,7 @@ async def test_a_maintainer_stopped_mid_consume_loses_nothing(
                     await asyncio.Event().wait()
             return written
 
-        monkeypatch.setattr(candle_store, "roll_up", upsert_then_hang)
+        monkeypatch.setattr(rollup_sql, "roll_up", upsert_then_hang)
         stop = asyncio.Event()
         task = asyncio.create_task(RollupMaintainer(pg_dsn, interval=0.05).run(stop))
         try:
@@ -329,7 +332,7 @@ async def test_a_backfills_log_is_consumed_without_aggregating_its_minutes_twice
     await write_bulk(db, SYMBOL, history[: 2 * 1440])
     await write_bulk(db, SYMBOL, history[2 * 1440 :])
     assert len(await change_log(db)) == 2
-    real = candle_store.roll_up
+    real = rollup_sql.roll_up
     replaced: list[Any] = []
 
     async def counting(conn: Any, *args: Any, replace: bool) -> int:
@@ -337,7 +340,7 @@ async def test_a_backfills_log_is_consumed_without_aggregating_its_minutes_twice
             replaced.append(args)
         return await real(conn, *args, replace=replace)
 
-    monkeypatch.setattr(candle_store, "roll_up", counting)
+    monkeypatch.setattr(rollup_sql, "roll_up", counting)
     await settle(db)
     assert replaced == []
     await assert_rollups_equal_minutes(db, SYMBOL)

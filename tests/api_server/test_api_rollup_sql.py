@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from api_server import candle_store
-from api_server.candle_reader import ROLLED, SOURCE
-from api_server.rollups import roll_symbol
+from linkora_core import rollup_sql
 from linkora_core.candles import Candle, aggregate
 from linkora_core.epoch import to_datetime, to_ms
+from linkora_core.rollup_passes import ROLLED, SOURCE, roll_symbol
 from linkora_core.timeframes import MINUTE_MS, Timeframe
 
 SYMBOL = "SQLUSDT"
@@ -48,7 +48,7 @@ async def test_rollups_built_from_their_sources_equal_the_reference_of_the_minut
     open_from = series[-open_minutes].open_time_ms if open_minutes else None
     await store_minutes(clean_db, SYMBOL, series, open_from=open_from)
     await roll_symbol(clean_db, SYMBOL)
-    horizon = await candle_store.closed_horizon(clean_db, SYMBOL)
+    horizon = await rollup_sql.closed_horizon(clean_db, SYMBOL)
     for timeframe in ROLLED:
         closed = [
             c
@@ -76,7 +76,7 @@ async def test_a_reaggregated_range_is_replaced_and_buckets_whose_minutes_went_a
     corrected = [minute(m.open_time_ms, "10", "15", "8", "11", volume="2") for m in minutes[:60]]
     await store_minutes(clean_db, SYMBOL, corrected)
     for timeframe in ROLLED:  # each after its source, as the maintainer does
-        await candle_store.roll_up(
+        await rollup_sql.roll_up(
             clean_db,
             SYMBOL,
             timeframe,
@@ -101,7 +101,7 @@ async def test_bucket_starts_in_sql_are_those_of_bucket_start_in_any_session_tim
     pg_dsn: str, minutes: list[int]
 ) -> None:
     times = [m * MINUTE_MS for m in minutes]
-    columns = ", ".join(candle_store.bucket_sql(tf, "at") for tf in ROLLED)
+    columns = ", ".join(rollup_sql.bucket_sql(tf, "at") for tf in ROLLED)
     connection = await asyncpg.connect(pg_dsn)
     try:
         await connection.execute("SET TIME ZONE 'Pacific/Chatham'")  # +12:45 / +13:45

@@ -26,9 +26,9 @@ from redis.asyncio import Redis
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from api_server.rollups import roll_symbol
 from api_server.ws_hub import ALL, Topic
 from api_server.ws_protocol import UVICORN_OPTIONS
+from linkora_core.rollup_passes import roll_symbol
 from linkora_core.timeframes import MINUTE_MS
 
 BASE = int(datetime(2024, 5, 1, tzinfo=UTC).timestamp()) * 1000

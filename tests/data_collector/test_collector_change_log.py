@@ -1,5 +1,7 @@
-"""Every write of minutes records the range it touched in `candle_changes`, in the same
-transaction: one row per symbol per write, none for a write that changed nothing or failed."""
+"""A live write of minutes, and a bulk write asked not to store rollups, records the range it
+touched in `candle_changes`, in the same transaction: one row per symbol per write, none for a
+write that changed nothing or failed. (Bulk writes that store their rollups:
+test_collector_rollups.py.)"""
 
 from __future__ import annotations
 
@@ -9,10 +11,9 @@ from typing import Any
 
 import asyncpg
 import pytest
-from collector_helpers import MINUTE_MS, HarnessFactory, SimFactory
+from collector_helpers import MINUTE_MS
 
 from data_collector import candle_writes
-from data_collector.audit import audit_symbol
 from linkora_core.candles import Candle, LiveCandle
 
 BASE = 1_709_251_200_000  # 2024-03-01T00:00Z
@@ -67,20 +68,20 @@ async def test_a_batch_logs_one_range_per_symbol_and_an_unchanged_batch_nothing(
         "BBBUSDT", [kline(BASE + i * MINUTE_MS) for i in range(20, 30)], FAR_FUTURE
     )
     async with db.acquire() as connection:
-        assert await candle_writes.copy_upsert(connection, rows) == 60
+        assert await candle_writes.copy_upsert(connection, rows, rollups=False) == 60
         assert sorted(await logged(db)) == [
             ("AAAUSDT", BASE, BASE + 49 * MINUTE_MS),
             ("BBBUSDT", BASE + 20 * MINUTE_MS, BASE + 29 * MINUTE_MS),
         ]
         await db.execute("TRUNCATE candle_changes")
         # The same rows again (the upsert path): nothing changes, nothing is logged.
-        assert await candle_writes.copy_upsert(connection, rows) == 0
+        assert await candle_writes.copy_upsert(connection, rows, rollups=False) == 0
         assert await logged(db) == []
         # A correction far back (the audit refilling, Binance revising a minute).
         fixed = candle_writes.staged_rows(
             "AAAUSDT", [kline(BASE + 7 * MINUTE_MS, close="11")], FAR_FUTURE
         )
-        assert await candle_writes.copy_upsert(connection, fixed) == 1
+        assert await candle_writes.copy_upsert(connection, fixed, rollups=False) == 1
     assert await logged(db) == [("AAAUSDT", BASE + 7 * MINUTE_MS, BASE + 7 * MINUTE_MS)]
 
 
@@ -114,7 +115,7 @@ async def test_a_refused_write_logs_nothing_and_a_failed_log_writes_no_minute(
     rows = candle_writes.staged_rows("AAAUSDT", [kline(BASE + MINUTE_MS), bad], FAR_FUTURE)
     async with db.acquire() as connection:
         with pytest.raises(asyncpg.CheckViolationError):
-            await candle_writes.copy_upsert(connection, rows)
+            await candle_writes.copy_upsert(connection, rows, rollups=False)
     assert await db.fetchval("SELECT count(*) FROM candles") == 0
     assert await logged(db) == []
     # The other way round: the log row is refused (a constraint standing in for any failure
@@ -125,38 +126,9 @@ async def test_a_refused_write_logs_nothing_and_a_failed_log_writes_no_minute(
     try:
         async with db.acquire() as connection:
             with pytest.raises(asyncpg.CheckViolationError):
-                await candle_writes.copy_upsert(connection, rows[:1])
+                await candle_writes.copy_upsert(connection, rows[:1], rollups=False)
         with pytest.raises(asyncpg.CheckViolationError):
             await candle_writes.upsert_live(db, [live("AAAUSDT", BASE, "10", closed=True)])
     finally:
         await db.execute("ALTER TABLE candle_changes DROP CONSTRAINT test_refuse")
     assert await db.fetchval("SELECT count(*) FROM candles") == 0
-
-
-async def test_every_minute_the_collector_stores_is_covered_by_the_log(
-    make_sim: SimFactory, make_collector: HarnessFactory, db: asyncpg.Pool
-) -> None:
-    sim = await make_sim(symbols=("BTCUSDT", "ETHUSDT"), seed=11)
-    harness = make_collector(sim, backfill_batch_rows=1000)
-    await harness.backfill()
-    # Lose an hour of history 29 hours back and let the audit refill it: logged too.
-    await db.execute("TRUNCATE candle_changes")
-    newest = await db.fetchval("SELECT max(open_time) FROM candles WHERE symbol = 'BTCUSDT'")
-    await db.execute(
-        "DELETE FROM candles WHERE symbol = 'BTCUSDT' AND open_time >= $1::timestamptz - interval "
-        "'30 hours' AND open_time < $1::timestamptz - interval '29 hours'",
-        newest,
-    )
-    restored, _ = await audit_symbol(harness.rest, db, "BTCUSDT")
-    assert restored == 60
-    hole = epoch_ms(newest) - 30 * 60 * MINUTE_MS
-    assert await logged(db) == [("BTCUSDT", hole, hole + 59 * MINUTE_MS)]
-    await db.execute("TRUNCATE candles, candle_changes")
-    await harness.backfill()
-    uncovered = await db.fetchval(
-        """SELECT count(*) FROM candles c WHERE NOT EXISTS (
-               SELECT 1 FROM candle_changes l WHERE l.symbol = c.symbol
-                 AND c.open_time BETWEEN l.first_open_time AND l.last_open_time)"""
-    )
-    assert await db.fetchval("SELECT count(*) FROM candles") > 2 * 1440
-    assert uncovered == 0
