@@ -85,6 +85,8 @@ def create_app(settings: ApiSettings, *, maintain_rollups: bool = True) -> Starl
             Route("/udf/symbols", udf_routes.symbols),
             Route("/udf/search", udf_routes.search),
             Route("/udf/history", udf_routes.history),
+            Route("/udf/marks", udf_routes.marks),
+            Route("/udf/timescale_marks", udf_routes.timescale_marks),
             Route("/udf/time", udf_routes.server_time),
             WebSocketRoute("/ws", websocket_endpoint),
             *page_routes.routes(),
