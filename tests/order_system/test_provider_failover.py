@@ -21,17 +21,7 @@ from devstack.ports import free_port
 from order_system.events.service import EventService
 from order_system.providers import AllProvidersDown, Providers, display_name
 from order_system.settings import EventSettings
-
-
-async def _until(check: Callable[[], Awaitable[Any]], seconds: float, what: str) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not reached in {seconds} s: {what}")
-        await asyncio.sleep(0.1)
+from tests.polling import eventually
 
 
 def _order(flow: ContractDriver, amount: str) -> None:
@@ -85,12 +75,12 @@ async def test_a_dead_and_a_rate_limiting_provider_are_skipped_and_the_dead_one_
         await service.start()
         try:
             _order(flow, "0.1")
-            await _until(status.caught_up(flow), 30, "indexed through the first provider")
+            await eventually(status.caught_up(flow), 30, what="indexed through the first provider")
             await proxy.down()  # connections refused
             second.limit_get_logs = 3  # and the other refuses for its rate, for a while
             _order(flow, "0.2")
             _order(flow, "0.3")
-            await _until(status.caught_up(flow), 60, "indexed through the second provider")
+            await eventually(status.caught_up(flow), 60, what="indexed through the second provider")
             providers = {p["provider"]: p for p in (await status.health())["providers"]}
             assert providers[second_name]["in_use"] is True
             assert providers[first_name]["up"] is False
@@ -111,9 +101,11 @@ async def test_a_dead_and_a_rate_limiting_provider_are_skipped_and_the_dead_one_
                     for p in (await status.health())["providers"]
                 )
 
-            await _until(first_in_use, 90, "the first provider used again")
+            await eventually(first_in_use, 90, what="the first provider used again")
             _order(flow, "0.4")
-            await _until(status.caught_up(flow), 30, "indexed through the first provider again")
+            await eventually(
+                status.caught_up(flow), 30, what="indexed through the first provider again"
+            )
             assert any(t > back_at for t in proxy.requests)
             assert service.rpc.failovers >= 2
             metrics = await status.metrics()
