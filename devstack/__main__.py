@@ -24,6 +24,14 @@ def _description_file(config: StackSettings) -> Path:
     return config.run_dir / "stack.json"
 
 
+def _write_description(config: StackSettings, description: dict[str, object]) -> None:
+    """Write `stack.json` whole or not at all: readers poll for it, never see it half written."""
+    target = _description_file(config)
+    partial = target.with_suffix(".partial")
+    partial.write_text(json.dumps(description, indent=2))
+    os.replace(partial, target)
+
+
 def up(config: StackSettings, offline: bool) -> int:
     started = time.monotonic()
     stack = Stack(config)
@@ -55,7 +63,7 @@ def up(config: StackSettings, offline: bool) -> int:
         for endpoint in stack.endpoints:
             print(f"  {endpoint.name:<17} {endpoint.url}")
         print(f"  logs              {stack.supervisor.log_dir}/\n", flush=True)
-        _description_file(config).write_text(json.dumps(stack.describe(), indent=2))
+        _write_description(config, stack.describe())
         while not stopping:  # the supervisor restarts crashed children and reports exits
             time.sleep(0.5)
         return 0
