@@ -59,8 +59,12 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 """
 
 
-async def apply_migrations(connection: asyncpg.Connection) -> list[Migration]:
-    """Apply what is missing, each file in its own transaction; return what was applied."""
+async def apply_migrations(
+    connection: asyncpg.Connection, *, through: int | None = None
+) -> list[Migration]:
+    """Apply what is missing, each file in its own transaction; return what was applied.
+
+    `through` stops after that version (tests that start from an earlier schema)."""
     applied_now: list[Migration] = []
     await connection.execute("SELECT pg_advisory_lock($1)", ADVISORY_LOCK_KEY)
     try:
@@ -68,6 +72,8 @@ async def apply_migrations(connection: asyncpg.Connection) -> list[Migration]:
         rows = await connection.fetch("SELECT version, checksum FROM schema_migrations")
         history = {row["version"]: row["checksum"] for row in rows}
         for migration in discover():
+            if through is not None and migration.version > through:
+                break
             recorded = history.get(migration.version)
             if recorded is not None:
                 if recorded != migration.checksum:
