@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from linkora_core.markets import Market
+
 __all__ = ["Book", "Level"]
 
 Level = tuple[Decimal, Decimal]
@@ -14,10 +16,14 @@ Level = tuple[Decimal, Decimal]
 
 @dataclass(frozen=True, slots=True)
 class Book:
-    """Top of an order book, best price first."""
+    """Top of a market's order book, best price first."""
 
-    symbol: str
+    market: Market
     received_ms: int
     last_update_id: int
     bids: tuple[Level, ...]
     asks: tuple[Level, ...]
+
+    @property
+    def symbol(self) -> str:
+        return self.market.symbol

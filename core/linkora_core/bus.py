@@ -10,22 +10,37 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from linkora_core.markets import BINANCE_SPOT, VENUES, Market
+
 log = logging.getLogger(__name__)
 
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
 
-# Every message goes to its kind's all-symbols channel and to the symbol's own; the payloads
-# are linkora_core.market_messages.
+# Every message goes to its kind's all-symbols channel of its venue and to the market's own;
+# the payloads are linkora_core.market_messages. Binance spot keeps the names it had before
+# venues existed (`candles:all`, `candles:BTCUSDT`); another venue's are qualified by its key
+# (`candles:bybit-linear:all`, `candles:bybit-linear:BTCUSDT`).
 CANDLES_ALL: Final = "candles:all"
 ORDERBOOK_ALL: Final = "orderbook:all"
 
 
-def candle_channels(symbol: str) -> tuple[str, str]:
-    return CANDLES_ALL, f"candles:{symbol}"
+def _channels(kind: str, market: Market) -> tuple[str, str]:
+    if market.venue == BINANCE_SPOT:
+        return f"{kind}:all", f"{kind}:{market.symbol}"
+    return f"{kind}:{market.venue.key}:all", f"{kind}:{market.venue.key}:{market.symbol}"
 
 
-def orderbook_channels(symbol: str) -> tuple[str, str]:
-    return ORDERBOOK_ALL, f"orderbook:{symbol}"
+def candle_channels(market: Market) -> tuple[str, str]:
+    return _channels("candles", market)
+
+
+def orderbook_channels(market: Market) -> tuple[str, str]:
+    return _channels("orderbook", market)
+
+
+def all_channels(kind: str) -> tuple[str, ...]:
+    """The all-symbols channels of every venue for `kind` (`candles` or `orderbook`)."""
+    return tuple(_channels(kind, Market(venue, "ALL"))[0] for venue in VENUES)
 
 
 def connect(url: str) -> Redis:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from linkora_core.decimals import EXACT, parse_decimal
+from linkora_core.markets import Market
 from linkora_core.timeframes import Timeframe
 
 __all__ = [
@@ -47,11 +48,16 @@ class Candle:
 
 @dataclass(frozen=True, slots=True)
 class LiveCandle:
-    """A 1m candle as last seen on the stream or by polling, and whether it has closed."""
+    """A 1m candle of a market as last seen on the stream or by polling, and whether it has
+    closed."""
 
-    symbol: str
+    market: Market
     candle: Candle
     closed: bool
+
+    @property
+    def symbol(self) -> str:
+        return self.market.symbol
 
 
 Traded = Callable[[Candle], bool]

@@ -13,7 +13,9 @@ Order book (best price first; the api-server's `GET /orderbook` answers the same
     {"symbol":"BTCUSDT","timestamp":1700000012345,"last_update_id":160,
      "bids":[{"price":"37000","quantity":"1.5"}],"asks":[{"price":"37000.1","quantity":"2"}]}
 
-Decimals are minimal plain strings (`decimals.to_plain`), times epoch milliseconds.
+Decimals are minimal plain strings (`decimals.to_plain`), times epoch milliseconds. A market
+other than Binance spot adds its `"exchange"` and `"kind"` (`"bybit"`, `"linear"`); without them
+a message is Binance spot's, so that one keeps its exact bytes.
 """
 
 from __future__ import annotations
@@ -26,9 +28,12 @@ import orjson
 from linkora_core.books import Book, Level
 from linkora_core.candles import LiveCandle, parse_kline
 from linkora_core.decimals import parse_decimal, to_plain
+from linkora_core.markets import BINANCE_SPOT, Market, venue
 from linkora_core.timeframes import Timeframe
 
-__all__ = ["book_from", "book_message", "candle_from", "candle_message", "decode", "encode"]
+__all__ = [
+    "book_from", "book_message", "candle_from", "candle_message", "decode", "encode", "market_of",
+]  # fmt: skip
 
 # What the wire spec makes optional in a candle message, as a reader takes it when absent
 # (close_time too: the end of the bucket).
@@ -41,9 +46,26 @@ _KLINE_ORDER = (
 )  # fmt: skip
 
 
+def _where(market: Market) -> dict[str, str]:
+    if market.venue == BINANCE_SPOT:
+        return {}
+    return {"exchange": market.venue.exchange.value, "kind": market.venue.kind.value}
+
+
+def market_of(message: Mapping[str, Any]) -> Market:
+    """The market a decoded message names; ValueError for an unknown one."""
+    exchange, kind = message.get("exchange"), message.get("kind")
+    if exchange is None and kind is None:
+        return Market(BINANCE_SPOT, message["symbol"])
+    if not isinstance(exchange, str) or not isinstance(kind, str):
+        raise ValueError("a message's exchange and kind are strings")
+    return Market(venue(exchange, kind), message["symbol"])
+
+
 def candle_message(live: LiveCandle) -> dict[str, Any]:
     c = live.candle
     return {
+        **_where(live.market),
         "symbol": live.symbol,
         "timestamp": c.open_time_ms,
         "open": to_plain(c.open),
@@ -63,6 +85,7 @@ def candle_message(live: LiveCandle) -> dict[str, Any]:
 
 def book_message(book: Book) -> dict[str, Any]:
     return {
+        **_where(book.market),
         "symbol": book.symbol,
         "timestamp": book.received_ms,
         "last_update_id": book.last_update_id,
@@ -95,7 +118,7 @@ def candle_from(message: Mapping[str, Any]) -> LiveCandle:
         candle = parse_kline([*(fields.get(name) for name in _KLINE_ORDER), "0"], timeframe)
     except OverflowError:  # a calendar bucket of a time past what datetime holds
         raise ValueError(f"timestamp {opened} is out of range") from None
-    return LiveCandle(message["symbol"], candle, closed)
+    return LiveCandle(market_of(message), candle, closed)
 
 
 def book_from(message: Mapping[str, Any]) -> Book:
@@ -104,7 +127,7 @@ def book_from(message: Mapping[str, Any]) -> Book:
     if type(update_id) is not int or type(received) is not int:
         raise ValueError("a book's timestamp and last_update_id are integers")
     return Book(
-        symbol=message["symbol"],
+        market=market_of(message),
         received_ms=received,
         last_update_id=update_id,
         bids=_levels(message.get("bids")),

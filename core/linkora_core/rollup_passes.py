@@ -1,11 +1,11 @@
-"""Storing a symbol's rollups: which smaller timeframe each one is aggregated from, and the
+"""Storing a market's rollups: which smaller timeframe each one is aggregated from, and the
 pass that stores every closed bucket not stored yet (and re-stores buckets whose minutes
 changed), a bounded span per statement.
 
 Two writers run it: the api-server's rollup maintainer, and the collector's backfill inside
-the transaction that writes the minutes. They take the symbol's advisory lock first
-(`lock_symbol` in a transaction, `hold_symbol` around autocommit statements), so one pass at a
-time reads a symbol's frontiers and stores past them."""
+the transaction that writes the minutes. They take the market's advisory lock first
+(`lock_market` in a transaction, `hold_market` around autocommit statements), so one pass at a
+time reads a market's frontiers and stores past them."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ import asyncpg
 
 from linkora_core import rollup_sql
 from linkora_core.db import Executor
+from linkora_core.markets import Market
 from linkora_core.timeframes import Timeframe
 
 TF = Timeframe
@@ -45,7 +46,7 @@ ROLLED: Final = tuple(SOURCE)
 # One statement aggregates at most about this many source rows (50-150 ms of PostgreSQL time
 # on 2 cores), so the catch-up of a long history is many short statements.
 STATEMENT_ROWS = 20_000
-# Advisory lock space of the per-symbol rollup lock ("Lk_r" as a 32-bit key).
+# Advisory lock space of the per-market rollup lock ("Lk_r" as a 32-bit key).
 _LOCK_SPACE = 0x4C6B5F72
 
 Range = tuple[int, int]  # [lo, hi) in epoch ms
@@ -85,41 +86,50 @@ def _chunks(timeframe: Timeframe, lo: int, hi: int) -> list[Range]:
     return out
 
 
-async def lock_symbol(connection: asyncpg.Connection, symbol: str) -> None:
-    """Take the symbol's rollup lock until the current transaction ends."""
-    await connection.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _LOCK_SPACE, symbol)
+def _lock_name(market: Market) -> str:
+    # Binance spot keeps the bare symbol it was locked by before venues existed, so an
+    # api-server of the previous release and a new collector still exclude each other.
+    return str(market)
+
+
+async def lock_market(connection: asyncpg.Connection, market: Market) -> None:
+    """Take the market's rollup lock until the current transaction ends."""
+    await connection.execute(
+        "SELECT pg_advisory_xact_lock($1, hashtext($2))", _LOCK_SPACE, _lock_name(market)
+    )
 
 
 @contextlib.asynccontextmanager
-async def hold_symbol(connection: asyncpg.Connection, symbol: str) -> AsyncIterator[None]:
-    """Hold the symbol's rollup lock (session level) for the statements of the block."""
-    await connection.execute("SELECT pg_advisory_lock($1, hashtext($2))", _LOCK_SPACE, symbol)
+async def hold_market(connection: asyncpg.Connection, market: Market) -> AsyncIterator[None]:
+    """Hold the market's rollup lock (session level) for the statements of the block."""
+    name = _lock_name(market)
+    await connection.execute("SELECT pg_advisory_lock($1, hashtext($2))", _LOCK_SPACE, name)
     try:
         yield
     finally:
-        await connection.execute("SELECT pg_advisory_unlock($1, hashtext($2))", _LOCK_SPACE, symbol)
+        await connection.execute("SELECT pg_advisory_unlock($1, hashtext($2))", _LOCK_SPACE, name)
 
 
-async def roll_symbol(
+async def roll_market(
     db: Executor,
-    symbol: str,
+    market: Market,
     dirty: Sequence[Range] = (),
     timeframes: Sequence[Timeframe] = ROLLED,
     *,
     advance: bool = True,
 ) -> int:
-    """Store every closed bucket of `symbol` not stored yet, and re-store the closed buckets
+    """Store every closed bucket of `market` not stored yet, and re-store the closed buckets
     holding any minute of the `dirty` ranges, for each of `timeframes` (in an order where
     each comes after its source, whose stored buckets it is aggregated from). Returns how many
-    rollup rows were written. The caller holds the symbol's lock.
+    rollup rows were written. The caller holds the market's lock.
 
     `advance=False` re-stores the dirty buckets before each frontier only: what lies past it
     is left to a pass that advances (which the caller must then run)."""
-    horizon = await rollup_sql.closed_horizon(db, symbol)
+    horizon = await rollup_sql.closed_horizon(db, market)
     if horizon is None:
         return 0
-    first = await rollup_sql.first_minute(db, symbol)
-    frontiers = await rollup_sql.rolled_until(db, symbol, timeframes)
+    first = await rollup_sql.first_minute(db, market)
+    frontiers = await rollup_sql.rolled_until(db, market, timeframes)
     written = 0
     for timeframe in timeframes:
         end = timeframe.bucket_start(horizon)
@@ -137,7 +147,7 @@ async def roll_symbol(
                 # Past the frontier nothing is stored yet: a plain insert, nothing to drop.
                 replace = frontier is not None and chunk_lo < frontier
                 written += await rollup_sql.roll_up(
-                    db, symbol, timeframe, SOURCE[timeframe], chunk_lo, chunk_hi, replace=replace
+                    db, market, timeframe, SOURCE[timeframe], chunk_lo, chunk_hi, replace=replace
                 )
                 await asyncio.sleep(0)  # let requests in between statements
     return written

@@ -11,6 +11,7 @@ from datetime import datetime
 from linkora_core.candle_columns import VALUE_COLUMNS, VALUES, assignments
 from linkora_core.db import Executor
 from linkora_core.epoch import MINUTE_MS, to_datetime, to_ms
+from linkora_core.markets import Market
 from linkora_core.timeframes import Timeframe
 
 FIELDS = f"open_time, {VALUES}"
@@ -20,16 +21,16 @@ Segment = tuple[Timeframe, int | None, int | None]
 
 
 async def rolled_until(
-    db: Executor, symbol: str, timeframes: Iterable[Timeframe]
+    db: Executor, market: Market, timeframes: Iterable[Timeframe]
 ) -> dict[Timeframe, int | None]:
     """For each timeframe, the end of its newest stored rollup (None when there is none)."""
     wanted = [tf for tf in timeframes if tf is not Timeframe.MINUTE_1]
     if not wanted:
         return {}
     rows = await db.fetch(
-        "SELECT tf, (SELECT open_time FROM candle_rollups WHERE symbol = $1 AND timeframe = tf "
-        "ORDER BY open_time DESC LIMIT 1) FROM unnest($2::text[]) AS tf",
-        symbol,
+        "SELECT tf, (SELECT open_time FROM candle_rollups WHERE venue = $1 AND symbol = $2 "
+        "AND timeframe = tf ORDER BY open_time DESC LIMIT 1) FROM unnest($3::text[]) AS tf",
+        *key(market),
         [tf.value for tf in wanted],
     )
     out: dict[Timeframe, int | None] = {}
@@ -39,19 +40,20 @@ async def rolled_until(
     return out
 
 
-async def closed_horizon(db: Executor, symbol: str) -> int | None:
+async def closed_horizon(db: Executor, market: Market) -> int | None:
     """End of the newest closed minute: every bucket ending at or before it is closed."""
     newest = await db.fetchval(
-        "SELECT open_time FROM candles WHERE symbol = $1 AND is_closed "
+        "SELECT open_time FROM candles WHERE venue = $1 AND symbol = $2 AND is_closed "
         "ORDER BY open_time DESC LIMIT 1",
-        symbol,
+        *key(market),
     )
     return None if newest is None else to_ms(newest) + MINUTE_MS
 
 
-async def first_minute(db: Executor, symbol: str) -> int | None:
+async def first_minute(db: Executor, market: Market) -> int | None:
     oldest = await db.fetchval(
-        "SELECT open_time FROM candles WHERE symbol = $1 ORDER BY open_time LIMIT 1", symbol
+        "SELECT open_time FROM candles WHERE venue = $1 AND symbol = $2 ORDER BY open_time LIMIT 1",
+        *key(market),
     )
     return None if oldest is None else to_ms(oldest)
 
@@ -69,7 +71,8 @@ def bucket_sql(timeframe: Timeframe, column: str = "open_time") -> str:
 
 
 # The Binance rule over a source of candles (`src`: open_time and the value columns): prices
-# from the sub-candles that traded (first open, highest high, lowest low, last close), the
+# from the sub-candles that traded (first open, highest high, lowest low, last close; "traded"
+# is a trade count above zero, or where the exchange publishes no count, a volume), the
 # first sub-candle's O/H/L/C when none did, sums over all. First and last are found by time:
 # the earliest and latest open times are cheap aggregates, and the arrays, built from the
 # same rows in the same order within one aggregation, give the prices at those times (no
@@ -86,15 +89,15 @@ FROM (
            array_agg(open_time) AS times, array_agg(open_price) AS opens,
            array_agg(high_price) AS highs, array_agg(low_price) AS lows,
            array_agg(close_price) AS closes,
-           min(open_time) FILTER (WHERE trades > 0) AS first_traded,
-           max(open_time) FILTER (WHERE trades > 0) AS last_traded,
+           min(open_time) FILTER (WHERE traded) AS first_traded,
+           max(open_time) FILTER (WHERE traded) AS last_traded,
            min(open_time) AS first_any,
-           max(high_price) FILTER (WHERE trades > 0) AS high,
-           min(low_price) FILTER (WHERE trades > 0) AS low,
+           max(high_price) FILTER (WHERE traded) AS high,
+           min(low_price) FILTER (WHERE traded) AS low,
            sum(volume) AS volume, sum(quote_volume) AS quote_volume,
            sum(trades)::bigint AS trades, sum(taker_buy_volume) AS taker_buy_volume,
            sum(taker_buy_quote_volume) AS taker_buy_quote_volume
-    FROM ($SOURCE) AS src
+    FROM (SELECT *, coalesce(trades > 0, volume > 0) AS traded FROM ($SOURCE) AS s) AS src
     GROUP BY 1
 ) AS agg
 """
@@ -102,12 +105,13 @@ FROM (
 
 def _segments_sql(segments: Sequence[Segment], args: list[object]) -> str:
     """`SELECT open_time, values` of each segment, UNION ALL; appends the arguments (the
-    symbol is $1)."""
+    venue is $1, the symbol $2)."""
     parts: list[str] = []
     for timeframe, lo, hi in segments:
         n = len(args)
         where = (
-            f"symbol = $1 AND open_time >= coalesce(${n + 1}::timestamptz, '-infinity') "
+            "venue = $1 AND symbol = $2 "
+            f"AND open_time >= coalesce(${n + 1}::timestamptz, '-infinity') "
             f"AND open_time < coalesce(${n + 2}::timestamptz, 'infinity')"
         )
         args += [at(lo), at(hi)]
@@ -131,7 +135,7 @@ def aggregate_sql(timeframe: Timeframe, segments: Sequence[Segment], args: list[
 
 async def roll_up(
     db: Executor,
-    symbol: str,
+    market: Market,
     timeframe: Timeframe,
     source: Timeframe,
     lo: int,
@@ -143,13 +147,13 @@ async def roll_up(
     `source` candles, in one statement; returns how many. `replace`: buckets may be stored
     already (they are updated, and stored ones the source no longer makes are deleted);
     otherwise the range is new and a plain insert does."""
-    args: list[object] = [symbol]
+    args: list[object] = list(key(market))
     sql = aggregate_sql(timeframe, [(source, lo, hi)], args)
     args.append(timeframe.value)
     label = f"${len(args)}"
     insert = (
-        f"INSERT INTO candle_rollups (symbol, timeframe, {FIELDS}) "
-        f"SELECT $1, {label}, {FIELDS} FROM agg"
+        f"INSERT INTO candle_rollups (venue, symbol, timeframe, {FIELDS}) "
+        f"SELECT $1, $2, {label}, {FIELDS} FROM agg"
     )
     if not replace:
         status = await db.execute(f"WITH agg AS ({sql}) {insert}", *args)
@@ -159,11 +163,12 @@ async def roll_up(
         WITH agg AS MATERIALIZED ({sql}),
         stored AS (
             {insert}
-            ON CONFLICT (symbol, timeframe, open_time) DO UPDATE SET {assignments(VALUE_COLUMNS)}
+            ON CONFLICT (venue, symbol, timeframe, open_time)
+                DO UPDATE SET {assignments(VALUE_COLUMNS)}
         ),
         dropped AS (
-            DELETE FROM candle_rollups r WHERE r.symbol = $1 AND r.timeframe = {label}
-                AND r.open_time >= $2 AND r.open_time < $3
+            DELETE FROM candle_rollups r WHERE r.venue = $1 AND r.symbol = $2
+                AND r.timeframe = {label} AND r.open_time >= $3 AND r.open_time < $4
                 AND NOT EXISTS (SELECT 1 FROM agg WHERE agg.open_time = r.open_time)
         )
         SELECT count(*) FROM agg
@@ -171,6 +176,11 @@ async def roll_up(
         *args,
     )
     return int(count)
+
+
+def key(market: Market) -> tuple[str, str]:
+    """A market's key columns (venue, symbol), the first two arguments of every statement."""
+    return market.venue.key, market.symbol
 
 
 def at(ms: int | None) -> datetime | None:

@@ -17,6 +17,7 @@ from linkora_core.market_messages import (
     decode,
     encode,
 )
+from linkora_core.markets import BINANCE_SPOT, VENUES, Market, parse_market
 from linkora_core.timeframes import Timeframe
 
 # The samples of the module docstring, byte for byte.
@@ -32,6 +33,7 @@ BOOK = (
 )
 
 symbols = st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=2, max_size=20)
+markets = st.builds(Market, st.sampled_from(VENUES), symbols)
 amounts = st.decimals(min_value=0, max_value=10**12, places=8)
 
 
@@ -42,11 +44,11 @@ def live_candles(draw: st.DrawFn) -> LiveCandle:
     o, h, low, c, volume, quote, taker, taker_quote = draw(st.tuples(*[amounts] * 8))
     trades = draw(st.integers(0, 2**40))
     candle = Candle(at, o, h, low, c, volume, quote, trades, taker, taker_quote, timeframe)
-    return LiveCandle(draw(symbols), candle, draw(st.booleans()))
+    return LiveCandle(draw(markets), candle, draw(st.booleans()))
 
 
 sides = st.lists(st.tuples(amounts, amounts), max_size=5).map(tuple)
-books = st.builds(Book, symbols, st.integers(0, 2**53), st.integers(0, 2**63 - 1), sides, sides)
+books = st.builds(Book, markets, st.integers(0, 2**53), st.integers(0, 2**63 - 1), sides, sides)
 
 
 @given(live_candles())
@@ -70,6 +72,24 @@ def test_the_documented_samples_are_the_bytes_on_the_wire() -> None:
     book = book_from(decode(BOOK))
     assert book.bids == ((Decimal(37000), Decimal("1.5")),)
     assert encode(book_message(book)) == BOOK
+    assert live.market == book.market == Market(BINANCE_SPOT, "BTCUSDT")
+
+
+def test_another_venue_names_its_exchange_and_kind_first() -> None:
+    live = candle_from(decode(CANDLE))
+    bybit = LiveCandle(parse_market("bybit:linear:BTCUSDT"), live.candle, live.closed)
+    data = encode(candle_message(bybit))
+    assert data == b'{"exchange":"bybit","kind":"linear",' + CANDLE[1:]
+    assert candle_from(decode(data)) == bybit
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [b'"exchange":"nasdaq","kind":"spot",', b'"exchange":"okx","kind":"linear",', b'"kind":1,'],
+)
+def test_a_message_of_an_unknown_venue_is_refused(extra: bytes) -> None:
+    with pytest.raises(ValueError):
+        candle_from(decode(b"{" + extra + CANDLE[1:]))
 
 
 @pytest.mark.parametrize(
