@@ -91,6 +91,11 @@ class SimConfig:
     clock_origin_ms: int | None = None  # None: wall time
     clock_speed: float = 1.0
     cache_chunks: int = 2048  # serialized day chunks kept (about 250 KB each)
+    # Bybit: HTTP requests allowed per IP in any window, and the ban that follows (403).
+    bybit_ip_limit: int = 600
+    bybit_ip_window_seconds: float = 5.0
+    bybit_ban_seconds: float = 600.0
+    bybit_book_push_interval: float | None = None  # None: Bybit's speed for the depth
     faults: FaultSettings = field(default_factory=FaultSettings)
 
     @property

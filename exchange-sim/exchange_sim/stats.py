@@ -23,6 +23,11 @@ class Stats:
         return self.statuses[429]
 
     @property
+    def bybit_rate_limited(self) -> int:
+        """Bybit responses with HTTP 403 (over the per-IP limit, or banned after it)."""
+        return self.statuses[403]
+
+    @property
     def banned(self) -> int:
         """Responses with HTTP 418."""
         return self.statuses[418]
