@@ -24,7 +24,7 @@ VALUES: Final = ", ".join(VALUE_COLUMNS)
 """The value columns as a SQL column list."""
 
 
-def values(c: Candle) -> tuple[Decimal | int, ...]:
+def values(c: Candle) -> tuple[Decimal | int | None, ...]:
     """A candle's values in VALUE_COLUMNS order."""
     return (c.open, c.high, c.low, c.close, c.volume, c.quote_volume, c.trades,
             c.taker_buy_volume, c.taker_buy_quote_volume)  # fmt: skip

@@ -35,7 +35,7 @@ class Candle:
     close: Decimal
     volume: Decimal
     quote_volume: Decimal
-    trades: int
+    trades: int | None  # None: the exchange publishes no trade count
     taker_buy_volume: Decimal
     taker_buy_quote_volume: Decimal
     timeframe: Timeframe = Timeframe.MINUTE_1
@@ -65,7 +65,10 @@ Traded = Callable[[Candle], bool]
 
 
 def has_trades(candle: Candle) -> bool:
-    """Binance's own test: the candle counted at least one trade."""
+    """Binance's own test: the candle counted at least one trade; where the exchange counts
+    none, that it has volume (as the SQL rule, `rollup_sql`)."""
+    if candle.trades is None:
+        return candle.volume > 0
     return candle.trades > 0
 
 
@@ -160,7 +163,7 @@ def build_bucket(
         close=last.close,
         volume=_sum(sub.volume for sub in subs),
         quote_volume=_sum(sub.quote_volume for sub in subs),
-        trades=sum(sub.trades for sub in subs),
+        trades=_count(sub.trades for sub in subs),
         taker_buy_volume=_sum(sub.taker_buy_volume for sub in subs),
         taker_buy_quote_volume=_sum(sub.taker_buy_quote_volume for sub in subs),
         timeframe=timeframe,
@@ -172,6 +175,12 @@ def _sum(values: Iterable[Decimal]) -> Decimal:
     for value in values:
         total = EXACT.add(total, value)
     return total
+
+
+def _count(counts: Iterable[int | None]) -> int | None:
+    """The sum of the known counts, None when none is known (SQL's `sum`)."""
+    known = [count for count in counts if count is not None]
+    return sum(known) if known else None
 
 
 def _open_time(candle: Candle) -> int:

@@ -42,6 +42,7 @@ class LiveBucket:
     _taker_volume: Decimal
     _taker_quote_volume: Decimal
     _trades: int
+    _counted: int  # minutes with a trade count (exchanges without one have none)
     _first_real: int | None
     _last_real: int | None
     _high: Decimal
@@ -86,6 +87,7 @@ class LiveBucket:
         self._taker_volume = _ZERO
         self._taker_quote_volume = _ZERO
         self._trades = 0
+        self._counted = 0
         self._first_real = None
         self._last_real = None
         self._high = _ZERO
@@ -97,7 +99,7 @@ class LiveBucket:
         self._quote_volume = add(self._quote_volume, sub.quote_volume)
         self._taker_volume = add(self._taker_volume, sub.taker_buy_volume)
         self._taker_quote_volume = add(self._taker_quote_volume, sub.taker_buy_quote_volume)
-        self._trades += sub.trades
+        self._count(sub, 1)
         if old is not None:
             self._volume = subtract(self._volume, old.volume)
             self._quote_volume = subtract(self._quote_volume, old.quote_volume)
@@ -105,12 +107,17 @@ class LiveBucket:
             self._taker_quote_volume = subtract(
                 self._taker_quote_volume, old.taker_buy_quote_volume
             )
-            self._trades -= old.trades
+            self._count(old, -1)
             if self._traded(old) and self._loses_extreme(old, sub):
                 self._rescan()
                 return
         if self._traded(sub):
             self._take_prices(sub)
+
+    def _count(self, sub: Candle, sign: int) -> None:
+        if sub.trades is not None:
+            self._trades += sign * sub.trades
+            self._counted += sign
 
     def _loses_extreme(self, old: Candle, new: Candle) -> bool:
         # A replaced minute that held the bucket's high or low may take it away with it; a
@@ -153,7 +160,7 @@ class LiveBucket:
             close=close,
             volume=self._volume,
             quote_volume=self._quote_volume,
-            trades=self._trades,
+            trades=self._trades if self._counted else None,
             taker_buy_volume=self._taker_volume,
             taker_buy_quote_volume=self._taker_quote_volume,
             timeframe=self.timeframe,

@@ -21,6 +21,7 @@ a message is Binance spot's, so that one keeps its exact bytes.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -113,11 +114,16 @@ def candle_from(message: Mapping[str, Any]) -> LiveCandle:
     if not isinstance(label, str) or type(closed) is not bool or type(opened) is not int:
         raise ValueError("a candle message's timeframe, closed and timestamp are mistyped")
     timeframe = Timeframe.parse(label)
+    counted = fields["trades"] is not None  # null: the exchange counts no trades
+    if not counted:
+        fields["trades"] = 0
     try:
         fields.setdefault("close_time", timeframe.next_start(opened) - 1)
         candle = parse_kline([*(fields.get(name) for name in _KLINE_ORDER), "0"], timeframe)
     except OverflowError:  # a calendar bucket of a time past what datetime holds
         raise ValueError(f"timestamp {opened} is out of range") from None
+    if not counted:
+        candle = replace(candle, trades=None)
     return LiveCandle(market_of(message), candle, closed)
 
 
