@@ -33,6 +33,7 @@ from support import keep_alive_get, server_env, start_server
 from api_server.rollups import RollupMaintainer
 from devstack.ports import free_port
 from linkora_core import db, rollup_sql
+from linkora_core.markets import BINANCE_SPOT, Market
 from linkora_core.migrations import apply_migrations
 from linkora_core.rollup_passes import ROLLED
 from linkora_core.timeframes import Timeframe
@@ -139,11 +140,11 @@ async def build(connection: asyncpg.Connection) -> tuple[int, float]:
 async def rolled_up(connection: asyncpg.Connection, symbols: tuple[str, ...]) -> bool:
     """Every closed bucket of every symbol and timeframe is stored."""
     for symbol in symbols:
-        horizon = await rollup_sql.closed_horizon(connection, symbol)
-        first = await rollup_sql.first_minute(connection, symbol)
+        horizon = await rollup_sql.closed_horizon(connection, Market(BINANCE_SPOT, symbol))
+        first = await rollup_sql.first_minute(connection, Market(BINANCE_SPOT, symbol))
         if horizon is None or first is None:
             continue
-        frontiers = await rollup_sql.rolled_until(connection, symbol, ROLLED)
+        frontiers = await rollup_sql.rolled_until(connection, Market(BINANCE_SPOT, symbol), ROLLED)
         for timeframe, frontier in frontiers.items():
             stored = timeframe.bucket_start(first) if frontier is None else frontier
             if stored < timeframe.bucket_start(horizon):

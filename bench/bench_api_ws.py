@@ -48,6 +48,7 @@ from linkora_core import bus, db
 from linkora_core.candles import Candle, LiveCandle
 from linkora_core.epoch import floor_minute, now_ms
 from linkora_core.market_messages import candle_message, encode
+from linkora_core.markets import BINANCE_SPOT, Market
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATABASE = "linkora_bench_ws"
@@ -77,7 +78,9 @@ async def publish(
                 taker_buy_volume=Decimal(1),
                 taker_buy_quote_volume=Decimal(100),
             )
-            message = encode(candle_message(LiveCandle(symbol, candle, closed=False)))
+            message = encode(
+                candle_message(LiveCandle(Market(BINANCE_SPOT, symbol), candle, closed=False))
+            )
             published[symbol, seq] = time.perf_counter()
             await redis.publish(bus.CANDLES_ALL, message)
         await asyncio.sleep(max(0.0, start + seq / rate - time.perf_counter()))

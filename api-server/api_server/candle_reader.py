@@ -16,24 +16,25 @@ from linkora_core import rollup_sql
 from linkora_core.candles import Candle
 from linkora_core.db import Executor
 from linkora_core.epoch import DAY_MS
+from linkora_core.markets import Market
 from linkora_core.rollup_passes import SOURCE, chain
 from linkora_core.rollup_sql import Segment
 from linkora_core.timeframes import Timeframe
 
 
 class Reader:
-    """Reads one symbol's candles; holds the rollup frontiers fetched once per request."""
+    """Reads one market's candles; holds the rollup frontiers fetched once per request."""
 
     def __init__(
         self,
         db: Executor,
-        symbol: str,
+        market: Market,
         frontiers: dict[Timeframe, int | None],
         *,
         render: bool = False,
     ) -> None:
         self._db = db
-        self.symbol = symbol
+        self.market = market
         self._frontiers = frontiers
         # Pages read stored candles as JSON rendered by the database (fast for big pages).
         self.render = render
@@ -42,17 +43,17 @@ class Reader:
     async def open(
         cls,
         db: Executor,
-        symbol: str,
+        market: Market,
         timeframe: Timeframe,
         *,
         render: bool = False,
         frontiers: FrontierCache | None = None,
     ) -> Reader:
         if frontiers is None:
-            known = await rollup_sql.rolled_until(db, symbol, chain(timeframe))
+            known = await rollup_sql.rolled_until(db, market, chain(timeframe))
         else:
-            known = await frontiers.get(db, symbol, timeframe)
-        return cls(db, symbol, known, render=render)
+            known = await frontiers.get(db, market, timeframe)
+        return cls(db, market, known, render=render)
 
     def frontier(self, timeframe: Timeframe) -> int | None:
         """Start of the first bucket with no stored rollup (None: nothing stored)."""
@@ -81,14 +82,14 @@ class Reader:
         rollups of each smaller timeframe where they exist, raw minutes at the end (the only
         part that still changes). One round trip."""
         return await candle_store.read_segments(
-            self._db, self.symbol, self._segments(timeframe, lo, None)
+            self._db, self.market, self._segments(timeframe, lo, None)
         )
 
     async def tail(self, timeframe: Timeframe, lo: int | None, hi: int | None) -> list[Candle]:
         """Buckets in [lo, hi) aggregated by the database from smaller timeframes (nothing of
         `timeframe` itself read), oldest first. One round trip."""
         return await candle_store.aggregate(
-            self._db, self.symbol, timeframe, self._segments(timeframe, lo, hi)
+            self._db, self.market, timeframe, self._segments(timeframe, lo, hi)
         )
 
     async def newest(self, timeframe: Timeframe, end: int | None, limit: int) -> list[Candle]:
@@ -135,13 +136,13 @@ class Reader:
                 c for c in reversed(await self.tail(timeframe, frontier, hi)) if _before(c, end)
             ]
         newest = await candle_store.read_page(
-            self._db, self.symbol, Timeframe.MINUTE_1, frontier, end, 1, newest_first=True
+            self._db, self.market, Timeframe.MINUTE_1, frontier, end, 1, newest_first=True
         )
         if not newest:
             return []
         floor = frontier
         if floor is None:
-            first = await rollup_sql.first_minute(self._db, self.symbol)
+            first = await rollup_sql.first_minute(self._db, self.market)
             floor = timeframe.bucket_start(newest[0].open_time_ms if first is None else first)
         lo = max(floor, timeframe.bucket_start(newest[0].open_time_ms - span))
         while True:
@@ -183,10 +184,10 @@ class Reader:
         if _within(lo, hi, span):
             return [c for c in await self.tail(timeframe, lo, hi) if _before(c, end)][:limit]
         oldest = await candle_store.read_page(
-            self._db, self.symbol, Timeframe.MINUTE_1, lo, end, 1, newest_first=False
+            self._db, self.market, Timeframe.MINUTE_1, lo, end, 1, newest_first=False
         )
         newest = await candle_store.read_page(
-            self._db, self.symbol, Timeframe.MINUTE_1, lo, end, 1, newest_first=True
+            self._db, self.market, Timeframe.MINUTE_1, lo, end, 1, newest_first=True
         )
         if not oldest or not newest:
             return []
@@ -214,11 +215,11 @@ class Reader:
     ) -> Stored:
         if self.render:
             rendered = await candle_store.render_page(
-                self._db, self.symbol, timeframe, lo, hi, limit, newest_first=newest_first
+                self._db, self.market, timeframe, lo, hi, limit, newest_first=newest_first
             )
             return Stored([], *rendered)
         candles = await candle_store.read_page(
-            self._db, self.symbol, timeframe, lo, hi, limit, newest_first=newest_first
+            self._db, self.market, timeframe, lo, hi, limit, newest_first=newest_first
         )
         return Stored(candles)
 
@@ -280,20 +281,20 @@ class FrontierCache:
     def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._ttl = ttl
         self._clock = clock
-        self._known: dict[tuple[str, Timeframe], tuple[float, dict[Timeframe, int | None]]] = {}
+        self._known: dict[tuple[Market, Timeframe], tuple[float, dict[Timeframe, int | None]]] = {}
 
     async def get(
-        self, db: Executor, symbol: str, timeframe: Timeframe
+        self, db: Executor, market: Market, timeframe: Timeframe
     ) -> dict[Timeframe, int | None]:
         now = self._clock()
-        hit = self._known.get((symbol, timeframe))
+        hit = self._known.get((market, timeframe))
         if hit is not None and hit[0] > now:
             return hit[1]
-        frontiers = await rollup_sql.rolled_until(db, symbol, chain(timeframe))
+        frontiers = await rollup_sql.rolled_until(db, market, chain(timeframe))
         if self._ttl > 0:
             if len(self._known) > 10_000:
                 self._known.clear()
-            self._known[symbol, timeframe] = (now + self._ttl, frontiers)
+            self._known[market, timeframe] = (now + self._ttl, frontiers)
         return frontiers
 
 

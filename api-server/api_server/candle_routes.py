@@ -14,25 +14,26 @@ from api_server.candle_reader import Page, Reader
 from api_server.page_cache import PageCache
 from api_server.wire import rest_candle
 from linkora_core.epoch import to_datetime
+from linkora_core.markets import BINANCE_SPOT, Market
 from linkora_core.timeframes import Timeframe
 
 
 async def candles(request: Request) -> Response:
     query = request.query_params
-    symbol = params.symbol(query)
+    market = params.market(query)
     timeframe = params.timeframe(query)
     limit = params.limit(query)
     start = params.instant(query, "start_date")
     end = params.instant(query, "end_date")
     cache: PageCache = request.app.state.page_cache
-    key = (symbol, timeframe, limit, start, end)
+    key = (market, timeframe, limit, start, end)
     hit = cache.get(key)
     if hit is not None:
         return _respond(*hit)
 
     async with request.app.state.pool.acquire() as db:
         reader = await Reader.open(
-            db, symbol, timeframe, render=True, frontiers=request.app.state.frontiers
+            db, market, timeframe, render=True, frontiers=request.app.state.frontiers
         )
         if start is None:
             page = await reader.newest_page(timeframe, end, limit)
@@ -42,7 +43,7 @@ async def candles(request: Request) -> Response:
     headers = {}
     last = page.last_open_time
     if page.count == limit and last is not None:
-        headers["Link"] = _next_link(request, symbol, timeframe, limit, last, start, end)
+        headers["Link"] = _next_link(request, market, timeframe, limit, last, start, end)
     if _immutable(page, reader.frontier(timeframe), timeframe, start, end, limit):
         cache.put(key, body, headers)
     else:
@@ -65,14 +66,17 @@ def _respond(body: bytes, headers: dict[str, str]) -> Response:
 
 def _next_link(
     request: Request,
-    symbol: str,
+    market: Market,
     timeframe: Timeframe,
     limit: int,
     last: int,
     start: int | None,
     end: int | None,
 ) -> str:
-    query: dict[str, str] = {"symbol": symbol, "timeframe": timeframe.value, "limit": str(limit)}
+    query: dict[str, str] = {}
+    if market.venue != BINANCE_SPOT:
+        query = {"exchange": market.venue.exchange.value, "kind": market.venue.kind.value}
+    query |= {"symbol": market.symbol, "timeframe": timeframe.value, "limit": str(limit)}
     if start is None:
         query["end_date"] = _iso(last)
     else:

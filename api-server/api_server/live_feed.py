@@ -1,7 +1,8 @@
 """One Redis subscription per process: the collector's live minutes become open and closed
-buckets of every timeframe some client follows, and order books are passed through.
+buckets of every timeframe some client follows, and order books are passed through. It
+listens to every venue's all-symbols channels and routes each message by the market it names.
 
-Each (symbol, timeframe) has a `LiveBucket` seeded from the database when first needed (the
+Each (market, timeframe) has a `LiveBucket` seeded from the database when first needed (the
 part of the open bucket before the first live minute). Closed buckets go out once, at once;
 open-bucket updates at most once per `update_interval` (0: on every change)."""
 
@@ -25,14 +26,16 @@ from api_server.wire import ws_candle
 from api_server.ws_hub import Hub
 from linkora_core import db, market_messages
 from linkora_core.backoff import RetryPolicy, pause
-from linkora_core.bus import CANDLES_ALL, ORDERBOOK_ALL, REDIS_DOWN
+from linkora_core.bus import REDIS_DOWN, all_channels
 from linkora_core.candles import Candle
 from linkora_core.live_bucket import LiveBucket
+from linkora_core.markets import Market
 from linkora_core.timeframes import Timeframe
 
 log = logging.getLogger(__name__)
 
-CHANNELS = (CANDLES_ALL, ORDERBOOK_ALL)
+BOOK_CHANNELS = frozenset(all_channels("orderbook"))
+CHANNELS = (*all_channels("candles"), *all_channels("orderbook"))
 # Redis lost: reconnect soon (clients stay connected meanwhile), then at most every 5 s.
 REDIS_RETRY = RetryPolicy(first=0.25, cap=5.0)
 # The kernel's own probes as a second line (Linux names; elsewhere its defaults apply).
@@ -63,33 +66,34 @@ class LiveFeed:
     ping_interval: float = 5.0
     connected: bool = field(default=False, init=False)
     received: int = field(default=0, init=False)
-    _live: dict[str, dict[Timeframe, _Live]] = field(default_factory=dict, init=False)
+    _live: dict[Market, dict[Timeframe, _Live]] = field(default_factory=dict, init=False)
 
     async def handle(self, channel: str, data: bytes) -> None:
         """Route one Redis message; a malformed one is logged and skipped. Books go out as
-        the collector encoded them: only their symbol is read, to route them."""
+        the collector encoded them: only their market is read, to route them."""
         self.received += 1
         try:
             message = market_messages.decode(data)
-            if channel == ORDERBOOK_ALL:
-                self.hub.publish("orderbook", message["symbol"], "", data.decode())
+            if channel in BOOK_CHANNELS:
+                market = market_messages.market_of(message)
+                self.hub.publish("orderbook", market, "", data.decode())
                 return
             live = market_messages.candle_from(message)
             if live.candle.timeframe is Timeframe.MINUTE_1:
-                await self._minute(live.symbol, live.candle, live.closed)
+                await self._minute(live.market, live.candle, live.closed)
         except (KeyError, ValueError, TypeError) as problem:
             log.warning("skipping a malformed %s message: %s", channel, problem)
 
-    async def _minute(self, symbol: str, minute: Candle, closed: bool) -> None:
-        wanted = {Timeframe(label) for label in self.hub.wanted_timeframes(symbol)}
-        buckets = self._live.setdefault(symbol, {})
+    async def _minute(self, market: Market, minute: Candle, closed: bool) -> None:
+        wanted = {Timeframe(label) for label in self.hub.wanted_timeframes(market)}
+        buckets = self._live.setdefault(market, {})
         # A bucket nobody follows stops seeing minutes: forget it, reseed when wanted again.
         for timeframe in set(buckets) - wanted:
             del buckets[timeframe]
         for timeframe in wanted:
             live = buckets.get(timeframe)
             if live is None:
-                seeded = await self._start(symbol, timeframe, minute)
+                seeded = await self._start(market, timeframe, minute)
                 if seeded is None:
                     continue  # the database is away: seeding is tried again next minute
                 live = buckets[timeframe] = seeded
@@ -97,7 +101,7 @@ class LiveFeed:
             if update is None:
                 continue
             if update.closed is not None and update.closed.open_time_ms != live.last_closed:
-                self._emit(symbol, update.closed, closed=True)
+                self._emit(market, update.closed, closed=True)
             current = update.current
             live.last_closed = (
                 update.closed.open_time_ms if update.closed is not None else live.last_closed
@@ -107,13 +111,13 @@ class LiveFeed:
             if closed and minute.close_time_ms == current.close_time_ms:
                 live.pending = None
                 live.last_closed = current.open_time_ms
-                self._emit(symbol, current, closed=True)
+                self._emit(market, current, closed=True)
             elif self.update_interval == 0:
-                self._emit(symbol, current, closed=False)
+                self._emit(market, current, closed=False)
             else:
                 live.pending = current
 
-    async def _start(self, symbol: str, timeframe: Timeframe, minute: Candle) -> _Live | None:
+    async def _start(self, market: Market, timeframe: Timeframe, minute: Candle) -> _Live | None:
         """A live bucket holding what the database has of the open bucket so far; None when
         the database cannot say (a bucket without its earlier minutes would be wrong)."""
         live = _Live(LiveBucket(timeframe))
@@ -122,27 +126,27 @@ class LiveFeed:
         start = timeframe.bucket_start(minute.open_time_ms)
         try:
             async with self.pool.acquire() as connection:
-                reader = await Reader.open(connection, symbol, timeframe)
+                reader = await Reader.open(connection, market, timeframe)
                 pieces = await reader.pieces(timeframe, start)
         except (*db.DATABASE_DOWN, asyncpg.PostgresError) as problem:
-            log.warning("open %s %s bucket not seeded: %r", symbol, timeframe.value, problem)
+            log.warning("open %s %s bucket not seeded: %r", market, timeframe.value, problem)
             return None
         for piece in pieces:
             if piece.open_time_ms != minute.open_time_ms:
                 live.bucket.update(piece)
         return live
 
-    def _emit(self, symbol: str, candle: Candle, *, closed: bool) -> None:
-        message = orjson.dumps(ws_candle(symbol, candle, closed=closed)).decode()
-        self.hub.publish("candles", symbol, candle.timeframe.value, message)
+    def _emit(self, market: Market, candle: Candle, *, closed: bool) -> None:
+        message = orjson.dumps(ws_candle(market, candle, closed=closed)).decode()
+        self.hub.publish("candles", market, candle.timeframe.value, message)
 
     def flush(self) -> None:
         """Send the newest open-bucket update of every pair that changed since the last flush."""
-        for symbol, buckets in self._live.items():
+        for market, buckets in self._live.items():
             for live in buckets.values():
                 if live.pending is not None:
                     candle, live.pending = live.pending, None
-                    self._emit(symbol, candle, closed=False)
+                    self._emit(market, candle, closed=False)
 
     async def flush_loop(self, stop: asyncio.Event) -> None:
         if self.update_interval == 0:

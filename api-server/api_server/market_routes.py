@@ -7,7 +7,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api_server import candle_store, orderbook_store, params
+from api_server import candle_store, orderbook_store, params, wire
 from api_server.candle_reader import Reader
 from linkora_core.decimals import to_plain
 from linkora_core.http import JSON, error
@@ -16,13 +16,15 @@ _CENT = Decimal("0.01")
 
 
 async def symbols(request: Request) -> Response:
-    return JSON({"symbols": await candle_store.symbols(request.app.state.pool)})
+    """The symbols of one venue (`exchange`, `kind`; Binance spot without them)."""
+    venue = params.venue(request.query_params)
+    return JSON({"symbols": await candle_store.symbols(request.app.state.pool, venue)})
 
 
 async def orderbook(request: Request) -> Response:
-    symbol = params.symbol(request.query_params)
+    market = params.market(request.query_params)
     levels = params.levels(request.query_params)
-    book = await orderbook_store.latest_book(request.app.state.pool, symbol, levels)
+    book = await orderbook_store.latest_book(request.app.state.pool, market, levels)
     if book is None:
         return error("No orderbook data available for this symbol", 404)
     return JSON(book)
@@ -30,10 +32,10 @@ async def orderbook(request: Request) -> Response:
 
 async def price(request: Request) -> Response:
     """The latest (possibly open) bucket of the timeframe against the bucket before it."""
-    symbol = params.symbol(request.query_params)
+    market = params.market(request.query_params)
     timeframe = params.timeframe(request.query_params)
     async with request.app.state.pool.acquire() as db:
-        reader = await Reader.open(db, symbol, timeframe, frontiers=request.app.state.frontiers)
+        reader = await Reader.open(db, market, timeframe, frontiers=request.app.state.frontiers)
         latest = await reader.newest(timeframe, None, 2)
     if not latest:
         return error("No price data available for this symbol", 404)
@@ -44,7 +46,8 @@ async def price(request: Request) -> Response:
     percent = (change * 100 / previous).quantize(_CENT, ROUND_HALF_EVEN) if previous else Decimal(0)
     return JSON(
         {
-            "symbol": symbol,
+            **wire.market_fields(market),
+            "symbol": market.symbol,
             "timeframe": timeframe.value,
             "current_price": to_plain(current.close),
             "previous_price": to_plain(previous),

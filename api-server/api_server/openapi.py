@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from api_server.params import MAX_LIMIT, SUPPORTED_LEVELS, SUPPORTED_TIMEFRAMES
 from api_server.udf_routes import SUPPORTED as UDF_RESOLUTIONS
+from linkora_core.markets import VENUES, Exchange, Kind
 from linkora_core.openapi import (
     Schema,
     decimal,
@@ -21,13 +22,28 @@ from linkora_core.openapi import (
 
 _MS = {"type": "integer", "description": "Epoch milliseconds"}
 _TIME = {"type": "string", "format": "date-time"}
-_SYMBOL_PATTERN = r"^[A-Za-z0-9]{2,20}$"
+_SYMBOL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,30}[A-Za-z0-9]$"
 _SYMBOL = query(
     "symbol",
     {"type": "string", "pattern": _SYMBOL_PATTERN},
-    "Trading pair, case-insensitive (`BTCUSDT`)",
+    "Trading pair in the exchange's spelling, case-insensitive (`BTCUSDT`, `BTC-USDT-SWAP`, "
+    "`BTC_USDT`); Binance spot's are 2-20 letters and digits",
     required=True,
 )
+_VENUES = ", ".join(f"`{v.exchange.value}` {v.kind.value}" for v in VENUES)
+_EXCHANGE = query(
+    "exchange",
+    {"type": "string"},
+    f"Exchange, any letter case (`binance`, `bybit`, `okx`, `whitebit`); without it, Binance "
+    f"spot. A bad one is a 400. Its kinds of market: {_VENUES}",
+)
+_KIND = query(
+    "kind",
+    {"type": "string"},
+    "The exchange's kind of market, any letter case (Binance `spot`, `usdm`; Bybit `spot`, "
+    "`linear`; OKX `spot`, `swap`; WhiteBIT `spot`); default its spot market",
+)
+_MARKET = (_EXCHANGE, _KIND, _SYMBOL)
 _TIMEFRAME = query(
     "timeframe",
     {"type": "string", "enum": SUPPORTED_TIMEFRAMES, "default": "1"},
@@ -45,24 +61,36 @@ _CANDLE = obj(
         "close_price": decimal(),
         "volume": decimal("Base asset volume"),
         "quote_volume": decimal("Quote asset volume"),
-        "trades": {"type": "integer", "minimum": 0},
+        "trades": {
+            "type": ["integer", "null"],
+            "minimum": 0,
+            "description": "null where the exchange publishes no trade count",
+        },
         "taker_buy_volume": decimal(),
         "taker_buy_quote_volume": decimal(),
     }
 )
 _CANDLES = {"type": "array", "items": ref("Candle")}
 _LEVEL = obj({"price": decimal(), "quantity": decimal()})
+# A market other than Binance spot is named in answers by these, before its symbol.
+_WHERE = {
+    "exchange": {"type": "string", "enum": [e.value for e in Exchange]},
+    "kind": {"type": "string", "enum": [k.value for k in Kind]},
+}
 _ORDERBOOK = obj(
     {
+        **_WHERE,
         "symbol": {"type": "string"},
         "timestamp": _MS,
         "last_update_id": {"type": "integer"},
         "bids": {"type": "array", "items": ref("BookLevel"), "description": "Best (highest) first"},
         "asks": {"type": "array", "items": ref("BookLevel"), "description": "Best (lowest) first"},
-    }
+    },
+    optional=["exchange", "kind"],
 )
 _PRICE = obj(
     {
+        **_WHERE,
         "symbol": {"type": "string"},
         "timeframe": {"type": "string", "enum": SUPPORTED_TIMEFRAMES},
         "current_price": decimal("Close of the latest (possibly open) bucket"),
@@ -72,7 +100,8 @@ _PRICE = obj(
         "trend": {"type": "string", "enum": ["up", "down", "neutral"]},
         "timestamp": {**_MS, "description": "Open of the latest bucket"},
         "volume": decimal("Volume of the latest bucket"),
-    }
+    },
+    optional=["exchange", "kind"],
 )
 _HEALTH = obj(
     {
@@ -178,7 +207,7 @@ _UDF_TIMESCALE_MARK = obj(
     }
 )
 _MARK_PARAMETERS = (
-    _SYMBOL,
+    *_MARKET,
     query(
         "resolution",
         {"type": "string", "enum": UDF_RESOLUTIONS},
@@ -229,9 +258,11 @@ _PATHS: dict[str, Schema] = {
                 "The symbols",
                 obj({"symbols": {"type": "array", "items": {"type": "string"}}}),
             ),
-            **errors(503),
+            **errors(400, 503),
         },
-        description="Sorted.",
+        _EXCHANGE,
+        _KIND,
+        description="Sorted; those of one venue (Binance spot without `exchange`).",
     ),
     "/candles": get(
         "Candles of one symbol and timeframe",
@@ -247,7 +278,7 @@ _PATHS: dict[str, Schema] = {
             },
             **errors(400, 503),
         },
-        _SYMBOL,
+        *_MARKET,
         _TIMEFRAME,
         query(
             "limit",
@@ -263,7 +294,7 @@ _PATHS: dict[str, Schema] = {
     "/orderbook": get(
         "The latest order book snapshot",
         {"200": json_response("The book", ref("OrderBook")), **errors(400, 404, 503)},
-        _SYMBOL,
+        *_MARKET,
         query(
             "levels",
             {"type": "integer", "enum": SUPPORTED_LEVELS, "default": 20},
@@ -274,7 +305,7 @@ _PATHS: dict[str, Schema] = {
     "/price": get(
         "Latest price and change",
         {"200": json_response("The price", ref("Price")), **errors(400, 404, 503)},
-        _SYMBOL,
+        *_MARKET,
         _TIMEFRAME,
         description="The latest (possibly open) bucket of the timeframe against the bucket "
         "before it.",
@@ -286,7 +317,7 @@ _PATHS: dict[str, Schema] = {
     "/udf/symbols": get(
         "TradingView UDF symbol information",
         {"200": json_response("The symbol", _UDF_INFO), **errors(400, 404, 503)},
-        _SYMBOL,
+        *_MARKET,
     ),
     "/udf/search": get(
         "TradingView UDF symbol search",
@@ -294,6 +325,8 @@ _PATHS: dict[str, Schema] = {
             "200": json_response("Matches", {"type": "array", "items": _UDF_FOUND}),
             **errors(400, 503),
         },
+        _EXCHANGE,
+        _KIND,
         query("query", {"type": "string"}, "Substring of the symbol"),
         query(
             "limit",
@@ -308,7 +341,7 @@ _PATHS: dict[str, Schema] = {
             "400": json_response("A bad parameter", _UDF_ERROR),
             **errors(503),
         },
-        _SYMBOL,
+        *_MARKET,
         query(
             "resolution",
             {"type": "string", "enum": UDF_RESOLUTIONS},
@@ -348,13 +381,19 @@ _PATHS: dict[str, Schema] = {
 }
 
 _DESCRIPTION = (
-    "Candles for 13 timeframes, order books and prices. Market values are JSON strings holding "
-    'plain decimals. Errors are `{"error": "..."}`. Live data: the WebSocket '
-    "`/ws?symbol=BTCUSDT&timeframe=5&type=candles|orderbook` (defaults `all`, `1`, `candles`) "
+    "Candles for 13 timeframes, order books and prices of markets on several exchanges: every "
+    "market endpoint takes `exchange` and `kind` (Binance spot without them), and answers about "
+    'another venue name it with `"exchange"` and `"kind"`. Market values are JSON strings '
+    'holding plain decimals. Errors are `{"error": "..."}`. Live data: the WebSocket '
+    "`/ws?symbol=BTCUSDT&timeframe=5&type=candles|orderbook[&exchange=bybit&kind=linear]` "
+    "(defaults `all`, `1`, `candles`, Binance spot) "
     "sends candle messages `{symbol, timeframe, timestamp, open, high, low, close, volume, "
-    "quote_volume, trades, closed, ...}` or order books shaped like `GET /orderbook`, and a "
-    '`{"type":"heartbeat"}` every 30 s; send `{"type":"ping"}` for a `{"type":"pong"}`. '
-    "An invalid timeframe or type closes with code 1008 (reasons are cut to 123 bytes), as do "
+    "quote_volume, trades, closed, ...}` (with `exchange` and `kind` first for a venue other "
+    "than Binance spot) or order books shaped like `GET /orderbook`, and a "
+    '`{"type":"heartbeat"}` every 30 s; send `{"type":"ping"}` for a `{"type":"pong"}`, or '
+    '`{"type":"subscribe","stream":"candles","symbol":..,"timeframe":..,"exchange":..,'
+    '"kind":..}` (and `unsubscribe`). An invalid timeframe, type, exchange or kind closes '
+    "with code 1008 (reasons are cut to 123 bytes), as do "
     "too many connections or handshakes from one address; a server at its connection cap "
     "closes new clients with 1013."
 )

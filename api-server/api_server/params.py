@@ -1,5 +1,8 @@
 """Query parameters of the REST endpoints, validated before anything reaches SQL; each
-failure is a BadRequest carrying the exact error string clients already know."""
+failure is a BadRequest carrying the exact error string clients already know.
+
+A market is named by `exchange` and `kind` (any case; `linkora_core.markets.venue`) and
+`symbol`; without an exchange it is Binance spot, whose symbols keep their earlier rule."""
 
 from __future__ import annotations
 
@@ -7,8 +10,10 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from linkora_core import markets
 from linkora_core.epoch import to_ms
 from linkora_core.http import BadRequest
+from linkora_core.markets import BINANCE_SPOT, Market, Venue
 from linkora_core.timeframes import Timeframe
 
 SUPPORTED_TIMEFRAMES = [tf.value for tf in Timeframe]
@@ -22,14 +27,46 @@ _INTEGER = re.compile(r"[+-]?[0-9]{1,12}", re.ASCII)
 MAX_TEXT = 64
 
 
-def symbol(query: Mapping[str, str], *, default: str | None = None) -> str:
+def venue(query: Mapping[str, str]) -> Venue:
+    """The venue `exchange` and `kind` name; Binance spot without them."""
+    exchange, kind = query.get("exchange"), query.get("kind")
+    if exchange is not None and len(exchange) > MAX_TEXT:
+        raise BadRequest("unknown exchange")
+    if kind is not None and len(kind) > MAX_TEXT:
+        raise BadRequest("unknown kind")
+    try:
+        return markets.venue(exchange, kind)
+    except ValueError as problem:
+        raise BadRequest(str(problem)) from None
+
+
+def symbol(
+    query: Mapping[str, str], *, default: str | None = None, venue: Venue = BINANCE_SPOT
+) -> str:
     raw = query.get("symbol", default)
     if raw is None or not raw.strip():
         raise BadRequest("symbol parameter is required")
+    return valid_symbol(raw, venue)
+
+
+def valid_symbol(raw: str, venue: Venue) -> str:
+    """A symbol as stored; BadRequest("Invalid symbol") otherwise. Binance spot keeps the
+    rule it had before other venues (2-20 letters and digits)."""
     value = raw.strip().upper()
-    if not _SYMBOL.fullmatch(value):
-        raise BadRequest("Invalid symbol")
-    return value
+    if venue == BINANCE_SPOT:
+        if not _SYMBOL.fullmatch(value):
+            raise BadRequest("Invalid symbol")
+        return value
+    try:
+        return markets.parse_symbol(value)
+    except ValueError:
+        raise BadRequest("Invalid symbol") from None
+
+
+def market(query: Mapping[str, str], *, default: str | None = None) -> Market:
+    """The market of `exchange`, `kind` and `symbol`."""
+    where = venue(query)
+    return Market(where, symbol(query, default=default, venue=where))
 
 
 def timeframe(query: Mapping[str, str]) -> Timeframe:

@@ -11,7 +11,7 @@ two sources:
 - the closed horizon moving forward (new minutes closing): the buckets after each timeframe's
   frontier are stored as they close;
 - the change log `candle_changes`, in which the collector records, in the very transaction that
-  writes the minutes, the range of minutes each write touched. The maintainer takes a symbol's
+  writes the minutes, the range of minutes each write touched. The maintainer takes a market's
   log rows, merges their ranges, re-aggregates the affected stored buckets of every timeframe
   (those before its frontier; the advancing pass that follows stores the rest from the
   minutes as they are), upserts them, drops stored buckets whose minutes are gone and deletes
@@ -34,7 +34,8 @@ from linkora_core import db, rollup_sql
 from linkora_core.backoff import pause
 from linkora_core.db import Executor
 from linkora_core.epoch import DAY_MS, MINUTE_MS, to_datetime, to_ms
-from linkora_core.rollup_passes import ROLLED, Range, hold_symbol, lock_symbol, merge, roll_symbol
+from linkora_core.markets import Market, venue_of_key
+from linkora_core.rollup_passes import ROLLED, Range, hold_market, lock_market, merge, roll_market
 from linkora_core.timeframes import Timeframe
 
 log = logging.getLogger(__name__)
@@ -60,16 +61,16 @@ _CONSUME_RANGES = 256
 # pass.
 _SESSION = "SET synchronous_commit = off; SET work_mem = '32MB'"
 
-# Takes (deletes) every committed log row of a symbol; rows committed later stay for next time.
+# Takes (deletes) every committed log row of a market; rows committed later stay for next time.
 _TAKE_CHANGES = """
-WITH taken AS (DELETE FROM candle_changes WHERE symbol = $1
+WITH taken AS (DELETE FROM candle_changes WHERE venue = $1 AND symbol = $2
                RETURNING first_open_time, last_open_time)
 SELECT first_open_time, last_open_time FROM taken GROUP BY 1, 2
 """
 _PUT_BACK = """
-INSERT INTO candle_changes (symbol, first_open_time, last_open_time)
-SELECT $1, lo, hi - interval '1 minute'
-FROM unnest($2::timestamptz[], $3::timestamptz[]) AS r(lo, hi)
+INSERT INTO candle_changes (venue, symbol, first_open_time, last_open_time)
+SELECT $1, $2, lo, hi - interval '1 minute'
+FROM unnest($3::timestamptz[], $4::timestamptz[]) AS r(lo, hi)
 """
 
 
@@ -88,14 +89,14 @@ def _split(ranges: Sequence[Range], span: int, count: int) -> tuple[list[Range],
     return now, []
 
 
-async def consume_changes(connection: asyncpg.Connection, symbol: str) -> tuple[int, bool]:
-    """One transaction: take the symbol's change log, re-store the stored buckets it touches
+async def consume_changes(connection: asyncpg.Connection, market: Market) -> tuple[int, bool]:
+    """One transaction: take the market's change log, re-store the stored buckets it touches
     (a bounded part of them; the rest goes back into the log) and commit. Returns the rollup
     rows written and whether log rows were left for another pass. The caller then runs an
-    advancing `roll_symbol` for the symbol, for the touched minutes past the frontiers."""
+    advancing `roll_market` for the market, for the touched minutes past the frontiers."""
     async with connection.transaction():
-        await lock_symbol(connection, symbol)
-        rows = await connection.fetch(_TAKE_CHANGES, symbol)
+        await lock_market(connection, market)
+        rows = await connection.fetch(_TAKE_CHANGES, *rollup_sql.key(market))
         if not rows:
             return 0, False
         changed = merge([(to_ms(a), to_ms(b) + MINUTE_MS) for a, b in rows])
@@ -103,11 +104,11 @@ async def consume_changes(connection: asyncpg.Connection, symbol: str) -> tuple[
         if later:
             await connection.execute(
                 _PUT_BACK,
-                symbol,
+                *rollup_sql.key(market),
                 [to_datetime(lo) for lo, _ in later],
                 [to_datetime(hi) for _, hi in later],
             )
-        horizon = await rollup_sql.closed_horizon(connection, symbol)
+        horizon = await rollup_sql.closed_horizon(connection, market)
         # Minutes at or after the horizon (the open minute, mostly) are in no stored bucket:
         # the buckets holding them are aggregated afresh when they close. Minutes past a
         # timeframe's frontier are in no stored bucket of it either: the caller's next
@@ -115,47 +116,58 @@ async def consume_changes(connection: asyncpg.Connection, symbol: str) -> tuple[
         # costs no second aggregation of what it wrote).
         written = 0
         if horizon is not None and now[0][0] < horizon:
-            written = await roll_symbol(connection, symbol, now, advance=False)
+            written = await roll_market(connection, market, now, advance=False)
         return written, bool(later)
 
 
+async def _logged_markets(db: Executor) -> set[Market]:
+    """The markets with change-log rows (of a known venue: others are left alone)."""
+    found: set[Market] = set()
+    for venue_key, symbol in await db.fetch("SELECT DISTINCT venue, symbol FROM candle_changes"):
+        try:
+            found.add(Market(venue_of_key(venue_key), symbol))
+        except ValueError:
+            log.warning("change log of unknown venue %r left alone", venue_key)
+    return found
+
+
 class RollupMaintainer:
-    """The loop: take the lock, then roll every symbol each `interval` seconds."""
+    """The loop: take the lock, then roll every market each `interval` seconds."""
 
     def __init__(self, dsn: str, *, interval: float = 2.0) -> None:
         self._dsn = dsn
         self._interval = interval
-        self._horizons: dict[str, int | None] = {}
+        self._horizons: dict[Market, int | None] = {}
         self._backlog = False
         self.cycles = 0
 
     async def cycle(self, db: Executor) -> int:
-        """One pass over every symbol; returns rollup rows written."""
+        """One pass over every market; returns rollup rows written."""
         if isinstance(db, asyncpg.Pool):
             async with db.acquire() as connection:
                 return await self.cycle(connection)
         await db.execute(_SESSION)
-        logged = {row[0] for row in await db.fetch("SELECT DISTINCT symbol FROM candle_changes")}
+        logged = await _logged_markets(db)
         written = 0
         backlog = False
-        every = sorted(set(await candle_store.symbols(db)) | logged)
+        every = sorted(set(await candle_store.markets(db)) | logged)
         # The log first: what it touched past the frontiers is stored by the passes below.
-        for symbol in every:
-            if symbol in logged:
-                stored, more = await consume_changes(db, symbol)
+        for market in every:
+            if market in logged:
+                stored, more = await consume_changes(db, market)
                 written += stored
                 backlog = backlog or more
-        moved: dict[str, int | None] = {}
-        for symbol in every:
-            horizon = await rollup_sql.closed_horizon(db, symbol)
-            if symbol in logged or horizon != self._horizons.get(symbol, -1):
-                moved[symbol] = horizon
-        # Group by group over every symbol: after a backfill, the larger timeframes of all
-        # symbols are stored before any 3m.
+        moved: dict[Market, int | None] = {}
+        for market in every:
+            horizon = await rollup_sql.closed_horizon(db, market)
+            if market in logged or horizon != self._horizons.get(market, -1):
+                moved[market] = horizon
+        # Group by group over every market: after a backfill, the larger timeframes of all
+        # markets are stored before any 3m.
         for timeframes in BUILD_ORDER:
-            for symbol in moved:
-                async with hold_symbol(db, symbol):
-                    written += await roll_symbol(db, symbol, timeframes=timeframes)
+            for market in moved:
+                async with hold_market(db, market):
+                    written += await roll_market(db, market, timeframes=timeframes)
         self._horizons.update(moved)
         self._backlog = backlog
         self.cycles += 1

@@ -3,7 +3,8 @@
 token pair maps to), so the charting library and compatible clients plug in directly.
 
 UDF wants bar values as JSON numbers: they are written as the exact plain decimal literals
-(never through a float)."""
+(never through a float). Every route takes the `exchange` and `kind` of the REST endpoints
+(Binance spot without them); order marks exist on Binance spot markets only."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from api_server.order_markets import Pair
 from api_server.settings import ApiSettings
 from linkora_core.decimals import to_plain
 from linkora_core.http import JSON, BadRequest, error, error_body
+from linkora_core.markets import BINANCE_SPOT
 from linkora_core.timeframes import Timeframe
 
 TF = Timeframe
@@ -89,16 +91,17 @@ def _info(symbol: str) -> dict[str, object]:
 
 
 async def symbols(request: Request) -> Response:
-    symbol = params.symbol(request.query_params)
-    if symbol not in await candle_store.symbols(request.app.state.pool):
+    market = params.market(request.query_params)
+    if market.symbol not in await candle_store.symbols(request.app.state.pool, market.venue):
         return error("unknown_symbol", 404)
-    return JSON(_info(symbol))
+    return JSON(_info(market.symbol))
 
 
 async def search(request: Request) -> Response:
+    venue = params.venue(request.query_params)
     query = request.query_params.get("query", "").strip().upper()
     limit = params.limit(request.query_params, default=30)
-    found = [s for s in await candle_store.symbols(request.app.state.pool) if query in s]
+    found = [s for s in await candle_store.symbols(request.app.state.pool, venue) if query in s]
     return JSON(
         [
             {
@@ -125,13 +128,13 @@ def _seconds(query: Mapping[str, str], name: str) -> int | None:
 
 async def history(request: Request) -> Response:
     query = request.query_params
-    symbol = params.symbol(query)
+    market = params.market(query)
     timeframe = _resolution(query)
     start, end = _seconds(query, "from"), _seconds(query, "to")
     countback = _seconds(query, "countback")
     end_ms = None if end is None else end * 1000
     async with request.app.state.pool.acquire() as db:
-        reader = await Reader.open(db, symbol, timeframe, frontiers=request.app.state.frontiers)
+        reader = await Reader.open(db, market, timeframe, frontiers=request.app.state.frontiers)
         if countback:
             bars = await reader.newest(timeframe, end_ms, min(countback, MAX_BARS))
             bars.reverse()
@@ -173,15 +176,18 @@ async def _closed_orders(
     request: Request,
 ) -> tuple[list[order_marks.ClosedOrder], tuple[Pair, ...], Timeframe]:
     """The orders the marks of one request show: those that closed in a bar from `from`'s to
-    `to`'s (both seconds), on the pairs mapped to the symbol (none: an empty answer)."""
+    `to`'s (both seconds), on the pairs mapped to the symbol (none, as for every venue but
+    Binance spot: an empty answer)."""
     query = request.query_params
-    symbol = params.symbol(query)
+    market = params.market(query)
     timeframe = _resolution(query)
     start, end = _required_seconds(query, "from"), _required_seconds(query, "to")
     if start > end:
         raise BadRequest("from must not be after to")
     settings: ApiSettings = request.app.state.settings
-    pairs = settings.order_market_pairs.get(symbol, ())
+    pairs = (
+        settings.order_market_pairs.get(market.symbol, ()) if market.venue == BINANCE_SPOT else ()
+    )
     if not pairs:
         return [], pairs, timeframe
     start_ms = timeframe.bucket_start(start * 1000)

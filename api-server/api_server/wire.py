@@ -1,4 +1,7 @@
-"""Candles as they travel to clients: the REST object and the WebSocket message."""
+"""Candles as they travel to clients: the REST object and the WebSocket message. A market
+other than Binance spot is named by its `exchange` and `kind` before its symbol (as
+`linkora_core.market_messages` does); Binance spot's messages keep their exact bytes. A trade
+count the exchange does not publish is null."""
 
 from __future__ import annotations
 
@@ -7,6 +10,14 @@ from typing import Any
 from linkora_core.candles import Candle
 from linkora_core.decimals import to_plain
 from linkora_core.epoch import to_datetime
+from linkora_core.markets import BINANCE_SPOT, Market
+
+
+def market_fields(market: Market) -> dict[str, str]:
+    """`exchange` and `kind` of a market other than Binance spot; nothing for Binance spot."""
+    if market.venue == BINANCE_SPOT:
+        return {}
+    return {"exchange": market.venue.exchange.value, "kind": market.venue.kind.value}
 
 
 def rest_candle(candle: Candle) -> dict[str, Any]:
@@ -26,9 +37,10 @@ def rest_candle(candle: Candle) -> dict[str, Any]:
     }
 
 
-def ws_candle(symbol: str, candle: Candle, *, closed: bool) -> dict[str, Any]:
+def ws_candle(market: Market, candle: Candle, *, closed: bool) -> dict[str, Any]:
     return {
-        "symbol": symbol,
+        **market_fields(market),
+        "symbol": market.symbol,
         "timeframe": candle.timeframe.value,
         "timestamp": candle.open_time_ms,
         "close_time": candle.close_time_ms,

@@ -1,4 +1,5 @@
-"""`/ws?symbol=BTCUSDT&timeframe=5&type=candles|orderbook`.
+"""`/ws?symbol=BTCUSDT&timeframe=5&type=candles|orderbook[&exchange=bybit&kind=linear]`
+(without an exchange: Binance spot).
 
 Per connection: a receiver answering `ping`, a heartbeat and a watch for silence. With the
 server's frame writer the handler itself is the receiver and the heartbeat and the watch are
@@ -11,16 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import time
 
 import orjson
 from starlette.types import Message as AsgiMessage
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from api_server import params
 from api_server.settings import ApiSettings
 from api_server.ws_hub import ALL, TRY_AGAIN_LATER, Client, Hub, Message, Topic
 from api_server.ws_protocol import FrameWriter, frame_writer
+from linkora_core import markets
+from linkora_core.http import BadRequest
 from linkora_core.ratelimit import RateLimiter
 from linkora_core.timeframes import Timeframe
 
@@ -28,7 +31,6 @@ POLICY = 1008
 TOO_BIG = 1009
 NORMAL = 1000
 KINDS = ("candles", "orderbook")
-_SYMBOL = re.compile(r"[A-Z0-9]{2,20}")
 _PONG = Message.of(orjson.dumps({"type": "pong"}).decode())
 # RFC 6455: a close frame's payload is at most 125 bytes, 2 of them the code.
 MAX_REASON_BYTES = 123
@@ -37,8 +39,15 @@ MAX_REASON_BYTES = 123
 CLOSE_GRACE = 1.0
 
 
-def parse_topic(kind: str | None, symbol: str | None, timeframe: str | None) -> Topic:
-    """The subscription a query (or a subscribe message) asks for; ValueError names why not."""
+def parse_topic(
+    kind: str | None,
+    symbol: str | None,
+    timeframe: str | None,
+    exchange: str | None = None,
+    market_kind: str | None = None,
+) -> Topic:
+    """The subscription a query (or a subscribe message) asks for; ValueError names why not.
+    `kind` is the stream (candles or orderbook), `market_kind` the venue's kind of market."""
     kind = kind or "candles"
     timeframe = timeframe or "1"
     symbol = (symbol or ALL).strip()
@@ -46,10 +55,18 @@ def parse_topic(kind: str | None, symbol: str | None, timeframe: str | None) -> 
         raise ValueError(f"Invalid type: {kind}")
     if timeframe not in Timeframe._value2member_map_:
         raise ValueError(f"Invalid timeframe: {timeframe}")
+    if (exchange is not None and len(exchange) > params.MAX_TEXT) or (
+        market_kind is not None and len(market_kind) > params.MAX_TEXT
+    ):
+        raise ValueError("Invalid exchange or kind")
+    venue = markets.venue(exchange, market_kind)
     symbol = ALL if symbol.lower() == ALL else symbol.upper()
-    if symbol != ALL and not _SYMBOL.fullmatch(symbol):
-        raise ValueError(f"Invalid symbol: {symbol}")
-    return Topic(kind, symbol, timeframe if kind == "candles" else "")
+    if symbol != ALL:
+        try:
+            symbol = params.valid_symbol(symbol, venue)
+        except BadRequest:
+            raise ValueError(f"Invalid symbol: {symbol}") from None
+    return Topic(kind, symbol, timeframe if kind == "candles" else "", venue)
 
 
 def close_reason(text: str) -> str:
@@ -82,7 +99,13 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         return
     query = websocket.query_params
     try:
-        topic = parse_topic(query.get("type"), query.get("symbol"), query.get("timeframe"))
+        topic = parse_topic(
+            query.get("type"),
+            query.get("symbol"),
+            query.get("timeframe"),
+            query.get("exchange"),
+            query.get("kind"),
+        )
     except ValueError as problem:
         await websocket.close(POLICY, close_reason(str(problem)))
         return
@@ -212,7 +235,11 @@ def _answer(client: Client, hub: Hub, settings: ApiSettings, raw: str | bytes) -
     elif kind in ("subscribe", "unsubscribe"):
         try:
             topic = parse_topic(
-                _text(request, "stream"), _text(request, "symbol"), _text(request, "timeframe")
+                _text(request, "stream"),
+                _text(request, "symbol"),
+                _text(request, "timeframe"),
+                _text(request, "exchange"),
+                _text(request, "kind"),
             )
         except ValueError as problem:
             client.offer(_error(str(problem)))

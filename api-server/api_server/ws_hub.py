@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from starlette.websockets import WebSocket
 
 from api_server.ws_protocol import FrameWriter, text_frame
+from linkora_core.markets import BINANCE_SPOT, Market, Venue
 
 log = logging.getLogger(__name__)
 
@@ -24,11 +25,13 @@ TRY_AGAIN_LATER = 1013
 
 @dataclass(frozen=True, slots=True)
 class Topic:
-    """A subscription: `kind` is candles or orderbook; orderbook topics have no timeframe."""
+    """A subscription: `kind` is candles or orderbook; orderbook topics have no timeframe.
+    `symbol` is one of the venue's, or `all` of them."""
 
     kind: str
     symbol: str
     timeframe: str = ""
+    venue: Venue = BINANCE_SPOT
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,20 +172,24 @@ class Hub:
         """The clients following exactly this topic (not those following `all`)."""
         return set(self._by_topic.get(topic, ()))
 
-    def wanted_timeframes(self, symbol: str) -> set[str]:
-        """Candle timeframes some client follows for this symbol (directly or via `all`)."""
+    def wanted_timeframes(self, market: Market) -> set[str]:
+        """Candle timeframes some client follows for this market (directly or via its venue's
+        `all`)."""
         return {
             topic.timeframe
             for topic in self._by_topic
-            if topic.kind == "candles" and topic.symbol in (symbol, ALL)
+            if topic.kind == "candles"
+            and topic.venue == market.venue
+            and topic.symbol in (market.symbol, ALL)
         }
 
-    def publish(self, kind: str, symbol: str, timeframe: str, text: str) -> int:
-        """Send `text` to the subscribers of the symbol and of `all`; returns how many."""
+    def publish(self, kind: str, market: Market, timeframe: str, text: str) -> int:
+        """Send `text` to the subscribers of the market and of its venue's `all`; returns how
+        many."""
         subscribers = [
             client
-            for name in (symbol, ALL)
-            for client in self._by_topic.get(Topic(kind, name, timeframe), ())
+            for name in (market.symbol, ALL)
+            for client in self._by_topic.get(Topic(kind, name, timeframe, market.venue), ())
         ]
         if not subscribers:
             return 0

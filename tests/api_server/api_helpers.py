@@ -1,5 +1,5 @@
 """Helpers shared by the api-server tests: storing minutes, a reference aggregation and
-WebSocket reading."""
+WebSocket reading. Where a helper takes a market, a bare symbol is Binance spot's."""
 
 from __future__ import annotations
 
@@ -22,9 +22,11 @@ from api_server.settings import ApiSettings
 from linkora_core.candle_columns import VALUE_COLUMNS, VALUES, assignments, values
 from linkora_core.candles import Candle, LiveCandle
 from linkora_core.market_messages import candle_message, encode
+from linkora_core.markets import BINANCE_SPOT, Exchange, Kind, Market, Venue
 from linkora_core.timeframes import MINUTE_MS
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+BYBIT_LINEAR = Venue(Exchange.BYBIT, Kind.LINEAR)
 # Starts the app under uvicorn with settings overrides: `(app, "ws://127.0.0.1:port")`.
 ServerFactory = Callable[..., Awaitable[tuple[Starlette, str]]]
 
@@ -35,24 +37,39 @@ def settings_for(service_env: dict[str, str], **overrides: Any) -> ApiSettings:
     return ApiSettings(**fields)
 
 
+def spot(symbol: str) -> Market:
+    """A Binance spot market."""
+    return Market(BINANCE_SPOT, symbol)
+
+
+def as_market(market: Market | str) -> Market:
+    return spot(market) if isinstance(market, str) else market
+
+
 def moment(ms: int) -> datetime:
     return EPOCH + timedelta(milliseconds=ms)
 
 
 async def store_minutes(
-    db: asyncpg.Pool, symbol: str, minutes: Iterable[Candle], *, open_from: int | None = None
+    db: asyncpg.Pool,
+    market: Market | str,
+    minutes: Iterable[Candle],
+    *,
+    open_from: int | None = None,
 ) -> None:
     """Insert (or replace) 1m candles; minutes at or after `open_from` are still open."""
+    where = as_market(market)
     await db.executemany(
         f"""
-        INSERT INTO candles (symbol, open_time, {VALUES}, is_closed)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-        ON CONFLICT (symbol, open_time) DO UPDATE SET
+        INSERT INTO candles (venue, symbol, open_time, {VALUES}, is_closed)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+        ON CONFLICT (venue, symbol, open_time) DO UPDATE SET
             {assignments((*VALUE_COLUMNS, "is_closed"))}, updated_at = now()
         """,
         [
             (
-                symbol,
+                where.venue.key,
+                where.symbol,
                 moment(m.open_time_ms),
                 *values(m),
                 open_from is None or m.open_time_ms < open_from,
@@ -69,7 +86,7 @@ def minute(
     low: str,
     close: str,
     volume: str = "1",
-    trades: int = 1,
+    trades: int | None = 1,
 ) -> Candle:
     """A 1m candle with quote volume = volume x 10 and taker volumes = half of each."""
     v = Decimal(volume)
@@ -121,7 +138,7 @@ def reference_candles(minutes: list[Candle], label: str) -> list[dict[str, objec
         groups.setdefault(reference_start(label, m.open_time_ms), []).append(m)
     out = []
     for start, group in groups.items():
-        traded = [m for m in group if m.trades > 0] or group[:1]
+        traded = [m for m in group if _traded(m)] or group[:1]
         out.append(
             {
                 "timestamp": start,
@@ -131,7 +148,7 @@ def reference_candles(minutes: list[Candle], label: str) -> list[dict[str, objec
                 "close_price": traded[-1].close,
                 "volume": sum((m.volume for m in group), Decimal(0)),
                 "quote_volume": sum((m.quote_volume for m in group), Decimal(0)),
-                "trades": sum(m.trades for m in group),
+                "trades": _trades(group),
                 "taker_buy_volume": sum((m.taker_buy_volume for m in group), Decimal(0)),
                 "taker_buy_quote_volume": sum(
                     (m.taker_buy_quote_volume for m in group), Decimal(0)
@@ -139,6 +156,15 @@ def reference_candles(minutes: list[Candle], label: str) -> list[dict[str, objec
             }
         )
     return out
+
+
+def _traded(m: Candle) -> bool:
+    return m.volume > 0 if m.trades is None else m.trades > 0
+
+
+def _trades(group: list[Candle]) -> int | None:
+    counts = [m.trades for m in group if m.trades is not None]
+    return sum(counts) if counts else None
 
 
 def as_decimals(rest: dict[str, object]) -> dict[str, object]:
@@ -194,9 +220,9 @@ def minute_series(draw: st.DrawFn) -> list[Candle]:
     return out
 
 
-def collector_message(symbol: str, m: Candle, *, closed: bool) -> bytes:
+def collector_message(market: Market | str, m: Candle, *, closed: bool) -> bytes:
     """The message the collector publishes for this minute."""
-    return encode(candle_message(LiveCandle(symbol, m, closed)))
+    return encode(candle_message(LiveCandle(as_market(market), m, closed)))
 
 
 async def receive(ws: ClientConnection, within: float = 5.0) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
-from api_helpers import minute, reference_candles, reference_start
+from api_helpers import as_market, minute, reference_candles, reference_start
 
 from api_server import candle_store
 from data_collector import candle_writes as collector_store
@@ -19,6 +19,7 @@ from linkora_core.candle_columns import VALUES
 from linkora_core.candles import Candle, LiveCandle
 from linkora_core.decimals import to_plain
 from linkora_core.epoch import to_ms
+from linkora_core.markets import Market
 from linkora_core.timeframes import MINUTE_MS, Timeframe
 
 LABELS = ("3", "5", "15", "30", "45", "1H", "2H", "3H", "4H", "1D", "1W", "1M")
@@ -47,17 +48,22 @@ def series(lo: int, hi: int, seed: int) -> list[Candle]:
 
 
 async def write_live(
-    pool: asyncpg.Pool, symbol: str, minutes: Sequence[Candle], *, open_from: int | None = None
+    pool: asyncpg.Pool,
+    market: Market | str,
+    minutes: Sequence[Candle],
+    *,
+    open_from: int | None = None,
 ) -> None:
     """The collector's live writer; minutes at or after `open_from` are still open."""
+    where = as_market(market)
     await collector_store.upsert_live(
         pool,
-        [LiveCandle(symbol, m, open_from is None or m.open_time_ms < open_from) for m in minutes],
+        [LiveCandle(where, m, open_from is None or m.open_time_ms < open_from) for m in minutes],
     )
 
 
 async def write_bulk(
-    pool: asyncpg.Pool, symbol: str, minutes: Sequence[Candle], *, rollups: bool = False
+    pool: asyncpg.Pool, market: Market | str, minutes: Sequence[Candle], *, rollups: bool = False
 ) -> None:
     """The collector's backfill/audit writer (COPY + upsert), every minute closed; by default
     logging the change for the maintainer, as collectors before the inline rollups did."""
@@ -79,31 +85,38 @@ async def write_bulk(
     ]
     async with pool.acquire() as connection:
         await collector_store.copy_upsert(
-            connection, collector_store.staged_rows(symbol, page, _FAR_FUTURE), rollups=rollups
+            connection,
+            collector_store.staged_rows(as_market(market), page, _FAR_FUTURE),
+            rollups=rollups,
         )
 
 
-async def stored_minutes(pool: asyncpg.Pool, symbol: str) -> tuple[list[Candle], int]:
+async def stored_minutes(pool: asyncpg.Pool, market: Market | str) -> tuple[list[Candle], int]:
     """Every stored minute, and the closed horizon (end of the newest closed minute)."""
-    minutes = await candle_store.read_range(pool, symbol, Timeframe.MINUTE_1, None, None)
-    horizon = await rollup_sql.closed_horizon(pool, symbol)
-    assert horizon is not None, f"no closed minute of {symbol}"
+    where = as_market(market)
+    minutes = await candle_store.read_range(pool, where, Timeframe.MINUTE_1, None, None)
+    horizon = await rollup_sql.closed_horizon(pool, where)
+    assert horizon is not None, f"no closed minute of {where}"
     return minutes, horizon
 
 
-async def stored_rollups(pool: asyncpg.Pool, symbol: str, label: str) -> list[dict[str, Any]]:
+async def stored_rollups(
+    pool: asyncpg.Pool, market: Market | str, label: str
+) -> list[dict[str, Any]]:
     rows = await pool.fetch(
-        f"SELECT open_time, {VALUES} FROM candle_rollups WHERE symbol = $1 AND timeframe = $2 "
-        "ORDER BY open_time",
-        symbol,
+        f"SELECT open_time, {VALUES} FROM candle_rollups WHERE venue = $1 AND symbol = $2 "
+        "AND timeframe = $3 ORDER BY open_time",
+        *rollup_sql.key(as_market(market)),
         label,
     )
     return [{"timestamp": to_ms(r[0]), **{k: v for k, v in list(r.items())[1:]}} for r in rows]
 
 
-async def expected_rollups(pool: asyncpg.Pool, symbol: str) -> dict[str, list[dict[str, Any]]]:
+async def expected_rollups(
+    pool: asyncpg.Pool, market: Market | str
+) -> dict[str, list[dict[str, Any]]]:
     """Per timeframe, the reference aggregation of the stored minutes, closed buckets only."""
-    minutes, horizon = await stored_minutes(pool, symbol)
+    minutes, horizon = await stored_minutes(pool, market)
     return {
         label: [
             bucket
@@ -114,10 +127,10 @@ async def expected_rollups(pool: asyncpg.Pool, symbol: str) -> dict[str, list[di
     }
 
 
-async def assert_rollups_equal_minutes(pool: asyncpg.Pool, symbol: str) -> None:
-    expected = await expected_rollups(pool, symbol)
+async def assert_rollups_equal_minutes(pool: asyncpg.Pool, market: Market | str) -> None:
+    expected = await expected_rollups(pool, market)
     for label in LABELS:
-        assert await stored_rollups(pool, symbol, label) == expected[label], label
+        assert await stored_rollups(pool, market, label) == expected[label], label
 
 
 async def all_rollups(pool: asyncpg.Pool) -> list[tuple[Any, ...]]:

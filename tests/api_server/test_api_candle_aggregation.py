@@ -13,13 +13,14 @@ from api_helpers import (
     minute,
     minute_series,
     reference_candles,
+    spot,
     store_minutes,
 )
 from hypothesis import given
 from hypothesis import strategies as st
 
 from linkora_core.candles import Candle
-from linkora_core.rollup_passes import roll_symbol
+from linkora_core.rollup_passes import roll_market
 from linkora_core.timeframes import MINUTE_MS, Timeframe
 
 SYMBOL = "PROPUSDT"
@@ -52,7 +53,7 @@ async def test_every_timeframe_equals_the_reference_aggregation(
     split = int(len(series) * rolled_fraction)
     open_from = series[-open_minutes].open_time_ms if open_minutes else None
     await store_minutes(clean_db, SYMBOL, series[:split], open_from=open_from)
-    await roll_symbol(clean_db, SYMBOL)
+    await roll_market(clean_db, spot(SYMBOL))
     await store_minutes(clean_db, SYMBOL, series[split:], open_from=open_from)
     for timeframe in Timeframe:
         expected = reference_candles(series, timeframe.value)
@@ -70,7 +71,7 @@ async def test_a_bucket_opening_with_a_placeholder_takes_open_and_range_from_rea
         minute(BASE + 2 * MINUTE_MS, "7.5", "7.5", "7.5", "7.5", volume="0", trades=0),
     ]
     await store_minutes(clean_db, SYMBOL, minutes)
-    await roll_symbol(clean_db, SYMBOL)
+    await roll_market(clean_db, spot(SYMBOL))
     response = await client.get(f"/candles?symbol={SYMBOL}&timeframe=3")
     [candle] = response.json()
     assert (candle["open_price"], candle["high_price"], candle["low_price"]) == ("7", "8", "6.5")

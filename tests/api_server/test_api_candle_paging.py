@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 import asyncpg
 import httpx
-from api_helpers import minute, store_minutes
+from api_helpers import minute, spot, store_minutes
 from starlette.applications import Starlette
 
-from linkora_core.rollup_passes import roll_symbol
+from linkora_core.rollup_passes import roll_market
 from linkora_core.timeframes import MINUTE_MS
 from tests.http_checks import running
 
@@ -36,7 +36,7 @@ async def test_without_start_date_the_newest_come_first(
     client: httpx.AsyncClient, clean_db: asyncpg.Pool
 ) -> None:
     await store_hours(clean_db, 5)
-    await roll_symbol(clean_db, SYMBOL)
+    await roll_market(clean_db, spot(SYMBOL))
     body = (await get(client, f"/candles?symbol={SYMBOL}&timeframe=1H&limit=3")).json()
     assert [c["timestamp"] for c in body] == [BASE + h * 3_600_000 for h in (4, 3, 2)]
     assert body[0]["open_time"] == "2024-05-01T04:00:00+00:00"
@@ -47,7 +47,7 @@ async def test_with_start_date_the_oldest_at_or_after_it_come_first(
     client: httpx.AsyncClient, clean_db: asyncpg.Pool
 ) -> None:
     await store_hours(clean_db, 5)
-    await roll_symbol(clean_db, SYMBOL)
+    await roll_market(clean_db, spot(SYMBOL))
     body = (
         await get(
             client, f"/candles?symbol={SYMBOL}&timeframe=1H&limit=2&start_date=2024-05-01T00:30:00Z"
@@ -71,7 +71,7 @@ async def test_link_header_pages_back_through_history_without_overlap(
     client: httpx.AsyncClient, clean_db: asyncpg.Pool
 ) -> None:
     await store_hours(clean_db, 5, open_last=True)
-    await roll_symbol(clean_db, SYMBOL)
+    await roll_market(clean_db, spot(SYMBOL))
     seen = await follow_links(client, f"/candles?symbol={SYMBOL}&timeframe=15&limit=7")
     assert seen == [BASE + q * 900_000 for q in reversed(range(20))]
 
@@ -80,7 +80,7 @@ async def test_link_header_pages_forward_from_start_date(
     client: httpx.AsyncClient, clean_db: asyncpg.Pool
 ) -> None:
     await store_hours(clean_db, 3)
-    await roll_symbol(clean_db, SYMBOL)
+    await roll_market(clean_db, spot(SYMBOL))
     seen = await follow_links(
         client, f"/candles?symbol={SYMBOL}&timeframe=5&limit=10&start_date=2024-05-01"
     )
@@ -103,7 +103,7 @@ async def test_the_open_bucket_is_included_and_follows_minute_updates(
     client: httpx.AsyncClient, clean_db: asyncpg.Pool
 ) -> None:
     await store_hours(clean_db, 2)
-    await roll_symbol(clean_db, SYMBOL)
+    await roll_market(clean_db, spot(SYMBOL))
     now = BASE + 2 * 3_600_000
     await store_minutes(
         clean_db, SYMBOL, [minute(now, "10", "12", "10", "11", volume="3")], open_from=now
@@ -130,7 +130,7 @@ async def test_closed_pages_are_cached_and_open_ones_only_for_a_moment(
         candle_cache_seconds=60, candle_live_cache_seconds=0.2, rate_limit_per_second=0
     )
     await store_hours(clean_db, 3, open_last=True)
-    await roll_symbol(clean_db, SYMBOL)
+    await roll_market(clean_db, spot(SYMBOL))
     async with running(application, "http://api") as client:
         closed = f"/candles?symbol={SYMBOL}&timeframe=1H&end_date=2024-05-01T02:00:00Z"
         newest = f"/candles?symbol={SYMBOL}&timeframe=1H"
@@ -150,12 +150,12 @@ async def test_a_remembered_frontier_that_lags_still_gives_the_same_candles(
 ) -> None:
     application = make_app(candle_live_cache_seconds=0, rollup_frontier_cache_seconds=60)
     await store_hours(clean_db, 2)
-    await roll_symbol(clean_db, SYMBOL)
+    await roll_market(clean_db, spot(SYMBOL))
     url = f"/candles?symbol={SYMBOL}&timeframe=15&limit=50"
     async with running(application, "http://api") as client:
         before = (await get(client, url)).json()  # frontiers remembered now
         await store_hours(clean_db, 4, open_last=True)
-        await roll_symbol(clean_db, SYMBOL)  # the real frontiers move on
+        await roll_market(clean_db, spot(SYMBOL))  # the real frontiers move on
         after = (await get(client, url)).json()
     assert [c["timestamp"] for c in after] == [BASE + q * 900_000 for q in reversed(range(16))]
     assert after[-len(before) :] == before

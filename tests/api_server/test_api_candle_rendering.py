@@ -8,12 +8,12 @@ from decimal import Decimal
 import asyncpg
 import orjson
 import pytest
-from api_helpers import store_minutes
+from api_helpers import spot, store_minutes
 
 from api_server import candle_store
 from api_server.wire import rest_candle
 from linkora_core.candles import Candle
-from linkora_core.rollup_passes import roll_symbol
+from linkora_core.rollup_passes import roll_market
 from linkora_core.timeframes import MINUTE_MS, Timeframe
 
 BASE = int(datetime(2024, 1, 31, 22, tzinfo=UTC).timestamp()) * 1000
@@ -43,13 +43,13 @@ async def test_database_rendering_equals_python_rendering(
             )
         )
     await store_minutes(clean_db, "RNDRUSDT", minutes)
-    await roll_symbol(clean_db, "RNDRUSDT")
+    await roll_market(clean_db, spot("RNDRUSDT"))
     for newest_first in (True, False):
         candles = await candle_store.read_page(
-            clean_db, "RNDRUSDT", timeframe, None, None, 5000, newest_first=newest_first
+            clean_db, spot("RNDRUSDT"), timeframe, None, None, 5000, newest_first=newest_first
         )
         text, count, last, newest = await candle_store.render_page(
-            clean_db, "RNDRUSDT", timeframe, None, None, 5000, newest_first=newest_first
+            clean_db, spot("RNDRUSDT"), timeframe, None, None, 5000, newest_first=newest_first
         )
         assert f"[{text}]".encode() == orjson.dumps([rest_candle(c) for c in candles])
         assert count == len(candles)

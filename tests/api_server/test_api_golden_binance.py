@@ -10,7 +10,7 @@ import aiohttp
 import asyncpg
 import httpx
 import pytest
-from api_helpers import as_decimals, reference_candles, store_minutes
+from api_helpers import as_decimals, reference_candles, spot, store_minutes
 from redis.asyncio import Redis
 
 from data_collector.collector import Collector
@@ -21,7 +21,7 @@ from data_collector.weights import WeightBudget
 from exchange_sim.config import SimConfig
 from exchange_sim.server import SimServer
 from linkora_core.candles import Candle
-from linkora_core.rollup_passes import roll_symbol
+from linkora_core.rollup_passes import roll_market
 from tests.golden import ETH_DIR, ETH_MINUTES, eth_minutes, ms, read_rows
 
 # Buckets holding one of the 8 minutes the source file lacks (see the data README): only
@@ -53,7 +53,7 @@ def binance_klines(interval: str) -> list[dict[str, object]]:
 async def eth_stored(clean_db: asyncpg.Pool) -> list[Candle]:
     minutes = eth_minutes()
     await store_minutes(clean_db, "ETHUSDT", minutes)
-    await roll_symbol(clean_db, "ETHUSDT")
+    await roll_market(clean_db, spot("ETHUSDT"))
     return minutes
 
 
@@ -136,7 +136,7 @@ async def test_the_file_collected_through_the_simulator_reads_back_as_binance(
         await collector.prepare()
         await collector.backfill_all()
     assert await clean_db.fetchval("SELECT count(*) FROM candles") == len(eth_minutes())
-    await roll_symbol(clean_db, "ETHUSDT")
+    await roll_market(clean_db, spot("ETHUSDT"))
     for timeframe, interval in (("4H", "4h"), ("1D", "1d")):
         ours, binance = await read(client, timeframe), binance_klines(interval)
         assert [c["timestamp"] for c in ours] == [k["timestamp"] for k in binance]

@@ -50,7 +50,7 @@ async def test_last_live_message_of_every_bucket_equals_the_reference(
             m.open,
             m.volume / 2,
             m.quote_volume,
-            max(0, m.trades - 1),
+            max(0, (m.trades or 0) - 1),
             Decimal(0),
             Decimal(0),
         )

@@ -8,10 +8,10 @@ from decimal import Decimal
 
 import asyncpg
 import httpx
-from api_helpers import minute, moment, store_minutes
+from api_helpers import minute, moment, spot, store_minutes
 from starlette.applications import Starlette
 
-from linkora_core.rollup_passes import roll_symbol
+from linkora_core.rollup_passes import roll_market
 from linkora_core.timeframes import MINUTE_MS
 from tests.http_checks import running
 
@@ -68,7 +68,7 @@ async def test_price_compares_the_open_bucket_with_the_one_before(
         [minute(BASE + i * MINUTE_MS, c, c, c, c) for i, c in enumerate(closes)],
         open_from=BASE + 89 * MINUTE_MS,
     )
-    await roll_symbol(clean_db, "BTCUSDT")
+    await roll_market(clean_db, spot("BTCUSDT"))
     body = (await client.get("/price?symbol=BTCUSDT&timeframe=1H")).json()
     assert body == {
         "symbol": "BTCUSDT",

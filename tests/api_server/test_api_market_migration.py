@@ -21,8 +21,9 @@ import pytest
 from starlette.applications import Starlette
 
 from linkora_core.candles import Candle
+from linkora_core.markets import BINANCE_SPOT, Market
 from linkora_core.migrations import apply_migrations
-from linkora_core.rollup_passes import roll_symbol
+from linkora_core.rollup_passes import roll_market
 from tests.golden import eth_minutes
 from tests.http_checks import asgi_client
 
@@ -153,7 +154,7 @@ async def migrated_client(
     pool = await asyncpg.create_pool(old_database, min_size=1, max_size=2)
     try:
         for symbol in ("ETHUSDT", "BTCUSDT"):
-            await roll_symbol(pool, symbol)
+            await roll_market(pool, Market(BINANCE_SPOT, symbol))
     finally:
         await pool.close()
     application = make_app(

@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from api_helpers import db_examples, minute_series, store_minutes
+from api_helpers import db_examples, minute_series, spot, store_minutes
 from hypothesis import given
 from hypothesis import strategies as st
 from rollup_helpers import series
@@ -16,7 +16,8 @@ from rollup_helpers import series
 from api_server import candle_store
 from api_server.candle_reader import Reader
 from linkora_core.candles import Candle, aggregate
-from linkora_core.rollup_passes import ROLLED, roll_symbol
+from linkora_core.markets import Market
+from linkora_core.rollup_passes import ROLLED, roll_market
 from linkora_core.timeframes import MINUTE_MS, Timeframe
 
 SYMBOL = "BEHINDUSDT"
@@ -40,12 +41,12 @@ async def test_pages_behind_the_frontier_equal_the_reference_for_every_timeframe
     await clean_db.execute("TRUNCATE candles, candle_rollups, candle_changes")
     split = int(len(minutes) * rolled_fraction)
     await store_minutes(clean_db, SYMBOL, minutes[:split])
-    await roll_symbol(clean_db, SYMBOL)
+    await roll_market(clean_db, spot(SYMBOL))
     await store_minutes(clean_db, SYMBOL, minutes[split:])
     start = minutes[int((len(minutes) - 1) * start_at)].open_time_ms
     for timeframe in ROLLED:
         expected = aggregate(minutes, timeframe)
-        reader = await Reader.open(clean_db, SYMBOL, timeframe)
+        reader = await Reader.open(clean_db, spot(SYMBOL), timeframe)
         assert await reader.newest(timeframe, None, limit) == expected[::-1][:limit], timeframe
         first = timeframe.bucket_start(start)
         from_start = [c for c in expected if c.open_time_ms >= first]
@@ -64,15 +65,15 @@ async def test_a_page_reads_minutes_for_about_its_own_width_only(
     read: list[int] = []
     real = candle_store.aggregate
 
-    async def spy(db: Any, symbol: str, tf: Timeframe, segments: Any) -> list[Candle]:
+    async def spy(db: Any, market: Market, tf: Timeframe, segments: Any) -> list[Candle]:
         for source, lo, hi in segments:
             if source is Timeframe.MINUTE_1:
                 assert lo is not None, "an unbounded minute scan"
                 read.append((end if hi is None else hi) - lo)
-        return await real(db, symbol, tf, segments)
+        return await real(db, market, tf, segments)
 
     monkeypatch.setattr(candle_store, "aggregate", spy)
-    reader = await Reader.open(clean_db, SYMBOL, timeframe)
+    reader = await Reader.open(clean_db, spot(SYMBOL), timeframe)
     width = timeframe.width_ms
     assert width is not None
     assert len(await reader.newest(timeframe, None, 4)) == 4

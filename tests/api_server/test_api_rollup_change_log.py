@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from api_helpers import as_decimals, reference_candles, store_minutes
+from api_helpers import as_decimals, reference_candles, spot, store_minutes
 from rollup_helpers import (
     all_rollups,
     assert_rollups_equal_minutes,
@@ -36,7 +36,7 @@ from api_server.rollups import RollupMaintainer, consume_changes
 from linkora_core import rollup_sql
 from linkora_core.candles import Candle
 from linkora_core.migrations import discover
-from linkora_core.rollup_passes import merge, roll_symbol
+from linkora_core.rollup_passes import merge, roll_market
 from linkora_core.timeframes import MINUTE_MS
 
 SYMBOL = "LATEUSDT"
@@ -74,7 +74,7 @@ def revised(minutes: list[Candle], factor: int) -> list[Candle]:
             close=m.close,
             volume=m.volume * factor,
             quote_volume=m.quote_volume * factor,
-            trades=m.trades + factor,
+            trades=(m.trades or 0) + factor,
             taker_buy_volume=m.taker_buy_volume,
             taker_buy_quote_volume=m.taker_buy_quote_volume,
         )
@@ -177,12 +177,12 @@ async def test_a_long_log_is_consumed_in_bounded_transactions_with_ranges_merged
         )
     await write_bulk(db, SYMBOL, revised(series(START + DAY_MS, END, seed=5), 1))
     async with db.acquire() as connection:
-        _, more = await consume_changes(connection, SYMBOL)
+        _, more = await consume_changes(connection, spot(SYMBOL))
         assert more
         assert await change_log(db) == [
             (SYMBOL, START + 8 * DAY_MS - 202 * MINUTE_MS, END - MINUTE_MS)
         ]
-        _, more = await consume_changes(connection, SYMBOL)
+        _, more = await consume_changes(connection, spot(SYMBOL))
         assert not more
     assert await change_log(db) == []
     await assert_rollups_equal_minutes(db, SYMBOL)
@@ -193,7 +193,7 @@ async def test_the_migration_has_rollups_stored_before_the_log_checked_once(
 ) -> None:
     history = series(END - 3 * DAY_MS, END, seed=7)
     await store_minutes(db, SYMBOL, history)
-    await roll_symbol(db, SYMBOL)
+    await roll_market(db, spot(SYMBOL))
     # A correction the old rescan missed (no log then): the rollups disagree with the minutes.
     await store_minutes(db, SYMBOL, revised(history[100:200], 2))
     assert await stored_rollups(db, SYMBOL, "1H") != (await expected_rollups(db, SYMBOL))["1H"]

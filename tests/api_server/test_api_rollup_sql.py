@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import asyncpg
-from api_helpers import db_examples, minute, minute_series, store_minutes
+from api_helpers import db_examples, minute, minute_series, spot, store_minutes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,7 +15,7 @@ from api_server import candle_store
 from linkora_core import rollup_sql
 from linkora_core.candles import Candle, aggregate
 from linkora_core.epoch import to_datetime, to_ms
-from linkora_core.rollup_passes import ROLLED, SOURCE, roll_symbol
+from linkora_core.rollup_passes import ROLLED, SOURCE, roll_market
 from linkora_core.timeframes import MINUTE_MS, Timeframe
 
 SYMBOL = "SQLUSDT"
@@ -23,7 +23,7 @@ _EXAMPLES = db_examples(15)
 
 
 async def stored(db: asyncpg.Pool, timeframe: Timeframe) -> list[Candle]:
-    return await candle_store.read_range(db, SYMBOL, timeframe, None, None)
+    return await candle_store.read_range(db, spot(SYMBOL), timeframe, None, None)
 
 
 @_EXAMPLES
@@ -35,7 +35,7 @@ async def test_sql_aggregation_of_minutes_equals_the_reference_for_every_timefra
     await store_minutes(clean_db, SYMBOL, series)
     whole = [(Timeframe.MINUTE_1, None, None)]
     for timeframe in ROLLED:
-        got = await candle_store.aggregate(clean_db, SYMBOL, timeframe, whole)
+        got = await candle_store.aggregate(clean_db, spot(SYMBOL), timeframe, whole)
         assert got == aggregate(series, timeframe), timeframe
 
 
@@ -47,8 +47,8 @@ async def test_rollups_built_from_their_sources_equal_the_reference_of_the_minut
     await clean_db.execute("TRUNCATE candles, candle_rollups, candle_changes")
     open_from = series[-open_minutes].open_time_ms if open_minutes else None
     await store_minutes(clean_db, SYMBOL, series, open_from=open_from)
-    await roll_symbol(clean_db, SYMBOL)
-    horizon = await rollup_sql.closed_horizon(clean_db, SYMBOL)
+    await roll_market(clean_db, spot(SYMBOL))
+    horizon = await rollup_sql.closed_horizon(clean_db, spot(SYMBOL))
     for timeframe in ROLLED:
         closed = [
             c
@@ -64,7 +64,7 @@ async def test_a_reaggregated_range_is_replaced_and_buckets_whose_minutes_went_a
     base = int(datetime(2024, 2, 26, tzinfo=UTC).timestamp()) * 1000
     minutes = [minute(base + i * MINUTE_MS, "10", "12", "9", "11") for i in range(180)]
     await store_minutes(clean_db, SYMBOL, minutes)
-    await roll_symbol(clean_db, SYMBOL)
+    await roll_market(clean_db, spot(SYMBOL))
     assert len(await stored(clean_db, Timeframe.HOUR_1)) == 3
     # The second hour's minutes vanish and the first hour's are corrected.
     await clean_db.execute(
@@ -78,7 +78,7 @@ async def test_a_reaggregated_range_is_replaced_and_buckets_whose_minutes_went_a
     for timeframe in ROLLED:  # each after its source, as the maintainer does
         await rollup_sql.roll_up(
             clean_db,
-            SYMBOL,
+            spot(SYMBOL),
             timeframe,
             SOURCE[timeframe],
             timeframe.bucket_start(base),

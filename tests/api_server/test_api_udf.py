@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import asyncpg
 import httpx
-from api_helpers import minute, store_minutes
+from api_helpers import minute, spot, store_minutes
 
-from linkora_core.rollup_passes import roll_symbol
+from linkora_core.rollup_passes import roll_market
 from linkora_core.timeframes import MINUTE_MS
 
 BASE = int(datetime(2024, 5, 1, tzinfo=UTC).timestamp()) * 1000
@@ -21,7 +21,7 @@ async def test_history_serves_exact_bars_by_range_and_by_countback(
         minute(BASE + i * MINUTE_MS, "0.00000005", "0.1", "0.00000001", "0.05") for i in range(180)
     ]
     await store_minutes(clean_db, "BTCUSDT", minutes)
-    await roll_symbol(clean_db, "BTCUSDT")
+    await roll_market(clean_db, spot("BTCUSDT"))
     start = BASE // 1000
     response = await client.get(
         f"/udf/history?symbol=BTCUSDT&resolution=60&from={start}&to={start + 7200}"

@@ -20,6 +20,7 @@ from api_helpers import (
     numbered_book,
     ready,
     receive,
+    spot,
     store_minutes,
 )
 from redis.asyncio import Redis
@@ -28,7 +29,7 @@ from websockets.exceptions import ConnectionClosed
 
 from api_server.ws_hub import ALL, Topic
 from api_server.ws_protocol import UVICORN_OPTIONS
-from linkora_core.rollup_passes import roll_symbol
+from linkora_core.rollup_passes import roll_market
 from linkora_core.timeframes import MINUTE_MS
 
 BASE = int(datetime(2024, 5, 1, tzinfo=UTC).timestamp()) * 1000
@@ -155,7 +156,7 @@ async def test_live_buckets_are_in_order_closed_once_and_end_equal_to_rest(
     closed = [m for m in received if m["closed"]]
     assert [m["timestamp"] for m in closed] == [BASE, BASE + 5 * MINUTE_MS]
     await store_minutes(clean_db, "BTCUSDT", minutes)
-    await roll_symbol(clean_db, "BTCUSDT")
+    await roll_market(clean_db, spot("BTCUSDT"))
     async with httpx.AsyncClient(base_url=url.replace("ws:", "http:")) as http:
         rest = await http.get("/candles?symbol=BTCUSDT&timeframe=5&start_date=2024-05-01")
     last_of_bucket = {m["timestamp"]: m for m in received}

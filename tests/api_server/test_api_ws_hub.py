@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import cast
 
+from api_helpers import spot
 from starlette.websockets import WebSocket
 
 from api_server.ws_hub import Client, Hub, Topic
@@ -20,7 +21,7 @@ def test_a_client_over_its_backlog_is_marked_for_closing_with_1013_and_drops_onl
     for c in (slow, fast):
         hub.add(c)
         hub.subscribe(c, Topic("candles", "BTCUSDT", "5"))
-    delivered = [hub.publish("candles", "BTCUSDT", "5", f"m{i}") for i in range(6)]
+    delivered = [hub.publish("candles", spot("BTCUSDT"), "5", f"m{i}") for i in range(6)]
     assert delivered == [2, 2, 2, 1, 1, 1]
     assert slow.closing == (1013, "Client too slow: send buffer full") and slow.done.is_set()
     assert fast.queue.qsize() == 6 and fast.backlog == 24 and hub.dropped_slow == 3
@@ -31,7 +32,7 @@ def test_a_message_bigger_than_the_limit_still_reaches_a_client_that_keeps_up() 
     hub, reader = Hub(), client(backlog=8)
     hub.add(reader)
     hub.subscribe(reader, Topic("orderbook", "BTCUSDT"))
-    assert hub.publish("orderbook", "BTCUSDT", "", "x" * 1000) == 1
+    assert hub.publish("orderbook", spot("BTCUSDT"), "", "x" * 1000) == 1
     assert reader.closing is None and reader.backlog == 1004
 
 
@@ -40,11 +41,11 @@ def test_all_subscribers_get_every_symbol_and_ips_are_counted() -> None:
     for c, symbol in ((everything, "all"), (one, "ETHUSDT")):
         hub.add(c)
         hub.subscribe(c, Topic("orderbook", symbol))
-    assert hub.publish("orderbook", "BTCUSDT", "", "x") == 1
-    assert hub.publish("orderbook", "ETHUSDT", "", "y") == 2
+    assert hub.publish("orderbook", spot("BTCUSDT"), "", "x") == 1
+    assert hub.publish("orderbook", spot("ETHUSDT"), "", "y") == 2
     assert (hub.clients, hub.connections("1.2.3.4")) == (2, 1)
     hub.remove(everything)
-    assert hub.clients == 1 and hub.publish("orderbook", "BTCUSDT", "", "z") == 0
+    assert hub.clients == 1 and hub.publish("orderbook", spot("BTCUSDT"), "", "z") == 0
 
 
 def test_wanted_timeframes_follow_subscriptions() -> None:
@@ -52,7 +53,7 @@ def test_wanted_timeframes_follow_subscriptions() -> None:
     hub.add(c)
     hub.subscribe(c, Topic("candles", "all", "1H"))
     hub.subscribe(c, Topic("candles", "BTCUSDT", "5"))
-    assert hub.wanted_timeframes("BTCUSDT") == {"1H", "5"}
-    assert hub.wanted_timeframes("ETHUSDT") == {"1H"}
+    assert hub.wanted_timeframes(spot("BTCUSDT")) == {"1H", "5"}
+    assert hub.wanted_timeframes(spot("ETHUSDT")) == {"1H"}
     hub.unsubscribe(c, Topic("candles", "all", "1H"))
-    assert hub.wanted_timeframes("ETHUSDT") == set()
+    assert hub.wanted_timeframes(spot("ETHUSDT")) == set()
