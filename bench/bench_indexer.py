@@ -27,6 +27,7 @@ PostgreSQL runs durable (fsync on) and Hardhat with its per-request log off.
         [--close-all] [--modify-rounds 0] [--per-block 70] [--repeat 3] [--plain-reads]
 
 `--plain-reads` adds catch-ups with one plain eth_call per order (BLOCK_ORDER_READS=false).
+`--only-processor` measures only the processor alone (for iterating on it; no table).
 """
 
 from __future__ import annotations
@@ -226,7 +227,10 @@ async def run(
         )
         print(f"shape: {chain_shape(logs, head - deployment.block_number + 1)}")
         print(f"raw eth_getLogs: {len(logs)} logs in {raw_seconds * 1000:.0f} ms")
-        rates = await get_order_rates(rpc, deployment.trading, logs)
+        if args.only_processor:
+            rates = {False: 0.0, True: 0.0}
+        else:
+            rates = await get_order_rates(rpc, deployment.trading, logs)
         bounds = read_bound(logs, rates)
         print(
             f"getOrder at the event's block: {rates[False]:,.0f}/s one eth_call each, "
@@ -246,11 +250,23 @@ async def run(
     replay = ReplayRpc("memory", answers=recording.answers, logs=logs)
     async with JsonRpc(node_url, timeout=300) as rpc:
         for _ in range(args.repeat):  # alternated: a busy machine slows each alike
+            if args.only_processor:
+                replayed.append(await catch_up(dsn, replay, deployment, None))
+                continue
             alone.append(await node_alone(node_url, recording.requests, concurrency))
             replayed.append(await catch_up(dsn, replay, deployment, None))
             for reader in ways:
                 runs[reader].append(await catch_up(dsn, rpc, deployment, node_group, reader))
-    events = runs[True][0].events
+    events = replayed[0].events
+    if args.only_processor:
+        print(
+            f"processor alone, answers replayed from memory: "
+            f"{_rates(events, [r.seconds for r in replayed])} events/s; CPU (medians): "
+            f"processor {statistics.median(r.processor_cpu for r in replayed):.2f} s, "
+            f"PostgreSQL {statistics.median(r.database_cpu for r in replayed):.2f} s"
+        )
+        median = statistics.median(r.seconds for r in replayed)
+        return NodeResult(name, events, raw_seconds, 0.0, 0.0, events / median, 0.0)
     assert all(run.events == events for run in replayed), "the replay applied other events"
     print(
         f"node, every request of the catch-up ({len(recording.requests)} requests, "
@@ -345,6 +361,12 @@ def main() -> None:
         help="the local node (anvil: Foundry's, from npm, with a compiled EVM; both: Hardhat "
         "then anvil, each on a chain of its own mined the same way)",
     )
+    parser.add_argument(
+        "--only-processor",
+        action="store_true",
+        help="measure the processor alone (replayed answers) and skip the node's timings, "
+        "while iterating on the processor; the table is then left out",
+    )
     args = parser.parse_args()
     database = PostgresServer(durable=True)  # fsync on, as in production
     results: list[NodeResult] = []
@@ -368,7 +390,8 @@ def main() -> None:
                 results.append(asyncio.run(run(args, dsn, "anvil", url, group)))
     finally:
         database.remove()
-    print(table(results, args.repeat))
+    if not args.only_processor:
+        print(table(results, args.repeat))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from order_system.events.decoding import (
     DecodeError,
     OrderSnapshot,
     decode_get_order,
+    decode_order_bytes,
     decode_uint,
     encode_get_order,
 )
@@ -21,8 +23,8 @@ from order_system.events.guard import ReorgGuard
 from order_system.events.order_reader import (
     READER_ADDRESS,
     ReaderAnswerError,
-    decode_get_orders,
     encode_get_orders,
+    split_get_orders,
     state_override,
 )
 from order_system.rpc import Call, Rpc, RpcError
@@ -38,6 +40,8 @@ MAX_DECIMALS = 77
 # (devstack/hardhat.py); before that, 70 was 1.7x slower than 10. Gas, about 30,000 per order,
 # is nowhere near any node's eth_call cap.
 MAX_ORDERS_PER_READ = 10
+# OrderReader answers decoded between pauses for the event loop (about a millisecond).
+DECODE_PAUSE_EVERY = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,12 +179,16 @@ class Chain:
         snapshots: dict[int, OrderSnapshot] = {}
         refused: list[tuple[int, str]] = []  # read by the reader, to read again one by one
         reason = ""
-        for (block_hash, indexes), answer in zip(joint, answers, strict=False):
+        for count, ((block_hash, indexes), answer) in enumerate(
+            zip(joint, answers, strict=False), 1
+        ):
+            if count % DECODE_PAUSE_EVERY == 0:
+                await asyncio.sleep(0)  # lets a batch being written send its next statement
             try:
                 if isinstance(answer, RpcError):
                     raise answer
-                raw = decode_get_orders(answer, len(indexes))
-                read = [decode_get_order(item) for item in raw]
+                raw = split_get_orders(answer, len(indexes))
+                read = [decode_order_bytes(item) for item in raw]
                 if [s.id for s in read] != [wanted[i][0] for i in indexes]:
                     raise ReaderAnswerError("the answers are not the orders asked for")
             except (RpcError, ReaderAnswerError, DecodeError) as error:

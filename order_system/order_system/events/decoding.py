@@ -156,33 +156,38 @@ def encode_get_order(order_id: int) -> str:
 
 
 _ORDER_WORDS = 12
+ORDER_BYTES = 32 * _ORDER_WORDS
 
 
 def decode_get_order(result: str) -> OrderSnapshot:
-    """Decode `getOrder`'s answer: twelve static words, in the tuple's order."""
+    """Decode `getOrder`'s answer (hex): twelve static words, in the tuple's order."""
     if len(result) < 2 + 64 * _ORDER_WORDS:
         _word(result, _ORDER_WORDS - 1)  # raises, naming the word that is missing
-    words = [int(result[i : i + 64], 16) for i in range(2, 2 + 64 * _ORDER_WORDS, 64)]
-    order_type = words[7]
+    return decode_order_bytes(bytes.fromhex(result[2 : 2 + 64 * _ORDER_WORDS]))
+
+
+def decode_order_bytes(data: bytes) -> OrderSnapshot:
+    """`decode_get_order` of the answer's bytes (at least ORDER_BYTES of them)."""
+    if len(data) < ORDER_BYTES:
+        raise DecodeError(f"getOrder answer too short: {len(data)} bytes")
+    big = int.from_bytes
+    order_type = big(data[224:256])
     if order_type >= len(ORDER_TYPES):
         raise DecodeError(f"unknown order type {order_type}")
-    # An address is the low 20 bytes of its word: hex digits 24..64.
-    user, token_in, token_out = (
-        "0x" + result[2 + 64 * i + 24 : 2 + 64 * (i + 1)].lower() for i in (1, 2, 3)
-    )
+    # An address is the low 20 bytes of its word.
     return OrderSnapshot(
-        words[0],
-        user,
-        token_in,
-        token_out,
-        words[4],
-        words[5],
-        words[6],
+        big(data[0:32]),
+        "0x" + data[44:64].hex(),
+        "0x" + data[76:96].hex(),
+        "0x" + data[108:128].hex(),
+        big(data[128:160]),
+        big(data[160:192]),
+        big(data[192:224]),
         order_type,
-        words[8] != 0,
-        words[9] != 0,
-        words[10],
-        words[11] != 0,
+        big(data[256:288]) != 0,
+        big(data[288:320]) != 0,
+        big(data[320:352]),
+        big(data[352:384]) != 0,
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from order_system.events.chain import BlockMissing, Chain, Header
 from order_system.events.decoding import EventKind, OrderEvent, OrderSnapshot, decode_logs
@@ -77,9 +78,24 @@ class FetchedRange:
     decimals: dict[str, int | None] = field(default_factory=dict)
 
 
+# Logs decoded between pauses for the batch being written (about a millisecond of work), so
+# its next statement is not held up behind a whole range's decoding.
+DECODE_CHUNK = 200
+
+
+async def _decoded(logs: list[dict[str, Any]]) -> list[OrderEvent]:
+    events: list[OrderEvent] = []
+    for first in range(0, len(logs), DECODE_CHUNK):
+        if first:
+            await asyncio.sleep(0)
+        events += decode_logs(logs[first : first + DECODE_CHUNK])
+    events.sort(key=lambda event: event.position)
+    return events
+
+
 async def fetch_logs(chain: Chain, start: int, end: int, sizer: RangeSizer) -> list[OrderEvent]:
     try:
-        return decode_logs(await chain.logs(start, end))
+        return await _decoded(await chain.logs(start, end))
     except TooManyResults as refused:
         if start >= end:
             raise

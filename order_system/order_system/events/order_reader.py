@@ -52,12 +52,19 @@ def state_override() -> dict[str, dict[str, str]]:
 
 def decode_get_orders(result: str, count: int) -> list[str]:
     """The `count` raw answers (hex strings, as a direct eth_call returns them)."""
+    return ["0x" + answer.hex() for answer in split_get_orders(result, count)]
+
+
+def split_get_orders(result: str, count: int) -> list[bytes]:
+    """The `count` raw answers as bytes (what the processor decodes: no hex round trip)."""
     data = bytes.fromhex(result[2:] if result.startswith("0x") else result)
+    size = len(data)
+    big = int.from_bytes
 
     def word(position: int) -> int:
-        if position < 0 or position + 32 > len(data):
-            raise ReaderAnswerError(f"answer too short ({len(data)} bytes) for word at {position}")
-        return int.from_bytes(data[position : position + 32], "big")
+        if position < 0 or position + 32 > size:
+            raise ReaderAnswerError(f"answer too short ({size} bytes) for word at {position}")
+        return big(data[position : position + 32])
 
     array = word(0)
     if word(array) != count:
@@ -67,7 +74,7 @@ def decode_get_orders(result: str, count: int) -> list[str]:
     for index in range(count):
         start = base + word(base + 32 * index)
         length = word(start)
-        if start + 32 + length > len(data):
+        if start + 32 + length > size:
             raise ReaderAnswerError(f"answer {index} runs past the end of the data")
-        answers.append("0x" + data[start + 32 : start + 32 + length].hex())
+        answers.append(data[start + 32 : start + 32 + length])
     return answers

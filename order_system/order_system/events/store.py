@@ -65,7 +65,7 @@ class Batch:
     headers: Sequence[Header]
     decimals: dict[str, int | None]
     end_hash: str
-    new_order_ids: frozenset[int] = frozenset()  # not in the table yet: written with COPY
+    new_order_ids: frozenset[int] = frozenset()  # not in the table yet: inserted
     # `event_records(events)` when the caller made them already (empty: made here)
     event_records: Sequence[tuple[Any, ...]] = ()
 
@@ -187,18 +187,40 @@ WITH decimals AS (
 INSERT INTO system_state (key, value, updated_at) VALUES ($7, $8::jsonb, now())
 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()
 """
+
+
 # Orders already stored change only in these columns (see transitions.UPDATED_COLUMNS): an
 # UPDATE of them sends and checks less than an upsert of whole rows.
+def _wire_type(column: str) -> str:
+    kind = _ORDER_TYPES.get(column, "text")
+    return "text" if kind == "numeric" else kind
+
+
+def _value(column: str, source: str) -> str:
+    return f"{source}::numeric" if _ORDER_TYPES.get(column) == "numeric" else source
+
+
 _UPDATE_ORDERS = (
     "UPDATE orders o SET "
-    + ", ".join(f"{c} = u.{c}" for c in UPDATED_COLUMNS)
+    + ", ".join(f"{c} = {_value(c, 'u.' + c)}" for c in UPDATED_COLUMNS)
     + " FROM unnest("
-    + ", ".join(
-        f"${i}::{_ORDER_TYPES.get(c, 'text')}[]" for i, c in enumerate(("id", *UPDATED_COLUMNS), 1)
-    )
+    + ", ".join(f"${i}::{_wire_type(c)}[]" for i, c in enumerate(("id", *UPDATED_COLUMNS), 1))
     + f") AS u(id, {', '.join(UPDATED_COLUMNS)}) WHERE o.id = u.id"
 )
+# Orders not stored yet, in one statement.
+_INSERT_ORDERS = (
+    f"INSERT INTO orders ({', '.join(ORDER_COLUMNS)}) SELECT "
+    + ", ".join(_value(c, "u." + c) for c in ORDER_COLUMNS)
+    + " FROM unnest("
+    + ", ".join(f"${i}::{_wire_type(c)}[]" for i, c in enumerate(ORDER_COLUMNS, 1))
+    + f") AS u({', '.join(ORDER_COLUMNS)})"
+)
 _UPDATED_FIELDS = [ORDER_COLUMNS.index(c) for c in ("id", *UPDATED_COLUMNS)]
+# Numeric columns travel as decimal text (cast by PostgreSQL, exact): asyncpg's binary numeric
+# encoding of a Decimal costs several microseconds a value on the writer's critical path.
+_NUMERIC_FIELDS = frozenset(
+    ORDER_COLUMNS.index(c) for c, kind in _ORDER_TYPES.items() if kind == "numeric"
+)
 
 
 async def _check_checkpoint(connection: asyncpg.Connection, expected: int) -> None:
@@ -209,11 +231,25 @@ async def _check_checkpoint(connection: asyncpg.Connection, expected: int) -> No
         raise CheckpointMoved(f"checkpoint is at block {found}, this writer expected {expected}")
 
 
+def _columns(orders: Sequence[OrderRow], fields: Sequence[int]) -> list[list[Any]]:
+    """Column arrays of these fields, numeric ones as decimal strings."""
+    return [
+        [None if (v := order[field]) is None else str(v) for order in orders]
+        if field in _NUMERIC_FIELDS
+        else [order[field] for order in orders]
+        for field in fields
+    ]
+
+
+async def _insert_orders(connection: asyncpg.Connection, orders: Sequence[OrderRow]) -> None:
+    if orders:
+        await connection.execute(_INSERT_ORDERS, *_columns(orders, range(len(ORDER_COLUMNS))))
+
+
 async def _update_orders(connection: asyncpg.Connection, orders: Sequence[OrderRow]) -> None:
     if not orders:
         return
-    columns = [[order[field] for order in orders] for field in _UPDATED_FIELDS]
-    status = await connection.execute(_UPDATE_ORDERS, *columns)
+    status = await connection.execute(_UPDATE_ORDERS, *_columns(orders, _UPDATED_FIELDS))
     if status != f"UPDATE {len(orders)}":
         raise RuntimeError(f"{status} of {len(orders)} stored orders: some were not stored")
 
@@ -234,12 +270,7 @@ async def write_batch(connection: asyncpg.Connection, batch: Batch, keep_hashes:
                 records=batch.event_records or event_records(batch.events),
             )
         new = [order for order in batch.orders if order.id in batch.new_order_ids]
-        if new:
-            await connection.copy_records_to_table(
-                "orders",
-                columns=ORDER_COLUMNS,
-                records=new,  # an OrderRow is a tuple in column order
-            )
+        await _insert_orders(connection, new)
         await _update_orders(
             connection, [order for order in batch.orders if order.id not in batch.new_order_ids]
         )
