@@ -42,7 +42,8 @@ async def main(settings: CollectorSettings, stop: asyncio.Event) -> None:
             collector.problems,
             host=settings.metrics_host,
         )
-    log.info("collecting %s from %s", ",".join(settings.symbols), settings.binance_base_url)
+    markets = ",".join(str(m) for m in collector.markets)
+    log.info("collecting %s from %s", markets, settings.binance_base_url)
     try:
         await collector.run(stop)
     except BinanceBlocked as error:

@@ -19,19 +19,20 @@ from data_collector import backfill, candle_writes, paging, state_store, storage
 from data_collector.rest import BinanceError, BinanceRest
 from linkora_core.backoff import pause
 from linkora_core.db import DATABASE_DOWN
+from linkora_core.markets import Market
 
 log = logging.getLogger(__name__)
 
 
-async def audit_symbol(
+async def audit_market(
     rest: BinanceRest,
     pool: asyncpg.Pool,
-    symbol: str,
+    market: Market,
     max_holes: int = 100,
     refusals: storage.Refusals | None = None,
     first_ms: int | None = None,
 ) -> tuple[int, int]:
-    """Refetch the holes of one symbol; (candles restored, gap minutes recorded).
+    """Refetch the holes of one market; (candles restored, gap minutes recorded).
 
     Holes are between stored minutes and, given `first_ms` (START_DATE or the listing),
     before the oldest stored one.
@@ -41,36 +42,36 @@ async def audit_symbol(
     refusals = refusals if refusals is not None else storage.Refusals()
 
     def refused(row: candle_writes.StagedRow, error: asyncpg.PostgresError) -> None:
-        refusals.report("audit", f"{symbol} candle at {row[1]}", error)
+        refusals.report("audit", candle_writes.describe_row(row), error)
 
     restored = recorded = 0
-    holes = await candle_writes.stored_holes(pool, symbol)
+    holes = await candle_writes.stored_holes(pool, market)
     if first_ms is not None:
-        oldest = await candle_writes.first_open_ms(pool, symbol, first_ms)
+        oldest = await candle_writes.first_open_ms(pool, market, first_ms)
         if (
             oldest is not None
             and oldest > first_ms
-            and not await state_store.is_known_gap(pool, symbol, first_ms, oldest)
+            and not await state_store.is_known_gap(pool, market, first_ms, oldest)
         ):
             holes.insert(0, (first_ms, oldest))
     for start, end in holes[:max_holes]:
         present: list[int] = []
         server_ms = await rest.server_time()
         for window in paging.windows(start, end - paging.MINUTE_MS):
-            rows = await rest.klines(symbol, window.start_ms, window.end_ms)
+            rows = await rest.klines(market.symbol, window.start_ms, window.end_ms)
             paging.check_page(rows, window)
             present += [int(row[0]) for row in rows]
-            rows = backfill.finite_rows(rest, symbol, rows)
+            rows = backfill.finite_rows(rest, market, rows)
             if rows:
                 async with pool.acquire() as connection:
-                    records = candle_writes.staged_rows(symbol, rows, server_ms)
+                    records = candle_writes.staged_rows(market, rows, server_ms)
                     restored += await storage.write_isolating(
                         lambda batch: candle_writes.copy_upsert(connection, batch),
                         records,
                         refused,
                     )
         missing = paging.missing_minutes(start, end, present)
-        await state_store.record_gaps(pool, symbol, missing)
+        await state_store.record_gaps(pool, market, missing)
         recorded += sum((b - a) // paging.MINUTE_MS for a, b in missing)
     return restored, recorded
 
@@ -78,39 +79,39 @@ async def audit_symbol(
 async def run_audits(
     rest: BinanceRest,
     pool: asyncpg.Pool,
-    symbols: list[str],
+    markets: list[Market],
     interval: float,
     stop: asyncio.Event,
     refusals: storage.Refusals | None = None,
     start_ms: int | None = None,
 ) -> None:
-    """Audit every symbol each `interval` seconds until `stop` is set; with `start_ms`
-    (START_DATE), from there or the symbol's listing on."""
+    """Audit every market each `interval` seconds until `stop` is set; with `start_ms`
+    (START_DATE), from there or the market's listing on."""
     while await pause(interval, stop):
         started = time.monotonic()
-        for symbol in symbols:
+        for market in markets:
             try:
-                first = await _first_ms(pool, symbol, start_ms)
-                restored, recorded = await audit_symbol(
-                    rest, pool, symbol, refusals=refusals, first_ms=first
+                first = await _first_ms(pool, market, start_ms)
+                restored, recorded = await audit_market(
+                    rest, pool, market, refusals=refusals, first_ms=first
                 )
             except (
                 BinanceError, aiohttp.ClientError, ValueError, asyncpg.PostgresError, *DATABASE_DOWN
             ) as error:  # fmt: skip
-                log.warning("gap audit of %s failed: %r", symbol, error)
+                log.warning("gap audit of %s failed: %r", market, error)
                 continue
             if restored or recorded:
                 log.info(
                     "gap audit %s: %d candles restored, %d exchange-missing minutes recorded",
-                    symbol,
+                    market,
                     restored,
                     recorded,
                 )
         log.debug("gap audit took %.1fs", time.monotonic() - started)
 
 
-async def _first_ms(pool: asyncpg.Pool, symbol: str, start_ms: int | None) -> int | None:
-    listed = await state_store.listed_at_ms(pool, symbol)
+async def _first_ms(pool: asyncpg.Pool, market: Market, start_ms: int | None) -> int | None:
+    listed = await state_store.listed_at_ms(pool, market)
     if start_ms is None or listed is None:
         return None
     return max(start_ms, listed)

@@ -1,8 +1,8 @@
 """Historical 1m klines: pages fetched in parallel, written in order by one bulk writer.
 
-Fetchers walk each symbol's span in 1000-minute windows (several in flight) and hand the
+Fetchers walk each market's span in 1000-minute windows (several in flight) and hand the
 pages, in time order, to a single `BulkWriter`, which COPYs batches of pages into a staging
-table and upserts them. One writer keeps each symbol's stored minutes a gap-free prefix of
+table and upserts them. One writer keeps each market's stored minutes a gap-free prefix of
 its span, so after a crash the newest stored closed minute is a safe place to resume.
 """
 
@@ -24,6 +24,7 @@ from data_collector.progress import Progress
 from data_collector.rest import BinanceRest
 from linkora_core.backoff import RetryPolicy
 from linkora_core.db import DATABASE_DOWN
+from linkora_core.markets import Market
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ WRITE_RETRY = RetryPolicy(first=0.5, cap=10.0)
 
 @dataclass(slots=True)
 class Page:
-    symbol: str
+    market: Market
     window: paging.Window
     rows: list[list[Any]]
     server_ms: int  # server time taken before the request: earlier close times are final
@@ -50,7 +51,7 @@ class Page:
 
 async def fetch_span(
     rest: BinanceRest,
-    symbol: str,
+    market: Market,
     start_ms: int,
     *,
     concurrency: int = 4,
@@ -62,7 +63,7 @@ async def fetch_span(
     `end_ms`), page by page in order.
 
     An empty window triggers one probe with startTime only (Binance answers with the next
-    kline that exists), so long outages and the end of a delisted symbol's data are jumped
+    kline that exists), so long outages and the end of a delisted market's data are jumped
     over instead of walked 1000 minutes at a time.
     """
     now = await rest.server_time() if server_ms is None else server_ms
@@ -73,14 +74,14 @@ async def fetch_span(
     try:
         while True:
             while len(pending) < concurrency and (window := next(plan, None)) is not None:
-                task = asyncio.create_task(_fetch_window(rest, symbol, window))
+                task = asyncio.create_task(_fetch_window(rest, market, window))
                 pending.append((window, task))
             if not pending:
                 return
             window, task = pending.popleft()
             rows = await task
             page = Page(
-                symbol, window, finite_rows(rest, symbol, rows), now, paging.holes(last, rows)
+                market, window, finite_rows(rest, market, rows), now, paging.holes(last, rows)
             )
             if rows:
                 last = int(rows[-1][0])
@@ -93,7 +94,7 @@ async def fetch_span(
             # Where does data resume after this empty window? The windows in flight are
             # only dropped where the exchange says they are empty too, never unread.
             after = window.end_ms + paging.MINUTE_MS
-            probe = await rest.klines(symbol, after, until, limit=1)
+            probe = await rest.klines(market.symbol, after, until, limit=1)
             resume = int(probe[0][0]) if probe else paging.floor_minute(until) + paging.MINUTE_MS
             if resume <= after:
                 yield page
@@ -103,13 +104,13 @@ async def fetch_span(
             if pending:
                 # Data resumes inside a window in flight: its rows are read as usual.
                 yield Page(
-                    symbol,
+                    market,
                     paging.Window(window.start_ms, pending[0][0].start_ms - paging.MINUTE_MS),
                     [],
                     now,
                 )
                 continue
-            yield Page(symbol, paging.Window(window.start_ms, resume - paging.MINUTE_MS), [], now)
+            yield Page(market, paging.Window(window.start_ms, resume - paging.MINUTE_MS), [], now)
             if not probe:
                 return
             plan = iter(paging.windows(resume, until))
@@ -118,7 +119,7 @@ async def fetch_span(
             task.cancel()
 
 
-def finite_rows(rest: BinanceRest, symbol: str, rows: list[list[Any]]) -> list[list[Any]]:
+def finite_rows(rest: BinanceRest, market: Market, rows: list[list[Any]]) -> list[list[Any]]:
     """The rows without non-finite decimal text, the others counted and logged. A refused
     minute is not an exchange gap (holes are found among all the rows): the audit asks again."""
     good = []
@@ -126,31 +127,33 @@ def finite_rows(rest: BinanceRest, symbol: str, rows: list[list[Any]]) -> list[l
         if paging.finite(row):
             good.append(row)
         else:
-            rest.refuse(f"{symbol} kline at {row[0]} has non-finite decimal text")
+            rest.refuse(f"{market} kline at {row[0]} has non-finite decimal text")
     return good
 
 
-async def _fetch_window(rest: BinanceRest, symbol: str, window: paging.Window) -> list[list[Any]]:
-    rows = await rest.klines(symbol, window.start_ms, window.end_ms, paging.PAGE_MINUTES)
+async def _fetch_window(
+    rest: BinanceRest, market: Market, window: paging.Window
+) -> list[list[Any]]:
+    rows = await rest.klines(market.symbol, window.start_ms, window.end_ms, paging.PAGE_MINUTES)
     paging.check_page(rows, window)
     return rows
 
 
-async def listing_ms(rest: BinanceRest, symbol: str) -> int | None:
-    """Open time of the symbol's first kline (asked once, with startTime=0)."""
-    rows = await rest.klines(symbol, 0, limit=1)
+async def listing_ms(rest: BinanceRest, market: Market) -> int | None:
+    """Open time of the market's first kline (asked once, with startTime=0)."""
+    rows = await rest.klines(market.symbol, 0, limit=1)
     return int(rows[0][0]) if rows else None
 
 
 class BulkWriter:
-    """Consumes pages from all symbols and writes them in batches, in arrival order."""
+    """Consumes pages from all markets and writes them in batches, in arrival order."""
 
     def __init__(
         self,
         pool: asyncpg.Pool,
         batch_rows: int = 50_000,
         queue_pages: int = 64,
-        on_closed: Callable[[str, int], None] | None = None,
+        on_closed: Callable[[Market, int], None] | None = None,
         refusals: storage.Refusals | None = None,
     ) -> None:
         self._pool = pool
@@ -158,7 +161,7 @@ class BulkWriter:
         self._on_closed = on_closed
         self._batch_rows = batch_rows
         self.queue: asyncio.Queue[Page | None] = asyncio.Queue(queue_pages)
-        self.progress: dict[str, Progress] = {}
+        self.progress: dict[Market, Progress] = {}
         self.rows_changed = 0
         self.failures = 0
         self._last_report = 0.0
@@ -199,8 +202,8 @@ class BulkWriter:
             except asyncpg.PostgresError as error:
                 if not storage.transient(error):
                     # Refused bookkeeping (gaps, progress): the candles themselves are stored.
-                    symbols = sorted({page.symbol for page in pages})
-                    log.error("backfill bookkeeping of %s refused: %r", symbols, error)
+                    names = sorted({str(page.market) for page in pages})
+                    log.error("backfill bookkeeping of %s refused: %r", names, error)
                     self.failures += 1
                     return
                 log.warning("writing candles failed (%r); retry in %.1fs", error, backoff.upcoming)
@@ -209,36 +212,36 @@ class BulkWriter:
             await backoff.wait()
 
     def _refused(self, row: StagedRow, error: asyncpg.PostgresError) -> None:
-        self.refusals.report("backfill", f"{row[0]} candle at {row[1]}", error)
+        self.refusals.report("backfill", candle_writes.describe_row(row), error)
 
     async def _write(self, pages: list[Page]) -> None:
         records: list[StagedRow] = []
         for page in pages:
-            records.extend(candle_writes.staged_rows(page.symbol, page.rows, page.server_ms))
+            records.extend(candle_writes.staged_rows(page.market, page.rows, page.server_ms))
         async with self._pool.acquire() as connection:
             self.rows_changed += await storage.write_isolating(
                 lambda batch: candle_writes.copy_upsert(connection, batch), records, self._refused
             )
             now = time.monotonic()
-            touched: dict[str, int | None] = {}
+            touched: dict[Market, int | None] = {}
             for page in pages:
                 if page.holes:
-                    await state_store.record_gaps(connection, page.symbol, page.holes)
-                progress = self.progress.get(page.symbol)
+                    await state_store.record_gaps(connection, page.market, page.holes)
+                progress = self.progress.get(page.market)
                 if progress is not None:
                     minutes = paging.minutes_between(page.window.start_ms, page.window.end_ms)
                     progress.advance(minutes, len(page.rows), now)
                 closed = page.last_closed_ms
-                if closed is not None or page.symbol not in touched:
-                    touched[page.symbol] = (
-                        closed if closed is not None else touched.get(page.symbol)
+                if closed is not None or page.market not in touched:
+                    touched[page.market] = (
+                        closed if closed is not None else touched.get(page.market)
                     )
-            for symbol, closed in touched.items():
+            for market, closed in touched.items():
                 if closed is not None:
-                    await state_store.advance_closed(connection, symbol, closed)
+                    await state_store.advance_closed(connection, market, closed)
                     if self._on_closed is not None:
-                        self._on_closed(symbol, closed)
-                progress = self.progress.get(symbol)
+                        self._on_closed(market, closed)
+                progress = self.progress.get(market)
                 if progress is not None:
                     await state_store.save_progress(connection, progress)
         if now - self._last_report >= 5.0:

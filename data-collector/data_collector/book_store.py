@@ -1,4 +1,5 @@
-"""The `orderbook_data` table: snapshots stored at a fixed rate, old ones removed."""
+"""The `orderbook_data` table: each market's snapshots stored at a fixed rate, old ones (of
+every market) removed."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ from collections.abc import Iterable
 from linkora_core.books import Book
 from linkora_core.db import Executor
 from linkora_core.epoch import to_datetime
+from linkora_core.rollup_sql import key
 
 
 async def insert_books(executor: Executor, books: Iterable[Book]) -> None:
     args = [
         (
-            b.symbol,
+            *key(b.market),
             to_datetime(b.received_ms),
             b.last_update_id,
             [p for p, _ in b.bids],
@@ -24,10 +26,10 @@ async def insert_books(executor: Executor, books: Iterable[Book]) -> None:
     ]
     if args:
         await executor.executemany(
-            """INSERT INTO orderbook_data (symbol, captured_at, last_update_id, bid_prices,
-                   bid_quantities, ask_prices, ask_quantities)
-               VALUES ($1, $2, $3, $4, $5, $6, $7)
-               ON CONFLICT (symbol, captured_at) DO NOTHING""",
+            """INSERT INTO orderbook_data (venue, symbol, captured_at, last_update_id,
+                   bid_prices, bid_quantities, ask_prices, ask_quantities)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+               ON CONFLICT (venue, symbol, captured_at) DO NOTHING""",
             args,
         )
 

@@ -1,4 +1,4 @@
-"""The collector's phases: backfill every symbol, then real time (stream or polling) with
+"""The collector's phases: backfill every market, then real time (stream or polling) with
 the gap audit and order-book retention alongside; on stop, flush and return.
 
 Every long-running loop (publisher, live store, stream or poller, audit, retention) runs
@@ -43,6 +43,7 @@ from data_collector.ws_stream import StreamCollector
 from linkora_core import db
 from linkora_core.backoff import RetryPolicy, pause
 from linkora_core.db import DATABASE_DOWN
+from linkora_core.markets import Market
 from linkora_core.readiness import CachedCheck
 from linkora_core.tasks import BackgroundTasks
 
@@ -52,7 +53,7 @@ FLUSH_SECONDS = 5.0
 RETENTION_EVERY = 300.0  # seconds between deletions of order-book snapshots past retention
 
 EXCHANGE_INFO_RETRY = RetryPolicy(first=1.0, cap=30.0)
-# A failed backfill starts its symbol over, spending request weight again: at most once a
+# A failed backfill starts its market over, spending request weight again: at most once a
 # minute while the exchange or the database stays away.
 BACKFILL_RETRY = RetryPolicy(first=1.0, cap=60.0)
 
@@ -70,9 +71,15 @@ class Collector:
     def __post_init__(self) -> None:
         self.refusals = storage.Refusals()
         self.store = LiveStore(self.pool, self.settings.orderbook_store_interval, self.refusals)
+        self.markets = self.settings.collected_markets
+        foreign = [str(m) for m in self.markets if m.venue != self.rest.venue]
+        if foreign:
+            raise ValueError(
+                f"markets {foreign} are not on the REST client's venue {self.rest.venue}"
+            )
         self.status = CollectorStatus()
-        for symbol in self.settings.symbols:
-            self.status.of(symbol)
+        for market in self.markets:
+            self.status.of(market)
         self.backfilled = asyncio.Event()
         self.tasks = BackgroundTasks("data-collector")
         self._database = CachedCheck(lambda: db.is_healthy(self.pool))
@@ -89,7 +96,7 @@ class Collector:
         return problems
 
     def health(self) -> dict[str, Any]:
-        """Service-wide figures for `/health`, next to the per-symbol status."""
+        """Service-wide figures for `/health`, next to the per-market status."""
         budget = self.rest.budget
         return {
             "database": "healthy" if self.store.db_up else "unhealthy",
@@ -140,21 +147,21 @@ class Collector:
                 lambda: audit.run_audits(
                     self.rest,
                     self.pool,
-                    s.symbols,
+                    self.markets,
                     s.audit_interval,
                     stop,
                     self.refusals,
                     s.start_ms,
                 ),
             )
-        for symbol in s.symbols:
-            if self.status.of(symbol).phase != "error":
-                await self._set_phase(symbol, "realtime")
-        active = [sym for sym in s.symbols if self.status.of(sym).phase == "realtime"]
+        for market in self.markets:
+            if self.status.of(market).phase != "error":
+                await self._set_phase(market, "realtime")
+        active = [m for m in self.markets if self.status.of(m).phase == "realtime"]
         if active and s.realtime_mode is RealtimeMode.WS:
             stream = self.stream = StreamCollector(
                 self.session, s.binance_stream_url, active, self.store, self.publisher,
-                self.status, self._catch_up, levels=s.orderbook_levels,
+                self.status, self._catch_up, venue=self.rest.venue, levels=s.orderbook_levels,
                 max_age=s.ws_max_age, receive_timeout=s.ws_receive_timeout,
             )  # fmt: skip
             self.tasks.start("stream", lambda: stream.run(stop))
@@ -185,28 +192,28 @@ class Collector:
             self.rest.budget.limit,
             self.rest.budget.allowance,
         )
-        await state_store.ensure(self.pool, self.settings.symbols)
+        await state_store.ensure(self.pool, self.markets)
 
     async def backfill_all(self) -> None:
-        """Every symbol from START_DATE (or its listing, or the newest stored minute) to now."""
-        # Several writers let PostgreSQL use more than one core; each symbol sticks to one
+        """Every market from START_DATE (or its listing, or the newest stored minute) to now."""
+        # Several writers let PostgreSQL use more than one core; each market sticks to one
         # writer, so its pages are still stored in order.
         s = self.settings
         writers = [
             backfill.BulkWriter(
                 self.pool,
                 s.backfill_batch_rows,
-                on_closed=lambda symbol, ms: self.status.of(symbol).closed(ms),
+                on_closed=lambda market, ms: self.status.of(market).closed(ms),
                 refusals=self.refusals,
             )
-            for _ in range(min(s.backfill_writers, len(s.symbols)))
+            for _ in range(min(s.backfill_writers, len(self.markets)))
         ]
         # Writers live only for the backfill; one that ends early (a bug) must not leave the
         # fetchers waiting on its full queue: the backfill stops and raises what it raised.
         tasks = [asyncio.create_task(writer.run()) for writer in writers]
         fetching = asyncio.ensure_future(
             asyncio.gather(
-                *(self._backfill(sym, writers[i % len(writers)]) for i, sym in enumerate(s.symbols))
+                *(self._backfill(m, writers[i % len(writers)]) for i, m in enumerate(self.markets))
             )
         )
         waited: list[asyncio.Future[Any]] = [fetching, *tasks]
@@ -230,75 +237,75 @@ class Collector:
                     task.cancel()
         log.info("backfill done: %d rows changed", sum(w.rows_changed for w in writers))
 
-    async def _backfill(self, symbol: str, writer: backfill.BulkWriter) -> None:
+    async def _backfill(self, market: Market, writer: backfill.BulkWriter) -> None:
         backoff = BACKFILL_RETRY.backoff()
         while True:
             try:
-                await self._backfill_once(symbol, writer)
+                await self._backfill_once(market, writer)
                 return
             except (BinanceBlocked, BinanceRequestError) as error:
-                log.error("backfill of %s stopped: %s", symbol, error)
-                await self._set_phase(symbol, "error", str(error))
+                log.error("backfill of %s stopped: %s", market, error)
+                await self._set_phase(market, "error", str(error))
                 return
             except (BinanceError, aiohttp.ClientError, ValueError, *DATABASE_DOWN) as error:
                 delay = backoff.next_delay()
-                log.warning("backfill of %s failed (%r); retry in %.0fs", symbol, error, delay)
+                log.warning("backfill of %s failed (%r); retry in %.0fs", market, error, delay)
                 await asyncio.sleep(delay)
 
-    async def _backfill_once(self, symbol: str, writer: backfill.BulkWriter) -> None:
-        await self._set_phase(symbol, "backfill")
-        listed = await state_store.listed_at_ms(self.pool, symbol)
+    async def _backfill_once(self, market: Market, writer: backfill.BulkWriter) -> None:
+        await self._set_phase(market, "backfill")
+        listed = await state_store.listed_at_ms(self.pool, market)
         if listed is None:
-            listed = await backfill.listing_ms(self.rest, symbol)
+            listed = await backfill.listing_ms(self.rest, market)
             if listed is None:
-                raise BinanceRequestError(200, None, f"no klines at all for {symbol}")
-            await state_store.set_listed_at(self.pool, symbol, listed)
+                raise BinanceRequestError(200, None, f"no klines at all for {market}")
+            await state_store.set_listed_at(self.pool, market, listed)
         first = max(self.settings.start_ms, listed)
         # The span from START_DATE (or the listing) on: minutes before the oldest stored one
         # (START_DATE lowered, a first batch lost) are fetched before resuming at the newest.
-        oldest = await candle_writes.first_open_ms(self.pool, symbol, first)
+        oldest = await candle_writes.first_open_ms(self.pool, market, first)
         if oldest is not None and oldest > first:
-            log.info("backfill %s from %d up to the oldest stored minute %d", symbol, first, oldest)
+            log.info("backfill %s from %d up to the oldest stored minute %d", market, first, oldest)
             async for page in backfill.fetch_span(
-                self.rest, symbol, first, concurrency=self.settings.backfill_concurrency,
+                self.rest, market, first, concurrency=self.settings.backfill_concurrency,
                 end_ms=oldest - paging.MINUTE_MS,
             ):  # fmt: skip
                 await writer.put(page)
-        last = await candle_writes.last_closed_ms(self.pool, symbol)
+        last = await candle_writes.last_closed_ms(self.pool, market)
         start = first if last is None or last < first else last + paging.MINUTE_MS
         server_ms = await self.rest.server_time()
-        progress = Progress(symbol)
+        progress = Progress(market)
         progress.start(
             paging.minutes_between(first, server_ms),
             paging.minutes_between(first, start - paging.MINUTE_MS),
             time.monotonic(),
         )
-        writer.progress[symbol] = progress
-        self.status.of(symbol).progress = progress
+        writer.progress[market] = progress
+        self.status.of(market).progress = progress
         log.info(
-            "backfill %s from %d (%d minutes to go)", symbol, start, progress.total - progress.done
+            "backfill %s from %d (%d minutes to go)", market, start, progress.total - progress.done
         )
         async for page in backfill.fetch_span(
-            self.rest, symbol, start, concurrency=self.settings.backfill_concurrency,
+            self.rest, market, start, concurrency=self.settings.backfill_concurrency,
             previous_open_ms=last if last is not None and last >= first else None,
             server_ms=server_ms,
         ):  # fmt: skip
             await writer.put(page)
         progress.finished = True
 
-    async def _catch_up(self, symbol: str) -> int:
+    async def _catch_up(self, market: Market) -> int:
         return await catch_up(
-            self.rest, self.pool, self.store, self.publisher, self.status.of(symbol),
+            self.rest, self.pool, self.store, self.publisher, self.status.of(market),
             self.settings.start_ms,
         )  # fmt: skip
 
-    async def _set_phase(self, symbol: str, phase: str, error: str | None = None) -> None:
-        status = self.status.of(symbol)
+    async def _set_phase(self, market: Market, phase: str, error: str | None = None) -> None:
+        status = self.status.of(market)
         status.phase, status.error = phase, error
         try:
-            await state_store.set_phase(self.pool, symbol, phase, error)
+            await state_store.set_phase(self.pool, market, phase, error)
         except DATABASE_DOWN:
-            log.warning("could not record phase %s of %s", phase, symbol)
+            log.warning("could not record phase %s of %s", phase, market)
 
     async def _retention(self, stop: asyncio.Event) -> None:
         seconds = self.settings.orderbook_retention

@@ -1,5 +1,6 @@
-"""The collector's METRICS_PORT server (linkora_core.status_server): `GET /health` (per-symbol
-phase, backfill progress and lag, as JSON; always 200), given a readiness check `GET /ready`
+"""The collector's METRICS_PORT server (linkora_core.status_server): `GET /health` (per-market
+phase, backfill progress and lag, as JSON under `symbols`, keyed as status.py names markets;
+always 200), given a readiness check `GET /ready`
 (200, or 503 naming every problem: database or Redis unreachable, a background task down) and,
 given a registry, `GET /metrics`."""
 
@@ -22,7 +23,7 @@ Extra = Callable[[], dict[str, Any]]
 
 def health_body(status: CollectorStatus, extra: dict[str, Any]) -> dict[str, Any]:
     now = now_ms()
-    symbols = {s: st.describe(now) for s, st in sorted(status.symbols.items())}
+    symbols = {name: st.describe(now) for name, st in status.named()}
     degraded = any(st["phase"] == "error" for st in symbols.values()) or any(
         extra.get(part) == "unhealthy" for part in ("database", "redis")
     )

@@ -1,7 +1,7 @@
 """Storage of live candles and books behind an in-memory buffer, flushed by its own task.
 
 The socket reader only drops items into the buffer. Updates of the same minute collapse to
-the newest one, books are kept at `store_interval` per symbol, and while the database is
+the newest one, books are kept at `store_interval` per market, and while the database is
 down (or a transient error such as a full disk lasts) everything waits (bounded) and is
 written when it is back. Rows PostgreSQL refuses are isolated, reported and dropped alone.
 """
@@ -19,6 +19,7 @@ from linkora_core.backoff import Backoff, RetryPolicy
 from linkora_core.books import Book
 from linkora_core.candles import LiveCandle
 from linkora_core.db import DATABASE_DOWN
+from linkora_core.markets import Market
 
 log = logging.getLogger(__name__)
 
@@ -38,16 +39,16 @@ class LiveStore:
         self._pool = pool
         self.refusals = refusals if refusals is not None else storage.Refusals()
         self._interval_ms = int(store_interval * 1000)
-        self._candles: dict[tuple[str, int], LiveCandle] = {}
+        self._candles: dict[tuple[Market, int], LiveCandle] = {}
         self._books: list[Book] = []
-        self._last_book_ms: dict[str, int] = {}
+        self._last_book_ms: dict[Market, int] = {}
         self._wake = asyncio.Event()
         self.db_up = True
         self.candles_written = 0
         self.books_written = 0
 
     def candle(self, live: LiveCandle) -> None:
-        key = (live.symbol, live.candle.open_time_ms)
+        key = (live.market, live.candle.open_time_ms)
         known = self._candles.get(key)
         # A closed minute stays closed even if an older open update arrives after it.
         if known is None or live.closed or not known.closed:
@@ -55,10 +56,10 @@ class LiveStore:
         self._wake.set()
 
     def book(self, book: Book) -> None:
-        last = self._last_book_ms.get(book.symbol)
+        last = self._last_book_ms.get(book.market)
         if last is not None and book.received_ms - last < self._interval_ms:
             return
-        self._last_book_ms[book.symbol] = book.received_ms
+        self._last_book_ms[book.market] = book.received_ms
         if len(self._books) >= MAX_BOOKS:
             del self._books[0]
         self._books.append(book)
@@ -114,12 +115,12 @@ class LiveStore:
                         ordered,
                         self._refused_candle,
                     )
-                    closed: dict[str, int] = {}
+                    closed: dict[Market, int] = {}
                     for live in ordered:
                         if live.closed:
-                            closed[live.symbol] = live.candle.open_time_ms
-                    for symbol, open_ms in closed.items():
-                        await state_store.advance_closed(connection, symbol, open_ms)
+                            closed[live.market] = live.candle.open_time_ms
+                    for market, open_ms in closed.items():
+                        await state_store.advance_closed(connection, market, open_ms)
                 if books:
                     await storage.write_isolating(
                         lambda batch: self._write_books(connection, batch),
@@ -147,7 +148,7 @@ class LiveStore:
         return len(batch)
 
     def _refused_candle(self, live: LiveCandle, error: asyncpg.PostgresError) -> None:
-        self.refusals.report("live", f"{live.symbol} candle at {live.candle.open_time_ms}", error)
+        self.refusals.report("live", f"{live.market} candle at {live.candle.open_time_ms}", error)
 
     def _refused_book(self, book: Book, error: asyncpg.PostgresError) -> None:
-        self.refusals.report("live", f"{book.symbol} book at {book.received_ms}", error)
+        self.refusals.report("live", f"{book.market} book at {book.received_ms}", error)

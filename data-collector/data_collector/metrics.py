@@ -17,7 +17,7 @@ def collector_metrics(collector: Collector) -> Iterator[Metric]:
     now = now_ms()
     lag = GaugeMetricFamily(
         "collector_lag_seconds",
-        "Seconds the newest closed 1m candle's end is behind now, per symbol.",
+        "Seconds the newest closed 1m candle's end is behind now, per market.",
         labels=["symbol"],
     )
     done = GaugeMetricFamily(
@@ -28,10 +28,11 @@ def collector_metrics(collector: Collector) -> Iterator[Metric]:
     )
     realtime = GaugeMetricFamily(
         "collector_symbol_realtime",
-        "1 when the symbol is collected in real time.",
+        "1 when the market is collected in real time.",
         labels=["symbol"],
     )
-    for symbol, status in sorted(collector.status.symbols.items()):
+    # The `symbol` label names the market as status.py does: the bare symbol for Binance spot.
+    for symbol, status in collector.status.named():
         if status.last_closed_ms is not None:
             lag.add_metric([symbol], lag_seconds(status.last_closed_ms, now))
         if status.progress is not None:
@@ -88,7 +89,7 @@ def collector_metrics(collector: Collector) -> Iterator[Metric]:
 def _backfilled(collector: Collector) -> int:
     return sum(
         status.progress.stored
-        for status in collector.status.symbols.values()
+        for status in collector.status.markets.values()
         if status.progress is not None
     )
 

@@ -17,17 +17,18 @@ from data_collector.publisher import Publisher
 from data_collector.rest import BinanceError, BinanceRest
 from linkora_core.backoff import pause
 from linkora_core.db import DATABASE_DOWN
+from linkora_core.markets import Market
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(eq=False)
 class Poller:
-    """Polls every symbol each `interval` seconds; a failed poll is logged and the next one
+    """Polls every market each `interval` seconds; a failed poll is logged and the next one
     comes on schedule (no backoff: the interval already paces it)."""
 
     rest: BinanceRest
-    symbols: list[str]
+    markets: list[Market]
     store: LiveStore
     publisher: Publisher
     catch_up: CatchUp
@@ -39,21 +40,21 @@ class Poller:
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             started = time.monotonic()
-            await asyncio.gather(*(self._poll(symbol) for symbol in self.symbols))
+            await asyncio.gather(*(self._poll(market) for market in self.markets))
             self.polls += 1
             await pause(max(0.0, self.interval - (time.monotonic() - started)), stop)
 
-    async def _poll(self, symbol: str) -> None:
+    async def _poll(self, market: Market) -> None:
         try:
-            await self.catch_up(symbol)
-            body = await self.rest.depth(symbol, self.levels)
+            await self.catch_up(market)
+            body = await self.rest.depth(market.symbol, self.levels)
         except (BinanceError, aiohttp.ClientError, ValueError, *DATABASE_DOWN) as error:
-            log.warning("poll of %s failed: %r", symbol, error)
+            log.warning("poll of %s failed: %r", market, error)
             return
         try:
-            book = parse_depth(symbol, body, time.time_ns() // 1_000_000, self.levels)
+            book = parse_depth(market, body, time.time_ns() // 1_000_000, self.levels)
         except (ValueError, KeyError, TypeError, IndexError) as error:
-            self.rest.refuse(f"depth of {symbol}: {error!r}")
+            self.rest.refuse(f"depth of {market}: {error!r}")
             return
         self.publisher.book(book)
         self.store.book(book)

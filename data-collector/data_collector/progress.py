@@ -1,15 +1,17 @@
-"""Backfill progress of one symbol: done/total, rate and ETA (pure)."""
+"""Backfill progress of one market: done/total, rate and ETA (pure)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from linkora_core.markets import Market
 
 
 @dataclass(slots=True)
 class Progress:
     """Counts minutes covered; `rate` is candles per second over the whole run so far."""
 
-    symbol: str
+    market: Market
     total: int = 0
     done: int = 0
     stored: int = 0  # rows written by this run
@@ -52,6 +54,6 @@ class Progress:
         eta_text = "unknown" if eta is None else f"{eta:.0f}s"
         share = 100 * self.done / self.total if self.total else 100.0
         return (
-            f"{self.symbol}: {self.done}/{self.total} minutes ({share:.1f}%), "
+            f"{self.market}: {self.done}/{self.total} minutes ({share:.1f}%), "
             f"{self.rate:.0f} candles/s, ETA {eta_text}"
         )

@@ -19,6 +19,7 @@ from linkora_core.backoff import RetryPolicy
 from linkora_core.books import Book
 from linkora_core.bus import REDIS_DOWN, candle_channels, orderbook_channels
 from linkora_core.candles import LiveCandle
+from linkora_core.markets import Market
 
 log = logging.getLogger(__name__)
 
@@ -35,17 +36,17 @@ class Publisher:
         self.published = 0
         self.dropped = 0
         self.redis_up = True
-        self._last: dict[str, LiveCandle] = {}
+        self._last: dict[Market, LiveCandle] = {}
 
     def candle(self, live: LiveCandle) -> None:
-        """Queue a candle unless it is exactly the one last sent for its symbol."""
-        if self._last.get(live.symbol) == live:
+        """Queue a candle unless it is exactly the one last sent for its market."""
+        if self._last.get(live.market) == live:
             return
-        self._last[live.symbol] = live
-        self._put(candle_channels(live.symbol), messages.encode(messages.candle_message(live)))
+        self._last[live.market] = live
+        self._put(candle_channels(live.market), messages.encode(messages.candle_message(live)))
 
     def book(self, book: Book) -> None:
-        self._put(orderbook_channels(book.symbol), messages.encode(messages.book_message(book)))
+        self._put(orderbook_channels(book.market), messages.encode(messages.book_message(book)))
 
     def _put(self, channels: tuple[str, str], payload: bytes) -> None:
         if len(self._queue) == self._queue.maxlen:

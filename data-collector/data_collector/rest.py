@@ -24,6 +24,7 @@ import orjson
 
 from data_collector.weights import WeightBudget, request_weight_limit
 from linkora_core.backoff import RetryPolicy
+from linkora_core.markets import BINANCE_SPOT, Venue
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,10 @@ def depth_weight(limit: int) -> int:
 
 
 class BinanceRest:
-    """Typed calls to `/api/v3/*` sharing one session and one weight budget."""
+    """Typed calls to `/api/v3/*` sharing one session and one weight budget. Symbols are
+    Binance's; the markets they name are on `venue`."""
+
+    venue: Venue = BINANCE_SPOT
 
     def __init__(
         self,

@@ -1,16 +1,33 @@
-"""What the collector reads from the environment, once, at start."""
+"""What the collector reads from the environment, once, at start.
+
+The markets collected are SYMBOLS, Binance spot symbols as before, followed by MARKETS
+(`exchange:kind:SYMBOL`, a bare symbol being Binance spot; linkora_core.markets), each once.
+Only venues with an adapter here can be collected; today that is Binance spot alone, and a
+market on any other venue is refused at startup, naming the venues supported.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Annotated, Final, Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import NoDecode
 
 from linkora_core.epoch import floor_minute, to_ms
-from linkora_core.settings import CommonSettings, Symbols, parse_start_date, split_symbols
+from linkora_core.markets import BINANCE_SPOT, Market, Venue, parse_market
+from linkora_core.settings import (
+    CommonSettings,
+    Symbols,
+    parse_start_date,
+    split_list,
+    split_symbols,
+)
 
 _SYMBOL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+# Venues the collector has an adapter for (REST, stream, book sequencing).
+SUPPORTED_VENUES: Final[tuple[Venue, ...]] = (BINANCE_SPOT,)
 
 
 class RealtimeMode(StrEnum):
@@ -19,11 +36,12 @@ class RealtimeMode(StrEnum):
 
 
 class CollectorSettings(CommonSettings):
-    """Binance endpoints, the symbols to collect and how often to do what."""
+    """Binance endpoints, the markets to collect and how often to do what."""
 
     binance_base_url: str = "https://api.binance.com"
     binance_stream_url: str = "wss://stream.binance.com:9443"
     symbols: Symbols = Field(default_factory=lambda: ["BTCUSDT", "ETHUSDT"])
+    markets: Annotated[list[Market], NoDecode] = Field(default_factory=list)
     start_date: datetime = datetime(2024, 1, 1, tzinfo=UTC)
 
     realtime_mode: RealtimeMode = RealtimeMode.WS
@@ -39,7 +57,7 @@ class CollectorSettings(CommonSettings):
     weight_budget_fraction: float = Field(default=0.8, gt=0, le=1)
     rest_timeout: float = Field(default=10.0, gt=0)
     rest_max_attempts: int = Field(default=8, ge=1)
-    backfill_concurrency: int = Field(default=4, ge=1)  # kline requests in flight per symbol
+    backfill_concurrency: int = Field(default=4, ge=1)  # kline requests in flight per market
     backfill_batch_rows: int = Field(default=50_000, ge=1000)  # rows per COPY + upsert
     backfill_writers: int = Field(default=2, ge=1)  # database connections writing in parallel
     publish_queue_size: int = Field(default=10_000, ge=1)
@@ -52,12 +70,36 @@ class CollectorSettings(CommonSettings):
     @field_validator("symbols")
     @classmethod
     def _check_symbols(cls, value: list[str]) -> list[str]:
-        if not value:
-            raise ValueError("at least one symbol is required")
         for symbol in value:
             if not 2 <= len(symbol) <= 20 or not set(symbol) <= _SYMBOL_CHARS:
                 raise ValueError(f"{symbol!r} is not a Binance symbol")
         return list(dict.fromkeys(value))
+
+    @field_validator("markets", mode="before")
+    @classmethod
+    def _parse_markets(cls, value: object) -> object:
+        parts = split_list(value)
+        if not isinstance(parts, list):
+            return parts
+        return [part if isinstance(part, Market) else parse_market(str(part)) for part in parts]
+
+    @field_validator("markets")
+    @classmethod
+    def _check_venues(cls, value: list[Market]) -> list[Market]:
+        unsupported = [str(m) for m in value if m.venue not in SUPPORTED_VENUES]
+        if unsupported:
+            supported = ", ".join(v.key for v in SUPPORTED_VENUES)
+            raise ValueError(
+                f"no collector adapter yet for the venue of {', '.join(unsupported)}; "
+                f"supported venues: {supported}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _check_some_market(self) -> Self:
+        if not self.collected_markets:
+            raise ValueError("at least one market is required (SYMBOLS or MARKETS)")
+        return self
 
     @field_validator("orderbook_levels")
     @classmethod
@@ -75,6 +117,12 @@ class CollectorSettings(CommonSettings):
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @property
+    def collected_markets(self) -> list[Market]:
+        """SYMBOLS as Binance spot markets, then MARKETS, each market once."""
+        spot = [Market(BINANCE_SPOT, symbol) for symbol in self.symbols]
+        return list(dict.fromkeys([*spot, *self.markets]))
 
     @property
     def start_ms(self) -> int:

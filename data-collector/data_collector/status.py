@@ -1,4 +1,6 @@
-"""What the collector is doing per symbol, for logs and the health endpoint."""
+"""What the collector is doing per market, for logs and the health endpoint, which name a
+market as `str(market)`: the bare symbol for Binance spot (as before markets had venues),
+`bybit:linear:BTCUSDT` for another venue's."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from typing import Any
 
 from data_collector.progress import Progress
 from linkora_core.epoch import MINUTE_MS
+from linkora_core.markets import Market
 
 
 def lag_seconds(last_closed_ms: int, now_ms: int) -> float:
@@ -16,8 +19,8 @@ def lag_seconds(last_closed_ms: int, now_ms: int) -> float:
 
 
 @dataclass(slots=True)
-class SymbolStatus:
-    symbol: str
+class MarketStatus:
+    market: Market
     phase: str = "starting"  # starting | backfill | realtime | error
     progress: Progress | None = None
     last_closed_ms: int | None = None
@@ -49,12 +52,17 @@ class SymbolStatus:
 
 @dataclass(slots=True)
 class CollectorStatus:
-    symbols: dict[str, SymbolStatus] = field(default_factory=dict)
+    markets: dict[Market, MarketStatus] = field(default_factory=dict)
     websocket_connected: bool = False
     started_at: float = field(default_factory=time.time)
 
-    def of(self, symbol: str) -> SymbolStatus:
-        status = self.symbols.get(symbol)
+    def of(self, market: Market) -> MarketStatus:
+        status = self.markets.get(market)
         if status is None:
-            status = self.symbols[symbol] = SymbolStatus(symbol)
+            status = self.markets[market] = MarketStatus(market)
         return status
+
+    def named(self) -> list[tuple[str, MarketStatus]]:
+        """Every market's status by the name the health endpoint and metrics give it."""
+        named = ((str(market), status) for market, status in self.markets.items())
+        return sorted(named, key=lambda item: item[0])

@@ -1,7 +1,8 @@
-"""Real time over one combined WebSocket for every symbol's kline and depth streams.
+"""Real time over one combined WebSocket for the kline and depth streams of every market of a
+Binance venue.
 
 After every (re)connect the minutes the stream did not deliver are fetched from REST; until
-a symbol's catch-up is done its stream candles wait, so candles go out in time order. The
+a market's catch-up is done its stream candles wait, so candles go out in time order. The
 connection is renewed before Binance's 24 h cut-off and at once on `serverShutdown`.
 aiohttp answers the server's pings (autoping) while the reader is receiving.
 """
@@ -23,6 +24,7 @@ from data_collector.status import CollectorStatus
 from linkora_core.backoff import RetryPolicy, pause
 from linkora_core.books import Book
 from linkora_core.candles import LiveCandle
+from linkora_core.markets import BINANCE_SPOT, Market, Venue
 
 log = logging.getLogger(__name__)
 
@@ -35,22 +37,27 @@ RECONNECT = RetryPolicy(first=1.0, cap=30.0)
 class StreamCollector:
     session: aiohttp.ClientSession
     stream_url: str
-    symbols: list[str]
+    markets: list[Market]
     store: LiveStore
     publisher: Publisher
     status: CollectorStatus
     catch_up: CatchUp
     _: KW_ONLY
+    venue: Venue = BINANCE_SPOT  # the venue whose stream `stream_url` is, of every market
     levels: int = 20
     max_age: float = 23.5 * 3600
     receive_timeout: float = 60.0
     connections: int = field(default=0, init=False)
     malformed: int = field(default=0, init=False)  # frames not as the stream documents, skipped
     url: str = field(init=False)
-    _held: dict[str, list[LiveCandle]] = field(default_factory=dict, init=False, repr=False)
+    _held: dict[Market, list[LiveCandle]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.url = combined_url(self.stream_url, self.symbols, self.levels)
+        foreign = [str(m) for m in self.markets if m.venue != self.venue]
+        if foreign:
+            raise ValueError(f"markets {foreign} are not on the stream's venue {self.venue}")
+        symbols = [m.symbol for m in self.markets]
+        self.url = combined_url(self.stream_url, symbols, self.levels)
 
     async def run(self, stop: asyncio.Event) -> None:
         backoff = RECONNECT.backoff()
@@ -73,10 +80,10 @@ class StreamCollector:
         ) as ws:
             self.connections += 1
             self.status.websocket_connected = True
-            log.info("stream connected (%d symbols)", len(self.symbols))
-            self._held = {symbol: [] for symbol in self.symbols}
+            log.info("stream connected (%d markets of %s)", len(self.markets), self.venue)
+            self._held = {market: [] for market in self.markets}
             reader = asyncio.create_task(self._read(ws))
-            catch_ups = [asyncio.create_task(self._fill(symbol)) for symbol in self.symbols]
+            catch_ups = [asyncio.create_task(self._fill(market)) for market in self.markets]
             stopping = asyncio.create_task(stop.wait())
             try:
                 await asyncio.wait(
@@ -91,23 +98,23 @@ class StreamCollector:
             if error is not None:
                 raise error
 
-    async def _fill(self, symbol: str) -> None:
+    async def _fill(self, market: Market) -> None:
         # No stop event: the connection cancels its catch-ups when it ends (also on stop).
         backoff = RECONNECT.backoff()
         while True:
             try:
-                await self.catch_up(symbol)
+                await self.catch_up(market)
                 break
             except Exception as error:
                 delay = backoff.next_delay()
-                log.warning("catch-up of %s failed (%r); retry in %.0fs", symbol, error, delay)
-                self._release(symbol)
-                self._held.pop(symbol, None)
+                log.warning("catch-up of %s failed (%r); retry in %.0fs", market, error, delay)
+                self._release(market)
+                self._held.pop(market, None)
                 await asyncio.sleep(delay)
-        self._release(symbol)
+        self._release(market)
 
-    def _release(self, symbol: str) -> None:
-        for live in self._held.pop(symbol, []):
+    def _release(self, market: Market) -> None:
+        for live in self._held.pop(market, []):
             self._candle(live)
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
@@ -115,14 +122,16 @@ class StreamCollector:
             if message.type is not aiohttp.WSMsgType.TEXT:
                 continue
             try:
-                event = parse_message(message.data, time.time_ns() // 1_000_000, self.levels)
+                event = parse_message(
+                    message.data, time.time_ns() // 1_000_000, self.levels, self.venue
+                )
             except (ValueError, KeyError, TypeError, IndexError) as error:
                 # One bad frame (JSON, a field missing, NaN text) is skipped, not the stream.
                 self.malformed += 1
                 log.warning("malformed stream frame skipped (%r): %.200s", error, message.data)
                 continue
             if isinstance(event, LiveCandle):
-                held = self._held.get(event.symbol)
+                held = self._held.get(event.market)
                 if held is not None:
                     held.append(event)
                 else:
@@ -137,7 +146,7 @@ class StreamCollector:
     def _candle(self, live: LiveCandle) -> None:
         self.store.candle(live)
         self.publisher.candle(live)
-        status = self.status.of(live.symbol)
+        status = self.status.of(live.market)
         status.last_event_ms = time.time_ns() // 1_000_000
         if live.closed:
             status.closed(live.candle.open_time_ms)

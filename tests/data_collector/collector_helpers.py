@@ -25,6 +25,7 @@ from data_collector.weights import WeightBudget
 from data_collector.ws_stream import StreamCollector
 from exchange_sim.server import SimServer
 from linkora_core import db
+from linkora_core.markets import BINANCE_SPOT, Market
 from tests.polling import eventually
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,6 +54,11 @@ def settings_for(sim: SimServer, **overrides: Any) -> CollectorSettings:
 
 
 SimFactory = Callable[..., Awaitable[SimServer]]
+
+
+def spot(symbol: str) -> Market:
+    """A Binance spot market, what a bare symbol names."""
+    return Market(BINANCE_SPOT, symbol)
 
 
 class Harness:

@@ -6,7 +6,7 @@ import aiohttp
 import asyncpg
 import pytest
 from aiohttp import web
-from collector_helpers import MINUTE_MS, HarnessFactory, SimFactory, lose_candles
+from collector_helpers import MINUTE_MS, HarnessFactory, SimFactory, lose_candles, spot
 
 from data_collector import audit, health
 from data_collector.rest import BinanceBlocked, BinanceRest
@@ -26,10 +26,10 @@ async def test_audit_refetches_holes_and_records_what_the_exchange_lacks(
     # Lose 30 stored minutes, and forget the recorded outage.
     await lose_candles(clean_db, first + 2030 * MINUTE_MS, start_ms=first + 2000 * MINUTE_MS)
     await clean_db.execute("DELETE FROM candle_gaps")
-    restored, recorded = await audit.audit_symbol(harness.rest, clean_db, "BTCUSDT")
+    restored, recorded = await audit.audit_market(harness.rest, clean_db, spot("BTCUSDT"))
     assert (restored, recorded) == (30, 60)
     asked = sim.stats.requests["/api/v3/klines"]
-    assert await audit.audit_symbol(harness.rest, clean_db, "BTCUSDT") == (0, 0)
+    assert await audit.audit_market(harness.rest, clean_db, spot("BTCUSDT")) == (0, 0)
     assert sim.stats.requests["/api/v3/klines"] == asked  # known gaps are not asked again
 
 

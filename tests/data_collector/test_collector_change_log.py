@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from collector_helpers import MINUTE_MS
+from collector_helpers import MINUTE_MS, spot
 
 from data_collector import candle_writes
 from linkora_core.candles import Candle, LiveCandle
@@ -43,7 +43,7 @@ def live(symbol: str, open_ms: int, close: str, *, closed: bool) -> LiveCandle:
         taker_buy_volume=Decimal("0.5"),
         taker_buy_quote_volume=price / 2,
     )
-    return LiveCandle(symbol, candle, closed)
+    return LiveCandle(spot(symbol), candle, closed)
 
 
 async def logged(pool: asyncpg.Pool) -> list[tuple[str, int, int]]:
@@ -63,9 +63,11 @@ async def db(clean_db: asyncpg.Pool) -> asyncpg.Pool:
 async def test_a_batch_logs_one_range_per_symbol_and_an_unchanged_batch_nothing(
     db: asyncpg.Pool,
 ) -> None:
-    rows = candle_writes.staged_rows("AAAUSDT", [kline(BASE + i * MINUTE_MS) for i in range(50)], 0)
+    rows = candle_writes.staged_rows(
+        spot("AAAUSDT"), [kline(BASE + i * MINUTE_MS) for i in range(50)], 0
+    )
     rows += candle_writes.staged_rows(
-        "BBBUSDT", [kline(BASE + i * MINUTE_MS) for i in range(20, 30)], FAR_FUTURE
+        spot("BBBUSDT"), [kline(BASE + i * MINUTE_MS) for i in range(20, 30)], FAR_FUTURE
     )
     async with db.acquire() as connection:
         assert await candle_writes.copy_upsert(connection, rows, rollups=False) == 60
@@ -79,7 +81,7 @@ async def test_a_batch_logs_one_range_per_symbol_and_an_unchanged_batch_nothing(
         assert await logged(db) == []
         # A correction far back (the audit refilling, Binance revising a minute).
         fixed = candle_writes.staged_rows(
-            "AAAUSDT", [kline(BASE + 7 * MINUTE_MS, close="11")], FAR_FUTURE
+            spot("AAAUSDT"), [kline(BASE + 7 * MINUTE_MS, close="11")], FAR_FUTURE
         )
         assert await candle_writes.copy_upsert(connection, fixed, rollups=False) == 1
     assert await logged(db) == [("AAAUSDT", BASE + 7 * MINUTE_MS, BASE + 7 * MINUTE_MS)]
@@ -112,7 +114,7 @@ async def test_a_refused_write_logs_nothing_and_a_failed_log_writes_no_minute(
 ) -> None:
     bad = kline(BASE)
     bad[4] = "-1"  # a negative close: the CHECK refuses the whole batch
-    rows = candle_writes.staged_rows("AAAUSDT", [kline(BASE + MINUTE_MS), bad], FAR_FUTURE)
+    rows = candle_writes.staged_rows(spot("AAAUSDT"), [kline(BASE + MINUTE_MS), bad], FAR_FUTURE)
     async with db.acquire() as connection:
         with pytest.raises(asyncpg.CheckViolationError):
             await candle_writes.copy_upsert(connection, rows, rollups=False)

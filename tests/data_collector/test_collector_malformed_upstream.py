@@ -11,7 +11,7 @@ import aiohttp
 import orjson
 import pytest
 from aiohttp import web
-from collector_helpers import MINUTE_MS
+from collector_helpers import MINUTE_MS, spot
 
 from data_collector import backfill
 from data_collector.live_store import LiveStore
@@ -21,6 +21,7 @@ from data_collector.status import CollectorStatus
 from data_collector.weights import WeightBudget
 from data_collector.ws_stream import StreamCollector
 from devstack.ports import free_port
+from linkora_core.markets import Market
 from tests.polling import eventually
 
 START = 1_700_000_000_000 - 1_700_000_000_000 % MINUTE_MS
@@ -93,7 +94,7 @@ async def test_non_finite_decimal_text_is_refused_on_the_backfill_path(bad: str)
         pages = [
             page
             async for page in backfill.fetch_span(
-                rest, "BTCUSDT", START, server_ms=START + 5 * MINUTE_MS, previous_open_ms=None
+                rest, spot("BTCUSDT"), START, server_ms=START + 5 * MINUTE_MS, previous_open_ms=None
             )
         ]
         malformed = getattr(rest, "malformed", None)
@@ -130,7 +131,7 @@ async def test_malformed_stream_frames_are_counted_and_skipped_on_the_same_conne
             await asyncio.wait_for(ws.receive(), 30)
         return ws
 
-    async def no_catch_up(_: str) -> int:
+    async def no_catch_up(_: Market) -> int:
         return 0
 
     store = LiveStore(clean_db)
@@ -138,14 +139,14 @@ async def test_malformed_stream_frames_are_counted_and_skipped_on_the_same_conne
     stop = asyncio.Event()
     async with upstream({"/stream": stream}) as base, aiohttp.ClientSession() as session:
         collector = StreamCollector(
-            session, base.replace("http", "ws"), ["BTCUSDT"], store, Publisher(redis),
+            session, base.replace("http", "ws"), [spot("BTCUSDT")], store, Publisher(redis),
             status, no_catch_up,
         )  # fmt: skip
         task = asyncio.create_task(collector.run(stop))
         try:
 
             async def good_candle_seen() -> bool:
-                return status.of("BTCUSDT").last_closed_ms == START + MINUTE_MS or task.done()
+                return status.of(spot("BTCUSDT")).last_closed_ms == START + MINUTE_MS or task.done()
 
             await eventually(good_candle_seen, within=10)
             assert not task.done()

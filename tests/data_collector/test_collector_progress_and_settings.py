@@ -8,10 +8,11 @@ import pytest
 
 from data_collector.progress import Progress
 from data_collector.settings import CollectorSettings, RealtimeMode
+from linkora_core.markets import BINANCE_SPOT, Market
 
 
 def test_progress_reports_done_total_rate_and_eta() -> None:
-    progress = Progress("BTCUSDT")
+    progress = Progress(Market(BINANCE_SPOT, "BTCUSDT"))
     progress.start(total=10_000, done=1000, now=100.0)
     progress.advance(minutes=1000, rows=1000, now=101.0)
     progress.advance(minutes=1000, rows=1000, now=102.0)
@@ -22,7 +23,7 @@ def test_progress_reports_done_total_rate_and_eta() -> None:
 
 
 def test_progress_without_a_rate_has_no_eta() -> None:
-    progress = Progress("ETHUSDT")
+    progress = Progress(Market(BINANCE_SPOT, "ETHUSDT"))
     progress.start(total=10, done=0, now=0.0)
     assert progress.eta_seconds is None
 

@@ -24,6 +24,7 @@ from collector_helpers import (
     SimFactory,
     closed_minutes,
     closed_past,
+    spot,
     stored_equals_source,
 )
 from redis.asyncio import Redis
@@ -294,7 +295,7 @@ async def test_connection_is_renewed_before_its_maximum_age(
 async def test_old_order_books_are_removed_by_retention(clean_db: asyncpg.Pool) -> None:
     now_ms = int(time.time() * 1000)
     books = [
-        Book("BTCUSDT", now_ms - age * 1000, 1, ((Decimal("1"), Decimal("2")),), ())
+        Book(spot("BTCUSDT"), now_ms - age * 1000, 1, ((Decimal("1"), Decimal("2")),), ())
         for age in (7200, 10)
     ]
     await book_store.insert_books(clean_db, books)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
-from collector_helpers import MINUTE_MS, HarnessFactory, SimFactory
+from collector_helpers import MINUTE_MS, HarnessFactory, SimFactory, spot
 
 from data_collector import candle_writes
-from data_collector.audit import audit_symbol
+from data_collector.audit import audit_market
 from linkora_core.candle_columns import VALUES, candle, values
 from linkora_core.candles import aggregate
 from linkora_core.epoch import to_datetime, to_ms
@@ -73,7 +73,7 @@ async def assert_rollups_match(pool: asyncpg.Pool, symbol: str) -> None:
 
 async def write(connection: asyncpg.Connection, symbol: str, rows: list[list[Any]]) -> int:
     return await candle_writes.copy_upsert(
-        connection, candle_writes.staged_rows(symbol, rows, FAR_FUTURE)
+        connection, candle_writes.staged_rows(spot(symbol), rows, FAR_FUTURE)
     )
 
 
@@ -116,14 +116,14 @@ async def test_a_correction_far_back_re_stores_its_buckets_and_an_identical_batc
 async def test_two_symbols_in_one_batch_and_a_batch_that_only_logs(
     clean_db: asyncpg.Pool,
 ) -> None:
-    rows = candle_writes.staged_rows("BBBUSDT", klines(0, 300), FAR_FUTURE)
-    rows += candle_writes.staged_rows("AAAUSDT", klines(100, 200), FAR_FUTURE)
+    rows = candle_writes.staged_rows(spot("BBBUSDT"), klines(0, 300), FAR_FUTURE)
+    rows += candle_writes.staged_rows(spot("AAAUSDT"), klines(100, 200), FAR_FUTURE)
     async with clean_db.acquire() as connection:
         assert await candle_writes.copy_upsert(connection, rows) == 500
         await assert_rollups_match(clean_db, "AAAUSDT")
         await assert_rollups_match(clean_db, "BBBUSDT")
         # Asked not to roll up, the write leaves its range to the maintainer instead.
-        late = candle_writes.staged_rows("AAAUSDT", klines(300, 60), FAR_FUTURE)
+        late = candle_writes.staged_rows(spot("AAAUSDT"), klines(300, 60), FAR_FUTURE)
         assert await candle_writes.copy_upsert(connection, late, rollups=False) == 60
     assert (
         await clean_db.fetchval(
@@ -152,6 +152,6 @@ async def test_a_backfill_and_an_audit_refill_leave_the_rollups_complete(
         "'30 hours' AND open_time < $1::timestamptz - interval '29 hours'",
         newest,
     )
-    restored, _ = await audit_symbol(harness.rest, clean_db, "BTCUSDT")
+    restored, _ = await audit_market(harness.rest, clean_db, spot("BTCUSDT"))
     assert restored == 60
     await assert_rollups_match(clean_db, "BTCUSDT")

@@ -15,6 +15,7 @@ from collector_helpers import (
     closed_minutes,
     days_ago,
     lose_candles,
+    spot,
 )
 from conftest import CandleRefusals
 from prometheus_client import generate_latest
@@ -84,11 +85,14 @@ async def test_the_audit_survives_a_refused_row_and_restores_the_others(
     await harness.backfill()
     await lose_candles(clean_db, first + 120 * MINUTE_MS, start_ms=first + 100 * MINUTE_MS)
     await refusals.refuse(first + 110 * MINUTE_MS, "23514")  # check violation
-    restored, recorded = await audit.audit_symbol(harness.rest, clean_db, "BTCUSDT")
+    restored, recorded = await audit.audit_market(harness.rest, clean_db, spot("BTCUSDT"))
     assert (restored, recorded) == (19, 0)
     # Asked again (not an exchange gap), refused again, reported.
     counted = storage.Refusals()
-    assert await audit.audit_symbol(harness.rest, clean_db, "BTCUSDT", refusals=counted) == (0, 0)
+    assert await audit.audit_market(harness.rest, clean_db, spot("BTCUSDT"), refusals=counted) == (
+        0,
+        0,
+    )
     assert counted.counts == {"audit": 1}
     minutes = set(await closed_minutes(clean_db, "BTCUSDT"))
     assert first + 109 * MINUTE_MS in minutes and first + 110 * MINUTE_MS not in minutes
@@ -120,7 +124,9 @@ async def test_a_lost_first_batch_is_found_by_the_next_backfill(
 
 def live_candle(open_ms: int) -> LiveCandle:
     one = Decimal("1.5")
-    return LiveCandle("BTCUSDT", Candle(open_ms, one, one, one, one, one, one, 3, one, one), True)
+    return LiveCandle(
+        spot("BTCUSDT"), Candle(open_ms, one, one, one, one, one, one, 3, one, one), True
+    )
 
 
 LIVE_START = 1_700_000_000_000 - 1_700_000_000_000 % MINUTE_MS
@@ -168,7 +174,9 @@ async def test_the_audit_finds_minutes_missing_before_the_oldest_stored_one(
     harness = make_collector(sim)
     await harness.backfill()
     await lose_candles(clean_db, first + 1500 * MINUTE_MS)
-    restored, recorded = await audit.audit_symbol(harness.rest, clean_db, "BTCUSDT", first_ms=first)
+    restored, recorded = await audit.audit_market(
+        harness.rest, clean_db, spot("BTCUSDT"), first_ms=first
+    )
     assert (restored, recorded) == (1500, 0)
     minutes = await closed_minutes(clean_db, "BTCUSDT")
     assert minutes == [first + i * MINUTE_MS for i in range(len(minutes))]
