@@ -4,18 +4,17 @@ Every query is parameterised; times cross the boundary as epoch ms."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any
 
 from linkora_core import candle_columns
 from linkora_core.candles import Candle
 from linkora_core.db import Executor
 from linkora_core.epoch import to_ms
-from linkora_core.markets import VENUES, Market, Venue
+from linkora_core.markets import Market, Venue, venue_of_key
 from linkora_core.rollup_sql import FIELDS, Segment, aggregate_sql, at, key
 from linkora_core.timeframes import Timeframe
-
-VENUE_KEYS: Final = {venue.key: venue for venue in VENUES}
 
 
 def _candle(row: Sequence[Any], timeframe: Timeframe) -> Candle:
@@ -207,7 +206,11 @@ async def markets(db: Executor) -> list[Market]:
         UNION SELECT venue, symbol FROM collector_state
         """
     )
-    return sorted(Market(VENUE_KEYS[row[0]], row[1]) for row in rows if row[0] in VENUE_KEYS)
+    found: list[Market] = []
+    for venue_key, symbol in rows:
+        with contextlib.suppress(ValueError):  # a venue this release does not know
+            found.append(Market(venue_of_key(venue_key), symbol))
+    return sorted(found)
 
 
 async def aggregate(

@@ -318,6 +318,9 @@ _PATHS: dict[str, Schema] = {
         "TradingView UDF symbol information",
         {"200": json_response("The symbol", _UDF_INFO), **errors(400, 404, 503)},
         *_MARKET,
+        description="Without `exchange` and `kind`, the symbol may be a ticker naming its venue, "
+        "`BYBIT-LINEAR:BTCUSDT`, as other venues' tickers are given (here, in search results); "
+        "the same holds for `/udf/history` and the marks.",
     ),
     "/udf/search": get(
         "TradingView UDF symbol search",

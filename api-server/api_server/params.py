@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from linkora_core import markets
 from linkora_core.epoch import to_ms
 from linkora_core.http import BadRequest
-from linkora_core.markets import BINANCE_SPOT, Market, Venue
+from linkora_core.markets import BINANCE_SPOT, VENUES, Market, Venue
 from linkora_core.timeframes import Timeframe
 
 SUPPORTED_TIMEFRAMES = [tf.value for tf in Timeframe]
@@ -25,6 +25,7 @@ LATEST_MS = 32_503_680_000_000  # 3000-01-01T00:00:00Z
 # beyond 4300 digits. The length cap keeps every value far inside int and the regex cheap.
 _INTEGER = re.compile(r"[+-]?[0-9]{1,12}", re.ASCII)
 MAX_TEXT = 64
+VENUE_KEYS = {venue.key: venue for venue in VENUES}
 
 
 def venue(query: Mapping[str, str]) -> Venue:

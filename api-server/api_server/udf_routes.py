@@ -4,7 +4,8 @@ token pair maps to), so the charting library and compatible clients plug in dire
 
 UDF wants bar values as JSON numbers: they are written as the exact plain decimal literals
 (never through a float). Every route takes the `exchange` and `kind` of the REST endpoints
-(Binance spot without them); order marks exist on Binance spot markets only."""
+(Binance spot without them), or a ticker naming the venue (`BYBIT-LINEAR:BTCUSDT`, as the
+tickers of other venues' symbols are given); order marks exist on Binance spot markets only."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from api_server.order_markets import Pair
 from api_server.settings import ApiSettings
 from linkora_core.decimals import to_plain
 from linkora_core.http import JSON, BadRequest, error, error_body
-from linkora_core.markets import BINANCE_SPOT
+from linkora_core.markets import BINANCE_SPOT, Market
 from linkora_core.timeframes import Timeframe
 
 TF = Timeframe
@@ -68,10 +69,29 @@ async def config(request: Request) -> Response:
     )
 
 
-def _info(symbol: str) -> dict[str, object]:
+def _market(query: Mapping[str, str]) -> Market:
+    """The market of `exchange`, `kind` and `symbol`, or of a ticker `VENUE-KEY:SYMBOL`."""
+    raw = query.get("symbol")
+    if raw is None or ":" not in raw or "exchange" in query or "kind" in query:
+        return params.market(query)
+    prefix, _, symbol = raw.partition(":")
+    where = params.VENUE_KEYS.get(prefix.strip().lower())
+    if where is None:
+        raise BadRequest("Invalid symbol")
+    return Market(where, params.symbol({"symbol": symbol}, venue=where))
+
+
+def _ticker(market: Market) -> str:
+    if market.venue == BINANCE_SPOT:
+        return market.symbol
+    return f"{market.venue.key.upper()}:{market.symbol}"
+
+
+def _info(market: Market) -> dict[str, object]:
+    symbol = market.symbol
     return {
         "name": symbol,
-        "ticker": symbol,
+        "ticker": _ticker(market),
         "full_name": symbol,
         "description": symbol,
         "type": "crypto",
@@ -91,10 +111,10 @@ def _info(symbol: str) -> dict[str, object]:
 
 
 async def symbols(request: Request) -> Response:
-    market = params.market(request.query_params)
+    market = _market(request.query_params)
     if market.symbol not in await candle_store.symbols(request.app.state.pool, market.venue):
         return error("unknown_symbol", 404)
-    return JSON(_info(market.symbol))
+    return JSON(_info(market))
 
 
 async def search(request: Request) -> Response:
@@ -109,7 +129,7 @@ async def search(request: Request) -> Response:
                 "full_name": s,
                 "description": s,
                 "exchange": "Linkora",
-                "ticker": s,
+                "ticker": _ticker(Market(venue, s)),
                 "type": "crypto",
             }
             for s in found[:limit]
@@ -128,7 +148,7 @@ def _seconds(query: Mapping[str, str], name: str) -> int | None:
 
 async def history(request: Request) -> Response:
     query = request.query_params
-    market = params.market(query)
+    market = _market(query)
     timeframe = _resolution(query)
     start, end = _seconds(query, "from"), _seconds(query, "to")
     countback = _seconds(query, "countback")
@@ -179,7 +199,7 @@ async def _closed_orders(
     `to`'s (both seconds), on the pairs mapped to the symbol (none, as for every venue but
     Binance spot: an empty answer)."""
     query = request.query_params
-    market = params.market(query)
+    market = _market(query)
     timeframe = _resolution(query)
     start, end = _required_seconds(query, "from"), _required_seconds(query, "to")
     if start > end:

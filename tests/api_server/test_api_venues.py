@@ -164,6 +164,26 @@ async def test_udf_serves_a_venue_named_by_exchange_and_kind(
     assert bars["s"] == "ok" and set(bars["o"]) == {200}
 
 
+async def test_udf_tickers_of_other_venues_name_the_venue_and_resolve_back(
+    both: asyncpg.Pool, client: httpx.AsyncClient
+) -> None:
+    found = (await client.get("/udf/search?query=BTC&exchange=bybit&kind=linear")).json()
+    assert [f["ticker"] for f in found] == ["BYBIT-LINEAR:BTCUSDT"]
+    binance = (await client.get("/udf/search?query=BTC")).json()
+    assert [f["ticker"] for f in binance] == ["BTCUSDT"]
+    info = (await client.get("/udf/symbols?symbol=BYBIT-LINEAR:BTCUSDT")).json()
+    assert (info["name"], info["ticker"]) == ("BTCUSDT", "BYBIT-LINEAR:BTCUSDT")
+    bars = (
+        await client.get(
+            f"/udf/history?symbol=bybit-linear:BTCUSDT&resolution=60&from={BASE // 1000}"
+            f"&to={BASE // 1000 + 86_400}"
+        )
+    ).json()
+    assert set(bars["o"]) == {200}
+    unknown = await client.get("/udf/symbols?symbol=KRAKEN-SPOT:BTCUSDT")
+    assert (unknown.status_code, unknown.json()) == (400, {"error": "Invalid symbol"})
+
+
 @pytest.mark.parametrize(
     "path",
     [
