@@ -258,3 +258,24 @@ async def test_binance_routes_still_answer_beside_whitebit(
 ) -> None:
     async with http.get(f"{wb.base}/api/v3/time") as resp:
         assert await resp.json() == {"serverTime": NOW_MS}
+
+
+async def test_control_endpoints_set_limits_and_report_rejections(
+    http: aiohttp.ClientSession,
+) -> None:
+    async with serve(SimState.create(frozen())) as wb:
+        async with http.post(f"{wb.base}/_sim/whitebit/limits", json={"kline": 1}) as resp:
+            assert (await resp.json())["limits"]["kline"] == 1
+        async with http.post(f"{wb.base}/_sim/whitebit/limits", json={"nope": 1}) as resp:
+            assert resp.status == 400
+        kline = f"{wb.base}/api/v1/public/kline?market=BTC_USDT&interval=1m&limit=1"
+        for _ in range(2):
+            async with http.get(kline):
+                pass
+        async with http.get(f"{wb.base}/_sim/whitebit/stats") as resp:
+            stats = await resp.json()
+        assert stats["rejected"] == {"kline": 1} and stats["limits"]["orderbook"] == 600
+        async with http.post(f"{wb.base}/_sim/whitebit/faults", json={"skip_delta_next": 2}):
+            assert wb.venue.faults.skip_delta_next == 2
+        async with http.post(f"{wb.base}/_sim/whitebit/reset"):
+            assert wb.venue.limiter.rejected == {} and wb.venue.faults.skip_delta_next == 0

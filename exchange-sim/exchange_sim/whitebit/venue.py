@@ -1,10 +1,11 @@
-"""WhiteBIT's REST and WebSocket routes on the simulator's app, with their own limits."""
+"""The WhiteBIT side of one simulator: its limiter, depth faults, REST, WebSocket and controls."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from exchange_sim.state import SimState
+from exchange_sim.whitebit.control import WhitebitControl
 from exchange_sim.whitebit.faults import DepthFaults
 from exchange_sim.whitebit.limits import EndpointLimiter, Limits
 from exchange_sim.whitebit.rest import WhitebitRest
@@ -33,6 +34,7 @@ class WhitebitVenue:
     def add_routes(self, app: web.Application) -> None:
         self.rest.add_routes(app)
         app.router.add_get(self.ws_path, self.hub.handle)
+        WhitebitControl(self).add_routes(app)
         app[VENUE] = self
 
         async def on_shutdown(_: web.Application) -> None:
@@ -44,8 +46,10 @@ class WhitebitVenue:
         """Cut every WhiteBIT WebSocket now (no close frame)."""
         return await self.hub.drop_all()
 
-    def reset_limits(self) -> None:
+    def reset(self) -> None:
+        """Forget request counts and 429 counters; clear the depth faults."""
         self.limiter.reset()
+        self.faults.clear()
 
 
 VENUE = web.AppKey("whitebit", WhitebitVenue)
