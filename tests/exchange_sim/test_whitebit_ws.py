@@ -312,3 +312,19 @@ async def test_depth_request_is_one_book(
         reply = await call(ws, 2, "depth_request", "BTC_USDT", limit, "0")
     assert list(reply["result"]) == ["timestamp", "asks", "bids"]
     assert len(reply["result"]["asks"]) == limit
+
+
+async def test_refused_upgrades_and_dropped_connections(http: aiohttp.ClientSession) -> None:
+    state = SimState.create(frozen())
+    venue = WhitebitVenue(state)
+    async with serve(state, venue) as url:
+        async with http.ws_connect(f"{url}/ws") as ws:
+            await call(ws, 0, "ping")
+            assert await venue.drop_connections() == 1
+            msg = await ws.receive(timeout=3)
+            assert msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR)
+        state.faults.set(refuse_ws_seconds=5.0)
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(f"{url}/ws")
+        assert refused.value.status == 503
+        assert state.stats.ws_refused == 1 and state.stats.ws_dropped == 1

@@ -30,7 +30,8 @@ from exchange_sim.whitebit.book import LiveBook, levels_of, version_at
 from exchange_sim.whitebit.faults import DepthFaults
 from exchange_sim.whitebit.names import markets
 
-# Interval in seconds -> the simulator's interval (WhiteBIT accepts more; see the README).
+# Interval in seconds -> the simulator's interval. WhiteBIT also takes other aligned periods
+# (e.g. 1 s, 120 s); the simulator has no such buckets and answers "invalid argument".
 CANDLE_INTERVALS = {
     60: "1m", 180: "3m", 300: "5m", 900: "15m", 1800: "30m", 3600: "1h", 7200: "2h",
     14400: "4h", 21600: "6h", 28800: "8h", 43200: "12h", 86400: "1d", 604800: "1w",
