@@ -1,8 +1,7 @@
 """The collector's METRICS_PORT server (linkora_core.status_server): `GET /health` (per-market
 phase, backfill progress and lag, as JSON under `symbols`, keyed as status.py names markets;
-always 200), given a readiness check `GET /ready`
-(200, or 503 naming every problem: database or Redis unreachable, a background task down) and,
-given a registry, `GET /metrics`."""
+always 200), given a readiness check `GET /ready` (200, or 503 naming every problem: database
+or Redis unreachable, a background task down) and, given a registry, `GET /metrics`."""
 
 from __future__ import annotations
 
