@@ -5,6 +5,7 @@ Paths, as on fstream.binance.com: `/ws/<s1>/<s2>`, `/stream?streams=s1/s2`, and 
 ccxt appends, `/market/ws/0`) is ignored. SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS are
 answered with `{"result": ..., "id": n}`. With `strict_routes`, a stream on the wrong route
 (and any market stream on an unrouted connection) stays silent, as after Binance's 2026 split.
+A client sending more than `max_messages_per_second` messages in a second is disconnected.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -65,6 +67,7 @@ class FuturesHub:
         kline_push_interval: float,
         ping_interval: float,
         strict_routes: bool,
+        max_messages_per_second: int,
     ) -> None:
         self.state = state
         self.books = books
@@ -72,6 +75,7 @@ class FuturesHub:
         self.kline_push_interval = kline_push_interval
         self.ping_interval = ping_interval
         self.strict_routes = strict_routes
+        self.max_messages_per_second = max_messages_per_second
         self.connections: set[_Connection] = set()
 
     def add_routes(self, app: web.Application, prefix: str) -> None:
@@ -117,10 +121,19 @@ class FuturesHub:
         lifetime = asyncio.get_running_loop().call_later(
             st.config.max_connection_seconds, lambda: asyncio.ensure_future(ws.close())
         )
+        recent: deque[float] = deque()
         try:
             async for msg in ws:
-                if msg.type == WSMsgType.TEXT:
-                    await self._on_request(conn, msg.data)
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                now = time.monotonic()
+                recent.append(now)
+                while recent[0] <= now - 1.0:
+                    recent.popleft()
+                if len(recent) > self.max_messages_per_second:
+                    await ws.close(code=1008, message=b"Too many requests")
+                    break
+                await self._on_request(conn, msg.data)
         finally:
             lifetime.cancel()
             sender.cancel()

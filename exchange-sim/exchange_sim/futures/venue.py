@@ -21,6 +21,7 @@ WEIGHT_LIMIT = 2400  # USDⓈ-M REQUEST_WEIGHT per minute per IP
 KLINE_PUSH_INTERVAL = 0.25  # futures kline streams update every 250 ms
 PING_INTERVAL = 180.0  # fstream pings every 3 minutes
 PREFIX = "/fstream"  # where fstream.binance.com's paths live on the simulator's one port
+MAX_MESSAGES_PER_SECOND = 10  # incoming, per connection
 
 
 class FuturesVenue:
@@ -32,6 +33,7 @@ class FuturesVenue:
         kline_push_interval: float = KLINE_PUSH_INTERVAL,
         ping_interval: float = PING_INTERVAL,
         strict_routes: bool = False,
+        max_messages_per_second: int = MAX_MESSAGES_PER_SECOND,
         prefix: str = PREFIX,
     ) -> None:
         cfg = state.config
@@ -53,6 +55,7 @@ class FuturesVenue:
             kline_push_interval=kline_push_interval,
             ping_interval=ping_interval,
             strict_routes=strict_routes,
+            max_messages_per_second=max_messages_per_second,
         )
 
     def add_routes(self, app: web.Application) -> None:
