@@ -206,16 +206,24 @@ class Processor:
             raise ReorgDetected(f"block {first.number} does not link to the stored block")
         orders, events, new_ids = await self._transitions(fetched, stored)
         self.cache.update(orders)
+        rows = list(orders.values())
+        # The statements' data is made here, while the previous batch writes, with pauses
+        # between the parts so that write can send its next statement.
+        await asyncio.sleep(0)
+        records = store.event_records(events)
+        await asyncio.sleep(0)
+        arrays = store.order_arrays(rows, new_ids)
         return store.Batch(
             start=fetched.start,
             end=fetched.end,
-            orders=list(orders.values()),
+            orders=rows,
             events=events,
             headers=list(fetched.headers.values()),
             decimals=fetched.decimals,
             end_hash=fetched.headers[fetched.end].hash,
             new_order_ids=new_ids,
-            event_records=store.event_records(events),  # made while the previous batch writes
+            event_records=records,
+            order_arrays=arrays,
         )
 
     async def _write(self, batch: store.Batch) -> None:

@@ -68,6 +68,27 @@ class Batch:
     new_order_ids: frozenset[int] = frozenset()  # not in the table yet: inserted
     # `event_records(events)` when the caller made them already (empty: made here)
     event_records: Sequence[tuple[Any, ...]] = ()
+    # `order_arrays(orders, new_order_ids)` when the caller made them already (None: made here)
+    order_arrays: OrderArrays | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderArrays:
+    """The statements' column arrays: orders to insert (every column) and stored orders to
+    update (id and UPDATED_COLUMNS); empty lists when there are none."""
+
+    new: list[list[Any]]
+    stored: list[list[Any]]
+
+
+def order_arrays(orders: Sequence[OrderRow], new_ids: frozenset[int]) -> OrderArrays:
+    """Made while the previous batch writes, so the write sends its statements at once."""
+    new = [order for order in orders if order.id in new_ids]
+    stored = [order for order in orders if order.id not in new_ids]
+    return OrderArrays(
+        _columns(new, range(len(ORDER_COLUMNS))) if new else [],
+        _columns(stored, _UPDATED_FIELDS) if stored else [],
+    )
 
 
 async def _set_state(connection: asyncpg.Connection, key: str, value: Any) -> None:
@@ -241,17 +262,17 @@ def _columns(orders: Sequence[OrderRow], fields: Sequence[int]) -> list[list[Any
     ]
 
 
-async def _insert_orders(connection: asyncpg.Connection, orders: Sequence[OrderRow]) -> None:
-    if orders:
-        await connection.execute(_INSERT_ORDERS, *_columns(orders, range(len(ORDER_COLUMNS))))
+async def _insert_orders(connection: asyncpg.Connection, columns: list[list[Any]]) -> None:
+    if columns:
+        await connection.execute(_INSERT_ORDERS, *columns)
 
 
-async def _update_orders(connection: asyncpg.Connection, orders: Sequence[OrderRow]) -> None:
-    if not orders:
+async def _update_orders(connection: asyncpg.Connection, columns: list[list[Any]]) -> None:
+    if not columns:
         return
-    status = await connection.execute(_UPDATE_ORDERS, *_columns(orders, _UPDATED_FIELDS))
-    if status != f"UPDATE {len(orders)}":
-        raise RuntimeError(f"{status} of {len(orders)} stored orders: some were not stored")
+    status = await connection.execute(_UPDATE_ORDERS, *columns)
+    if status != f"UPDATE {len(columns[0])}":
+        raise RuntimeError(f"{status} of {len(columns[0])} stored orders: some were not stored")
 
 
 def event_records(events: Sequence[EventRow]) -> list[tuple[Any, ...]]:
@@ -269,11 +290,9 @@ async def write_batch(connection: asyncpg.Connection, batch: Batch, keep_hashes:
                 columns=EVENT_COLUMNS,
                 records=batch.event_records or event_records(batch.events),
             )
-        new = [order for order in batch.orders if order.id in batch.new_order_ids]
-        await _insert_orders(connection, new)
-        await _update_orders(
-            connection, [order for order in batch.orders if order.id not in batch.new_order_ids]
-        )
+        arrays = batch.order_arrays or order_arrays(batch.orders, batch.new_order_ids)
+        await _insert_orders(connection, arrays.new)
+        await _update_orders(connection, arrays.stored)
         oldest = batch.end - keep_hashes
         headers = [h for h in batch.headers if h.number >= oldest]
         await connection.execute(
