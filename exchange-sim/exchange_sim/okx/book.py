@@ -13,6 +13,8 @@ import random
 import zlib
 from collections.abc import Sequence
 
+from exchange_sim.candle import units_of
+
 Level = tuple[int, int]  # (price, size) in 1e-8 units
 CHECKSUM_LEVELS = 25
 
@@ -64,6 +66,12 @@ class LiveBook:
             size = max(1, out[price] * self._rng.randrange(50, 151) // 100)
             out[price] = size if size != out[price] else size + 1
         return out
+
+
+def levels_of(raw: object) -> list[Level]:
+    """The simulator's [["42000.10000000", "0.04761904"], ...] as (price, size) units."""
+    assert isinstance(raw, list)
+    return [(units_of(p), units_of(q)) for p, q in raw]
 
 
 def checksum(bids: Sequence[Sequence[str]], asks: Sequence[Sequence[str]]) -> int:

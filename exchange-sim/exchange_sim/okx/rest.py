@@ -12,9 +12,9 @@ from collections.abc import Awaitable, Callable
 import orjson
 from aiohttp import web
 
-from exchange_sim.candle import units_of
 from exchange_sim.intervals import DAY_MS, close_ms
 from exchange_sim.okx import payloads, queries
+from exchange_sim.okx.book import levels_of
 from exchange_sim.okx.errors import OkxError
 from exchange_sim.okx.instruments import listed
 from exchange_sim.okx.limits import EndpointLimiter
@@ -26,12 +26,6 @@ Handler = Callable[[web.Request], Awaitable[list[object]]]
 
 def _json(payload: object, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(payload), status=status, content_type="application/json")
-
-
-def book_levels(raw: object) -> list[payloads.Level]:
-    """The simulator's [["42000.10000000", "0.04761904"], ...] as (price, size) units."""
-    assert isinstance(raw, list)
-    return [(units_of(p), units_of(q)) for p, q in raw]
 
 
 class OkxRest:
@@ -106,6 +100,6 @@ class OkxRest:
         inst = queries.instrument(request.query, market.stores)
         size = queries.book_size(request.query)
         raw = market.depth(inst.symbol, size)
-        asks = payloads.levels(inst, book_levels(raw["asks"]))
-        bids = payloads.levels(inst, book_levels(raw["bids"]))
+        asks = payloads.levels(inst, levels_of(raw["asks"]))
+        bids = payloads.levels(inst, levels_of(raw["bids"]))
         return [payloads.rest_book(asks, bids, self.state.clock.now_ms())]

@@ -4,10 +4,7 @@ Requests are JSON ops `subscribe` / `unsubscribe` with `args` of {"channel", "in
 each answered with an event per arg or one error event; the text frame "ping" gets "pong".
 A connection with no traffic either way for `idle_seconds` is closed, as OKX does after 30 s.
 
-`books` is one stream per instrument, shared by every connection as on OKX (one seqId
-sequence): a 400-level snapshot to each new subscriber, then the diffs every
-`book_push_interval`, and an empty heartbeat update (seqId == prevSeqId) after
-`heartbeat_seconds` without a change. `candle*` pushes the open bar every
+`books` comes from the instrument's shared `BookStream`; `candle*` pushes the open bar every
 `candle_push_interval` and, once, the closed bar with confirm "1".
 """
 
@@ -24,11 +21,10 @@ from aiohttp import WSMsgType, web
 
 from exchange_sim.intervals import bucket_start, close_ms
 from exchange_sim.okx import payloads
-from exchange_sim.okx.book import CHECKSUM_LEVELS, LiveBook, checksum
+from exchange_sim.okx.book_stream import BookStream
 from exchange_sim.okx.faults import BookSwitches
 from exchange_sim.okx.instruments import Instrument, lookup
 from exchange_sim.okx.queries import BARS
-from exchange_sim.okx.rest import book_levels
 from exchange_sim.okx.settings import OkxSettings
 from exchange_sim.state import SimState
 
@@ -59,16 +55,6 @@ class _Conn:
     last_traffic: float = field(default_factory=time.monotonic)
 
 
-@dataclass(eq=False, slots=True)
-class _BookStream:
-    inst: Instrument
-    book: LiveBook | None = None
-    subscribers: set[_Conn] = field(default_factory=set)
-    task: asyncio.Task[None] | None = None
-    target_id: int | None = None
-    last_sent: float = 0.0
-
-
 @dataclass(frozen=True, slots=True)
 class _Sub:
     channel: str
@@ -88,7 +74,7 @@ class OkxHub:
         self.settings = settings
         self.switches = switches
         self.connections: set[_Conn] = set()
-        self.books: dict[str, _BookStream] = {}
+        self.books: dict[str, BookStream] = {}
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/ws/v5/public", self.handle_public)
@@ -184,7 +170,13 @@ class OkxHub:
 
     def _start(self, conn: _Conn, sub: _Sub) -> None:
         if sub.interval is None:
-            self._join_book(conn, sub.inst)
+            inst = sub.inst
+            stream = self.books.get(inst.inst_id)
+            if stream is None:
+                stream = BookStream(inst, self.state, self.settings, self.switches)
+                self.books[inst.inst_id] = stream
+            stream.join(conn.out)
+            conn.books.add(inst.inst_id)
             return
         key = (sub.channel, sub.inst.inst_id)
         if key not in conn.candles:
@@ -197,7 +189,7 @@ class OkxHub:
             task.cancel()
         if channel == "books" and inst_id in conn.books:
             conn.books.discard(inst_id)
-            self.books[inst_id].subscribers.discard(conn)
+            self.books[inst_id].leave(conn.out)
 
     def _drop_subscriptions(self, conn: _Conn) -> None:
         for channel, inst_id in list(conn.candles):
@@ -230,89 +222,6 @@ class OkxHub:
                 left_ms = close_ms(interval, open_ms) + 1 - clock.now_ms()
                 period = min(period, max(0.0, clock.real_seconds(left_ms)) + 0.001)
             await asyncio.sleep(period)
-
-    # -- books --------------------------------------------------------------------------
-    def _join_book(self, conn: _Conn, inst: Instrument) -> None:
-        stream = self.books.setdefault(inst.inst_id, _BookStream(inst))
-        now = self.state.clock.now_ms()
-        if stream.book is None:
-            seed = f"{self.state.config.seed}:okx:{inst.inst_id}"
-            stream.book = LiveBook(seed, first_seq=now // 100 % 10**10)
-            stream.target_id = now // 1000
-            stream.book.load(*self._target(inst, stream.target_id))
-        bids, asks = stream.book.top(self.settings.book_depth)
-        body = self._sides(inst, bids, asks, now)
-        push = payloads.book_push(
-            inst.inst_id, "snapshot", body, self._checksum(stream), -1, stream.book.seq
-        )
-        self._put(conn, push)
-        conn.books.add(inst.inst_id)
-        stream.subscribers.add(conn)
-        if stream.task is None or stream.task.done():
-            stream.last_sent = time.monotonic()
-            stream.task = asyncio.create_task(self._book_loop(stream))
-
-    async def _book_loop(self, stream: _BookStream) -> None:
-        while stream.subscribers:
-            await asyncio.sleep(self.settings.book_push_interval)
-            self._book_tick(stream)
-
-    def _book_tick(self, stream: _BookStream) -> None:
-        book, inst, sw = stream.book, stream.inst, self.switches
-        assert book is not None
-        now = self.state.clock.now_ms()
-        changed: tuple[list[payloads.Level], list[payloads.Level]] = ([], [])
-        if not sw.quiet:
-            target = None
-            if stream.target_id != now // 1000:
-                stream.target_id = now // 1000
-                target = self._target(inst, stream.target_id)
-            changed = book.step(target)
-        if changed[0] or changed[1]:
-            prev, seq = book.advance(reset=sw.take("reset_next"))
-            if sw.take("skip_next"):
-                return  # computed and applied, never sent: the next prevSeqId shows the gap
-        elif time.monotonic() - stream.last_sent >= self.settings.heartbeat_seconds:
-            prev = seq = book.seq
-        else:
-            return
-        body = self._sides(inst, *changed, now)
-        mark = self._checksum(stream, bad=sw.take("bad_checksum_next"))
-        self._broadcast(stream, payloads.book_push(inst.inst_id, "update", body, mark, prev, seq))
-
-    def _target(
-        self, inst: Instrument, target_id: int
-    ) -> tuple[list[payloads.Level], list[payloads.Level]]:
-        raw = self.state.market.depth(inst.symbol, self.settings.book_depth, update_id=target_id)
-        return book_levels(raw["bids"]), book_levels(raw["asks"])
-
-    @staticmethod
-    def _sides(
-        inst: Instrument, bids: list[payloads.Level], asks: list[payloads.Level], now: int
-    ) -> dict[str, object]:
-        return {
-            "asks": payloads.levels(inst, asks),
-            "bids": payloads.levels(inst, bids),
-            "ts": str(now),
-        }
-
-    def _checksum(self, stream: _BookStream, bad: bool = False) -> int:
-        """0 (OKX since June 2026) unless the switch is on; `bad`: non-zero and wrong."""
-        if not (self.switches.checksum or bad):
-            return 0
-        assert stream.book is not None
-        bids, asks = stream.book.top(CHECKSUM_LEVELS)
-        inst = stream.inst
-        value = checksum(payloads.levels(inst, bids), payloads.levels(inst, asks))
-        if bad:
-            value = value + 1 if value not in (-1, 2**31 - 1) else 7
-        return value
-
-    def _broadcast(self, stream: _BookStream, payload: object) -> None:
-        stream.last_sent = time.monotonic()
-        text = orjson.dumps(payload).decode()
-        for conn in stream.subscribers:
-            conn.out.put_nowait(text)
 
     # -- sending ------------------------------------------------------------------------
     def _put(self, conn: _Conn, payload: object) -> None:
