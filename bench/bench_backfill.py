@@ -83,7 +83,7 @@ async def run(args: argparse.Namespace) -> None:
                 settings.binance_base_url,
                 WeightBudget(6000, settings.weight_budget_fraction),
             )
-            collector = Collector(settings, pool, rest, session, Publisher(redis))
+            collector = Collector(settings, pool, {rest.venue: rest}, session, Publisher(redis))
             await collector.prepare()
             started = time.perf_counter()
             await collector.backfill_all()

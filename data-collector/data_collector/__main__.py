@@ -9,8 +9,9 @@ import aiohttp
 
 from data_collector import health, metrics
 from data_collector.collector import Collector
+from data_collector.exchange import ExchangeBlocked
 from data_collector.publisher import Publisher
-from data_collector.rest import BinanceBlocked, BinanceRest
+from data_collector.rest import BinanceRest
 from data_collector.settings import CollectorSettings
 from data_collector.weights import WeightBudget
 from linkora_core import bus, db, lifecycle, logs
@@ -31,7 +32,7 @@ async def main(settings: CollectorSettings, stop: asyncio.Event) -> None:
         timeout=settings.rest_timeout, max_attempts=settings.rest_max_attempts,
     )  # fmt: skip
     publisher = Publisher(redis, settings.publish_queue_size)
-    collector = Collector(settings, pool, rest, session, publisher)
+    collector = Collector(settings, pool, {rest.venue: rest}, session, publisher)
     runner = None
     if settings.metrics_port > 0:
         runner = await health.start(
@@ -46,7 +47,7 @@ async def main(settings: CollectorSettings, stop: asyncio.Event) -> None:
     log.info("collecting %s from %s", markets, settings.binance_base_url)
     try:
         await collector.run(stop)
-    except BinanceBlocked as error:
+    except ExchangeBlocked as error:
         log.error("Binance refuses this client, stopping: %s", error)
         raise SystemExit(1) from None
     finally:

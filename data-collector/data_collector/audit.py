@@ -16,7 +16,7 @@ import aiohttp
 import asyncpg
 
 from data_collector import backfill, candle_writes, paging, state_store, storage
-from data_collector.rest import BinanceError, BinanceRest
+from data_collector.exchange import ExchangeError, ExchangeRest
 from linkora_core.backoff import pause
 from linkora_core.db import DATABASE_DOWN
 from linkora_core.markets import Market
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 async def audit_market(
-    rest: BinanceRest,
+    rest: ExchangeRest,
     pool: asyncpg.Pool,
     market: Market,
     max_holes: int = 100,
@@ -77,7 +77,7 @@ async def audit_market(
 
 
 async def run_audits(
-    rest: BinanceRest,
+    rest: ExchangeRest,
     pool: asyncpg.Pool,
     markets: list[Market],
     interval: float,
@@ -96,7 +96,8 @@ async def run_audits(
                     rest, pool, market, refusals=refusals, first_ms=first
                 )
             except (
-                BinanceError, aiohttp.ClientError, ValueError, asyncpg.PostgresError, *DATABASE_DOWN
+                ExchangeError, aiohttp.ClientError, ValueError, asyncpg.PostgresError,
+                *DATABASE_DOWN,
             ) as error:  # fmt: skip
                 log.warning("gap audit of %s failed: %r", market, error)
                 continue

@@ -20,8 +20,8 @@ import asyncpg
 
 from data_collector import candle_writes, paging, state_store, storage
 from data_collector.candle_writes import StagedRow
+from data_collector.exchange import ExchangeRest
 from data_collector.progress import Progress
-from data_collector.rest import BinanceRest
 from linkora_core.backoff import RetryPolicy
 from linkora_core.db import DATABASE_DOWN
 from linkora_core.markets import Market
@@ -50,7 +50,7 @@ class Page:
 
 
 async def fetch_span(
-    rest: BinanceRest,
+    rest: ExchangeRest,
     market: Market,
     start_ms: int,
     *,
@@ -62,14 +62,14 @@ async def fetch_span(
     """Every kline from start_ms up to the server's current minute (or the open time
     `end_ms`), page by page in order.
 
-    An empty window triggers one probe with startTime only (Binance answers with the next
-    kline that exists), so long outages and the end of a delisted market's data are jumped
-    over instead of walked 1000 minutes at a time.
+    Where the source finds the next kline that exists (Binance does), an empty window
+    triggers one probe, so long outages and the end of a delisted market's data are jumped
+    over instead of walked a page at a time.
     """
     now = await rest.server_time() if server_ms is None else server_ms
     until = now if end_ms is None else min(now, end_ms)  # the last open time asked for
     pending: deque[tuple[paging.Window, asyncio.Task[list[list[Any]]]]] = deque()
-    plan = iter(paging.windows(start_ms, until))
+    plan = iter(paging.windows(start_ms, until, rest.page_minutes))
     last = previous_open_ms
     try:
         while True:
@@ -88,7 +88,7 @@ async def fetch_span(
                 yield page
                 continue
             planned_end = pending[-1][0].end_ms if pending else window.end_ms
-            if planned_end >= paging.floor_minute(until):
+            if planned_end >= paging.floor_minute(until) or not rest.finds_next:
                 yield page
                 continue
             # Where does data resume after this empty window? The windows in flight are
@@ -113,13 +113,13 @@ async def fetch_span(
             yield Page(market, paging.Window(window.start_ms, resume - paging.MINUTE_MS), [], now)
             if not probe:
                 return
-            plan = iter(paging.windows(resume, until))
+            plan = iter(paging.windows(resume, until, rest.page_minutes))
     finally:
         for _, task in pending:
             task.cancel()
 
 
-def finite_rows(rest: BinanceRest, market: Market, rows: list[list[Any]]) -> list[list[Any]]:
+def finite_rows(rest: ExchangeRest, market: Market, rows: list[list[Any]]) -> list[list[Any]]:
     """The rows without non-finite decimal text, the others counted and logged. A refused
     minute is not an exchange gap (holes are found among all the rows): the audit asks again."""
     good = []
@@ -132,17 +132,11 @@ def finite_rows(rest: BinanceRest, market: Market, rows: list[list[Any]]) -> lis
 
 
 async def _fetch_window(
-    rest: BinanceRest, market: Market, window: paging.Window
+    rest: ExchangeRest, market: Market, window: paging.Window
 ) -> list[list[Any]]:
-    rows = await rest.klines(market.symbol, window.start_ms, window.end_ms, paging.PAGE_MINUTES)
+    rows = await rest.klines(market.symbol, window.start_ms, window.end_ms, rest.page_minutes)
     paging.check_page(rows, window)
     return rows
-
-
-async def listing_ms(rest: BinanceRest, market: Market) -> int | None:
-    """Open time of the market's first kline (asked once, with startTime=0)."""
-    rows = await rest.klines(market.symbol, 0, limit=1)
-    return int(rows[0][0]) if rows else None
 
 
 class BulkWriter:

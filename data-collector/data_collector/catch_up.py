@@ -8,9 +8,9 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 
 from data_collector import backfill, candle_writes, state_store
+from data_collector.exchange import ExchangeRest
 from data_collector.live_store import LiveStore
 from data_collector.publisher import Publisher
-from data_collector.rest import BinanceRest
 from data_collector.status import MarketStatus
 from linkora_core.candles import LiveCandle, parse_kline
 from linkora_core.db import DATABASE_DOWN
@@ -35,7 +35,7 @@ async def resume_point(pool: asyncpg.Pool, status: MarketStatus) -> int | None:
 
 
 async def catch_up(
-    rest: BinanceRest,
+    rest: ExchangeRest,
     pool: asyncpg.Pool,
     store: LiveStore,
     publisher: Publisher,

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,23 +28,25 @@ from data_collector import (
     storage,
 )
 from data_collector.catch_up import catch_up
+from data_collector.exchange import (
+    ExchangeBlocked,
+    ExchangeError,
+    ExchangeRequestError,
+    ExchangeRest,
+    LiveStream,
+)
 from data_collector.live_store import LiveStore
 from data_collector.poller import Poller
 from data_collector.progress import Progress
 from data_collector.publisher import Publisher
-from data_collector.rest import (
-    BinanceBlocked,
-    BinanceError,
-    BinanceRequestError,
-    BinanceRest,
-)
+from data_collector.rest import BinanceRest
 from data_collector.settings import CollectorSettings, RealtimeMode
 from data_collector.status import CollectorStatus
 from data_collector.ws_stream import StreamCollector
 from linkora_core import db
 from linkora_core.backoff import RetryPolicy, pause
 from linkora_core.db import DATABASE_DOWN
-from linkora_core.markets import Market
+from linkora_core.markets import BINANCE_SPOT, Market, Venue
 from linkora_core.readiness import CachedCheck
 from linkora_core.tasks import BackgroundTasks
 
@@ -60,23 +63,24 @@ BACKFILL_RETRY = RetryPolicy(first=1.0, cap=60.0)
 
 @dataclass(eq=False)
 class Collector:
+    """Every collected market, each through the REST source and live stream of its venue."""
+
     settings: CollectorSettings
     pool: asyncpg.Pool
-    rest: BinanceRest
+    sources: Mapping[Venue, ExchangeRest]
     session: aiohttp.ClientSession
     publisher: Publisher
-    stream: StreamCollector | None = field(default=None, init=False)
+    streams: dict[Venue, LiveStream] = field(default_factory=dict, init=False)
     poller: Poller | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.refusals = storage.Refusals()
         self.store = LiveStore(self.pool, self.settings.orderbook_store_interval, self.refusals)
         self.markets = self.settings.collected_markets
-        foreign = [str(m) for m in self.markets if m.venue != self.rest.venue]
-        if foreign:
-            raise ValueError(
-                f"markets {foreign} are not on the REST client's venue {self.rest.venue}"
-            )
+        missing = [str(m) for m in self.markets if m.venue not in self.sources]
+        if missing:
+            raise ValueError(f"no REST source for the venue of {', '.join(missing)}")
+        self.venues = sorted({m.venue for m in self.markets})
         self.status = CollectorStatus()
         for market in self.markets:
             self.status.of(market)
@@ -95,18 +99,21 @@ class Collector:
             problems["redis"] = "unreachable"
         return problems
 
+    @property
+    def stream(self) -> LiveStream | None:
+        """The live stream of Binance spot (or of the only venue collected)."""
+        venue = BINANCE_SPOT if BINANCE_SPOT in self.streams else next(iter(self.streams), None)
+        return None if venue is None else self.streams[venue]
+
     def health(self) -> dict[str, Any]:
-        """Service-wide figures for `/health`, next to the per-market status."""
-        budget = self.rest.budget
+        """Service-wide figures for `/health`, next to the per-market status: `rest` is the
+        first venue's REST source (Binance spot's when collected), `venues` every one's."""
+        figures = {venue.key: _rest_figures(self.sources[venue]) for venue in self.venues}
         return {
             "database": "healthy" if self.store.db_up else "unhealthy",
             "redis": "healthy" if self.publisher.redis_up else "unhealthy",
-            "rest": {
-                "requests": self.rest.requests,
-                "weight_limit": budget.limit,
-                "weight_used": budget.used,
-                "rejections": budget.rejections,
-            },
+            "rest": figures[self.venues[0].key] if self.venues else {},
+            "venues": figures,
             "published": self.publisher.published,
             "publish_queue": self.publisher.queued,
             "publish_dropped": self.publisher.dropped,
@@ -141,57 +148,71 @@ class Collector:
         s = self.settings
         if s.orderbook_retention > 0:
             self.tasks.start("retention", lambda: self._retention(stop))
-        if s.audit_interval > 0:
-            self.tasks.start(
-                "audit",
-                lambda: audit.run_audits(
-                    self.rest,
-                    self.pool,
-                    self.markets,
-                    s.audit_interval,
-                    stop,
-                    self.refusals,
-                    s.start_ms,
-                ),
-            )
         for market in self.markets:
             if self.status.of(market).phase != "error":
                 await self._set_phase(market, "realtime")
-        active = [m for m in self.markets if self.status.of(m).phase == "realtime"]
-        if active and s.realtime_mode is RealtimeMode.WS:
-            stream = self.stream = StreamCollector(
-                self.session, s.binance_stream_url, active, self.store, self.publisher,
-                self.status, self._catch_up, venue=self.rest.venue, levels=s.orderbook_levels,
-                max_age=s.ws_max_age, receive_timeout=s.ws_receive_timeout,
-            )  # fmt: skip
-            self.tasks.start("stream", lambda: stream.run(stop))
-        elif active:
-            poller = self.poller = Poller(
-                self.rest, active, self.store, self.publisher, self._catch_up,
-                interval=s.realtime_interval, levels=s.orderbook_levels,
-            )  # fmt: skip
-            self.tasks.start("poller", lambda: poller.run(stop))
+        for venue in self.venues:
+            self._start_realtime(venue, stop)
         self.backfilled.set()
         await stop.wait()
 
+    def _start_realtime(self, venue: Venue, stop: asyncio.Event) -> None:
+        """The venue's audit and its live stream (or, for Binance spot in REALTIME_MODE=rest,
+        the poller); task names carry the venue but for the first venue's."""
+        s, rest = self.settings, self.sources[venue]
+        suffix = "" if venue == self.venues[0] else f":{venue.key}"
+        markets = [m for m in self.markets if m.venue == venue]
+        if s.audit_interval > 0:
+            self.tasks.start(
+                "audit" + suffix,
+                lambda: audit.run_audits(
+                    rest, self.pool, markets, s.audit_interval, stop, self.refusals, s.start_ms
+                ),
+            )
+        active = [m for m in markets if self.status.of(m).phase == "realtime"]
+        if not active:
+            return
+        if s.realtime_mode is RealtimeMode.REST and isinstance(rest, BinanceRest):
+            poller = self.poller = Poller(
+                rest, active, self.store, self.publisher, self._catch_up,
+                interval=s.realtime_interval, levels=s.orderbook_levels,
+            )  # fmt: skip
+            self.tasks.start("poller" + suffix, lambda: poller.run(stop))
+            return
+        stream = self.streams[venue] = self._live_stream(venue, active)
+        self.tasks.start("stream" + suffix, lambda: stream.run(stop))
+
+    def _live_stream(self, venue: Venue, markets: list[Market]) -> LiveStream:
+        s = self.settings
+        if venue == BINANCE_SPOT:
+            return StreamCollector(
+                self.session, s.binance_stream_url, markets, self.store, self.publisher,
+                self.status, self._catch_up, venue=venue, levels=s.orderbook_levels,
+                max_age=s.ws_max_age, receive_timeout=s.ws_receive_timeout,
+            )  # fmt: skip
+        raise ValueError(f"no live stream for {venue}")
+
     async def prepare(self) -> None:
         # No stop event in prepare or the backfill: a stop cancels them (see `run`).
-        backoff = EXCHANGE_INFO_RETRY.backoff()
-        while True:
-            try:
-                await self.rest.exchange_info()
-                break
-            except BinanceBlocked:
-                raise
-            except BinanceError as error:
-                delay = backoff.next_delay()
-                log.warning("exchangeInfo failed (%s); retry in %.0fs", error, delay)
-                await asyncio.sleep(delay)
-        log.info(
-            "REQUEST_WEIGHT limit %d/min; pacing at %d",
-            self.rest.budget.limit,
-            self.rest.budget.allowance,
-        )
+        for venue in self.venues:
+            rest = self.sources[venue]
+            backoff = EXCHANGE_INFO_RETRY.backoff()
+            while True:
+                try:
+                    await rest.prepare()
+                    break
+                except ExchangeBlocked:
+                    raise
+                except ExchangeError as error:
+                    delay = backoff.next_delay()
+                    log.warning("%s: preparing failed (%s); retry in %.0fs", venue, error, delay)
+                    await asyncio.sleep(delay)
+            log.info(
+                "%s: request limit %d/window; pacing at %d",
+                venue,
+                rest.budget.limit,
+                rest.budget.allowance,
+            )
         await state_store.ensure(self.pool, self.markets)
 
     async def backfill_all(self) -> None:
@@ -243,22 +264,23 @@ class Collector:
             try:
                 await self._backfill_once(market, writer)
                 return
-            except (BinanceBlocked, BinanceRequestError) as error:
+            except (ExchangeBlocked, ExchangeRequestError) as error:
                 log.error("backfill of %s stopped: %s", market, error)
                 await self._set_phase(market, "error", str(error))
                 return
-            except (BinanceError, aiohttp.ClientError, ValueError, *DATABASE_DOWN) as error:
+            except (ExchangeError, aiohttp.ClientError, ValueError, *DATABASE_DOWN) as error:
                 delay = backoff.next_delay()
                 log.warning("backfill of %s failed (%r); retry in %.0fs", market, error, delay)
                 await asyncio.sleep(delay)
 
     async def _backfill_once(self, market: Market, writer: backfill.BulkWriter) -> None:
         await self._set_phase(market, "backfill")
+        rest = self.sources[market.venue]
         listed = await state_store.listed_at_ms(self.pool, market)
         if listed is None:
-            listed = await backfill.listing_ms(self.rest, market)
+            listed = await rest.listing_ms(market.symbol)
             if listed is None:
-                raise BinanceRequestError(200, None, f"no klines at all for {market}")
+                raise ExchangeRequestError(200, None, f"no klines at all for {market}")
             await state_store.set_listed_at(self.pool, market, listed)
         first = max(self.settings.start_ms, listed)
         # The span from START_DATE (or the listing) on: minutes before the oldest stored one
@@ -267,13 +289,13 @@ class Collector:
         if oldest is not None and oldest > first:
             log.info("backfill %s from %d up to the oldest stored minute %d", market, first, oldest)
             async for page in backfill.fetch_span(
-                self.rest, market, first, concurrency=self.settings.backfill_concurrency,
+                rest, market, first, concurrency=self.settings.backfill_concurrency,
                 end_ms=oldest - paging.MINUTE_MS,
             ):  # fmt: skip
                 await writer.put(page)
         last = await candle_writes.last_closed_ms(self.pool, market)
         start = first if last is None or last < first else last + paging.MINUTE_MS
-        server_ms = await self.rest.server_time()
+        server_ms = await rest.server_time()
         progress = Progress(market)
         progress.start(
             paging.minutes_between(first, server_ms),
@@ -286,7 +308,7 @@ class Collector:
             "backfill %s from %d (%d minutes to go)", market, start, progress.total - progress.done
         )
         async for page in backfill.fetch_span(
-            self.rest, market, start, concurrency=self.settings.backfill_concurrency,
+            rest, market, start, concurrency=self.settings.backfill_concurrency,
             previous_open_ms=last if last is not None and last >= first else None,
             server_ms=server_ms,
         ):  # fmt: skip
@@ -295,8 +317,8 @@ class Collector:
 
     async def _catch_up(self, market: Market) -> int:
         return await catch_up(
-            self.rest, self.pool, self.store, self.publisher, self.status.of(market),
-            self.settings.start_ms,
+            self.sources[market.venue], self.pool, self.store, self.publisher,
+            self.status.of(market), self.settings.start_ms,
         )  # fmt: skip
 
     async def _set_phase(self, market: Market, phase: str, error: str | None = None) -> None:
@@ -317,3 +339,13 @@ class Collector:
             except DATABASE_DOWN as error:
                 log.warning("order-book retention skipped: %r", error)
             await pause(RETENTION_EVERY, stop)
+
+
+def _rest_figures(rest: ExchangeRest) -> dict[str, int]:
+    budget = rest.budget
+    return {
+        "requests": rest.requests,
+        "weight_limit": budget.limit,
+        "weight_used": budget.used,
+        "rejections": budget.rejections,
+    }

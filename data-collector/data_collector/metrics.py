@@ -8,6 +8,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from data_collector.collector import Collector
+from data_collector.rest import BinanceRest
 from data_collector.status import lag_seconds
 from linkora_core.epoch import now_ms
 from linkora_core.metrics import FunctionCollector
@@ -41,15 +42,27 @@ def collector_metrics(collector: Collector) -> Iterator[Metric]:
         realtime.add_metric([symbol], 1 if status.phase == "realtime" else 0)
     yield from (lag, done, total, realtime)
 
-    rest, publisher, store = collector.rest, collector.publisher, collector.store
-    yield GaugeMetricFamily(
+    publisher, store = collector.publisher, collector.store
+    used = GaugeMetricFamily(
         "collector_weight_used",
-        "Request weight used this minute, as last reported in X-MBX-USED-WEIGHT-1M.",
-        rest.reported_weight if rest.reported_weight is not None else rest.budget.used,
+        "Request weight used in the venue's window (Binance: as last reported in "
+        "X-MBX-USED-WEIGHT-1M).",
+        labels=["venue"],
     )
-    yield GaugeMetricFamily("collector_weight_limit", "Request weight limit per minute.",
-                            rest.budget.limit)  # fmt: skip
-    yield CounterMetricFamily("collector_rest_requests", "REST requests sent.", rest.requests)
+    limit = GaugeMetricFamily(
+        "collector_weight_limit", "Request weight limit per window.", labels=["venue"]
+    )
+    requests = CounterMetricFamily(
+        "collector_rest_requests", "REST requests sent.", labels=["venue"]
+    )
+    rest_malformed = 0
+    for venue, rest in collector.sources.items():
+        reported = rest.reported_weight if isinstance(rest, BinanceRest) else None
+        used.add_metric([venue.key], reported if reported is not None else rest.budget.used)
+        limit.add_metric([venue.key], rest.budget.limit)
+        requests.add_metric([venue.key], rest.requests)
+        rest_malformed += rest.malformed
+    yield from (used, limit, requests)
     written = CounterMetricFamily(
         "collector_candles_written", "Candles written to PostgreSQL, by path.", labels=["path"]
     )
@@ -61,8 +74,8 @@ def collector_metrics(collector: Collector) -> Iterator[Metric]:
         "Answers, kline rows and stream frames from the exchange skipped as malformed.",
         labels=["source"],
     )
-    malformed.add_metric(["rest"], rest.malformed)
-    malformed.add_metric(["stream"], collector.stream.malformed if collector.stream else 0)
+    malformed.add_metric(["rest"], rest_malformed)
+    malformed.add_metric(["stream"], sum(s.malformed for s in collector.streams.values()))
     yield malformed
     refused = CounterMetricFamily(
         "collector_rows_refused",

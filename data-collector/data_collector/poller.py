@@ -12,9 +12,10 @@ import aiohttp
 
 from data_collector.binance_payloads import parse_depth
 from data_collector.catch_up import CatchUp
+from data_collector.exchange import ExchangeError
 from data_collector.live_store import LiveStore
 from data_collector.publisher import Publisher
-from data_collector.rest import BinanceError, BinanceRest
+from data_collector.rest import BinanceRest
 from linkora_core.backoff import pause
 from linkora_core.db import DATABASE_DOWN
 from linkora_core.markets import Market
@@ -48,7 +49,7 @@ class Poller:
         try:
             await self.catch_up(market)
             body = await self.rest.depth(market.symbol, self.levels)
-        except (BinanceError, aiohttp.ClientError, ValueError, *DATABASE_DOWN) as error:
+        except (ExchangeError, aiohttp.ClientError, ValueError, *DATABASE_DOWN) as error:
             log.warning("poll of %s failed: %r", market, error)
             return
         try:

@@ -1,14 +1,6 @@
-"""Binance spot REST client: every request paced by one shared `WeightBudget`.
-
-Exceptions::
-
-    BinanceError                 base of everything this client raises
-    ├── BinanceBlocked           403 (WAF) or 451 (restricted location): needs a human
-    ├── BinanceRequestError      any other 4xx: the request itself is wrong (bad symbol...)
-    └── BinanceUnavailable       5xx, timeouts, refused connections, retries exhausted
-        └── BinanceMalformed     an answer not shaped as documented (not JSON, a field missing)
-
-429 and 418 are not raised: the client waits out Retry-After and sends the request again.
+"""Binance spot REST client (an `exchange.ExchangeRest`): every request paced by one shared
+`WeightBudget`. 403 (WAF) and 451 (restricted location) raise ExchangeBlocked; 429 and 418 are
+not raised: the client waits out Retry-After and sends the request again.
 """
 
 from __future__ import annotations
@@ -22,6 +14,12 @@ from typing import Any
 import aiohttp
 import orjson
 
+from data_collector.exchange import (
+    ExchangeBlocked,
+    ExchangeMalformed,
+    ExchangeRequestError,
+    ExchangeUnavailable,
+)
 from data_collector.weights import WeightBudget, request_weight_limit
 from linkora_core.backoff import RetryPolicy
 from linkora_core.markets import BINANCE_SPOT, Venue
@@ -34,29 +32,6 @@ KLINE_LIMIT = 1000
 # 10 s the default 8 attempts wait about 23 s in all before the caller hears of an outage.
 REQUEST_RETRY = RetryPolicy(first=0.2, cap=10.0)
 _RETRYABLE = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError)
-
-
-class BinanceError(Exception):
-    """Base of the client's errors."""
-
-
-class BinanceBlocked(BinanceError):
-    """403/451: Binance refuses this client; retrying does not help."""
-
-
-class BinanceRequestError(BinanceError):
-    def __init__(self, status: int, code: int | None, message: str) -> None:
-        super().__init__(f"HTTP {status} (code {code}): {message}")
-        self.status = status
-        self.code = code
-
-
-class BinanceUnavailable(BinanceError):
-    """The server did not answer usefully after every retry."""
-
-
-class BinanceMalformed(BinanceUnavailable):
-    """An answer that is not what the API documents (callers retry it like an outage)."""
 
 
 def depth_weight(limit: int) -> int:
@@ -74,6 +49,8 @@ class BinanceRest:
     Binance's; the markets they name are on `venue`."""
 
     venue: Venue = BINANCE_SPOT
+    page_minutes: int = KLINE_LIMIT
+    finds_next: bool = True
 
     def __init__(
         self,
@@ -94,20 +71,20 @@ class BinanceRest:
         self.reported_weight: int | None = None  # the last X-MBX-USED-WEIGHT-1M seen
         self.malformed = 0  # answers (or kline rows) refused as not shaped as documented
 
-    def refuse(self, what: str) -> BinanceMalformed:
+    def refuse(self, what: str) -> ExchangeMalformed:
         """Count a malformed answer; the error to raise for it."""
         self.malformed += 1
         log.warning("malformed answer from Binance: %s", what)
-        return BinanceMalformed(what)
+        return ExchangeMalformed(what)
 
     async def klines(
-        self, symbol: str, start_ms: int, end_ms: int | None = None, limit: int = KLINE_LIMIT
+        self, symbol: str, start_ms: int, end_ms: int | None = None, limit: int | None = None
     ) -> list[list[Any]]:
         """1m klines opening at or after `start_ms`, oldest first, at most `limit`."""
         params = {"symbol": symbol, "interval": "1m", "startTime": str(start_ms)}
         if end_ms is not None:
             params["endTime"] = str(end_ms)
-        params["limit"] = str(limit)
+        params["limit"] = str(limit or KLINE_LIMIT)
         body = await self.get("/api/v3/klines", params, KLINE_WEIGHT)
         if not isinstance(body, list) or not all(isinstance(row, list) for row in body):
             raise self.refuse("klines answer is not a list of rows")
@@ -127,6 +104,14 @@ class BinanceRest:
         if type(value) is not int:
             raise self.refuse(f"time answer without an integer serverTime: {str(body)[:200]}")
         return value
+
+    async def listing_ms(self, symbol: str) -> int | None:
+        """The first kline Binance has (asked for from the epoch on)."""
+        rows = await self.klines(symbol, 0, limit=1)
+        return int(rows[0][0]) if rows else None
+
+    async def prepare(self) -> None:
+        await self.exchange_info()
 
     async def exchange_info(self) -> dict[str, Any]:
         """exchangeInfo, also adopting its REQUEST_WEIGHT limit into the budget."""
@@ -160,7 +145,7 @@ class BinanceRest:
                     self.budget.refund(weight, sent_at, time.time())
                 failures += 1
                 if failures >= self._max_attempts:
-                    raise BinanceUnavailable(f"GET {path} failed: {error!r}") from error
+                    raise ExchangeUnavailable(f"GET {path} failed: {error!r}") from error
                 delay = backoff.next_delay()
                 log.warning("GET %s failed (%r); retry in %.1fs", path, error, delay)
                 await asyncio.sleep(delay)
@@ -183,17 +168,17 @@ class BinanceRest:
                 continue
             if status in (403, 451):
                 reason = "WAF limit violated" if status == 403 else "restricted location"
-                raise BinanceBlocked(f"HTTP {status} from {path}: {reason}")
+                raise ExchangeBlocked(f"HTTP {status} from {path}: {reason}")
             if status >= 500:
                 failures += 1
                 if failures >= self._max_attempts:
-                    raise BinanceUnavailable(f"GET {path}: HTTP {status} after {failures} tries")
+                    raise ExchangeUnavailable(f"GET {path}: HTTP {status} after {failures} tries")
                 delay = backoff.next_delay()
                 log.warning("GET %s: HTTP %d; retry in %.1fs", path, status, delay)
                 await asyncio.sleep(delay)
                 continue
             code, message = _error_body(payload)
-            raise BinanceRequestError(status, code, message)
+            raise ExchangeRequestError(status, code, message)
 
     async def _reserve(self, weight: int) -> None:
         # A timed wait, not a busy poll: the budget says exactly how long until it has room.

@@ -131,7 +131,11 @@ async def test_the_file_collected_through_the_simulator_reads_back_as_binance(
             max_attempts=settings.rest_max_attempts,
         )
         collector = Collector(
-            settings, clean_db, rest, session, Publisher(redis, settings.publish_queue_size)
+            settings,
+            clean_db,
+            {rest.venue: rest},
+            session,
+            Publisher(redis, settings.publish_queue_size),
         )
         await collector.prepare()
         await collector.backfill_all()

@@ -77,7 +77,9 @@ class Harness:
             timeout=settings.rest_timeout, max_attempts=settings.rest_max_attempts,
         )  # fmt: skip
         self.publisher = Publisher(redis, settings.publish_queue_size)
-        self.collector = Collector(settings, pool, self.rest, self.session, self.publisher)
+        self.collector = Collector(
+            settings, pool, {self.rest.venue: self.rest}, self.session, self.publisher
+        )
         self.stop = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
@@ -104,7 +106,7 @@ class Harness:
         self.start()
         await self.wait_backfilled()
         stream = self.collector.stream
-        assert stream is not None
+        assert isinstance(stream, StreamCollector)
         await eventually(lambda: stream.connections >= 1)
         return stream
 

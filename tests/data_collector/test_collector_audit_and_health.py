@@ -9,7 +9,8 @@ from aiohttp import web
 from collector_helpers import MINUTE_MS, HarnessFactory, SimFactory, lose_candles, spot
 
 from data_collector import audit, health
-from data_collector.rest import BinanceBlocked, BinanceRest
+from data_collector.exchange import ExchangeBlocked
+from data_collector.rest import BinanceRest
 from data_collector.weights import WeightBudget
 from devstack.ports import free_port
 
@@ -76,7 +77,7 @@ async def test_403_and_451_are_reported_clearly_not_retried(status: int, reason:
     try:
         async with aiohttp.ClientSession() as session:
             rest = BinanceRest(session, f"http://127.0.0.1:{port}", WeightBudget())
-            with pytest.raises(BinanceBlocked, match=reason):
+            with pytest.raises(ExchangeBlocked, match=reason):
                 await rest.server_time()
     finally:
         await runner.cleanup()

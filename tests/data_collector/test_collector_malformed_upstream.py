@@ -14,9 +14,10 @@ from aiohttp import web
 from collector_helpers import MINUTE_MS, spot
 
 from data_collector import backfill
+from data_collector.exchange import ExchangeError
 from data_collector.live_store import LiveStore
 from data_collector.publisher import Publisher
-from data_collector.rest import BinanceError, BinanceRest
+from data_collector.rest import BinanceRest
 from data_collector.status import CollectorStatus
 from data_collector.weights import WeightBudget
 from data_collector.ws_stream import StreamCollector
@@ -65,7 +66,7 @@ async def test_server_time_without_server_time_is_a_counted_binance_error() -> N
         return web.json_response({"time": 1})
 
     async with upstream({"/api/v3/time": time_}) as base, rest_client(base) as rest:
-        with pytest.raises(BinanceError, match="serverTime"):
+        with pytest.raises(ExchangeError, match="serverTime"):
             await rest.server_time()
         assert rest.malformed == 1
 
