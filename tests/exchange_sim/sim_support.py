@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from exchange_sim import SimConfig
+from exchange_sim.state import SimState
+from exchange_sim.venues import Venues
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("LINKORA_SHARED_DIR") or REPO_ROOT.parent / "shared")
@@ -29,3 +33,9 @@ def frozen(**overrides: object) -> SimConfig:
     }
     base.update(overrides)
     return SimConfig(**base)  # type: ignore[arg-type]
+
+
+def with_venue(state: SimState, **replaced: Any) -> Venues:
+    """The venues `build_app` serves, some replaced by ones a test configured
+    (`bybit=`, `futures=`, `okx=`, `whitebit=`)."""
+    return dataclasses.replace(Venues.create(state), **replaced)

@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
-import ccxt.async_support  # type: ignore[import-untyped]  # ccxt ships no type hints
-import ccxt.pro  # type: ignore[import-untyped]  # (the same package)
+import ccxt.async_support
+import ccxt.pro
 import pytest
 import pytest_asyncio
 from sim_support import MINUTE, NOW_MS, frozen
@@ -141,7 +141,9 @@ async def test_watch_order_book_stays_equal_to_the_servers_book() -> None:
             for symbol, category in (("BTC/USDT", "spot"), ("BTC/USDT:USDT", "linear")):
                 for _ in range(5):
                     book = await asyncio.wait_for(exchange.watch_order_book(symbol), 5)
-                    (conn,) = [c for c in sim.bybit.hub.connections if c.category == category]
+                    (conn,) = [
+                        c for c in sim.venues.bybit.hub.connections if c.category == category
+                    ]
                     server = conn.feeds["orderbook.50.BTCUSDT"].book
                     assert server is not None
                     assert [[dec(p), dec(q)] for p, q in book["bids"]] == [

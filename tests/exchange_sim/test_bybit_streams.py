@@ -165,7 +165,7 @@ async def test_gap_and_restart_faults(live: SimServer, http: aiohttp.ClientSessi
         await ws.send_json({"op": "subscribe", "args": [BOOK]})
         await frames(ws, 1)
         (snap,) = await topic_frames(ws, BOOK, 1)
-        live.bybit.faults.set(skip_u_next=1)
+        live.venues.bybit.faults.set(skip_u_next=1)
         pushes = await topic_frames(ws, BOOK, 4)
         steps = [b["data"]["u"] - a["data"]["u"] for a, b in itertools.pairwise(pushes)]
         first_step = pushes[0]["data"]["u"] - snap["data"]["u"]

@@ -18,11 +18,11 @@ import ccxt.async_support as ccxt_async
 import ccxt.pro as ccxt_pro
 import pytest
 from aiohttp import web
-from sim_support import MINUTE, NOW_MS, START_MS, frozen
+from sim_support import MINUTE, NOW_MS, START_MS, frozen, with_venue
 
 from exchange_sim import SimConfig, build_app
 from exchange_sim.candle import decimal_str
-from exchange_sim.futures import FuturesVenue, add_routes
+from exchange_sim.futures import FuturesVenue
 from exchange_sim.futures.book import step_of, step_of_id
 from exchange_sim.state import SimState
 
@@ -39,8 +39,8 @@ class Served:
 @asynccontextmanager
 async def serving(config: SimConfig, **options: Any) -> AsyncIterator[Served]:
     state = SimState.create(config)
-    app = build_app(state)
-    venue = add_routes(app, state, **options)
+    venue = FuturesVenue(state, **options)
+    app = build_app(state, with_venue(state, futures=venue))
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()

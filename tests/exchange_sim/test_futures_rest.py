@@ -13,10 +13,10 @@ import orjson
 import pytest
 import pytest_asyncio
 from aiohttp import web
-from sim_support import MINUTE, NOW_MS, START_MS, frozen
+from sim_support import MINUTE, NOW_MS, START_MS, frozen, with_venue
 
 from exchange_sim import SimConfig, build_app
-from exchange_sim.futures import FuturesVenue, add_routes
+from exchange_sim.futures import FuturesVenue
 from exchange_sim.futures.book import step_of
 from exchange_sim.state import SimState
 
@@ -31,8 +31,8 @@ class Served:
 @asynccontextmanager
 async def serving(config: SimConfig, **options: Any) -> AsyncIterator[Served]:
     state = SimState.create(config)
-    app = build_app(state)
-    venue = add_routes(app, state, **options)
+    venue = FuturesVenue(state, **options)
+    app = build_app(state, with_venue(state, futures=venue))
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()

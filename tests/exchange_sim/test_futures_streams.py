@@ -13,11 +13,11 @@ from typing import Any
 import aiohttp
 import orjson
 from aiohttp import web
-from sim_support import MINUTE, NOW_MS, frozen
+from sim_support import MINUTE, NOW_MS, frozen, with_venue
 
 from exchange_sim import SimConfig, build_app
 from exchange_sim.candle import decimal_str
-from exchange_sim.futures import VENUE, FuturesVenue, add_routes
+from exchange_sim.futures import VENUE, FuturesVenue
 from exchange_sim.futures.book import step_of_id
 from exchange_sim.state import SimState
 
@@ -35,8 +35,8 @@ class Served:
 @asynccontextmanager
 async def serving(config: SimConfig, **options: Any) -> AsyncIterator[Served]:
     state = SimState.create(config)
-    app = build_app(state)
-    venue = add_routes(app, state, **options)
+    venue = FuturesVenue(state, **options)
+    app = build_app(state, with_venue(state, futures=venue))
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -284,6 +284,6 @@ async def test_more_than_ten_messages_a_second_disconnects(http: aiohttp.ClientS
 
 def test_the_venue_is_kept_on_the_app() -> None:
     state = SimState.create(frozen())
-    app = build_app(state)
-    venue = add_routes(app, state, weight_limit=7)
+    venue = FuturesVenue(state, weight_limit=7)
+    app = build_app(state, with_venue(state, futures=venue))
     assert app[VENUE] is venue and venue.limiter.limit == 7

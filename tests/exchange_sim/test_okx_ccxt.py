@@ -23,10 +23,10 @@ import ccxt.pro
 import pytest
 import pytest_asyncio
 from aiohttp import web
-from sim_support import MINUTE, NOW_MS, frozen
+from sim_support import MINUTE, NOW_MS, frozen, with_venue
 
 from exchange_sim import SimConfig, build_app
-from exchange_sim.okx import OkxSettings, OkxVenue, add_routes
+from exchange_sim.okx import OkxSettings, OkxVenue
 from exchange_sim.state import SimState
 
 CANDLES = "/api/v5/market/candles"
@@ -45,9 +45,8 @@ class Okx:
 async def serve(config: SimConfig, settings: OkxSettings | None = None) -> AsyncIterator[Okx]:
     """Binance's app from build_app with the OKX routes added, on a free loopback port."""
     state = SimState.create(config)
-    app = build_app(state)
     venue = OkxVenue(state, settings)
-    add_routes(app, state, venue)
+    app = build_app(state, with_venue(state, okx=venue))
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()

@@ -13,13 +13,13 @@ import ccxt.async_support as ccxt_async
 import pytest
 import pytest_asyncio
 from aiohttp import web
-from sim_support import MINUTE, NOW_MS, frozen
+from sim_support import MINUTE, NOW_MS, frozen, with_venue
 
 from exchange_sim.candle import Candle
 from exchange_sim.klines import KlineQuery
 from exchange_sim.server import build_app
 from exchange_sim.state import SimState
-from exchange_sim.whitebit import VENUE, Limits, WhitebitVenue, add_routes
+from exchange_sim.whitebit import VENUE, Limits, WhitebitVenue
 
 NOW_S = NOW_MS // 1000
 
@@ -33,11 +33,7 @@ class Served:
 
 @asynccontextmanager
 async def serve(state: SimState, venue: WhitebitVenue | None = None) -> AsyncIterator[Served]:
-    app = build_app(state)
-    if venue is None:
-        add_routes(app, state)
-    else:
-        venue.add_routes(app)
+    app = build_app(state, with_venue(state, whitebit=venue or WhitebitVenue(state)))
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()

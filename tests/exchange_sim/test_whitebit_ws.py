@@ -14,12 +14,12 @@ import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp import web
-from sim_support import MINUTE, NOW_MS, frozen
+from sim_support import MINUTE, NOW_MS, frozen, with_venue
 
 from exchange_sim.klines import KlineQuery
 from exchange_sim.server import build_app
 from exchange_sim.state import SimState
-from exchange_sim.whitebit import WhitebitVenue, WsSettings, add_routes
+from exchange_sim.whitebit import WhitebitVenue, WsSettings
 from exchange_sim.whitebit.payloads import kline_row, ws_kline_row
 
 Frame = dict[str, Any]
@@ -28,11 +28,7 @@ Frame = dict[str, Any]
 @asynccontextmanager
 async def serve(state: SimState, venue: WhitebitVenue | None = None) -> AsyncIterator[str]:
     """The app the lead builds (Binance routes plus WhiteBIT's); yields ws://host:port."""
-    app = build_app(state)
-    if venue is None:
-        add_routes(app, state)
-    else:
-        venue.add_routes(app)
+    app = build_app(state, with_venue(state, whitebit=venue or WhitebitVenue(state)))
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
