@@ -36,10 +36,19 @@ class RealtimeMode(StrEnum):
 
 
 class CollectorSettings(CommonSettings):
-    """Binance endpoints, the markets to collect and how often to do what."""
+    """Each exchange's endpoints, the markets to collect and how often to do what."""
 
     binance_base_url: str = "https://api.binance.com"
     binance_stream_url: str = "wss://stream.binance.com:9443"
+    # The other venues' hosts (docs/exchanges/); the simulator serves them all on one port.
+    binance_futures_base_url: str = "https://fapi.binance.com"
+    binance_futures_stream_url: str = "wss://fstream.binance.com"
+    bybit_base_url: str = "https://api.bybit.com"
+    bybit_stream_url: str = "wss://stream.bybit.com"
+    okx_base_url: str = "https://www.okx.com"
+    okx_stream_url: str = "wss://ws.okx.com:8443"
+    whitebit_base_url: str = "https://whitebit.com"
+    whitebit_stream_url: str = "wss://api.whitebit.com"
     symbols: Symbols = Field(default_factory=lambda: ["BTCUSDT", "ETHUSDT"])
     markets: Annotated[list[Market], NoDecode] = Field(default_factory=list)
     start_date: datetime = datetime(2024, 1, 1, tzinfo=UTC)
@@ -113,7 +122,11 @@ class CollectorSettings(CommonSettings):
     def _parse_start(cls, value: object) -> object:
         return parse_start_date(value)
 
-    @field_validator("binance_base_url", "binance_stream_url")
+    @field_validator(
+        "binance_base_url", "binance_stream_url", "binance_futures_base_url",
+        "binance_futures_stream_url", "bybit_base_url", "bybit_stream_url", "okx_base_url",
+        "okx_stream_url", "whitebit_base_url", "whitebit_stream_url",
+    )  # fmt: skip
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
