@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from order_system.events.store import ORDER_COLUMNS, copy_text
-from order_system.events.transitions import OrderRow
+from order_system.events.store import EVENT_COLUMNS, ORDER_COLUMNS, copy_text, event_records
+from order_system.events.transitions import EventRow, OrderRow
 
 AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -50,3 +50,24 @@ def test_strings_from_the_node_cannot_break_the_row() -> None:
 
 def test_no_orders_no_data() -> None:
     assert copy_text([]) == b""
+
+
+def test_an_event_row_holds_its_json_and_a_null_snapshot() -> None:
+    event = EventRow(
+        order_id=7,
+        event_type="CANCELLED",
+        old_status="PENDING",
+        new_status="CANCELLED",
+        tx_hash="0x" + "22" * 32,
+        block_number=43,
+        block_hash="0x" + "33" * 32,
+        log_index=2,
+        occurred_at=AT,
+        event_data={"orderId": 7, "note": 'a "quoted" \\ value'},
+        snapshot=None,
+    )
+    fields = event_records([event]).decode().removesuffix("\n").split("\t")
+    values = dict(zip(EVENT_COLUMNS, fields, strict=True))
+    assert values["snapshot"] == r"\N"
+    # COPY's text format doubles the backslash of JSON's own escapes; PostgreSQL undoes it.
+    assert values["event_data"] == '{"orderId":7,"note":"a \\\\"quoted\\\\" \\\\\\\\ value"}'

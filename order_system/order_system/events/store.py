@@ -69,7 +69,7 @@ class Batch:
     end_hash: str
     new_order_ids: frozenset[int] = frozenset()  # not in the table yet: inserted
     # `event_records(events)` when the caller made them already (empty: made here)
-    event_records: Sequence[tuple[Any, ...]] = ()
+    event_records: bytes = b""
     # `order_arrays(orders, new_order_ids)` when the caller made them already (None: made here)
     order_arrays: OrderArrays | None = None
 
@@ -204,22 +204,6 @@ async def stored_hashes(connection: asyncpg.Connection) -> dict[int, str]:
     return {row["block_number"]: row["block_hash"] for row in rows}
 
 
-def _event_record(event: EventRow) -> tuple[Any, ...]:
-    return (
-        event.order_id,
-        event.event_type,
-        event.old_status,
-        event.new_status,
-        event.tx_hash,
-        event.block_number,
-        event.block_hash,
-        event.log_index,
-        event.occurred_at,
-        orjson.dumps(event.event_data).decode(),
-        None if event.snapshot is None else orjson.dumps(event.snapshot).decode(),
-    )
-
-
 async def _upsert_orders(connection: asyncpg.Connection, orders: Sequence[OrderRow]) -> None:
     if orders:
         columns = zip(*orders, strict=True)  # an OrderRow is a tuple in column order
@@ -313,9 +297,22 @@ async def _update_orders(connection: asyncpg.Connection, columns: list[list[Any]
         raise RuntimeError(f"{status} of {len(columns[0])} stored orders: some were not stored")
 
 
-def event_records(events: Sequence[EventRow]) -> list[tuple[Any, ...]]:
-    """The order_events rows to COPY, in EVENT_COLUMNS order."""
-    return [_event_record(event) for event in events]
+def event_records(events: Sequence[EventRow]) -> bytes:
+    """The order_events rows as COPY text, in EVENT_COLUMNS order (see `copy_text`)."""
+    times: dict[datetime, str] = {}
+    lines = []
+    for e in events:
+        at = times.get(e.occurred_at)
+        if at is None:
+            at = times[e.occurred_at] = e.occurred_at.isoformat()
+        snapshot = "\\N" if e.snapshot is None else _text(orjson.dumps(e.snapshot).decode())
+        lines.append(
+            f"{e.order_id}\t{_text(e.event_type)}\t{_text(e.old_status)}\t"
+            f"{_text(e.new_status)}\t{_text(e.tx_hash)}\t{e.block_number}\t"
+            f"{_text(e.block_hash)}\t{e.log_index}\t{at}\t"
+            f"{_text(orjson.dumps(e.event_data).decode())}\t{snapshot}\n"
+        )
+    return "".join(lines).encode()
 
 
 async def write_batch(connection: asyncpg.Connection, batch: Batch, keep_hashes: int) -> None:
@@ -323,10 +320,11 @@ async def write_batch(connection: asyncpg.Connection, batch: Batch, keep_hashes:
     async with connection.transaction():
         await _check_checkpoint(connection, batch.start - 1)
         if batch.events:  # UNIQUE (block_hash, log_index): a log is applied at most once
-            await connection.copy_records_to_table(
+            await connection.copy_to_table(
                 "order_events",
+                source=_copy_source(batch.event_records or event_records(batch.events)),
                 columns=EVENT_COLUMNS,
-                records=batch.event_records or event_records(batch.events),
+                format="text",
             )
         arrays = batch.order_arrays or order_arrays(batch.orders, batch.new_order_ids)
         await _insert_orders(connection, arrays.new)
