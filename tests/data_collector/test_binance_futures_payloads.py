@@ -3,6 +3,7 @@ simulator's own frames)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 import orjson
@@ -16,7 +17,7 @@ from data_collector.binance_futures_payloads import (
     parse_frame,
     parse_snapshot,
 )
-from data_collector.book_sync import LocalBook, OutOfSync, Sequencing
+from data_collector.book_sync import LocalBook, OutOfSync, Sequencing, WireLevel
 from data_collector.venue_stream import BookDiff, Reconnect
 from exchange_sim.config import SimConfig
 from exchange_sim.events import combined, kline_event
@@ -112,13 +113,17 @@ def test_urls_use_the_market_route_for_klines_and_public_for_books() -> None:
     )
 
 
+def wire(side: Sequence[tuple[int, int]]) -> list[WireLevel]:
+    return [(price, quantity) for price, quantity in levels(side)]
+
+
 def test_the_simulators_frames_chain_into_a_book_and_a_gap_is_seen() -> None:
     state = SimState.create(SimConfig(symbols=("BTCUSDT",), start="2024-01-01", seed=3))
     book = Books(state.market).get("BTCUSDT")
     step = 17_100_000_000
     snap = book.snapshot(step, 1000)
     local = LocalBook(Sequencing.BINANCE_FUTURES)
-    local.reset(book.last_id(step), levels(snap.bids), levels(snap.asks))
+    local.reset(book.last_id(step), wire(snap.bids), wire(snap.asks))
 
     def frame(old: int, new: int) -> bytes:
         diff = book.diff(old, new)
@@ -135,7 +140,8 @@ def test_the_simulators_frames_chain_into_a_book_and_a_gap_is_seen() -> None:
         assert local.apply(event.diff)
     later = book.snapshot(step + 5, 20)
     bids, asks = local.top(20)
-    assert [p for p, _ in bids] == [Decimal(p) / 10**8 for p, _ in later.bids]
+    assert [[str(p), str(q)] for p, q in bids] == levels(later.bids)
+    assert [[str(p), str(q)] for p, q in asks] == levels(later.asks)
     [skipped] = parse_frame(frame(step + 6, step + 7))  # the diff of step + 6 never came
     assert isinstance(skipped, BookDiff)
     with pytest.raises(OutOfSync):
