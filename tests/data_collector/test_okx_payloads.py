@@ -129,14 +129,18 @@ def test_simulator_book_frames_keep_a_local_book_whose_checksum_matches() -> Non
     assert inst is not None
     bids = [(4_200_000 * UNIT // 100, 2 * UNIT), (4_199_990 * UNIT // 100, UNIT // 2)]
     asks = [(4_200_010 * UNIT // 100, 3 * UNIT)]
-    sides = {"asks": sim_payloads.levels(inst, asks), "bids": sim_payloads.levels(inst, bids),
+    sides: dict[str, object] = {"asks": sim_payloads.levels(inst, asks), "bids": sim_payloads.levels(inst, bids),
              "ts": "1"}  # fmt: skip
     frame = sim_payloads.book_push("BTC-USDT", "snapshot", sides, 0, -1, 40)
     [snapshot] = okx_payloads.parse_frame(orjson.dumps(frame).decode(), SPOT)
     assert isinstance(snapshot, BookSnapshot)
     book = LocalBook(Sequencing.OKX)
     book.reset(snapshot.update_id, snapshot.bids, snapshot.asks)
-    change = {"asks": [], "bids": sim_payloads.levels(inst, [(bids[1][0], 0)]), "ts": "2"}
+    change: dict[str, object] = {
+        "asks": [],
+        "bids": sim_payloads.levels(inst, [(bids[1][0], 0)]),
+        "ts": "2",
+    }
     expected = okx_checksum([("42000", "2")], [("42000.1", "3")])
     frame = sim_payloads.book_push("BTC-USDT", "update", change, expected, 40, 57)
     [update] = okx_payloads.parse_frame(orjson.dumps(frame).decode(), SPOT)
