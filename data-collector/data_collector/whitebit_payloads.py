@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any, Final
 
 import orjson
@@ -22,9 +21,6 @@ from linkora_core.epoch import MINUTE_MS
 from linkora_core.markets import Exchange, Kind, Market, Venue
 
 WHITEBIT_SPOT: Final = Venue(Exchange.WHITEBIT, Kind.SPOT)
-# `Candle` holds taker volumes as decimals; WhiteBIT publishes none, so live candles carry 0
-# (REST rows carry None, stored as NULL): see the adapter's report.
-NO_TAKER_VOLUME: Final = Decimal(0)
 
 
 def _seconds(value: object) -> int:
@@ -111,7 +107,7 @@ def live_candle(market: Market, row: Sequence[object], closed: bool) -> LiveCand
     if open_ms % MINUTE_MS:
         raise ValueError(f"candle at {row[0]} s is not on a minute")
     o, c, h, low, volume, money = (parse_decimal(_text(value)) for value in row[1:7])
-    candle = Candle(open_ms, o, h, low, c, volume, money, None, NO_TAKER_VOLUME, NO_TAKER_VOLUME)
+    candle = Candle(open_ms, o, h, low, c, volume, money, None, None, None)
     return LiveCandle(market, candle, closed)
 
 

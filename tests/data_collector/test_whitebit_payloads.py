@@ -4,6 +4,7 @@ simulator's own frames."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import orjson
 import pytest
@@ -29,7 +30,7 @@ from linkora_core.markets import Market
 BTC = Market(WHITEBIT_SPOT, "BTC_USDT")
 MARKETS = {"BTC_USDT": BTC}
 
-DOC_KLINES = {
+DOC_KLINES: dict[str, Any] = {
     "success": True,
     "message": None,
     "result": [
@@ -156,11 +157,11 @@ def test_candles_of_other_markets_and_replies_give_nothing() -> None:
         frame_events(error, MARKETS, closer)
 
 
-DOC_SNAPSHOT = {"id": None, "method": "depth_update", "params": [True,
+DOC_SNAPSHOT: dict[str, Any] = {"id": None, "method": "depth_update", "params": [True,
     {"timestamp": 1718000123.516447, "update_id": 9120044, "event_time": 1718000123.517101,
      "asks": [["67020.02", "0.412"], ["67020.5", "0.05"]],
      "bids": [["67019.99", "0.7312"], ["67019.1", "1"]]}, "BTC_USDT"]}  # fmt: skip
-DOC_DELTA = {"id": None, "method": "depth_update", "params": [False,
+DOC_DELTA: dict[str, Any] = {"id": None, "method": "depth_update", "params": [False,
     {"timestamp": 1718000123.616902, "update_id": 9120051, "past_update_id": 9120044,
      "event_time": 1718000123.617550,
      "asks": [["67020.02", "0"], ["67021", "0.2"]], "bids": [["67019.99", "0.9"]]},
@@ -194,7 +195,7 @@ def test_malformed_depth_frames_are_refused() -> None:
     bad = {**DOC_SNAPSHOT, "params": ["true", DOC_SNAPSHOT["params"][1], "BTC_USDT"]}
     with pytest.raises(ValueError):
         frame_events(orjson.dumps(bad), MARKETS, CandleCloser())
-    body = {**DOC_DELTA["params"][1], "update_id": "9120051"}  # type: ignore[dict-item]
+    body = {**DOC_DELTA["params"][1], "update_id": "9120051"}
     with pytest.raises(ValueError):
         frame_events(orjson.dumps({**DOC_DELTA, "params": [False, body, "BTC_USDT"]}),
                      MARKETS, CandleCloser())  # fmt: skip
