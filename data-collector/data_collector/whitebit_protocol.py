@@ -76,4 +76,4 @@ class WhitebitProtocol:
 
 
 def make_protocol(settings: CollectorSettings, rest: WhitebitRest) -> WhitebitProtocol:
-    return WhitebitProtocol(settings.whitebit_stream_url)
+    return WhitebitProtocol(settings.whitebit_stream_url, settings.orderbook_levels)
