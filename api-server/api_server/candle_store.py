@@ -120,11 +120,11 @@ _WIDTH_SQL = {
 }
 # The REST candle object, written by PostgreSQL: numerics as minimal plain decimals
 # (trim_scale; numeric text never uses an exponent), times as the wire's ISO strings; a
-# trade count the exchange does not publish (NULL) as null.
+# trade count or taker volumes the exchange does not publish (NULL) as null.
 _REST_OBJECT = """format(
     '{"timestamp":%s,"open_time":"%s","close_time":"%s","open_price":"%s","high_price":"%s",'
     '"low_price":"%s","close_price":"%s","volume":"%s","quote_volume":"%s","trades":%s,'
-    '"taker_buy_volume":"%s","taker_buy_quote_volume":"%s"}',
+    '"taker_buy_volume":%s,"taker_buy_quote_volume":%s}',
     (extract(epoch FROM open_time) * 1000)::bigint,
     to_char(open_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"'),
     to_char((open_time AT TIME ZONE 'UTC') + $WIDTH::text::interval - interval '1 millisecond',
@@ -132,7 +132,8 @@ _REST_OBJECT = """format(
     trim_scale(open_price), trim_scale(high_price), trim_scale(low_price),
     trim_scale(close_price), trim_scale(volume), trim_scale(quote_volume),
     coalesce(trades::text, 'null'),
-    trim_scale(taker_buy_volume), trim_scale(taker_buy_quote_volume))"""
+    coalesce('"' || trim_scale(taker_buy_volume) || '"', 'null'),
+    coalesce('"' || trim_scale(taker_buy_quote_volume) || '"', 'null'))"""
 
 
 async def render_page(

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from linkora_core.candles import Candle
-from linkora_core.decimals import to_plain
+from linkora_core.decimals import plain_or_null, to_plain
 from linkora_core.epoch import to_datetime
 from linkora_core.markets import BINANCE_SPOT, Market
 
@@ -32,8 +32,8 @@ def rest_candle(candle: Candle) -> dict[str, Any]:
         "volume": to_plain(candle.volume),
         "quote_volume": to_plain(candle.quote_volume),
         "trades": candle.trades,
-        "taker_buy_volume": to_plain(candle.taker_buy_volume),
-        "taker_buy_quote_volume": to_plain(candle.taker_buy_quote_volume),
+        "taker_buy_volume": plain_or_null(candle.taker_buy_volume),
+        "taker_buy_quote_volume": plain_or_null(candle.taker_buy_quote_volume),
     }
 
 
@@ -51,7 +51,7 @@ def ws_candle(market: Market, candle: Candle, *, closed: bool) -> dict[str, Any]
         "volume": to_plain(candle.volume),
         "quote_volume": to_plain(candle.quote_volume),
         "trades": candle.trades,
-        "taker_buy_volume": to_plain(candle.taker_buy_volume),
-        "taker_buy_quote_volume": to_plain(candle.taker_buy_quote_volume),
+        "taker_buy_volume": plain_or_null(candle.taker_buy_volume),
+        "taker_buy_quote_volume": plain_or_null(candle.taker_buy_quote_volume),
         "closed": closed,
     }

@@ -36,8 +36,8 @@ class Candle:
     volume: Decimal
     quote_volume: Decimal
     trades: int | None  # None: the exchange publishes no trade count
-    taker_buy_volume: Decimal
-    taker_buy_quote_volume: Decimal
+    taker_buy_volume: Decimal | None  # None: the exchange publishes no taker volumes
+    taker_buy_quote_volume: Decimal | None
     timeframe: Timeframe = Timeframe.MINUTE_1
 
     @property
@@ -85,10 +85,14 @@ def parse_kline(row: Sequence[object], timeframe: Timeframe = Timeframe.MINUTE_1
         [1577923200000, "130.72000000", "130.72000000", "130.50000000", "130.50000000",
          "329.42116000", 1577923259999, "43036.38742080", 103, "37.30648000",
          "4870.78650830", "0"]
+
+    Other exchanges' rows come in the same layout, with None for the trade count and the
+    taker volumes where the exchange publishes none.
     """
     if len(row) != 12:
         raise ValueError(f"a kline has 12 fields, got {len(row)}")
-    open_time, close_time, trades = _int(row[0]), _int(row[6]), _int(row[8])
+    open_time, close_time = _int(row[0]), _int(row[6])
+    trades = None if row[8] is None else _int(row[8])
     candle = Candle(
         open_time_ms=open_time,
         open=_decimal(row[1]),
@@ -98,8 +102,8 @@ def parse_kline(row: Sequence[object], timeframe: Timeframe = Timeframe.MINUTE_1
         volume=_decimal(row[5]),
         quote_volume=_decimal(row[7]),
         trades=trades,
-        taker_buy_volume=_decimal(row[9]),
-        taker_buy_quote_volume=_decimal(row[10]),
+        taker_buy_volume=None if row[9] is None else _decimal(row[9]),
+        taker_buy_quote_volume=None if row[10] is None else _decimal(row[10]),
         timeframe=timeframe,
     )
     if timeframe.bucket_start(open_time) != open_time or candle.close_time_ms != close_time:
@@ -164,8 +168,8 @@ def build_bucket(
         volume=_sum(sub.volume for sub in subs),
         quote_volume=_sum(sub.quote_volume for sub in subs),
         trades=_count(sub.trades for sub in subs),
-        taker_buy_volume=_sum(sub.taker_buy_volume for sub in subs),
-        taker_buy_quote_volume=_sum(sub.taker_buy_quote_volume for sub in subs),
+        taker_buy_volume=_known_sum(sub.taker_buy_volume for sub in subs),
+        taker_buy_quote_volume=_known_sum(sub.taker_buy_quote_volume for sub in subs),
         timeframe=timeframe,
     )
 
@@ -175,6 +179,12 @@ def _sum(values: Iterable[Decimal]) -> Decimal:
     for value in values:
         total = EXACT.add(total, value)
     return total
+
+
+def _known_sum(values: Iterable[Decimal | None]) -> Decimal | None:
+    """The exact sum of the known values, None when none is known (SQL's `sum`)."""
+    known = [value for value in values if value is not None]
+    return _sum(known) if known else None
 
 
 def _count(counts: Iterable[int | None]) -> int | None:

@@ -29,6 +29,11 @@ def to_plain(d: Decimal) -> str:
     return "0" if s == "-0" else s
 
 
+def plain_or_null(d: Decimal | None) -> str | None:
+    """`to_plain`, and None (JSON null) for a figure the exchange does not publish."""
+    return None if d is None else to_plain(d)
+
+
 def parse_decimal(s: str) -> Decimal:
     """Parse a finite decimal string; NaN, Infinity and anything else raise ValueError."""
     try:

@@ -43,6 +43,7 @@ class LiveBucket:
     _taker_quote_volume: Decimal
     _trades: int
     _counted: int  # minutes with a trade count (exchanges without one have none)
+    _taker_counted: int  # minutes with taker volumes (likewise)
     _first_real: int | None
     _last_real: int | None
     _high: Decimal
@@ -88,6 +89,7 @@ class LiveBucket:
         self._taker_quote_volume = _ZERO
         self._trades = 0
         self._counted = 0
+        self._taker_counted = 0
         self._first_real = None
         self._last_real = None
         self._high = _ZERO
@@ -97,16 +99,10 @@ class LiveBucket:
         add, subtract = EXACT.add, EXACT.subtract
         self._volume = add(self._volume, sub.volume)
         self._quote_volume = add(self._quote_volume, sub.quote_volume)
-        self._taker_volume = add(self._taker_volume, sub.taker_buy_volume)
-        self._taker_quote_volume = add(self._taker_quote_volume, sub.taker_buy_quote_volume)
         self._count(sub, 1)
         if old is not None:
             self._volume = subtract(self._volume, old.volume)
             self._quote_volume = subtract(self._quote_volume, old.quote_volume)
-            self._taker_volume = subtract(self._taker_volume, old.taker_buy_volume)
-            self._taker_quote_volume = subtract(
-                self._taker_quote_volume, old.taker_buy_quote_volume
-            )
             self._count(old, -1)
             if self._traded(old) and self._loses_extreme(old, sub):
                 self._rescan()
@@ -115,9 +111,15 @@ class LiveBucket:
             self._take_prices(sub)
 
     def _count(self, sub: Candle, sign: int) -> None:
+        """Add (sign 1) or take away (-1) the counts and taker volumes a minute has."""
         if sub.trades is not None:
             self._trades += sign * sub.trades
             self._counted += sign
+        if sub.taker_buy_volume is not None and sub.taker_buy_quote_volume is not None:
+            change = EXACT.add if sign > 0 else EXACT.subtract
+            self._taker_volume = change(self._taker_volume, sub.taker_buy_volume)
+            self._taker_quote_volume = change(self._taker_quote_volume, sub.taker_buy_quote_volume)
+            self._taker_counted += sign
 
     def _loses_extreme(self, old: Candle, new: Candle) -> bool:
         # A replaced minute that held the bucket's high or low may take it away with it; a
@@ -161,8 +163,8 @@ class LiveBucket:
             volume=self._volume,
             quote_volume=self._quote_volume,
             trades=self._trades if self._counted else None,
-            taker_buy_volume=self._taker_volume,
-            taker_buy_quote_volume=self._taker_quote_volume,
+            taker_buy_volume=self._taker_volume if self._taker_counted else None,
+            taker_buy_quote_volume=self._taker_quote_volume if self._taker_counted else None,
             timeframe=self.timeframe,
         )
 

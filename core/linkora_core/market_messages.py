@@ -21,14 +21,13 @@ a message is Binance spot's, so that one keeps its exact bytes.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 import orjson
 
 from linkora_core.books import Book, Level
 from linkora_core.candles import LiveCandle, parse_kline
-from linkora_core.decimals import parse_decimal, to_plain
+from linkora_core.decimals import parse_decimal, plain_or_null, to_plain
 from linkora_core.markets import BINANCE_SPOT, Market, venue
 from linkora_core.timeframes import Timeframe
 
@@ -79,8 +78,8 @@ def candle_message(live: LiveCandle) -> dict[str, Any]:
         "timeframe": c.timeframe.value,
         "closed": live.closed,
         "close_time": c.close_time_ms,
-        "taker_buy_volume": to_plain(c.taker_buy_volume),
-        "taker_buy_quote_volume": to_plain(c.taker_buy_quote_volume),
+        "taker_buy_volume": plain_or_null(c.taker_buy_volume),
+        "taker_buy_quote_volume": plain_or_null(c.taker_buy_quote_volume),
     }
 
 
@@ -114,16 +113,11 @@ def candle_from(message: Mapping[str, Any]) -> LiveCandle:
     if not isinstance(label, str) or type(closed) is not bool or type(opened) is not int:
         raise ValueError("a candle message's timeframe, closed and timestamp are mistyped")
     timeframe = Timeframe.parse(label)
-    counted = fields["trades"] is not None  # null: the exchange counts no trades
-    if not counted:
-        fields["trades"] = 0
     try:
         fields.setdefault("close_time", timeframe.next_start(opened) - 1)
         candle = parse_kline([*(fields.get(name) for name in _KLINE_ORDER), "0"], timeframe)
     except OverflowError:  # a calendar bucket of a time past what datetime holds
         raise ValueError(f"timestamp {opened} is out of range") from None
-    if not counted:
-        candle = replace(candle, trades=None)
     return LiveCandle(market_of(message), candle, closed)
 
 

@@ -73,7 +73,8 @@ def check_page(page: Sequence[Sequence[Any]], window: Window | None = None) -> N
         if len(row) != 12:
             raise ValueError(f"a kline has 12 fields, got {len(row)}")
         open_ms, close_ms = row[0], row[6]
-        if type(open_ms) is not int or type(close_ms) is not int or type(row[8]) is not int:
+        trades = row[8]
+        if type(open_ms) is not int or type(close_ms) is not int or not _count(trades):
             raise ValueError(f"kline times and trades must be integers: {row[:1]}")
         if open_ms % MINUTE_MS or close_ms != minute_close_ms(open_ms) or open_ms <= previous:
             raise ValueError(f"kline at {open_ms} is not the next 1m candle")
@@ -87,8 +88,14 @@ def check_page(page: Sequence[Sequence[Any]], window: Window | None = None) -> N
         raise ValueError(f"klines outside the window {window.start_ms}..{window.end_ms}")
 
 
-# Kline fields holding decimal text: prices, volumes, quote and taker volumes.
-_DECIMAL_FIELDS = (1, 2, 3, 4, 5, 7, 9, 10)
+# Kline fields holding decimal text: prices, volumes, quote and taker volumes (these two
+# None where the exchange publishes none, as the trade count may be).
+_DECIMAL_FIELDS = (1, 2, 3, 4, 5, 7)
+_OPTIONAL_DECIMAL_FIELDS = (9, 10)
+
+
+def _count(value: object) -> bool:
+    return value is None or type(value) is int
 
 
 def finite(row: Sequence[Any]) -> bool:
@@ -99,6 +106,9 @@ def finite(row: Sequence[Any]) -> bool:
     try:
         for i in _DECIMAL_FIELDS:
             parse_decimal(row[i])
+        for i in _OPTIONAL_DECIMAL_FIELDS:
+            if row[i] is not None:
+                parse_decimal(row[i])
     except ValueError:
         return False
     return True

@@ -44,7 +44,8 @@ class SlidingBudget:
         if len(self._sent) < self.allowance:
             self._sent.append(now)
             return 0.0
-        return self._sent[0] + self.window - now
+        # Never 0 here: 0 means "counted, go", and float rounding can make the exact wait 0.
+        return max(self._sent[0] + self.window - now, 1e-6)
 
     def refund(self, sent_at: float) -> None:
         """A request that never reached the server (connection refused) cost nothing."""

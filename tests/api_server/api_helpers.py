@@ -149,10 +149,8 @@ def reference_candles(minutes: list[Candle], label: str) -> list[dict[str, objec
                 "volume": sum((m.volume for m in group), Decimal(0)),
                 "quote_volume": sum((m.quote_volume for m in group), Decimal(0)),
                 "trades": _trades(group),
-                "taker_buy_volume": sum((m.taker_buy_volume for m in group), Decimal(0)),
-                "taker_buy_quote_volume": sum(
-                    (m.taker_buy_quote_volume for m in group), Decimal(0)
-                ),
+                "taker_buy_volume": _known_sum(m.taker_buy_volume for m in group),
+                "taker_buy_quote_volume": _known_sum(m.taker_buy_quote_volume for m in group),
             }
         )
     return out
@@ -275,3 +273,9 @@ def db_examples(max_examples: int) -> settings:
         phases=[Phase.explicit, Phase.generate],
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
+
+
+def _known_sum(values: Iterable[Decimal | None]) -> Decimal | None:
+    """The reference's sum of a figure some exchanges do not publish: None when none is known."""
+    known = [v for v in values if v is not None]
+    return sum(known, Decimal(0)) if known else None

@@ -17,7 +17,7 @@ from data_collector import candle_writes as collector_store
 from linkora_core import rollup_sql
 from linkora_core.candle_columns import VALUES
 from linkora_core.candles import Candle, LiveCandle
-from linkora_core.decimals import to_plain
+from linkora_core.decimals import plain_or_null, to_plain
 from linkora_core.epoch import to_ms
 from linkora_core.markets import Market
 from linkora_core.timeframes import MINUTE_MS, Timeframe
@@ -78,8 +78,8 @@ async def write_bulk(
             m.close_time_ms,
             to_plain(m.quote_volume),
             m.trades,
-            to_plain(m.taker_buy_volume),
-            to_plain(m.taker_buy_quote_volume),
+            plain_or_null(m.taker_buy_volume),
+            plain_or_null(m.taker_buy_quote_volume),
         ]
         for m in minutes
     ]

@@ -5,6 +5,7 @@ that name no exchange get Binance spot as before, and a venue without trade coun
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +30,7 @@ from websockets.asyncio.client import connect
 
 from api_server.rollups import RollupMaintainer
 from linkora_core import bus
+from linkora_core.candles import Candle
 from linkora_core.markets import Exchange, Kind, Market, Venue
 from linkora_core.rollup_passes import roll_market
 from linkora_core.timeframes import MINUTE_MS
@@ -44,19 +46,25 @@ def _binance_minutes() -> list[Any]:
 
 
 def _bybit_minutes() -> list[Any]:
-    # Bybit publishes no trade count: a minute with volume traded, one without did not.
+    # Bybit publishes no trade count (nor taker volumes): a minute with volume traded, one
+    # without did not.
     return [
-        minute(
-            BASE + i * MINUTE_MS,
-            "200",
-            "202",
-            "198",
-            "201",
-            volume="0" if i % 10 == 9 else "3",
-            trades=None,
+        uncounted(
+            minute(
+                BASE + i * MINUTE_MS,
+                "200",
+                "202",
+                "198",
+                "201",
+                volume="0" if i % 10 == 9 else "3",
+            )
         )
         for i in range(HOURS * 60)
     ]
+
+
+def uncounted(candle: Candle) -> Candle:
+    return replace(candle, trades=None, taker_buy_volume=None, taker_buy_quote_volume=None)
 
 
 async def _book(db: asyncpg.Pool, venue: str, symbol: str, price: str) -> None:
@@ -97,7 +105,9 @@ async def test_candles_of_the_same_symbol_on_two_venues_are_served_separately(
             assert all(type(c["trades"]) is int for c in binance)
             assert {c["open_price"] for c in bybit.json()} == {"200"}
             assert {c["trades"] for c in bybit.json()} == {None}
+            assert {c["taker_buy_volume"] for c in bybit.json()} == {None}
             assert b'"trades":null' in bybit.content
+            assert b'"taker_buy_quote_volume":null}' in bybit.content
         hourly = (await client.get(f"/candles?symbol=BTCUSDT&timeframe=1H&{BYBIT}")).json()
         assert [c["volume"] for c in hourly] == ["162"] * HOURS  # 54 of 60 minutes traded 3
         await roll_market(both, spot("BTCUSDT"))
@@ -299,6 +309,7 @@ async def test_a_bybit_five_minute_bucket_without_trade_counts_streams_trades_nu
         received = [await receive(ws) for _ in range(3)]
     last = received[-1]
     assert (last["closed"], last["volume"], last["trades"]) == (True, "15", None)
+    assert last["taker_buy_volume"] is None is last["taker_buy_quote_volume"]
     assert {m["exchange"] for m in received} == {"bybit"}
 
 

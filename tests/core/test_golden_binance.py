@@ -97,7 +97,7 @@ def test_eth_minutes_count_every_trade_and_taker_volume_once() -> None:
     minutes = eth_minutes()
     (month,) = aggregate(minutes, Timeframe.MONTH_1)
     assert month.trades == sum(m.trades or 0 for m in minutes)
-    assert month.taker_buy_volume == sum(m.taker_buy_volume for m in minutes)
+    assert month.taker_buy_volume == sum(m.taker_buy_volume or 0 for m in minutes)
     assert month.open_time_ms == ms("2020-01-01")
     assert month.close_time_ms == ms("2020-02-01") - 1
 

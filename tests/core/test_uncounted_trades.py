@@ -1,11 +1,12 @@
-"""Exchanges that publish no trade count: a candle's `trades` is None, a minute traded when it
-has volume, and buckets built in Python (aggregate, LiveBucket) agree with each other."""
+"""Exchanges that publish no trade count (nor taker volumes): a candle's `trades` and taker
+volumes are None, a minute traded when it has volume, and buckets built in Python (aggregate,
+LiveBucket) agree with each other and keep what is unknown unknown."""
 
 from decimal import Decimal
 
 import orjson
 
-from linkora_core.candles import Candle, LiveCandle, aggregate, has_trades
+from linkora_core.candles import Candle, LiveCandle, aggregate, has_trades, parse_kline
 from linkora_core.live_bucket import LiveBucket
 from linkora_core.market_messages import candle_from, candle_message
 from linkora_core.markets import Exchange, Kind, Market, Venue
@@ -18,7 +19,7 @@ BYBIT = Market(Venue(Exchange.BYBIT, Kind.LINEAR), "BTCUSDT")
 def uncounted(n: int, o: str, h: str, low: str, c: str, volume: str) -> Candle:
     v = Decimal(volume)
     at = START + n * MINUTE_MS
-    return Candle(at, Decimal(o), Decimal(h), Decimal(low), Decimal(c), v, v * 2, None, v, v)
+    return Candle(at, Decimal(o), Decimal(h), Decimal(low), Decimal(c), v, v * 2, None, None, None)
 
 
 MINUTES = [
@@ -39,6 +40,7 @@ def test_aggregate_takes_prices_from_minutes_with_volume_and_keeps_the_count_unk
         map(Decimal, ("11", "15", "10.5", "14"))
     )
     assert (bucket.volume, bucket.trades) == (Decimal(3), None)
+    assert (bucket.taker_buy_volume, bucket.taker_buy_quote_volume) == (None, None)
 
 
 def test_a_live_bucket_of_uncounted_minutes_equals_aggregate() -> None:
@@ -52,5 +54,24 @@ def test_a_live_bucket_of_uncounted_minutes_equals_aggregate() -> None:
 def test_a_candle_message_with_trades_null_reads_back_as_uncounted() -> None:
     message = orjson.loads(orjson.dumps(candle_message(LiveCandle(BYBIT, MINUTES[1], True))))
     assert message["trades"] is None and message["exchange"] == "bybit"
+    assert message["taker_buy_volume"] is None is message["taker_buy_quote_volume"]
     live = candle_from(message)
     assert (live.market, live.candle, live.closed) == (BYBIT, MINUTES[1], True)
+
+
+def test_a_kline_row_without_count_or_taker_volumes_parses_to_none_there() -> None:
+    row = [START + MINUTE_MS, "11", "14", "10.5", "13", "2", START + 2 * MINUTE_MS - 1, "4"]
+    assert parse_kline([*row, None, None, None, "0"]) == MINUTES[1]
+
+
+def test_a_live_bucket_mixing_counted_and_uncounted_minutes_sums_what_is_known() -> None:
+    counted = Candle(START, *(Decimal(1),) * 6, 5, Decimal("0.5"), Decimal("0.25"))
+    live = LiveBucket(Timeframe.MINUTE_5)
+    live.update(counted)
+    update = live.update(MINUTES[1])
+    assert update is not None
+    current = update.current
+    assert (current.trades, current.taker_buy_volume, current.taker_buy_quote_volume) == (
+        5, Decimal("0.5"), Decimal("0.25"),
+    )  # fmt: skip
+    assert current == aggregate([counted, MINUTES[1]], Timeframe.MINUTE_5)[0]
