@@ -9,7 +9,14 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
 
-from api_server import candle_routes, market_routes, openapi, page_routes, udf_routes
+from api_server import (
+    candle_routes,
+    exchange_routes,
+    market_routes,
+    openapi,
+    page_routes,
+    udf_routes,
+)
 from api_server.candle_reader import FrontierCache
 from api_server.health import Readiness, health
 from api_server.live_feed import LiveFeed
@@ -81,6 +88,11 @@ def create_app(settings: ApiSettings, *, maintain_rollups: bool = True) -> Starl
             Route("/candles", candle_routes.candles),
             Route("/orderbook", market_routes.orderbook),
             Route("/price", market_routes.price),
+            Route("/exchanges", exchange_routes.exchanges),
+            Route("/exchanges/status", exchange_routes.status),
+            Route("/exchanges/{exchange}/markets", exchange_routes.exchange_markets),
+            Route("/exchanges/{exchange}/timeframes", exchange_routes.timeframes),
+            Route("/tickers", exchange_routes.ticker_list),
             Route("/udf/config", udf_routes.config),
             Route("/udf/symbols", udf_routes.symbols),
             Route("/udf/search", udf_routes.search),
@@ -88,6 +100,7 @@ def create_app(settings: ApiSettings, *, maintain_rollups: bool = True) -> Starl
             Route("/udf/marks", udf_routes.marks),
             Route("/udf/timescale_marks", udf_routes.timescale_marks),
             Route("/udf/time", udf_routes.server_time),
+            Route("/udf/quotes", exchange_routes.quotes),
             WebSocketRoute("/ws", websocket_endpoint),
             *page_routes.routes(),
         ],

@@ -3,6 +3,7 @@ every HTTP route is documented and every documented path is a route)."""
 
 from __future__ import annotations
 
+from api_server.exchange_routes import MAX_QUOTES
 from api_server.params import MAX_LIMIT, SUPPORTED_LEVELS, SUPPORTED_TIMEFRAMES
 from api_server.udf_routes import SUPPORTED as UDF_RESOLUTIONS
 from linkora_core.markets import VENUES, Exchange, Kind
@@ -14,6 +15,7 @@ from linkora_core.openapi import (
     get,
     json_response,
     obj,
+    path_parameter,
     query,
     ready_schema,
     ref,
@@ -225,6 +227,144 @@ _MARKS_DESCRIPTION = (
 )
 
 
+# Exchange information (exchange_routes.py).
+_EXCHANGE_NAME = {"type": "string", "enum": [e.value for e in Exchange]}
+_KIND_NAME = {"type": "string", "enum": [k.value for k in Kind]}
+_VENUE_STATE = {
+    "type": "string",
+    "enum": ["online", "degraded", "offline", "not_collected"],
+    "description": "`not_collected`: no market of it is collected; `offline`: the collector "
+    "wrote no figures for it in the last 30 s, or its stream is not connected; `degraded`: a "
+    "market of it failed or an error is recorded",
+}
+_COUNT = {"type": "integer", "minimum": 0}
+_NULL_COUNT = {"type": ["integer", "null"], "minimum": 0}
+_NULL_MS = {"type": ["integer", "null"], "description": "Epoch milliseconds, or null"}
+_EXCHANGES = obj(
+    {
+        "exchanges": {
+            "type": "array",
+            "items": obj(
+                {
+                    "exchange": _EXCHANGE_NAME,
+                    "kinds": {
+                        "type": "array",
+                        "items": obj(
+                            {
+                                "kind": _KIND_NAME,
+                                "status": _VENUE_STATE,
+                                "markets": {**_COUNT, "description": "Markets collected"},
+                            }
+                        ),
+                    },
+                }
+            ),
+        }
+    }
+)
+_EXCHANGE_MARKETS = obj(
+    {
+        "exchange": _EXCHANGE_NAME,
+        "kind": _KIND_NAME,
+        "markets": {
+            "type": "array",
+            "items": obj(
+                {
+                    "symbol": {"type": "string"},
+                    "phase": {
+                        "type": "string",
+                        "enum": ["starting", "backfill", "realtime", "error"],
+                    },
+                    "first_minute": {**_NULL_MS, "description": "Open of the oldest stored minute"},
+                    "last_closed_minute": {
+                        **_NULL_MS,
+                        "description": "Open of the newest closed minute",
+                    },
+                    "backfill_done": {**_COUNT, "description": "Minutes backfilled"},
+                    "backfill_total": {**_COUNT, "description": "Minutes to backfill in all"},
+                }
+            ),
+        },
+    }
+)
+_TICKER = obj(
+    {
+        "exchange": _EXCHANGE_NAME,
+        "kind": _KIND_NAME,
+        "symbol": {"type": "string"},
+        "last_price": decimal("Close of the newest minute"),
+        "open_24h": decimal("Open of the 24 h ending with the newest minute"),
+        "high_24h": decimal(),
+        "low_24h": decimal(),
+        "volume_24h": decimal("Base asset volume"),
+        "quote_volume_24h": decimal("Quote asset volume"),
+        "change_24h": decimal("last_price - open_24h"),
+        "change_percent_24h": decimal("Rounded half-even to two places"),
+        "timestamp": {**_MS, "description": "Open of the newest minute"},
+    }
+)
+_VENUE_STATUS = obj(
+    {
+        "exchange": _EXCHANGE_NAME,
+        "kind": _KIND_NAME,
+        "status": _VENUE_STATE,
+        "connected": {"type": "boolean", "description": "Its live stream is connected"},
+        "rest_requests": {**_NULL_COUNT, "description": "REST requests sent by the collector"},
+        "budget_used": {**_NULL_COUNT, "description": "Request budget used in its window"},
+        "budget_limit": {**_NULL_COUNT, "description": "Request budget per window"},
+        "rejections": {**_NULL_COUNT, "description": "Rate-limit answers waited out"},
+        "lag_seconds": {
+            "type": ["number", "null"],
+            "minimum": 0,
+            "description": "How far the end of its newest closed minute is behind now",
+        },
+        "last_error": {"type": ["string", "null"]},
+        "book_resyncs": {**_NULL_COUNT, "description": "Order books found out of sync"},
+        "malformed": {**_NULL_COUNT, "description": "Answers and frames refused as malformed"},
+        "updated_at": {**_NULL_MS, "description": "When the collector wrote these figures"},
+    }
+)
+_QUOTE_VALUES = obj(
+    {
+        "ch": decimal("Change over 24 h"),
+        "chp": decimal("Change in percent, two places"),
+        "short_name": {"type": "string"},
+        "exchange": {"type": "string"},
+        "description": {"type": "string"},
+        "lp": decimal("Last price"),
+        "open_price": decimal(),
+        "high_price": decimal(),
+        "low_price": decimal(),
+        "prev_close_price": decimal("The price 24 h ago (the window's open)"),
+        "volume": decimal(),
+    }
+)
+_UDF_QUOTES = obj(
+    {
+        "s": {"const": "ok"},
+        "d": {
+            "type": "array",
+            "items": {
+                "oneOf": [
+                    obj({"s": {"const": "ok"}, "n": {"type": "string"}, "v": _QUOTE_VALUES}),
+                    obj(
+                        {
+                            "s": {"const": "error"},
+                            "n": {"type": "string"},
+                            "v": obj({}),
+                        }
+                    ),
+                ]
+            },
+        },
+    }
+)
+_EXCHANGE_PATH = path_parameter(
+    "exchange",
+    {"type": "string"},
+    "`binance`, `bybit`, `okx` or `whitebit`, any letter case; another is a 404",
+)
+
 _PATHS: dict[str, Schema] = {
     "/": get(
         "The live chart page",
@@ -310,6 +450,64 @@ _PATHS: dict[str, Schema] = {
         description="The latest (possibly open) bucket of the timeframe against the bucket "
         "before it.",
     ),
+    "/exchanges": get(
+        "Exchanges and their status",
+        {"200": json_response("Every venue by exchange", _EXCHANGES), **errors(503)},
+        description="Every exchange and kind of market the platform knows, in a fixed order, "
+        "with its status from the collector's figures and how many markets are collected.",
+    ),
+    "/exchanges/status": get(
+        "The collector's figures per venue",
+        {
+            "200": json_response(
+                "Every venue",
+                obj({"venues": {"type": "array", "items": ref("VenueStatus")}}),
+            ),
+            **errors(503),
+        },
+        description="Connection, request budget, rejections, lag, last error, book resyncs "
+        "and malformed counts, as the data-collector last wrote them (every 5 s); figures are "
+        "null for a venue it never wrote.",
+    ),
+    "/exchanges/{exchange}/markets": get(
+        "The collected markets of one venue",
+        {"200": json_response("Markets by symbol", _EXCHANGE_MARKETS), **errors(400, 404, 503)},
+        _EXCHANGE_PATH,
+        _KIND,
+    ),
+    "/exchanges/{exchange}/timeframes": get(
+        "The timeframes served for an exchange",
+        {
+            "200": json_response(
+                "Timeframes",
+                obj({"timeframes": {"type": "array", "items": {"type": "string"}}}),
+            ),
+            **errors(400, 404),
+        },
+        _EXCHANGE_PATH,
+        _KIND,
+    ),
+    "/tickers": get(
+        "24 h tickers from the stored candles",
+        {
+            "200": json_response(
+                "Tickers by symbol",
+                obj({"tickers": {"type": "array", "items": ref("Ticker")}}),
+            ),
+            **errors(400, 503),
+        },
+        _EXCHANGE,
+        _KIND,
+        query(
+            "symbol",
+            {"type": "string", "pattern": _SYMBOL_PATTERN},
+            "Only this symbol (case-insensitive); without it, every symbol of the venue",
+        ),
+        description="Over the 24 h ending with each market's newest stored minute (which may "
+        "still be open): prices by the aggregation rule of the candles (from the minutes that "
+        "traded), volumes summed. A symbol without minutes has no ticker. Binance spot without "
+        "`exchange`.",
+    ),
     "/udf/config": get(
         "TradingView UDF configuration",
         {"200": json_response("Configuration", _UDF_CONFIG)},
@@ -371,6 +569,20 @@ _PATHS: dict[str, Schema] = {
         *_MARK_PARAMETERS,
         description=_MARKS_DESCRIPTION,
     ),
+    "/udf/quotes": get(
+        "TradingView UDF quotes",
+        {"200": json_response("Quotes in the order asked", _UDF_QUOTES), **errors(400, 503)},
+        query(
+            "symbols",
+            {"type": "string"},
+            "Comma-separated tickers as in `/udf/search` (`BTCUSDT`, `BYBIT-LINEAR:BTCUSDT`), "
+            f"at most {MAX_QUOTES}",
+            required=True,
+        ),
+        description="From the tickers of `/tickers`. Prices and volumes are plain decimal "
+        "STRINGS, not JSON numbers: this API never carries a price through a float. A ticker "
+        'unknown or without minutes is `{"s": "error", "n": ..., "v": {}}`.',
+    ),
     "/udf/time": get(
         "Server time",
         {
@@ -410,6 +622,8 @@ DOCUMENT = document(
         "BookLevel": _LEVEL,
         "OrderBook": _ORDERBOOK,
         "Price": _PRICE,
+        "Ticker": _TICKER,
+        "VenueStatus": _VENUE_STATUS,
         "Health": _HEALTH,
         "Ready": _READY,
     },
