@@ -16,6 +16,7 @@ from typing import Any
 
 import aiohttp
 import asyncpg
+import pytest
 from collector_helpers import MINUTE_MS, days_ago
 from redis.asyncio import Redis
 
@@ -41,6 +42,7 @@ from tests.polling import eventually
 
 SPOT = Venue(Exchange.OKX, Kind.SPOT)
 MARKET = Market(SPOT, "BTC-USDT")
+SWAP_MARKET = Market(Venue(Exchange.OKX, Kind.SWAP), "BTC-USDT-SWAP")
 SPEED = 30.0  # a simulated minute lasts 2 s
 Top = tuple[tuple[Level, ...], tuple[Level, ...]]
 
@@ -91,7 +93,11 @@ def _levels(inst: Any, side: list[tuple[int, int]]) -> tuple[Level, ...]:
 
 @contextlib.asynccontextmanager
 async def live(
-    pool: asyncpg.Pool, redis: Redis, feeds: tuple[OkxFeed, ...], speed: float = SPEED
+    pool: asyncpg.Pool,
+    redis: Redis,
+    feeds: tuple[OkxFeed, ...],
+    speed: float = SPEED,
+    market: Market = MARKET,
 ) -> AsyncIterator[Live]:
     settings = OkxSettings(candle_push_interval=0.2)
     sim = SimServer(SimConfig(symbols=("BTCUSDT",), start=days_ago(1), seed=3, clock_speed=speed))
@@ -108,7 +114,7 @@ async def live(
     collector = CollectorSettings(_env_file=None, **values)  # type: ignore[call-arg]
     stop = asyncio.Event()
     async with aiohttp.ClientSession() as session:
-        rest = OkxRest(session, collector.okx_base_url, SPOT)
+        rest = OkxRest(session, collector.okx_base_url, market.venue)
         await rest.prepare()
         store, publisher, status = LiveStore(pool, 0.0), Publisher(redis), CollectorStatus()
         start_ms = sim.clock.now_ms() // MINUTE_MS * MINUTE_MS - 20 * MINUTE_MS
@@ -118,10 +124,10 @@ async def live(
 
         state = Live(sim, rest, pool, store, status, truth=truth)
         for feed in feeds:
-            protocol = make_protocol(collector, rest, SPOT, feed)
+            protocol = make_protocol(collector, rest, market.venue, feed)
             filler = fill if feed is OkxFeed.CANDLES else no_fill
             state.streams[feed] = VenueStream(
-                session, protocol, [MARKET], store, publisher, status, filler
+                session, protocol, [market], store, publisher, status, filler
             )
         tasks = [asyncio.create_task(store.run()), asyncio.create_task(publisher.run())]
         tasks += [asyncio.create_task(s.run(stop)) for s in state.streams.values()]
@@ -161,10 +167,14 @@ async def books_heard(redis_url: str) -> AsyncIterator[list[dict[str, Any]]]:
         await client.aclose()
 
 
-async def stored(pool: asyncpg.Pool, closed: bool | None = None) -> list[asyncpg.Record]:
+async def stored(
+    pool: asyncpg.Pool, closed: bool | None = None, market: Market = MARKET
+) -> list[asyncpg.Record]:
     rows: list[asyncpg.Record] = await pool.fetch(
-        """SELECT * FROM candles WHERE venue = 'okx-spot' AND symbol = 'BTC-USDT'
-           AND ($1::boolean IS NULL OR is_closed = $1) ORDER BY open_time""",
+        """SELECT * FROM candles WHERE venue = $1 AND symbol = $2
+           AND ($3::boolean IS NULL OR is_closed = $3) ORDER BY open_time""",
+        market.venue.key,
+        market.symbol,
         closed,
     )
     return rows
@@ -178,22 +188,24 @@ def contiguous(minutes: list[int]) -> bool:
     return all(b - a == MINUTE_MS for a, b in itertools.pairwise(minutes))
 
 
+@pytest.mark.parametrize("market", [MARKET, SWAP_MARKET], ids=str)
 async def test_live_candles_are_stored_with_okx_confirm_and_no_trade_count(
-    clean_db: asyncpg.Pool, redis: Redis
+    clean_db: asyncpg.Pool, redis: Redis, market: Market
 ) -> None:
-    async with live(clean_db, redis, (OkxFeed.CANDLES,)) as state:
+    """On swaps too, whose volume is stored in base currency (volCcy), not contracts."""
+    async with live(clean_db, redis, (OkxFeed.CANDLES,), market=market) as state:
         stream = state.streams[OkxFeed.CANDLES]
         await eventually(lambda: stream.connections >= 1)
-        first_closed = await eventually(lambda: stored(clean_db, True))
+        first_closed = await eventually(lambda: stored(clean_db, True, market))
         # Closed minutes from the stream (not only the REST catch-up) and the open one.
         newest = open_ms(first_closed[-1])
-        await eventually(lambda: _closed_after(clean_db, newest), within=20)
-        await eventually(lambda: stored(clean_db, False))
+        await eventually(lambda: _closed_after(clean_db, newest, market), within=20)
+        await eventually(lambda: stored(clean_db, False, market))
         assert stream.malformed == 0
-    rows = await stored(clean_db, True)
+    rows = await stored(clean_db, True, market)
     minutes = [open_ms(r) for r in rows]
     assert contiguous(minutes) and len(minutes) >= 20
-    assert {r["venue"] for r in rows} == {"okx-spot"}
+    assert {r["venue"] for r in rows} == {market.venue.key}
     assert all(r["trades"] is None and r["taker_buy_volume"] is None for r in rows)
     assert all(r["taker_buy_quote_volume"] is None for r in rows)
     series = state.sim.source.klines("BTCUSDT", minutes[0], minutes[-1])
@@ -201,11 +213,11 @@ async def test_live_candles_are_stored_with_okx_confirm_and_no_trade_count(
         prices = [row[c] for c in ("open_price", "high_price", "low_price", "close_price")]
         assert prices == [Decimal(v) for v in source[1:5]]
         assert (row["volume"], row["quote_volume"]) == (Decimal(source[5]), Decimal(source[7]))
-    assert state.status.of(MARKET).last_closed_ms == minutes[-1]
+    assert state.status.of(market).last_closed_ms == minutes[-1]
 
 
-async def _closed_after(pool: asyncpg.Pool, minute_ms: int) -> bool:
-    rows = await stored(pool, True)
+async def _closed_after(pool: asyncpg.Pool, minute_ms: int, market: Market = MARKET) -> bool:
+    rows = await stored(pool, True, market)
     return bool(rows) and open_ms(rows[-1]) > minute_ms + MINUTE_MS
 
 
