@@ -129,8 +129,11 @@ def test_simulator_book_frames_keep_a_local_book_whose_checksum_matches() -> Non
     assert inst is not None
     bids = [(4_200_000 * UNIT // 100, 2 * UNIT), (4_199_990 * UNIT // 100, UNIT // 2)]
     asks = [(4_200_010 * UNIT // 100, 3 * UNIT)]
-    sides: dict[str, object] = {"asks": sim_payloads.levels(inst, asks), "bids": sim_payloads.levels(inst, bids),
-             "ts": "1"}  # fmt: skip
+    sides: dict[str, object] = {
+        "asks": sim_payloads.levels(inst, asks),
+        "bids": sim_payloads.levels(inst, bids),
+        "ts": "1",
+    }
     frame = sim_payloads.book_push("BTC-USDT", "snapshot", sides, 0, -1, 40)
     [snapshot] = okx_payloads.parse_frame(orjson.dumps(frame).decode(), SPOT)
     assert isinstance(snapshot, BookSnapshot)
