@@ -1,8 +1,8 @@
 """24-hour tickers from the stored candles: the 1,440 minutes ending with a market's newest
 one, read as the stored 1H, 15m and 5m rollups where they cover whole buckets of the window
 and minutes for the rest (about 50 rows a market, every one found by a primary key), then
-folded by the Binance rule (`linkora_core.candles.build_bucket`: prices from the sub-candles
-that traded, sums over all). Two round trips for any number of markets."""
+folded by PostgreSQL with the Binance rule (`linkora_core.candles.build_bucket`'s: prices from
+the sub-candles that traded, sums over all). Two round trips for any number of markets."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from linkora_core.candle_columns import VALUES, candle
-from linkora_core.candles import Candle, build_bucket
+from linkora_core.candles import Candle
 from linkora_core.db import Executor
 from linkora_core.decimals import to_plain
 from linkora_core.epoch import DAY_MS, MINUTE_MS, to_datetime, to_ms
@@ -90,14 +90,6 @@ def window_segments(
     ]
 
 
-def fold(market: Market, last_minute_ms: int, pieces: Sequence[Candle]) -> Ticker:
-    """The ticker of a window's pieces (any order)."""
-    ordered = sorted(pieces, key=lambda c: c.open_time_ms)
-    first = last_minute_ms + MINUTE_MS - DAY_MS
-    day = build_bucket(first, Timeframe.DAY_1, ordered)
-    return Ticker(market, day, last_minute_ms)
-
-
 async def tickers(db: Executor, markets: Sequence[Market]) -> list[Ticker]:
     """The tickers of the markets that have minutes, in the given order."""
     if not markets:
@@ -128,17 +120,61 @@ async def tickers(db: Executor, markets: Sequence[Market]) -> list[Ticker]:
         last = to_ms(newest)
         hi = last + MINUTE_MS
         wanted.append((market, last, window_segments(hi - DAY_MS, hi, frontiers)))
-    pieces = await _read(db, wanted)
+    days = await _fold(db, wanted)
     # A market whose minutes went between the two statements has no pieces: no ticker.
     return [
-        fold(market, last, pieces[i]) for i, (market, last, _) in enumerate(wanted) if pieces.get(i)
+        Ticker(market, days[i], last) for i, (market, last, _) in enumerate(wanted) if i in days
     ]
 
 
-async def _read(
+# The Binance rule over each market's pieces (as `build_bucket` and `rollup_sql` apply it):
+# prices from the pieces that traded (a trade count above zero, or a volume where the exchange
+# counts none), the first piece's when none did, sums over all. Arrays built from the same
+# rows in one aggregation share their order, so the prices at the first and last traded times
+# are found without sorting.
+_FOLD = f"""
+SELECT i, opens[array_position(times, coalesce(first_traded, first_any))],
+       coalesce(high, highs[array_position(times, first_any)]),
+       coalesce(low, lows[array_position(times, first_any)]),
+       closes[array_position(times, coalesce(last_traded, first_any))],
+       volume, quote_volume, trades, taker_buy_volume, taker_buy_quote_volume
+FROM (
+    SELECT i, array_agg(open_time) AS times, array_agg(open_price) AS opens,
+           array_agg(high_price) AS highs, array_agg(low_price) AS lows,
+           array_agg(close_price) AS closes,
+           min(open_time) FILTER (WHERE traded) AS first_traded,
+           max(open_time) FILTER (WHERE traded) AS last_traded,
+           min(open_time) AS first_any,
+           max(high_price) FILTER (WHERE traded) AS high,
+           min(low_price) FILTER (WHERE traded) AS low,
+           sum(volume) AS volume, sum(quote_volume) AS quote_volume,
+           sum(trades)::bigint AS trades, sum(taker_buy_volume) AS taker_buy_volume,
+           sum(taker_buy_quote_volume) AS taker_buy_quote_volume
+    FROM (
+        SELECT s.i, x.*, coalesce(x.trades > 0, x.volume > 0) AS traded
+        FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
+                    $6::timestamptz[]) AS s(i, venue, symbol, tf, lo, hi)
+        -- One-time filters on s.tf make each branch read only its own table.
+        CROSS JOIN LATERAL (
+            SELECT open_time, {VALUES} FROM candles c
+            WHERE s.tf = '1' AND c.venue = s.venue AND c.symbol = s.symbol
+              AND c.open_time >= s.lo AND c.open_time < s.hi
+            UNION ALL
+            SELECT open_time, {VALUES} FROM candle_rollups r
+            WHERE s.tf <> '1' AND r.venue = s.venue AND r.symbol = s.symbol
+              AND r.timeframe = s.tf AND r.open_time >= s.lo AND r.open_time < s.hi
+        ) AS x
+    ) AS pieces
+    GROUP BY i
+) AS agg
+"""
+
+
+async def _fold(
     db: Executor, wanted: Sequence[tuple[Market, int, Sequence[Segment]]]
-) -> dict[int, list[Candle]]:
-    """The stored candles of every market's segments, in one statement, by market index."""
+) -> dict[int, Candle]:
+    """Each market's window as one candle, folded by the database in one statement, by the
+    market's index in `wanted`."""
     index: list[int] = []
     venues: list[str] = []
     symbols: list[str] = []
@@ -156,22 +192,8 @@ async def _read(
             his.append(to_datetime(hi))
     if not index:
         return {}
-    # One-time filters on s.tf make each lateral branch read only its own table.
-    rows = await db.fetch(
-        f"""SELECT s.i, s.tf, x.* FROM unnest($1::int[], $2::text[], $3::text[], $4::text[],
-                   $5::timestamptz[], $6::timestamptz[]) AS s(i, venue, symbol, tf, lo, hi)
-           CROSS JOIN LATERAL (
-               SELECT open_time, {VALUES} FROM candles c
-               WHERE s.tf = '1' AND c.venue = s.venue AND c.symbol = s.symbol
-                 AND c.open_time >= s.lo AND c.open_time < s.hi
-               UNION ALL
-               SELECT open_time, {VALUES} FROM candle_rollups r
-               WHERE s.tf <> '1' AND r.venue = s.venue AND r.symbol = s.symbol
-                 AND r.timeframe = s.tf AND r.open_time >= s.lo AND r.open_time < s.hi
-           ) AS x""",
-        index, venues, symbols, frames, los, his,
-    )  # fmt: skip
-    out: dict[int, list[Candle]] = {}
-    for row in rows:
-        out.setdefault(row[0], []).append(candle(to_ms(row[2]), row[3:], Timeframe(row[1])))
-    return out
+    rows = await db.fetch(_FOLD, index, venues, symbols, frames, los, his)
+    return {
+        row[0]: candle(wanted[row[0]][1] + MINUTE_MS - DAY_MS, row[1:], Timeframe.DAY_1)
+        for row in rows
+    }
