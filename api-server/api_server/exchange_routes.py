@@ -68,12 +68,12 @@ def _status(record: VenueRecord) -> dict[str, Any]:
     }
 
 
-def _venue_of_path(request: Request) -> Venue:
+def _venue_of_path(request: Request) -> Venue | None:
     """The venue of the path's exchange and the `kind` parameter (its spot market without);
-    404 for an exchange the platform does not know, 400 for a kind it does not have."""
+    None for an exchange the platform does not know, BadRequest for a kind it does not have."""
     name = str(request.path_params["exchange"]).strip().lower()
     if name not in _EXCHANGES:
-        raise _UnknownExchange
+        return None
     kind = request.query_params.get("kind")
     if kind is not None and len(kind) > params.MAX_TEXT:
         raise BadRequest("unknown kind")
@@ -83,14 +83,9 @@ def _venue_of_path(request: Request) -> Venue:
         raise BadRequest(str(problem)) from None
 
 
-class _UnknownExchange(Exception):
-    pass
-
-
 async def exchange_markets(request: Request) -> Response:
-    try:
-        venue = _venue_of_path(request)
-    except _UnknownExchange:
+    venue = _venue_of_path(request)
+    if venue is None:
         return error("Unknown exchange", 404)
     return JSON(
         {
@@ -102,9 +97,9 @@ async def exchange_markets(request: Request) -> Response:
 
 
 async def timeframes(request: Request) -> Response:
-    try:
-        _venue_of_path(request)
-    except _UnknownExchange:
+    """Every timeframe the candle endpoints serve: all are built from the 1m candles, so an
+    exchange has them all."""
+    if _venue_of_path(request) is None:
         return error("Unknown exchange", 404)
     return JSON({"timeframes": params.SUPPORTED_TIMEFRAMES})
 
