@@ -14,12 +14,11 @@ from typing import Any
 import asyncpg
 import pytest
 import uvicorn
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
 from api_server.app import create_app
 from api_server.settings import ApiSettings
 from devstack.ports import free_port
-from tests.platform.test_chart_page import CHROMIUM, CHROMIUM_ARGS
 
 WETH = "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2"
 USDT = "0xdac17f958d2ee523a2206206994597c13d831ec7"
@@ -28,19 +27,6 @@ ROUTER = "0x70997970c51812dc3a010c7d01b50e0d17dc79c8"
 MINUTES = 180
 # Start a server with settings overrides; answers its base URL.
 Serve = Callable[..., Awaitable[str]]
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    assert CHROMIUM.exists(), "Debian's chromium is missing: `make setup` installs it"
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 @pytest.fixture

@@ -9,49 +9,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "tests" / "artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TIMEFRAMES = ["1", "3", "5", "15", "30", "45", "1H", "2H", "3H", "4H", "1D", "1W", "1M"]
 MINUTES = {"1": 1, "3": 3, "5": 5, "15": 15, "30": 30, "45": 45, "1H": 60, "2H": 120,
            "3H": 180, "4H": 240, "1D": 1440}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
-def chromium() -> Path:
-    """Debian's Chromium: Playwright never downloads a browser of its own here."""
-    assert CHROMIUM.exists(), "Debian's chromium is missing: `make setup` installs it"
-    ARTIFACTS.mkdir(exist_ok=True)
-    return CHROMIUM
-
-
-@pytest.fixture(scope="module")
-async def browser(chromium: Path) -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
-
-
-@pytest.fixture(scope="module")
 async def chart_page(browser: Browser, running_platform: dict[str, Any]) -> AsyncIterator[Page]:
     """The page, loaded once and shared: the tests below read it in order."""
+    ARTIFACTS.mkdir(exist_ok=True)
     page = await browser.new_page(viewport={"width": 1400, "height": 900})
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))

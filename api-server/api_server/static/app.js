@@ -1,7 +1,10 @@
 // The live chart page: history over REST, live candles and the order book over the WebSocket,
 // recent orders polled from the order API, and the DEX's own executed and cancelled orders as
-// markers from the UDF marks (when the server maps a token pair to the symbol). Plain modern
-// JS; the chart library is a global (`LightweightCharts`) loaded from /static/vendor.
+// markers from the UDF marks (when the server maps a token pair to the symbol). A market is a
+// venue (an exchange's spot or futures market) and a symbol in that exchange's spelling; every
+// request names the venue with `exchange` and `kind`, except for Binance spot, which the server
+// serves without them. Plain modern JS; the chart library is a global (`LightweightCharts`)
+// loaded from /static/vendor.
 "use strict";
 
 const TIMEFRAMES = ["1", "3", "5", "15", "30", "45", "1H", "2H", "3H", "4H", "1D", "1W", "1M"];
@@ -19,21 +22,59 @@ const RESOLUTIONS = { "1H": "60", "2H": "120", "3H": "180", "4H": "240" };
 const PRICE_POLL_MS = 5000;
 const BOOK_LEVELS = 12;
 const ETH = "0x0000000000000000000000000000000000000000";
+// The venues the platform knows (linkora_core/markets.py), Binance spot first: the page offers
+// those /exchanges reports collected, or, from a server without /exchanges, those with symbols.
+const VENUES = [
+  ["binance", "spot"], ["binance", "usdm"], ["bybit", "spot"], ["bybit", "linear"],
+  ["okx", "spot"], ["okx", "swap"], ["whitebit", "spot"],
+].map(([exchange, kind]) => ({ exchange, kind, status: "online" }));
+const DEFAULT_VENUE = "binance-spot";
+const EXCHANGE_NAMES = { binance: "Binance", bybit: "Bybit", okx: "OKX", whitebit: "WhiteBIT" };
+const KIND_NAMES = { usdm: "USDⓈ-M" };
 
 const state = {
+  venue: VENUES[0],
+  venues: [VENUES[0]], // {exchange, kind, status}, Binance spot first when it is collected
   symbol: null,
   timeframe: "1",
   bars: [], // {time, open, high, low, close, volume}, oldest first
+  details: new Map(), // bar time -> the server's decimal strings and trade count, for the legend
+  hovered: null, // the bar time under the crosshair, if any
   liveUpdates: 0,
   orderApi: null,
   marksEnabled: false,
   marks: new Map(), // order id -> {time, label, color, lines}
   sockets: { candles: null, orderbook: null },
-  generation: 0, // bumped on every symbol/timeframe switch; stale responses are dropped
+  generation: 0, // bumped on every market/timeframe switch; stale responses are dropped
 };
 
 const $ = (id) => document.getElementById(id);
 const body = document.body;
+
+// ---------------------------------------------------------------- venues
+
+const venueKey = (venue) => `${venue.exchange}-${venue.kind}`;
+
+function venueName(venue) {
+  const exchange = EXCHANGE_NAMES[venue.exchange] || venue.exchange;
+  return `${exchange} ${KIND_NAMES[venue.kind] || venue.kind}`;
+}
+
+// The query parameters naming a venue: none for Binance spot, so its requests stay as they were.
+function where(venue = state.venue) {
+  return venueKey(venue) === DEFAULT_VENUE ? {} : { exchange: venue.exchange, kind: venue.kind };
+}
+
+// `path` with the venue's parameters and `params`; the bare path when there are none.
+function api(path, params = {}, venue = state.venue) {
+  const query = String(new URLSearchParams({ ...where(venue), ...params }));
+  return query ? `${path}?${query}` : path;
+}
+
+// Whether a message (which names its exchange and kind unless it is Binance spot's) is `venue`'s.
+function ofVenue(message, venue) {
+  return (message.exchange || "binance") === venue.exchange && (message.kind || "spot") === venue.kind;
+}
 
 // ---------------------------------------------------------------- chart
 
@@ -69,11 +110,45 @@ function render() {
   candleSeries.setData(state.bars);
   volumeSeries.setData(state.bars.map(volumeBar));
   body.dataset.bars = String(state.bars.length);
+  renderLegend();
+}
+
+// The market and the hovered (else the newest) bar's values as the server sent them; a venue
+// that publishes no trade count has `trades: null`, shown as n/a.
+function renderLegend() {
+  $("legend-market").textContent = `${state.symbol} · ${venueName(state.venue)}`;
+  const time = state.hovered ?? state.bars[state.bars.length - 1]?.time;
+  const detail = state.details.get(time);
+  if (!detail) {
+    $("legend-values").replaceChildren();
+    return;
+  }
+  const trades = detail.trades === null || detail.trades === undefined ? "n/a" : String(detail.trades);
+  const values = [
+    ["O", detail.open], ["H", detail.high], ["L", detail.low], ["C", detail.close],
+    ["V", detail.volume], ["Trades", trades],
+  ];
+  $("legend-values").replaceChildren(
+    ...values.map(([name, value]) => {
+      const item = document.createElement("span");
+      const label = document.createElement("span");
+      label.className = "muted";
+      label.textContent = `${name} `;
+      item.append(label, value);
+      item.dataset.field = name.toLowerCase();
+      return item;
+    }),
+  );
 }
 
 function fromRest(row) {
+  const time = Math.floor(row.timestamp / 1000);
+  state.details.set(time, {
+    open: row.open_price, high: row.high_price, low: row.low_price, close: row.close_price,
+    volume: row.volume, trades: row.trades,
+  });
   return {
-    time: Math.floor(row.timestamp / 1000),
+    time,
     open: parseFloat(row.open_price),
     high: parseFloat(row.high_price),
     low: parseFloat(row.low_price),
@@ -83,8 +158,13 @@ function fromRest(row) {
 }
 
 function fromLive(message) {
+  const time = Math.floor(message.timestamp / 1000);
+  state.details.set(time, {
+    open: message.open, high: message.high, low: message.low, close: message.close,
+    volume: message.volume, trades: message.trades,
+  });
   return {
-    time: Math.floor(message.timestamp / 1000),
+    time,
     open: parseFloat(message.open),
     high: parseFloat(message.high),
     low: parseFloat(message.low),
@@ -111,6 +191,7 @@ function applyLive(bar) {
     bars[index] = bar;
     render();
   }
+  if (state.hovered === null) renderLegend();
   state.liveUpdates += 1;
   body.dataset.liveUpdates = String(state.liveUpdates);
   body.dataset.lastUpdate = String(bar.time);
@@ -121,14 +202,15 @@ async function loadHistory() {
   const generation = state.generation;
   const span = Math.min(HISTORY_BARS * SECONDS[state.timeframe], 10 * 365 * 86400);
   const start = new Date(Date.now() - span * 1000).toISOString();
-  const query = new URLSearchParams({
+  const query = {
     symbol: state.symbol, timeframe: state.timeframe, limit: String(HISTORY_BARS),
     start_date: start,
-  });
-  const response = await fetch(`/candles?${query}`);
+  };
+  const response = await fetch(api("/candles", query));
   if (!response.ok) throw new Error(`/candles answered ${response.status}`);
   const rows = await response.json();
   if (generation !== state.generation) return;
+  state.details = new Map();
   const bars = rows.map(fromRest).sort((a, b) => a.time - b.time);
   state.bars = bars.filter((bar, i) => i === 0 || bar.time !== bars[i - 1].time);
   render();
@@ -139,6 +221,7 @@ async function loadHistory() {
   });
   body.dataset.loadedTimeframe = state.timeframe;
   body.dataset.loadedSymbol = state.symbol;
+  body.dataset.loadedVenue = venueKey(state.venue);
 }
 
 // ---------------------------------------------------------------- the DEX's orders as marks
@@ -174,13 +257,13 @@ function fromMarksTable(table) {
 async function loadMarks() {
   if (!state.marksEnabled || !state.bars.length) return;
   const generation = state.generation;
-  const query = new URLSearchParams({
+  const query = {
     symbol: state.symbol,
     resolution: RESOLUTIONS[state.timeframe] || state.timeframe,
     from: String(state.bars[0].time),
     to: String(state.bars[state.bars.length - 1].time),
-  });
-  const response = await fetch(`/udf/marks?${query}`);
+  };
+  const response = await fetch(api("/udf/marks", query));
   if (!response.ok) throw new Error(`/udf/marks answered ${response.status}`);
   const table = await response.json();
   if (generation !== state.generation) return;
@@ -232,6 +315,10 @@ function showMarkTooltip(param) {
 }
 
 chart.subscribeCrosshairMove(showMarkTooltip);
+chart.subscribeCrosshairMove((param) => {
+  state.hovered = param.point && param.time !== undefined ? param.time : null;
+  renderLegend();
+});
 
 // ---------------------------------------------------------------- WebSocket
 
@@ -295,9 +382,11 @@ function liveSocket(params, onMessage) {
 
 function subscribeCandles() {
   state.sockets.candles?.close();
-  const { symbol, timeframe, generation } = state;
-  state.sockets.candles = liveSocket({ symbol, timeframe, type: "candles" }, (message) => {
+  const { venue, symbol, timeframe, generation } = state;
+  const params = { ...where(venue), symbol, timeframe, type: "candles" };
+  state.sockets.candles = liveSocket(params, (message) => {
     if (generation !== state.generation || message.symbol !== symbol) return;
+    if (!ofVenue(message, venue)) return;
     if (message.timeframe && message.timeframe !== timeframe) return;
     if (typeof message.timestamp !== "number") return;
     applyLive(fromLive(message));
@@ -306,10 +395,21 @@ function subscribeCandles() {
 
 function subscribeBook() {
   state.sockets.orderbook?.close();
-  const symbol = state.symbol;
-  state.sockets.orderbook = liveSocket({ symbol, type: "orderbook" }, (message) => {
-    if (message.symbol === symbol && Array.isArray(message.bids)) renderBook(message);
+  const { venue, symbol } = state;
+  state.sockets.orderbook = liveSocket({ ...where(venue), symbol, type: "orderbook" }, (message) => {
+    if (message.symbol !== symbol || !ofVenue(message, venue)) return;
+    if (Array.isArray(message.bids)) renderBook(message);
   });
+}
+
+// The book panel emptied, until the new market's book arrives.
+function clearBook() {
+  $("asks").replaceChildren();
+  $("bids").replaceChildren();
+  $("spread").textContent = "–";
+  body.dataset.bookRows = "0";
+  delete body.dataset.bookSymbol;
+  delete body.dataset.bookVenue;
 }
 
 // ---------------------------------------------------------------- order book
@@ -341,22 +441,26 @@ function renderBook(book) {
   }
   body.dataset.bookRows = String(asks.length + bids.length);
   body.dataset.bookSymbol = book.symbol;
+  body.dataset.bookVenue = venueKey({ exchange: book.exchange || "binance", kind: book.kind || "spot" });
 }
 
 async function loadBook() {
-  const symbol = state.symbol;
-  const response = await fetch(`/orderbook?${new URLSearchParams({ symbol, levels: "20" })}`);
-  if (response.ok && symbol === state.symbol) renderBook(await response.json());
+  const { venue, symbol } = state;
+  const response = await fetch(api("/orderbook", { symbol, levels: "20" }, venue));
+  if (!response.ok || symbol !== state.symbol || venue !== state.venue) return;
+  const book = await response.json();
+  if (symbol === state.symbol && venue === state.venue) renderBook(book);
 }
 
 // ---------------------------------------------------------------- price
 
 async function loadPrice() {
   if (!state.symbol) return;
-  const query = new URLSearchParams({ symbol: state.symbol, timeframe: state.timeframe });
-  const response = await fetch(`/price?${query}`);
+  const { venue, symbol, timeframe } = state;
+  const response = await fetch(api("/price", { symbol, timeframe }, venue));
   if (!response.ok) return;
   const price = await response.json();
+  if (symbol !== state.symbol || venue !== state.venue || timeframe !== state.timeframe) return;
   const direction = price.trend === "down" ? "down" : "up";
   const sign = parseFloat(price.change_percent) > 0 ? "+" : "";
   const change = `${sign}${parseFloat(price.change_percent).toFixed(2)}%`;
@@ -415,25 +519,42 @@ function selectTimeframeButton() {
   }
 }
 
-async function show(symbol, timeframe) {
-  const symbolChanged = symbol !== state.symbol;
+// The page's address names the market shown, so that it can be linked: `?symbol=BTCUSDT&...`
+// for Binance spot, `?exchange=bybit&kind=linear&symbol=BTCUSDT&...` for another venue.
+function linkTo(venue, symbol, timeframe) {
+  const url = new URL(location.href);
+  const kept = [...url.searchParams].filter(
+    ([name]) => !["exchange", "kind", "symbol", "timeframe"].includes(name),
+  );
+  url.search = String(new URLSearchParams([
+    ...Object.entries({ ...where(venue), symbol, timeframe }), ...kept,
+  ]));
+  history.replaceState(null, "", url);
+  document.title = `Linkora · ${symbol} · ${venueName(venue)}`;
+}
+
+async function show(symbol, timeframe, venue = state.venue) {
+  const marketChanged = symbol !== state.symbol || venue !== state.venue;
+  state.venue = venue;
   state.symbol = symbol;
   state.timeframe = timeframe;
   state.generation += 1;
+  body.dataset.venue = venueKey(venue);
   body.dataset.symbol = symbol;
   body.dataset.timeframe = timeframe;
+  $("venue").value = venueKey(venue);
   selectTimeframeButton();
   chart.applyOptions({ timeScale: { timeVisible: SECONDS[timeframe] < 86400 } });
-  const url = new URL(location.href);
-  url.searchParams.set("symbol", symbol);
-  url.searchParams.set("timeframe", timeframe);
-  history.replaceState(null, "", url);
+  linkTo(venue, symbol, timeframe);
   clearMarks();
   subscribeCandles();
-  if (symbolChanged) {
+  if (marketChanged) {
+    $("price").replaceChildren();
+    clearBook();
     subscribeBook();
     loadBook().catch(() => {});
   }
+  renderLegend();
   loadPrice().catch(() => {});
   try {
     await loadHistory();
@@ -443,10 +564,78 @@ async function show(symbol, timeframe) {
   await loadMarks().catch(() => {});
 }
 
-function buildPickers(symbols) {
+async function symbolsOf(venue) {
+  const response = await fetch(api("/symbols", {}, venue));
+  if (!response.ok) throw new Error(`/symbols answered ${response.status}`);
+  return (await response.json()).symbols;
+}
+
+// The venues offered: those /exchanges reports collected (in its order, Binance spot first);
+// from a server without /exchanges, each known venue that lists symbols.
+async function loadVenues() {
+  const response = await fetch("/exchanges").catch(() => null);
+  let venues;
+  if (response && response.ok) {
+    const { exchanges } = await response.json();
+    venues = exchanges.flatMap(({ exchange, kinds }) =>
+      kinds.filter((k) => k.status !== "not_collected").map((k) => ({ exchange, kind: k.kind, status: k.status })),
+    );
+  } else {
+    const listed = await Promise.all(
+      VENUES.map((venue) => symbolsOf(venue).then((symbols) => symbols.length > 0, () => false)),
+    );
+    venues = VENUES.filter((_, i) => listed[i]);
+  }
+  venues.sort((a, b) => (venueKey(b) === DEFAULT_VENUE) - (venueKey(a) === DEFAULT_VENUE));
+  return venues.length ? venues : [VENUES[0]];
+}
+
+// The symbol to show on a venue: the one asked for, else the same pair in the venue's spelling
+// (BTCUSDT, BTC-USDT, BTC_USDT, BTC-USDT-SWAP), else BTC against USDT, else the first.
+function pickSymbol(symbols, wanted) {
+  const pair = (symbol) => symbol.replace(/-SWAP$/, "").replace(/[-_]/g, "");
+  return (
+    symbols.find((symbol) => symbol === wanted) ||
+    symbols.find((symbol) => pair(symbol) === pair(wanted || "")) ||
+    symbols.find((symbol) => pair(symbol) === "BTCUSDT") ||
+    symbols[0]
+  );
+}
+
+function fillSymbols(symbols, symbol) {
   const select = $("symbol");
-  select.replaceChildren(...symbols.map((symbol) => new Option(symbol, symbol)));
-  select.value = state.symbol;
+  select.replaceChildren(...symbols.map((s) => new Option(s, s)));
+  select.value = symbol;
+}
+
+async function switchVenue(key) {
+  const venue = state.venues.find((v) => venueKey(v) === key);
+  const symbols = await symbolsOf(venue);
+  if ($("venue").value !== key) return; // another venue was chosen meanwhile
+  const symbol = pickSymbol(symbols, state.symbol);
+  if (!symbol) {
+    $("venue").value = venueKey(state.venue);
+    setStatus(`no markets on ${venueName(venue)} yet`, "reconnecting");
+    return;
+  }
+  fillSymbols(symbols, symbol);
+  await show(symbol, state.timeframe, venue);
+}
+
+function buildPickers(symbols) {
+  const venues = $("venue");
+  venues.replaceChildren(
+    ...state.venues.map((venue) => {
+      const status = venue.status === "online" ? "" : ` (${venue.status})`;
+      return new Option(`${venueName(venue)}${status}`, venueKey(venue));
+    }),
+  );
+  venues.value = venueKey(state.venue);
+  venues.onchange = () => switchVenue(venues.value).catch((error) => {
+    setStatus(String(error.message || error), "reconnecting");
+  });
+  const select = $("symbol");
+  fillSymbols(symbols, state.symbol);
   select.onchange = () => show(select.value, state.timeframe);
   $("timeframes").replaceChildren(
     ...TIMEFRAMES.map((timeframe) => {
@@ -466,15 +655,20 @@ async function main() {
   // Marks are optional: an older server, or one with no token pair mapped, has none.
   const udf = await fetch("/udf/config").then((r) => (r.ok ? r.json() : {})).catch(() => ({}));
   state.marksEnabled = udf.supports_marks === true;
-  const { symbols } = await (await fetch("/symbols")).json();
   const params = new URLSearchParams(location.search);
-  const wanted = (params.get("symbol") || "").toUpperCase();
-  const symbol = symbols.includes(wanted) ? wanted : symbols.includes("BTCUSDT") ? "BTCUSDT" : symbols[0];
+  state.venues = await loadVenues();
+  // A venue the address names (its exchange's spot market when it names no kind), if offered.
+  const exchange = (params.get("exchange") || "").toLowerCase();
+  const kind = (params.get("kind") || "spot").toLowerCase();
+  const venue = state.venues.find((v) => v.exchange === exchange && v.kind === kind) || state.venues[0];
+  const symbols = await symbolsOf(venue);
+  const symbol = pickSymbol(symbols, (params.get("symbol") || "").toUpperCase());
   const timeframe = TIMEFRAMES.includes(params.get("timeframe")) ? params.get("timeframe") : "1";
-  state.symbol = null;
+  state.venue = venue;
+  state.symbol = symbol;
   buildPickers(symbols);
-  $("symbol").value = symbol;
-  await show(symbol, timeframe);
+  state.symbol = null;
+  await show(symbol, timeframe, venue);
   pollOrders();
   setInterval(() => loadPrice().catch(() => {}), PRICE_POLL_MS);
   if (state.marksEnabled) setInterval(() => loadMarks().catch(() => {}), MARKS_POLL_MS);
@@ -488,6 +682,15 @@ window.linkoraChart = {
   candles: () => candleSeries.data(),
   volumes: () => volumeSeries.data(),
   markers: () => orderMarkers.markers(),
+  // Where a bar's close is drawn, in page coordinates (null when it is off screen).
+  barPoint(time) {
+    const bar = state.bars.find((b) => b.time === time);
+    const x = bar ? chart.timeScale().timeToCoordinate(bar.time) : null;
+    const y = bar ? candleSeries.priceToCoordinate(bar.close) : null;
+    if (x === null || y === null) return null;
+    const box = $("chart").getBoundingClientRect();
+    return { x: box.left + x, y: box.top + y };
+  },
   // Where a marker's bar is drawn, in page coordinates (null when it is off screen).
   markerPoint(id) {
     const mark = state.marks.get(String(id));
