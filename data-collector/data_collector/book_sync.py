@@ -6,8 +6,8 @@ The rules (docs/exchanges/*.md):
 
 - Binance spot: after the REST snapshot's `lastUpdateId` L, drop diffs with `u <= L`; the first
   one applied has `U <= L + 1 <= u`, every later one `U == previous u + 1`.
-- Binance USDⓈ-M: drop diffs with `u < L`; the first one applied has `U <= L <= u`, every later
-  one `pu == previous u`.
+- Binance USDⓈ-M: drop diffs with `u < L`; the first one applied has `U <= L <= u` (or `pu == L`:
+  the snapshot ends where the previous diff did), every later one `pu == previous u`.
 - Bybit: a `snapshot` message replaces the book (`u == 1` after a service restart is one);
   each `delta` has `u == previous u + 1`.
 - OKX: a snapshot has `prevSeqId == -1`; each update has `prevSeqId == previous seqId` (which
@@ -169,7 +169,8 @@ class LocalBook:
             if not self._bridged:
                 if diff.last_id < last:
                     return False
-                if not diff.first_id <= last <= diff.last_id:
+                # pu == L: the snapshot ends exactly where the diff before this one did (ccxt).
+                if not (diff.first_id <= last <= diff.last_id or diff.previous_id == last):
                     raise OutOfSync(f"first diff [{diff.first_id}, {diff.last_id}] misses {last}")
             elif diff.previous_id != last:
                 raise OutOfSync(f"diff follows {diff.previous_id}, expected {last}")
