@@ -17,7 +17,7 @@ from data_collector.binance_futures_payloads import (
     parse_frame,
     parse_snapshot,
 )
-from data_collector.book_sync import LocalBook, OutOfSync, Sequencing, WireLevel
+from data_collector.book_sync import Diff, LocalBook, OutOfSync, Sequencing, WireLevel
 from data_collector.venue_stream import BookDiff, Reconnect
 from exchange_sim.config import SimConfig
 from exchange_sim.events import combined, kline_event
@@ -159,3 +159,14 @@ def test_the_simulators_kline_frame_has_the_closed_flag() -> None:
     assert isinstance(event, LiveCandle) and event.closed and event.market == BTC
     row = state.market.klines("BTCUSDT", open_ms, open_ms)[0]
     assert event.candle == parse_kline(row)
+
+
+def test_a_snapshot_ending_where_the_last_diff_did_bridges_on_pu() -> None:
+    # The diff ending at the snapshot's id was consumed before the snapshot came (the one
+    # that showed a gap): the next diff starts past it but names it as its `pu`.
+    book = LocalBook(Sequencing.BINANCE_FUTURES)
+    book.reset(680, [("100.0", "1")], [("100.1", "1")])
+    assert book.apply(Diff(683, 720, [("100.0", "2")], [], previous_id=680))
+    book.reset(760, [("100.0", "1")], [("100.1", "1")])
+    with pytest.raises(OutOfSync):
+        book.apply(Diff(763, 800, [], [], previous_id=759))
