@@ -29,6 +29,9 @@ class StackSettings(BaseSettings):
     api_port: int = Field(default=8022, ge=1, le=65535)
     order_api_port: int = Field(default=8080, ge=1, le=65535)
     symbols: str = "BTCUSDT,ETHUSDT"
+    # The offline stack's markets beyond Binance spot (`make demo`: every other venue of the
+    # simulator, for its first symbol); empty: derived as `offline_markets` says.
+    markets: str = ""
     log_level: str = "INFO"
     # Servers that already run (from DB_*/REDIS_* in the environment) instead of private ones.
     external: Annotated[frozenset[External], NoDecode] = Field(

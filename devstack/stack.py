@@ -111,9 +111,21 @@ class Stack:
         )
         if not wait_listening(port, 30):
             raise RuntimeError("exchange_sim did not start")
+        rest, stream = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}"
+        # One server speaks every exchange's protocol at its real paths (USD-M streams under
+        # /fstream, another host in reality).
         self.env.update(
-            BINANCE_BASE_URL=f"http://127.0.0.1:{port}",
-            BINANCE_STREAM_URL=f"ws://127.0.0.1:{port}",
+            BINANCE_BASE_URL=rest,
+            BINANCE_STREAM_URL=stream,
+            BINANCE_FUTURES_BASE_URL=rest,
+            BINANCE_FUTURES_STREAM_URL=f"{stream}/fstream",
+            BYBIT_BASE_URL=rest,
+            BYBIT_STREAM_URL=stream,
+            OKX_BASE_URL=rest,
+            OKX_STREAM_URL=stream,
+            WHITEBIT_BASE_URL=rest,
+            WHITEBIT_STREAM_URL=stream,
+            MARKETS=self.config.markets or offline_markets(self.config.symbols),
             START_DATE=_days_ago(2),
         )
         self.endpoints.append(Endpoint("exchange-sim", f"http://127.0.0.1:{port}"))
@@ -218,3 +230,22 @@ def _answers(url: str) -> bool:
     except (OSError, hardhat.HardhatNodeError):
         return False
     return True
+
+
+def offline_markets(symbols: str) -> str:
+    """The first USDT symbol on every other venue the simulator serves, each exchange spelling
+    it its own way: `BTCUSDT` -> `binance:usdm:BTCUSDT,bybit:linear:BTCUSDT,okx:spot:BTC-USDT,
+    okx:swap:BTC-USDT-SWAP,whitebit:spot:BTC_USDT`."""
+    first = next((s.strip().upper() for s in symbols.split(",") if s.strip()), "")
+    if not first.endswith("USDT") or len(first) <= 4:
+        return ""
+    base = first[: -len("USDT")]
+    return ",".join(
+        (
+            f"binance:usdm:{first}",
+            f"bybit:linear:{first}",
+            f"okx:spot:{base}-USDT",
+            f"okx:swap:{base}-USDT-SWAP",
+            f"whitebit:spot:{base}_USDT",
+        )
+    )

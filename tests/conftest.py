@@ -40,6 +40,7 @@ DATA_TABLES = (
     "orderbook_data",
     "collector_state",
     "candle_gaps",
+    "venue_status",
     "orders",
     "order_events",
     "block_hashes",

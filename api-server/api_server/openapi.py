@@ -68,8 +68,8 @@ _CANDLE = obj(
             "minimum": 0,
             "description": "null where the exchange publishes no trade count",
         },
-        "taker_buy_volume": decimal(),
-        "taker_buy_quote_volume": decimal(),
+        "taker_buy_volume": decimal("null where the exchange publishes none", nullable=True),
+        "taker_buy_quote_volume": decimal("null where the exchange publishes none", nullable=True),
     }
 )
 _CANDLES = {"type": "array", "items": ref("Candle")}

@@ -1,4 +1,5 @@
-"""`python -m data_collector`: Binance market data into PostgreSQL and Redis."""
+"""`python -m data_collector`: the configured markets' data, from each one's exchange, into
+PostgreSQL and Redis."""
 
 from __future__ import annotations
 
@@ -7,13 +8,11 @@ import logging
 
 import aiohttp
 
-from data_collector import health, metrics
+from data_collector import adapters, health, metrics
 from data_collector.collector import Collector
 from data_collector.exchange import ExchangeBlocked
 from data_collector.publisher import Publisher
-from data_collector.rest import BinanceRest
 from data_collector.settings import CollectorSettings
-from data_collector.weights import WeightBudget
 from linkora_core import bus, db, lifecycle, logs
 from linkora_core.settings import load
 
@@ -26,13 +25,10 @@ async def main(settings: CollectorSettings, stop: asyncio.Event) -> None:
     )
     redis = bus.connect(settings.redis_url)
     session = aiohttp.ClientSession(headers={"User-Agent": "linkora-data-collector/0.1"})
-    budget = WeightBudget(6000, settings.weight_budget_fraction)
-    rest = BinanceRest(
-        session, settings.binance_base_url, budget,
-        timeout=settings.rest_timeout, max_attempts=settings.rest_max_attempts,
-    )  # fmt: skip
+    venues = sorted({market.venue for market in settings.collected_markets})
+    sources = adapters.rest_sources(settings, session, venues)
     publisher = Publisher(redis, settings.publish_queue_size)
-    collector = Collector(settings, pool, {rest.venue: rest}, session, publisher)
+    collector = Collector(settings, pool, sources, session, publisher)
     runner = None
     if settings.metrics_port > 0:
         runner = await health.start(
@@ -44,11 +40,11 @@ async def main(settings: CollectorSettings, stop: asyncio.Event) -> None:
             host=settings.metrics_host,
         )
     markets = ",".join(str(m) for m in collector.markets)
-    log.info("collecting %s from %s", markets, settings.binance_base_url)
+    log.info("collecting %s", markets)
     try:
         await collector.run(stop)
     except ExchangeBlocked as error:
-        log.error("Binance refuses this client, stopping: %s", error)
+        log.error("an exchange refuses this client, stopping: %s", error)
         raise SystemExit(1) from None
     finally:
         if runner is not None:

@@ -57,8 +57,10 @@ async def audit_market(
     for start, end in holes[:max_holes]:
         present: list[int] = []
         server_ms = await rest.server_time()
-        for window in paging.windows(start, end - paging.MINUTE_MS):
-            rows = await rest.klines(market.symbol, window.start_ms, window.end_ms)
+        for window in paging.windows(start, end - paging.MINUTE_MS, rest.page_minutes):
+            rows = await rest.klines(
+                market.symbol, window.start_ms, window.end_ms, rest.page_minutes
+            )
             paging.check_page(rows, window)
             present += [int(row[0]) for row in rows]
             rows = backfill.finite_rows(rest, market, rows)

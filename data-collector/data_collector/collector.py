@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +19,7 @@ import aiohttp
 import asyncpg
 
 from data_collector import (
+    adapters,
     audit,
     backfill,
     book_store,
@@ -26,6 +27,7 @@ from data_collector import (
     paging,
     state_store,
     storage,
+    venue_status,
 )
 from data_collector.catch_up import catch_up
 from data_collector.exchange import (
@@ -42,7 +44,6 @@ from data_collector.publisher import Publisher
 from data_collector.rest import BinanceRest
 from data_collector.settings import CollectorSettings, RealtimeMode
 from data_collector.status import CollectorStatus
-from data_collector.ws_stream import StreamCollector
 from linkora_core import db
 from linkora_core.backoff import RetryPolicy, pause
 from linkora_core.db import DATABASE_DOWN
@@ -70,7 +71,7 @@ class Collector:
     sources: Mapping[Venue, ExchangeRest]
     session: aiohttp.ClientSession
     publisher: Publisher
-    streams: dict[Venue, LiveStream] = field(default_factory=dict, init=False)
+    streams: dict[Venue, list[LiveStream]] = field(default_factory=dict, init=False)
     poller: Poller | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -101,14 +102,21 @@ class Collector:
 
     @property
     def stream(self) -> LiveStream | None:
-        """The live stream of Binance spot (or of the only venue collected)."""
+        """The (first) live stream of Binance spot, or of the first venue collected."""
         venue = BINANCE_SPOT if BINANCE_SPOT in self.streams else next(iter(self.streams), None)
-        return None if venue is None else self.streams[venue]
+        return None if venue is None else self.streams[venue][0]
+
+    def resyncs(self, venue: Venue) -> int:
+        """Books of the venue found out of sync and rebuilt (streams that keep none: 0)."""
+        return sum(getattr(stream, "resyncs", 0) for stream in self.streams.get(venue, ()))
 
     def health(self) -> dict[str, Any]:
         """Service-wide figures for `/health`, next to the per-market status: `rest` is the
         first venue's REST source (Binance spot's when collected), `venues` every one's."""
-        figures = {venue.key: _rest_figures(self.sources[venue]) for venue in self.venues}
+        figures = {
+            venue.key: {**_rest_figures(self.sources[venue]), "book_resyncs": self.resyncs(venue)}
+            for venue in self.venues
+        }
         return {
             "database": "healthy" if self.store.db_up else "unhealthy",
             "redis": "healthy" if self.publisher.redis_up else "unhealthy",
@@ -125,6 +133,9 @@ class Collector:
         self.tasks.stop = stop
         self.tasks.start("publisher", self.publisher.run)
         self.tasks.start("live-store", self.store.run)
+        self.tasks.start(
+            "venue-status", lambda: venue_status.run_status_writer(self, self.pool, stop)
+        )
         work = asyncio.create_task(self._work(stop))
         stopping = asyncio.create_task(stop.wait())
         try:
@@ -179,18 +190,14 @@ class Collector:
             )  # fmt: skip
             self.tasks.start("poller" + suffix, lambda: poller.run(stop))
             return
-        stream = self.streams[venue] = self._live_stream(venue, active)
-        self.tasks.start("stream" + suffix, lambda: stream.run(stop))
-
-    def _live_stream(self, venue: Venue, markets: list[Market]) -> LiveStream:
-        s = self.settings
-        if venue == BINANCE_SPOT:
-            return StreamCollector(
-                self.session, s.binance_stream_url, markets, self.store, self.publisher,
-                self.status, self._catch_up, venue=venue, levels=s.orderbook_levels,
-                max_age=s.ws_max_age, receive_timeout=s.ws_receive_timeout,
-            )  # fmt: skip
-        raise ValueError(f"no live stream for {venue}")
+        parts = adapters.StreamParts(
+            self.session, self.store, self.publisher, self.status, self._catch_up
+        )
+        for name, stream in adapters.live_streams(s, rest, active, parts):
+            self.streams.setdefault(venue, []).append(stream)
+            self.tasks.start(
+                "stream" + suffix + (f":{name}" if name else ""), _runner(stream, stop)
+            )
 
     async def prepare(self) -> None:
         # No stop event in prepare or the backfill: a stop cancels them (see `run`).
@@ -339,6 +346,10 @@ class Collector:
             except DATABASE_DOWN as error:
                 log.warning("order-book retention skipped: %r", error)
             await pause(RETENTION_EVERY, stop)
+
+
+def _runner(stream: LiveStream, stop: asyncio.Event) -> Callable[[], Coroutine[Any, Any, None]]:
+    return lambda: stream.run(stop)
 
 
 def _rest_figures(rest: ExchangeRest) -> dict[str, int]:

@@ -75,8 +75,17 @@ def collector_metrics(collector: Collector) -> Iterator[Metric]:
         labels=["source"],
     )
     malformed.add_metric(["rest"], rest_malformed)
-    malformed.add_metric(["stream"], sum(s.malformed for s in collector.streams.values()))
+    streams = [stream for each in collector.streams.values() for stream in each]
+    malformed.add_metric(["stream"], sum(stream.malformed for stream in streams))
     yield malformed
+    resyncs = CounterMetricFamily(
+        "collector_book_resyncs",
+        "Order books found out of sync (a missed diff, a bad checksum) and rebuilt.",
+        labels=["venue"],
+    )
+    for venue in collector.venues:
+        resyncs.add_metric([venue.key], collector.resyncs(venue))
+    yield resyncs
     refused = CounterMetricFamily(
         "collector_rows_refused",
         "Rows PostgreSQL refused (reported, not stored), by path.",

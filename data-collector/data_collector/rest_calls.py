@@ -8,9 +8,10 @@ venue's own rules (`Verdict`), which say what its statuses and error codes mean.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,6 +87,21 @@ class RestCalls:
         return ExchangeMalformed(what)
 
 
+@contextlib.contextmanager
+def _counted(budget: SlidingBudget) -> Iterator[None]:
+    """Around one request `budget.delay` let go: its place counts until a window after its
+    answer (or failure); a connection that was never made is refunded."""
+    try:
+        yield
+    except aiohttp.ClientConnectorError:
+        budget.refund()
+        raise
+    except BaseException:
+        budget.settle(time.monotonic())
+        raise
+    budget.settle(time.monotonic())
+
+
 async def get_json(calls: RestCalls, path: str, params: Mapping[str, str], *, judge: Judge) -> Any:
     """The judged data of one GET; ExchangeBlocked, ExchangeRequestError or (after
     `max_attempts` failures) ExchangeUnavailable / ExchangeMalformed otherwise."""
@@ -96,14 +112,13 @@ async def get_json(calls: RestCalls, path: str, params: Mapping[str, str], *, ju
     while True:
         while (wait := calls.budget.delay(time.monotonic())) > 0:  # noqa: ASYNC110
             await asyncio.sleep(wait)
-        sent_at = time.monotonic()
         calls.requests += 1
         try:
-            async with calls.session.get(url, params=params, timeout=timeout) as response:
-                status, headers, payload = response.status, response.headers, await response.read()
+            with _counted(calls.budget):
+                async with calls.session.get(url, params=params, timeout=timeout) as response:
+                    status, headers = response.status, response.headers
+                    payload = await response.read()
         except _RETRYABLE as error:
-            if isinstance(error, aiohttp.ClientConnectorError):
-                calls.budget.refund(sent_at)
             failures += 1
             if failures >= calls.max_attempts:
                 raise ExchangeUnavailable(f"GET {path} failed: {error!r}") from error

@@ -2,8 +2,8 @@
 
 The markets collected are SYMBOLS, Binance spot symbols as before, followed by MARKETS
 (`exchange:kind:SYMBOL`, a bare symbol being Binance spot; linkora_core.markets), each once.
-Only venues with an adapter here can be collected; today that is Binance spot alone, and a
-market on any other venue is refused at startup, naming the venues supported.
+Every venue of linkora_core.markets has an adapter (data_collector/adapters.py); a venue
+added there without one is refused at startup, naming the venues supported.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from linkora_core.epoch import floor_minute, to_ms
-from linkora_core.markets import BINANCE_SPOT, Market, Venue, parse_market
+from linkora_core.markets import BINANCE_SPOT, VENUES, Market, Venue, parse_market
 from linkora_core.settings import (
     CommonSettings,
     Symbols,
@@ -27,7 +27,7 @@ from linkora_core.settings import (
 
 _SYMBOL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 # Venues the collector has an adapter for (REST, stream, book sequencing).
-SUPPORTED_VENUES: Final[tuple[Venue, ...]] = (BINANCE_SPOT,)
+SUPPORTED_VENUES: Final[tuple[Venue, ...]] = VENUES
 
 
 class RealtimeMode(StrEnum):

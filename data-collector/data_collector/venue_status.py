@@ -42,19 +42,19 @@ def figures(collector: Collector) -> list[VenueFigures]:
     out = []
     for venue in collector.venues:
         rest = collector.sources[venue]
-        stream = collector.streams.get(venue)
+        streams = collector.streams.get(venue, [])
         statuses = [s for m, s in collector.status.markets.items() if m.venue == venue]
         errors = [s.error for s in statuses if s.error]
         out.append(
             VenueFigures(
                 venue=venue,
-                connected=_connected(collector, venue, stream, [s.phase for s in statuses]),
+                connected=_connected(collector, venue, streams, [s.phase for s in statuses]),
                 rest_requests=rest.requests,
                 budget_used=rest.budget.used,
                 budget_limit=rest.budget.limit,
                 rejections=rest.budget.rejections,
-                book_resyncs=_counter(stream, "resyncs"),
-                malformed=rest.malformed + (0 if stream is None else stream.malformed),
+                book_resyncs=collector.resyncs(venue),
+                malformed=rest.malformed + sum(stream.malformed for stream in streams),
                 last_error=errors[-1] if errors else None,
             )
         )
@@ -62,27 +62,15 @@ def figures(collector: Collector) -> list[VenueFigures]:
 
 
 def _connected(
-    collector: Collector, venue: Venue, stream: LiveStream | None, phases: Sequence[str]
+    collector: Collector, venue: Venue, streams: Sequence[LiveStream], phases: Sequence[str]
 ) -> bool:
-    """A venue with a live stream: that stream is connected. Before it has one (backfill) or
-    when polled over REST: the REST source is in use (a market backfilling or live)."""
-    if stream is None:
-        poller = collector.poller
-        polled = poller is not None and any(m.venue == venue for m in poller.markets)
-        return any(p == "backfill" or (polled and p == "realtime") for p in phases)
-    own = getattr(stream, "connected", None)
-    if isinstance(own, bool):
-        return own
-    # The streams share one flag in the collector's status; with a single stream it is its own.
-    if len(collector.streams) == 1:
-        return collector.status.websocket_connected
-    return collector.status.websocket_connected and stream.connections > 0
-
-
-def _counter(stream: LiveStream | None, name: str) -> int:
-    """A count only some streams keep (Binance spot's StreamCollector keeps no resyncs)."""
-    value = getattr(stream, name, 0)
-    return value if isinstance(value, int) else 0
+    """A venue with live streams: every one of them is connected. Before it has any (backfill)
+    or when polled over REST: the REST source is in use (a market backfilling or live)."""
+    if streams:
+        return all(stream.connected for stream in streams)
+    poller = collector.poller
+    polled = poller is not None and any(m.venue == venue for m in poller.markets)
+    return any(p == "backfill" or (polled and p == "realtime") for p in phases)
 
 
 async def store(executor: Executor, rows: Sequence[VenueFigures]) -> None:

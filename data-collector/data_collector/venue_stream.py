@@ -105,12 +105,13 @@ class VenueStream:
     store: LiveStore
     publisher: Publisher
     status: CollectorStatus
-    catch_up: CatchUp
+    catch_up: CatchUp | None  # None: this connection carries no candles (a books route)
     _: KW_ONLY
     levels: int = 20
     max_age: float = 23.5 * 3600
     receive_timeout: float = 60.0
     connections: int = field(default=0, init=False)
+    connected: bool = field(default=False, init=False)  # this stream's own connection
     malformed: int = field(default=0, init=False)  # frames not as the venue documents, skipped
     resyncs: int = field(default=0, init=False)  # books found out of sync and rebuilt
     _books: dict[Market, LocalBook] = field(default_factory=dict, init=False, repr=False)
@@ -152,16 +153,18 @@ class VenueStream:
             max_msg_size=0,
         ) as ws:
             self.connections += 1
-            self.status.websocket_connected = True
+            self.connected = self.status.websocket_connected = True
             log.info("%s stream connected (%d markets)", self.venue, len(self.markets))
             self._send = ws.send_str
             self._books = {m: LocalBook(self.protocol.sequencing) for m in self.markets}
             self._held_diffs = {}
-            self._held = {market: [] for market in self.markets}
+            fills = self.catch_up is not None
+            self._held = {market: [] for market in self.markets} if fills else {}
             for message in subscriptions:
                 await ws.send_str(message)
             tasks = [asyncio.create_task(self._read(ws))]
-            tasks += [asyncio.create_task(self._fill(m)) for m in self.markets]
+            if fills:
+                tasks += [asyncio.create_task(self._fill(m)) for m in self.markets]
             if self.protocol.rest_snapshots:
                 for market in self.markets:
                     self._fetch_snapshot(market)
@@ -174,13 +177,14 @@ class VenueStream:
                     [reader, stopping], timeout=self.max_age, return_when=asyncio.FIRST_COMPLETED
                 )
             finally:
+                # Before the await: a cancel arriving during it must not leave these set.
                 self._send = None
+                self.connected = self.status.websocket_connected = False
                 tasks += self._snapshots
                 for task in (*tasks, stopping):
                     task.cancel()
                 await asyncio.gather(*tasks, stopping, return_exceptions=True)
                 self._snapshots.clear()
-                self.status.websocket_connected = False
             error = reader.exception() if reader.done() and not reader.cancelled() else None
             if error is not None:
                 raise error
@@ -194,6 +198,7 @@ class VenueStream:
 
     async def _fill(self, market: Market) -> None:
         # No stop event: the connection cancels its catch-ups when it ends (also on stop).
+        assert self.catch_up is not None
         backoff = RECONNECT.backoff()
         while True:
             try:

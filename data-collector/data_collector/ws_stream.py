@@ -48,6 +48,7 @@ class StreamCollector:
     max_age: float = 23.5 * 3600
     receive_timeout: float = 60.0
     connections: int = field(default=0, init=False)
+    connected: bool = field(default=False, init=False)  # this stream's own connection
     malformed: int = field(default=0, init=False)  # frames not as the stream documents, skipped
     url: str = field(init=False)
     _held: dict[Market, list[LiveCandle]] = field(default_factory=dict, init=False, repr=False)
@@ -79,7 +80,7 @@ class StreamCollector:
             max_msg_size=0,
         ) as ws:
             self.connections += 1
-            self.status.websocket_connected = True
+            self.connected = self.status.websocket_connected = True
             log.info("stream connected (%d markets of %s)", len(self.markets), self.venue)
             self._held = {market: [] for market in self.markets}
             reader = asyncio.create_task(self._read(ws))
@@ -90,10 +91,11 @@ class StreamCollector:
                     [reader, stopping], timeout=self.max_age, return_when=asyncio.FIRST_COMPLETED
                 )
             finally:
+                # Before the await: a cancel arriving during it must not leave these set.
+                self.connected = self.status.websocket_connected = False
                 for task in (reader, stopping, *catch_ups):
                     task.cancel()
                 await asyncio.gather(reader, stopping, *catch_ups, return_exceptions=True)
-                self.status.websocket_connected = False
             error = reader.exception() if reader.done() and not reader.cancelled() else None
             if error is not None:
                 raise error

@@ -120,9 +120,7 @@ async def test_a_burst_under_a_low_ip_limit_is_paced_without_a_rejection(
     make_sim: SimFactory, session: aiohttp.ClientSession
 ) -> None:
     sim = await make_sim(bybit_ip_limit=6, bybit_ip_window_seconds=1.0, bybit_ban_seconds=1.0)
-    # The budget stamps a request when sent, the server when it arrives: a burst released
-    # as the window slides meets the tail of the previous one, so with a limit this small
-    # the budget keeps half of it (at 600 a window, a fifth is ample).
+    # The budget keeps half of this small limit (at 600 a window a fifth is left spare).
     rest = BybitRest(
         BYBIT_LINEAR, session, sim.rest_url, SlidingBudget(6, 1.0, 0.5), ban_seconds=1.5
     )

@@ -55,7 +55,8 @@ async def test_each_background_task_killed_is_logged_not_ready_and_running_again
     harness.start()
     await harness.wait_backfilled()
     realtime = "stream" if mode == "ws" else "poller"
-    assert set(tasks.restarts) == {"publisher", "live-store", "retention", "audit", realtime}
+    background = {"publisher", "live-store", "venue-status", "retention", "audit"}
+    assert set(tasks.restarts) == background | {realtime}
     async with health_server(harness.collector) as port:
         assert (await get(port, "/ready"))[0] == 200
         for name in sorted(tasks.restarts):

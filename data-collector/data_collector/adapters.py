@@ -1,0 +1,123 @@
+"""The venues the collector collects and, for each, how its REST source and live streams are
+built: Binance spot (rest.py, ws_stream.py), Binance USDⓈ-M (binance_futures_*), Bybit spot and
+linear (bybit_*), OKX spot and swap (okx_*) and WhiteBIT spot (whitebit_*).
+
+Venues of one exchange share its per-IP request budget. The live streams of a venue are as many
+connections as its protocol needs: Binance USDⓈ-M and OKX carry klines and books on two routes,
+WhiteBIT one market's candles per connection; only the connection carrying candles fills gaps
+from REST after it (re)connects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import aiohttp
+
+from data_collector import (
+    binance_futures_protocol,
+    binance_futures_rest,
+    bybit_protocol,
+    bybit_rest,
+    okx_protocol,
+    okx_rest,
+    whitebit_protocol,
+    whitebit_rest,
+)
+from data_collector.catch_up import CatchUp
+from data_collector.exchange import ExchangeRest, LiveStream
+from data_collector.live_store import LiveStore
+from data_collector.publisher import Publisher
+from data_collector.rest import BinanceRest
+from data_collector.settings import CollectorSettings
+from data_collector.status import CollectorStatus
+from data_collector.venue_stream import VenueStream, WireProtocol
+from data_collector.weights import WeightBudget
+from data_collector.ws_stream import StreamCollector
+from linkora_core.markets import BINANCE_SPOT, Exchange, Kind, Market, Venue
+
+BINANCE_USDM = Venue(Exchange.BINANCE, Kind.USDM)
+
+
+def rest_sources(
+    settings: CollectorSettings, session: aiohttp.ClientSession, venues: Iterable[Venue]
+) -> dict[Venue, ExchangeRest]:
+    """A REST source per venue; the venues of one exchange pace on one budget."""
+    s, out = settings, dict[Venue, ExchangeRest]()
+    bybit_budget = bybit_rest.ip_budget(s.weight_budget_fraction)
+    okx_budgets = okx_rest.OkxBudgets(fraction=s.weight_budget_fraction)
+    for venue in venues:
+        if venue == BINANCE_SPOT:
+            out[venue] = BinanceRest(
+                session, s.binance_base_url, WeightBudget(6000, s.weight_budget_fraction),
+                timeout=s.rest_timeout, max_attempts=s.rest_max_attempts,
+            )  # fmt: skip
+        elif venue == BINANCE_USDM:
+            out[venue] = binance_futures_rest.make_rest(s, session)
+        elif venue.exchange is Exchange.BYBIT:
+            out[venue] = bybit_rest.BybitRest(
+                venue, session, s.bybit_base_url, bybit_budget,
+                timeout=s.rest_timeout, max_attempts=s.rest_max_attempts,
+            )  # fmt: skip
+        elif venue.exchange is Exchange.OKX:
+            out[venue] = okx_rest.make_rest(s, session, venue, okx_budgets)
+        elif venue.exchange is Exchange.WHITEBIT:
+            out[venue] = whitebit_rest.make_rest(s, session)
+        else:
+            raise ValueError(f"no collector adapter for {venue}")
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class StreamParts:
+    """What every live stream of the collector hands its candles and books to."""
+
+    session: aiohttp.ClientSession
+    store: LiveStore
+    publisher: Publisher
+    status: CollectorStatus
+    catch_up: CatchUp
+
+
+def live_streams(
+    settings: CollectorSettings,
+    rest: ExchangeRest,
+    markets: Sequence[Market],
+    parts: StreamParts,
+) -> list[tuple[str, LiveStream]]:
+    """The venue's streams for `markets`, each with a name for its task ("" for the only one)."""
+    s = settings
+    venue = rest.venue
+    if venue == BINANCE_SPOT:
+        binance = StreamCollector(
+            parts.session, s.binance_stream_url, list(markets), parts.store, parts.publisher,
+            parts.status, parts.catch_up, venue=venue, levels=s.orderbook_levels,
+            max_age=s.ws_max_age, receive_timeout=s.ws_receive_timeout,
+        )  # fmt: skip
+        return [("", binance)]
+
+    def stream(protocol: WireProtocol, on: Sequence[Market], fills: bool) -> VenueStream:
+        return VenueStream(
+            parts.session, protocol, list(on), parts.store, parts.publisher, parts.status,
+            parts.catch_up if fills else None, levels=s.orderbook_levels,
+            max_age=s.ws_max_age, receive_timeout=s.ws_receive_timeout,
+        )  # fmt: skip
+
+    if isinstance(rest, binance_futures_rest.BinanceFuturesRest):
+        klines, depth = binance_futures_protocol.make_protocols(s, rest)
+        return [("klines", stream(klines, markets, True)), ("books", stream(depth, markets, False))]
+    if isinstance(rest, okx_rest.OkxRest):
+        candles, books = okx_protocol.make_protocols(s, rest, venue)
+        return [
+            ("candles", stream(candles, markets, True)),
+            ("books", stream(books, markets, False)),
+        ]
+    if isinstance(rest, bybit_rest.BybitRest):
+        return [("", stream(bybit_protocol.make_protocol(s, rest, venue), markets, True))]
+    if isinstance(rest, whitebit_rest.WhitebitRest):
+        # WhiteBIT carries one market's candles per connection.
+        return [
+            (m.symbol, stream(whitebit_protocol.make_protocol(s, rest), [m], True)) for m in markets
+        ]
+    raise ValueError(f"no live stream for {venue}")
