@@ -124,7 +124,7 @@ class Stack:
             OKX_BASE_URL=rest,
             OKX_STREAM_URL=stream,
             WHITEBIT_BASE_URL=rest,
-            WHITEBIT_STREAM_URL=stream,
+            WHITEBIT_STREAM_URL=f"{stream}/whitebit",
             MARKETS=self.config.markets or offline_markets(self.config.symbols),
             START_DATE=_days_ago(2),
         )

@@ -9,11 +9,12 @@ Kline event sample (Binance shape):
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from exchange_sim.candle import Candle, decimal_str
 from exchange_sim.intervals import MINUTE_MS, close_ms, is_interval
+from exchange_sim.stepped_book import Level
 
 DEPTH_LEVELS = (5, 10, 20)
 TRADE_IDS_PER_MINUTE = 10_000
@@ -27,14 +28,15 @@ class StreamError(ValueError):
 class Stream:
     name: str  # as the client wrote it, echoed in combined messages
     symbol: str  # upper case
-    kind: str  # "kline" or "depth"
+    kind: str  # "kline", "depth" (a partial book) or "diff" (diff depth)
     interval: str = "1m"
     levels: int = 0
     speed_ms: int = 1000
 
 
 def parse_stream(name: str, symbols: Collection[str]) -> Stream:
-    """ "btcusdt@kline_1m", "ethusdt@depth20@100ms", "ethusdt@depth5" -> Stream."""
+    """ "btcusdt@kline_1m", "ethusdt@depth20@100ms", "ethusdt@depth5", "btcusdt@depth@100ms"
+    -> Stream (depth streams push every 1000 ms unless `@100ms`)."""
     parts = name.split("@")
     if len(parts) not in (2, 3) or not parts[0]:
         raise StreamError(f"Invalid stream name {name!r}")
@@ -47,11 +49,14 @@ def parse_stream(name: str, symbols: Collection[str]) -> Stream:
         if not is_interval(interval):
             raise StreamError(f"Invalid interval in stream {name!r}")
         return Stream(name, symbol, "kline", interval=interval)
-    if kind.startswith("depth") and kind[5:].isdigit() and int(kind[5:]) in DEPTH_LEVELS:
+    if kind.startswith("depth"):
         speed = parts[2] if len(parts) == 3 else "1000ms"
         if speed not in ("100ms", "1000ms"):
             raise StreamError(f"Invalid update speed in stream {name!r}")
-        return Stream(name, symbol, "depth", levels=int(kind[5:]), speed_ms=int(speed[:-2]))
+        if kind == "depth":
+            return Stream(name, symbol, "diff", speed_ms=int(speed[:-2]))
+        if kind[5:].isdigit() and int(kind[5:]) in DEPTH_LEVELS:
+            return Stream(name, symbol, "depth", levels=int(kind[5:]), speed_ms=int(speed[:-2]))
     raise StreamError(f"Unsupported stream {name!r}")
 
 
@@ -84,6 +89,22 @@ def kline_event(
             "B": "0",
         },
     }
+
+
+def levels(side: Sequence[Level]) -> list[list[str]]:
+    return [[decimal_str(p), decimal_str(q) if q else "0"] for p, q in side]
+
+
+def depth_event(
+    symbol: str, *, now_ms: int, first: int, last: int, bids: Sequence[Level], asks: Sequence[Level]
+) -> dict[str, object]:
+    """A spot `<symbol>@depth[@100ms]` event: the levels updated between ids U and u::
+
+    {"e":"depthUpdate","E":1704067200321,"s":"BTCUSDT","U":681216001,"u":681216012,
+     "b":[["41999.99000000","0.04700000"]],"a":[["42000.05000000","0"]]}
+    """
+    return {"e": "depthUpdate", "E": now_ms, "s": symbol, "U": first, "u": last,
+            "b": levels(bids), "a": levels(asks)}  # fmt: skip
 
 
 def combined(stream: str, data: object) -> dict[str, object]:

@@ -1,4 +1,5 @@
-"""Injected failures: what the next REST request or WebSocket upgrade should suffer (pure).
+"""Injected failures: what the next REST request, WebSocket upgrade or diff-depth event should
+suffer (pure).
 
 Settable at start (`SimConfig.faults`), in-process (`sim.faults.set(...)`) or over HTTP
 (`POST /_sim/faults` with the same keys as JSON).
@@ -23,6 +24,7 @@ class FaultSettings:
     force_429_next: int = 0  # the next N REST requests get 429 (and open a Retry-After window)
     retry_after_seconds: int = 1  # Retry-After of forced 429s
     refuse_ws_seconds: float = 0.0  # refuse WebSocket upgrades for this long from now
+    skip_diff_next: int = 0  # the next N diff-depth events are not sent (their ids are used up)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +106,13 @@ class Faults:
         elif s.error_rate and self._rng.random() < s.error_rate:
             status = self._rng.choice(s.error_statuses)
         return RestFault(stall=stall, status=status)
+
+    def skip_diff(self) -> bool:
+        """Whether to drop (and count off) this diff-depth event."""
+        if not self.settings.skip_diff_next:
+            return False
+        self.settings.skip_diff_next -= 1
+        return True
 
     def ws_refused(self) -> bool:
         return self.clock() < self._refuse_until

@@ -15,8 +15,10 @@ from aiohttp import web
 from exchange_sim import depth, errors, klines
 from exchange_sim.candle import decimal_str
 from exchange_sim.errors import BinanceError
+from exchange_sim.events import levels
 from exchange_sim.faults import NONE
 from exchange_sim.state import SimState
+from exchange_sim.stepped_book import step_of
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -99,7 +101,13 @@ class RestApi:
         limit = klines.optional_int(request.query, "limit") or 100
         if not 1 <= limit <= depth.MAX_LIMIT:
             raise errors.invalid_value("limit")
-        return json_body(self.state.market.depth(symbol, limit))
+        step = step_of(self.state.clock.now_ms())
+        book = self.state.books.get(symbol)
+        snap = book.snapshot(step, limit)
+        return json_body(
+            {"lastUpdateId": book.last_id(step), "bids": levels(snap.bids),
+             "asks": levels(snap.asks)}
+        )  # fmt: skip
 
     async def exchange_info(self, request: web.Request) -> web.StreamResponse:
         st = self.state

@@ -27,8 +27,9 @@ def build_app(state: SimState, venues: Venues | None = None) -> web.Application:
     app = web.Application()
     RestApi(state).add_routes(app)
     AdminApi(state).add_routes(app)
-    # Before Binance's /ws/{streams}: OKX's /ws/v5/... and WhiteBIT's /ws are literal paths.
+    # Before Binance's /ws/{streams}: OKX's /ws/v5/... are literal paths.
     (venues or Venues.create(state)).add_routes(app)
+    app.router.add_get("/ws", state.hub.handle_raw)
     app.router.add_get("/ws/{streams:.+}", state.hub.handle_raw)
     app.router.add_get("/stream", state.hub.handle_combined)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from exchange_sim.books import Books
 from exchange_sim.clock import SimClock
 from exchange_sim.config import SimConfig
 from exchange_sim.faults import Faults
@@ -22,6 +23,7 @@ class SimState:
     faults: Faults
     stats: Stats
     hub: Hub
+    books: Books  # the spot books behind /api/v3/depth and the depth streams
 
     @classmethod
     def create(cls, config: SimConfig) -> SimState:
@@ -29,6 +31,7 @@ class SimState:
         stats = Stats()
         market = MarketData.from_config(config, clock.now_ms)
         faults = Faults(config.faults, seed=config.seed)
+        books = Books(market)
         return cls(
             config=config,
             clock=clock,
@@ -41,5 +44,6 @@ class SimState:
             ),
             faults=faults,
             stats=stats,
-            hub=Hub(config, clock, market, faults, stats),
+            hub=Hub(config, clock, market, books, faults, stats),
+            books=books,
         )

@@ -1,8 +1,11 @@
-"""WebSocket market streams: `/ws/<stream>[/<stream>...]` raw, `/stream?streams=a/b` combined.
+"""WebSocket market streams: `/ws/<stream>[/<stream>...]` raw, `/stream?streams=a/b` combined,
+and a plain `/ws` taking SUBSCRIBE (a trailing all-digit segment, the stream index ccxt appends
+as in `/ws/0`, is ignored).
 
 Each connection has one sender task that wakes when a stream is due. A kline stream pushes
 the open bucket every `kline_push_interval` seconds and, once, the final bucket with
-`"x": true` after it closes; a depth stream pushes a partial book every 100 ms or 1 s.
+`"x": true` after it closes; a partial depth stream pushes the top of the book every 100 ms or
+1 s, a diff-depth stream the levels updated since its previous event (nothing when none were).
 """
 
 from __future__ import annotations
@@ -15,14 +18,24 @@ from dataclasses import dataclass, field
 import orjson
 from aiohttp import WSMsgType, web
 
+from exchange_sim.books import Books
 from exchange_sim.clock import SimClock
 from exchange_sim.config import SimConfig
-from exchange_sim.events import Stream, StreamError, combined, kline_event, parse_stream
+from exchange_sim.events import (
+    Stream,
+    StreamError,
+    combined,
+    depth_event,
+    kline_event,
+    levels,
+    parse_stream,
+)
 from exchange_sim.events import server_shutdown as shutdown_event
 from exchange_sim.faults import Faults
 from exchange_sim.intervals import bucket_start, close_ms
 from exchange_sim.market import MarketData
 from exchange_sim.stats import Stats
+from exchange_sim.stepped_book import step_of
 
 
 @dataclass(slots=True)
@@ -30,6 +43,7 @@ class _Feed:
     stream: Stream
     due: float = 0.0  # monotonic time of the next push
     open_ms: int | None = None  # bucket of the last kline pushed
+    step: int | None = None  # book: the last step an event covered
 
 
 @dataclass(eq=False, slots=True)
@@ -46,12 +60,14 @@ class Hub:
     config: SimConfig
     clock: SimClock
     market: MarketData
+    books: Books
     faults: Faults
     stats: Stats
     connections: set[Connection] = field(init=False, default_factory=set)
 
     async def handle_raw(self, request: web.Request) -> web.StreamResponse:
-        names = [n for n in request.match_info["streams"].split("/") if n]
+        text = request.match_info.get("streams", "")
+        names = [n for n in text.split("/") if n and not n.isdigit()]
         return await self._serve(request, names, wrap=False)
 
     async def handle_combined(self, request: web.Request) -> web.StreamResponse:
@@ -68,8 +84,6 @@ class Hub:
             streams = [parse_stream(n, self.market.symbols) for n in names]
         except StreamError as exc:
             return web.json_response({"code": -1121, "msg": str(exc)}, status=400)
-        if not streams and not wrap:
-            return web.json_response({"code": -1102, "msg": "No stream given."}, status=400)
         ws = web.WebSocketResponse(heartbeat=self.config.ping_interval, autoping=True)
         await ws.prepare(request)
         conn = Connection(ws, request, wrap, {s.name: _Feed(s) for s in streams})
@@ -95,6 +109,7 @@ class Hub:
 
     async def _on_request(self, conn: Connection, text: str) -> None:
         """SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS, answered like Binance."""
+        ident: object = None
         try:
             req = orjson.loads(text)
             method, ident = req["method"], req.get("id")
@@ -114,7 +129,7 @@ class Hub:
             await self._send(conn, {"result": result, "id": ident})
             conn.wake.set()
         except (orjson.JSONDecodeError, KeyError, TypeError, StreamError) as exc:
-            await self._send(conn, {"error": {"code": 2, "msg": str(exc)}, "id": None})
+            await self._send(conn, {"error": {"code": 2, "msg": str(exc)}, "id": ident})
 
     async def _send_loop(self, conn: Connection) -> None:
         while not conn.ws.closed:
@@ -131,7 +146,7 @@ class Hub:
     def _period(self, feed: _Feed) -> float:
         """Seconds to the next push; a kline stream also wakes just after its bucket closes."""
         stream = feed.stream
-        if stream.kind == "depth":
+        if stream.kind in ("depth", "diff"):
             return self.config.depth_push_interval or stream.speed_ms / 1000
         period = self.config.kline_push_interval
         if feed.open_ms is not None and self.clock.speed > 0:
@@ -142,8 +157,15 @@ class Hub:
     async def _push(self, conn: Connection, feed: _Feed) -> None:
         s = feed.stream
         now = self.clock.now_ms()
+        if s.kind == "diff":
+            await self._push_diff(conn, feed, now)
+            return
         if s.kind == "depth":
-            await self._emit(conn, s, self.market.depth(s.symbol, s.levels))
+            book, step = self.books.get(s.symbol), step_of(now)
+            snap = book.snapshot(step, s.levels)
+            partial = {"lastUpdateId": book.last_id(step), "bids": levels(snap.bids),
+                       "asks": levels(snap.asks)}  # fmt: skip
+            await self._emit(conn, s, partial)
             return
         store = self.market.stores[s.symbol]
         current = bucket_start(s.interval, now)
@@ -157,6 +179,22 @@ class Hub:
             feed.open_ms = current
         else:
             feed.open_ms = None
+
+    async def _push_diff(self, conn: Connection, feed: _Feed, now: int) -> None:
+        s, step = feed.stream, step_of(now)
+        old = step - 1 if feed.step is None else feed.step
+        if step <= old:
+            return  # nothing changed: diff streams stay quiet
+        feed.step = step
+        if self.faults.skip_diff():
+            return
+        book = self.books.get(s.symbol)
+        diff = book.diff(old, step)
+        event = depth_event(
+            s.symbol, now_ms=now, first=book.first_id(old + 1), last=book.last_id(step),
+            bids=diff.bids, asks=diff.asks,
+        )  # fmt: skip
+        await self._emit(conn, s, event)
 
     async def _emit(self, conn: Connection, stream: Stream, data: object) -> None:
         await self._send(conn, combined(stream.name, data) if conn.wrap else data)

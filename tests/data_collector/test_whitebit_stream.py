@@ -70,9 +70,8 @@ async def running(
         async def fill(market: Market) -> int:
             return await catch_up(rest, clean_db, store, publisher, status.of(market), start_ms)
 
-        stream = VenueStream(
-            session, WhitebitProtocol(sim.stream_url), [BTC], store, publisher, status, fill
-        )
+        protocol = WhitebitProtocol(sim.stream_url + "/whitebit")
+        stream = VenueStream(session, protocol, [BTC], store, publisher, status, fill)
         run = Running(sim, stream, store)
         listener = Redis.from_url(redis_url)
         pubsub = listener.pubsub()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sim_support import apply
 
 from exchange_sim.events import StreamError
 from exchange_sim.futures.book import (
@@ -33,15 +34,6 @@ def walking_book(moves: list[int], start: int = 4_200_000) -> FuturesBook:
         return path[min(ms // 100, len(path) - 1)]
 
     return FuturesBook(7, "BTCUSDT", TICK, best_bid_at)
-
-
-def apply(book: tuple[dict[int, int], dict[int, int]], diff: Diff) -> None:
-    for side, levels in ((book[0], diff.bids), (book[1], diff.asks)):
-        for price, qty in levels:
-            if qty:
-                side[price] = qty
-            else:
-                side.pop(price, None)
 
 
 def as_dicts(diff: Diff) -> tuple[dict[int, int], dict[int, int]]:

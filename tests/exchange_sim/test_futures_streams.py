@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ from typing import Any
 import aiohttp
 import orjson
 from aiohttp import web
-from sim_support import MINUTE, NOW_MS, frozen, with_venue
+from sim_support import MINUTE, NOW_MS, collect, frozen, with_venue
 
 from exchange_sim import SimConfig, build_app
 from exchange_sim.candle import decimal_str
@@ -55,20 +54,6 @@ def fast() -> SimConfig:
     """Simulated time at 120x (a minute in 0.5 s), starting 0.2 s before a minute closes."""
     start = NOW_MS - NOW_MS % MINUTE + MINUTE - 24_000
     return frozen(clock_origin_ms=start, clock_speed=120.0)
-
-
-async def collect(ws: aiohttp.ClientWebSocketResponse, seconds: float) -> list[Any]:
-    out: list[Any] = []
-    deadline = time.monotonic() + seconds
-    while (left := deadline - time.monotonic()) > 0:
-        try:
-            msg = await ws.receive(timeout=left)
-        except TimeoutError:
-            break
-        if msg.type != aiohttp.WSMsgType.TEXT:
-            break
-        out.append(orjson.loads(msg.data))
-    return out
 
 
 def assert_chained(events: list[dict[str, Any]]) -> None:

@@ -7,27 +7,12 @@ import time
 from typing import Any
 
 import aiohttp
-import orjson
 import pytest
-from sim_support import MINUTE, NOW_MS, frozen
+from sim_support import MINUTE, NOW_MS, collect, frozen
 
 from exchange_sim import SimServer
 
 KLINE_KEYS = {"t", "T", "s", "i", "f", "L", "o", "c", "h", "l", "v", "n", "x", "q", "V", "Q", "B"}
-
-
-async def collect(ws: aiohttp.ClientWebSocketResponse, seconds: float) -> list[Any]:
-    out: list[Any] = []
-    deadline = time.monotonic() + seconds
-    while (left := deadline - time.monotonic()) > 0:
-        try:
-            msg = await ws.receive(timeout=left)
-        except TimeoutError:
-            break
-        if msg.type != aiohttp.WSMsgType.TEXT:
-            break
-        out.append(orjson.loads(msg.data))
-    return out
 
 
 def fast(**overrides: object) -> Any:

@@ -1,4 +1,4 @@
-"""ccxt.pro's whitebit client, unchanged but for its URLs, against the simulator's /ws."""
+"""ccxt.pro's whitebit client, unchanged but for its URLs, against the simulator's /whitebit/ws."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ async def client(state: SimState) -> AsyncIterator[Any]:
     host = f"127.0.0.1:{runner.addresses[0][1]}"
     roots = {v: {"public": f"http://{host}/api/{v}/public"} for v in ("v1", "v2", "v4")}
     ex = ccxt_pro.whitebit({"urls": {"api": roots}})
-    ex.urls["api"]["ws"] = f"ws://{host}/ws"
+    ex.urls["api"]["ws"] = f"ws://{host}/whitebit/ws"
     try:
         yield ex
     finally:

@@ -73,7 +73,7 @@ async def test_ping_time_and_the_reply_field_order(
     http: aiohttp.ClientSession, frozen_ws: tuple[str, SimState]
 ) -> None:
     url, _ = frozen_ws
-    async with http.ws_connect(f"{url}/ws") as ws:
+    async with http.ws_connect(f"{url}/whitebit/ws") as ws:
         pong = await call(ws, 0, "ping")
         assert list(pong) == ["id", "result", "error"]
         assert pong == {"id": 0, "result": "pong", "error": None}
@@ -84,7 +84,7 @@ async def test_errors_unknown_method_and_bad_arguments(
     http: aiohttp.ClientSession, frozen_ws: tuple[str, SimState]
 ) -> None:
     url, _ = frozen_ws
-    async with http.ws_connect(f"{url}/ws") as ws:
+    async with http.ws_connect(f"{url}/whitebit/ws") as ws:
         assert await call(ws, 5, "nope_subscribe") == {
             "id": 5,
             "result": None,
@@ -101,7 +101,7 @@ async def test_invalid_json_closes_the_socket(
     http: aiohttp.ClientSession, frozen_ws: tuple[str, SimState]
 ) -> None:
     url, _ = frozen_ws
-    async with http.ws_connect(f"{url}/ws") as ws:
+    async with http.ws_connect(f"{url}/whitebit/ws") as ws:
         await ws.send_str("{not json")
         msg = await ws.receive(timeout=3)
         assert msg.type == aiohttp.WSMsgType.CLOSE
@@ -111,7 +111,7 @@ async def test_candles_ack_then_pushes_with_null_id(
     http: aiohttp.ClientSession, frozen_ws: tuple[str, SimState]
 ) -> None:
     url, state = frozen_ws
-    async with http.ws_connect(f"{url}/ws") as ws:
+    async with http.ws_connect(f"{url}/whitebit/ws") as ws:
         ack = await call(ws, 3, "candles_subscribe", "BTC_USDT", 60)
         assert list(ack) == ["id", "result", "error"]
         assert ack == {"id": 3, "result": {"status": "success"}, "error": None}
@@ -131,7 +131,7 @@ async def test_a_second_candles_subscribe_replaces_the_first(
     http: aiohttp.ClientSession, frozen_ws: tuple[str, SimState]
 ) -> None:
     url, _ = frozen_ws
-    async with http.ws_connect(f"{url}/ws") as ws:
+    async with http.ws_connect(f"{url}/whitebit/ws") as ws:
         await call(ws, 1, "candles_subscribe", "BTC_USDT", 60)
         await ws.send_str(
             json.dumps({"id": 2, "method": "candles_subscribe", "params": ["ETH_USDT", 60]})
@@ -149,7 +149,7 @@ async def test_candles_request_returns_eight_position_rows(
 ) -> None:
     url, state = frozen_ws
     end = NOW_MS // 1000 - NOW_MS // 1000 % 60 - 60
-    async with http.ws_connect(f"{url}/ws") as ws:
+    async with http.ws_connect(f"{url}/whitebit/ws") as ws:
         reply = await call(ws, 9, "candles_request", "BTC_USDT", end - 120, end, 60)
     rows = reply["result"]
     assert [r[0] for r in rows] == [end - 120, end - 60, end]
@@ -162,7 +162,7 @@ async def test_the_closed_minute_is_sent_in_full_before_the_next_one(
 ) -> None:
     boundary = NOW_MS - NOW_MS % MINUTE + MINUTE
     state = running(clock_origin_ms=boundary - 400)
-    async with serve(state) as url, http.ws_connect(f"{url}/ws") as ws:
+    async with serve(state) as url, http.ws_connect(f"{url}/whitebit/ws") as ws:
         await call(ws, 1, "candles_subscribe", "BTC_USDT", 60)
         rows: list[list[Any]] = []
         while not rows or rows[-1][0] * 1000 < boundary:
@@ -178,7 +178,7 @@ async def test_depth_snapshot_then_deltas_chain_past_update_id(
     http: aiohttp.ClientSession,
 ) -> None:
     state = SimState.create(frozen())  # the test steps the clock: one book version per step
-    async with serve(state) as url, http.ws_connect(f"{url}/ws") as ws:
+    async with serve(state) as url, http.ws_connect(f"{url}/whitebit/ws") as ws:
         ack = await call(ws, 4, "depth_subscribe", "BTC_USDT", 20, "0", True)
         assert ack == {"id": 4, "result": {"status": "success"}, "error": None}
         first = await recv(ws)
@@ -218,7 +218,7 @@ async def test_depth_snapshot_then_deltas_chain_past_update_id(
 async def test_skipped_delta_shows_as_a_past_update_id_gap(http: aiohttp.ClientSession) -> None:
     state = running()
     venue = WhitebitVenue(state)
-    async with serve(state, venue) as url, http.ws_connect(f"{url}/ws") as ws:
+    async with serve(state, venue) as url, http.ws_connect(f"{url}/whitebit/ws") as ws:
         await call(ws, 4, "depth_subscribe", "BTC_USDT", 10, "0", True)
         last = (await recv(ws))["params"][1]["update_id"]
         last = (await recv(ws))["params"][1]["update_id"]
@@ -233,7 +233,7 @@ async def test_skipped_delta_shows_as_a_past_update_id_gap(http: aiohttp.ClientS
 async def test_quiet_book_gets_a_fresh_snapshot(http: aiohttp.ClientSession) -> None:
     state = SimState.create(frozen())  # frozen clock: the book never changes
     venue = WhitebitVenue(state, ws=WsSettings(snapshot_after_seconds=0.3))
-    async with serve(state, venue) as url, http.ws_connect(f"{url}/ws") as ws:
+    async with serve(state, venue) as url, http.ws_connect(f"{url}/whitebit/ws") as ws:
         await call(ws, 4, "depth_subscribe", "BTC_USDT", 5, "0", True)
         one = (await recv(ws))["params"]
         two = (await recv(ws, wait=2))["params"]
@@ -244,7 +244,7 @@ async def test_quiet_book_gets_a_fresh_snapshot(http: aiohttp.ClientSession) -> 
 async def test_depth_multiple_flag_adds_or_replaces_markets(http: aiohttp.ClientSession) -> None:
     state = SimState.create(frozen())
     venue = WhitebitVenue(state, ws=WsSettings(snapshot_after_seconds=0.2))
-    async with serve(state, venue) as url, http.ws_connect(f"{url}/ws") as ws:
+    async with serve(state, venue) as url, http.ws_connect(f"{url}/whitebit/ws") as ws:
         await call(ws, 1, "depth_subscribe", "BTC_USDT", 5, "0", True)
         await recv(ws)
         await call(ws, 2, "depth_subscribe", "ETH_USDT", 5, "0", True)
@@ -264,7 +264,7 @@ async def test_idle_socket_is_closed_and_ping_keeps_it(http: aiohttp.ClientSessi
     state = SimState.create(frozen())
     venue = WhitebitVenue(state, ws=WsSettings(idle_seconds=0.4))
     async with serve(state, venue) as url:
-        async with http.ws_connect(f"{url}/ws") as ws:
+        async with http.ws_connect(f"{url}/whitebit/ws") as ws:
             for _ in range(4):
                 await asyncio.sleep(0.2)
                 assert (await call(ws, 0, "ping"))["result"] == "pong"
@@ -278,7 +278,7 @@ async def test_requests_over_the_per_connection_limit_get_code_7(
 ) -> None:
     state = SimState.create(frozen())
     venue = WhitebitVenue(state, ws=WsSettings(requests_per_minute=3))
-    async with serve(state, venue) as url, http.ws_connect(f"{url}/ws") as ws:
+    async with serve(state, venue) as url, http.ws_connect(f"{url}/whitebit/ws") as ws:
         replies = [await call(ws, i, "ping") for i in range(4)]
     assert [r["result"] for r in replies[:3]] == ["pong"] * 3
     assert replies[3] == {
@@ -288,14 +288,17 @@ async def test_requests_over_the_per_connection_limit_get_code_7(
     }
 
 
-async def test_exact_ws_path_leaves_binance_streams_alone(
+async def test_whitebit_ws_path_leaves_binance_streams_and_plain_ws_alone(
     http: aiohttp.ClientSession, frozen_ws: tuple[str, SimState]
 ) -> None:
     url, _ = frozen_ws
     async with http.ws_connect(f"{url}/ws/btcusdt@kline_1m") as ws:
         event = await recv(ws, wait=5)
         assert event["e"] == "kline" and event["s"] == "BTCUSDT"
-    async with http.ws_connect(f"{url}/ws") as ws:
+    async with http.ws_connect(f"{url}/ws") as ws:  # Binance spot's, taking SUBSCRIBE
+        await ws.send_str('{"method":"LIST_SUBSCRIPTIONS","id":5}')
+        assert await recv(ws, wait=5) == {"result": [], "id": 5}
+    async with http.ws_connect(f"{url}/whitebit/ws") as ws:
         assert (await call(ws, 0, "ping"))["result"] == "pong"
 
 
@@ -304,7 +307,7 @@ async def test_depth_request_is_one_book(
     http: aiohttp.ClientSession, frozen_ws: tuple[str, SimState], limit: int
 ) -> None:
     url, _ = frozen_ws
-    async with http.ws_connect(f"{url}/ws") as ws:
+    async with http.ws_connect(f"{url}/whitebit/ws") as ws:
         reply = await call(ws, 2, "depth_request", "BTC_USDT", limit, "0")
     assert list(reply["result"]) == ["timestamp", "asks", "bids"]
     assert len(reply["result"]["asks"]) == limit
@@ -314,13 +317,13 @@ async def test_refused_upgrades_and_dropped_connections(http: aiohttp.ClientSess
     state = SimState.create(frozen())
     venue = WhitebitVenue(state)
     async with serve(state, venue) as url:
-        async with http.ws_connect(f"{url}/ws") as ws:
+        async with http.ws_connect(f"{url}/whitebit/ws") as ws:
             await call(ws, 0, "ping")
             assert await venue.drop_connections() == 1
             msg = await ws.receive(timeout=3)
             assert msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR)
         state.faults.set(refuse_ws_seconds=5.0)
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
-            await http.ws_connect(f"{url}/ws")
+            await http.ws_connect(f"{url}/whitebit/ws")
         assert refused.value.status == 503
         assert state.stats.ws_refused == 1 and state.stats.ws_dropped == 1

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from exchange_sim.candle import Candle, decimal_str
-from exchange_sim.events import kline_event
+from exchange_sim.candle import Candle
+from exchange_sim.events import kline_event, levels
 from exchange_sim.futures.book import Level
 
-
-def levels(side: Sequence[Level]) -> list[list[str]]:
-    return [[decimal_str(p), decimal_str(q) if q else "0"] for p, q in side]
+__all__ = ["continuous_kline_event", "depth_event", "levels"]
 
 
 def depth_event(

@@ -2,7 +2,8 @@
 
 REST: /api/v4/public/{time,ping,platform/status,markets,assets,orderbook/{market}} and
 /api/v1/public/kline, with WhiteBIT's bodies and per-endpoint limits (HTTP 429). WebSocket:
-/ws with the candles_* and depth_* methods. Market `BTC_USDT` serves the simulator's `BTCUSDT`.
+/whitebit/ws (api.whitebit.com/ws; Binance spot has /ws) with the candles_* and depth_*
+methods. Market `BTC_USDT` serves the simulator's `BTCUSDT`.
 
     add_routes(app, state)                  # documented limits
     venue = WhitebitVenue(state, Limits(kline=5)); venue.add_routes(app)

@@ -1,4 +1,5 @@
-"""WhiteBIT's public WebSocket `/ws`: JSON-RPC-like method calls, candle and depth pushes.
+"""WhiteBIT's public WebSocket `/ws` (served at `/whitebit/ws`): JSON-RPC-like method calls,
+candle and depth pushes.
 
 Requests `{"id": n, "method": ..., "params": [...]}` are answered `{"id": n, "result": ...,
 "error": null}`; pushes carry `"id": null`. Invalid JSON closes the socket, as does 60 s

@@ -11,7 +11,8 @@ from exchange_sim.whitebit.limits import EndpointLimiter, Limits
 from exchange_sim.whitebit.rest import WhitebitRest
 from exchange_sim.whitebit.streams import WhitebitHub, WsSettings
 
-WS_PATH = "/ws"
+# api.whitebit.com/ws is another host in reality; here it is namespaced beside Binance's /ws.
+WS_PATH = "/whitebit/ws"
 
 
 class WhitebitVenue:
