@@ -1,11 +1,11 @@
 """The venues the collector collects and, for each, how its REST source and live streams are
-built: Binance spot (rest.py, ws_stream.py), Binance USDⓈ-M (binance_futures_*), Bybit spot and
-linear (bybit_*), OKX spot and swap (okx_*) and WhiteBIT spot (whitebit_*).
+built: Binance spot (rest.py, binance_protocol.py), Binance USDⓈ-M (binance_futures_*), Bybit
+spot and linear (bybit_*), OKX spot and swap (okx_*) and WhiteBIT spot (whitebit_*).
 
-Venues of one exchange share its per-IP request budget. The live streams of a venue are as many
-connections as its protocol needs: Binance USDⓈ-M and OKX carry klines and books on two routes,
-WhiteBIT one market's candles per connection; only the connection carrying candles fills gaps
-from REST after it (re)connects.
+Venues of one exchange share its per-IP request budget. Every live stream is a VenueStream, as
+many connections as the venue's protocol needs: Binance spot and Bybit one, Binance USDⓈ-M and
+OKX klines and books on two routes, WhiteBIT one market's candles per connection; only the
+connection carrying candles fills gaps from REST after it (re)connects.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import aiohttp
 from data_collector import (
     binance_futures_protocol,
     binance_futures_rest,
+    binance_protocol,
     bybit_protocol,
     bybit_rest,
     okx_protocol,
@@ -34,7 +35,6 @@ from data_collector.settings import CollectorSettings
 from data_collector.status import CollectorStatus
 from data_collector.venue_stream import VenueStream, WireProtocol
 from data_collector.weights import WeightBudget
-from data_collector.ws_stream import StreamCollector
 from linkora_core.markets import BINANCE_SPOT, Exchange, Kind, Market, Venue
 
 BINANCE_USDM = Venue(Exchange.BINANCE, Kind.USDM)
@@ -89,13 +89,6 @@ def live_streams(
     """The venue's streams for `markets`, each with a name for its task ("" for the only one)."""
     s = settings
     venue = rest.venue
-    if venue == BINANCE_SPOT:
-        binance = StreamCollector(
-            parts.session, s.binance_stream_url, list(markets), parts.store, parts.publisher,
-            parts.status, parts.catch_up, venue=venue, levels=s.orderbook_levels,
-            max_age=s.ws_max_age, receive_timeout=s.ws_receive_timeout,
-        )  # fmt: skip
-        return [("", binance)]
 
     def stream(protocol: WireProtocol, on: Sequence[Market], fills: bool) -> VenueStream:
         return VenueStream(
@@ -104,6 +97,8 @@ def live_streams(
             max_age=s.ws_max_age, receive_timeout=s.ws_receive_timeout,
         )  # fmt: skip
 
+    if isinstance(rest, BinanceRest):
+        return [("", stream(binance_protocol.make_protocol(s, rest), markets, True))]
     if isinstance(rest, binance_futures_rest.BinanceFuturesRest):
         klines, depth = binance_futures_protocol.make_protocols(s, rest)
         return [("klines", stream(klines, markets, True)), ("books", stream(depth, markets, False))]

@@ -8,15 +8,22 @@ is kept from the diff stream and a REST snapshot under `Sequencing.BINANCE_FUTUR
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any, Final, Literal
 
-import orjson
-
-from data_collector.binance_payloads import parse_kline_event
-from data_collector.book_sync import Diff, WireLevel
-from data_collector.venue_stream import BookDiff, BookSnapshot, Event, Reconnect
+from data_collector.binance_payloads import (
+    frame_events,
+    int_field,
+    parse_snapshot,
+    symbol_of,
+    wire_levels,
+)
+from data_collector.book_sync import Diff
+from data_collector.venue_stream import BookDiff, Event
 from linkora_core.markets import Exchange, Kind, Market, Venue
+
+__all__ = ["BINANCE_USDM", "combined_url", "kline_rows", "parse_diff", "parse_frame",
+           "parse_snapshot", "stream_names", "wire_levels"]  # fmt: skip
 
 BINANCE_USDM: Final = Venue(Exchange.BINANCE, Kind.USDM)
 
@@ -58,27 +65,8 @@ def combined_url(stream_url: str, route: Route, symbols: Iterable[str]) -> str:
 
 
 def parse_frame(raw: str | bytes, venue: Venue = BINANCE_USDM) -> list[Event]:
-    """One combined-stream frame: `{"stream": ..., "data": {...}}` with a kline or depthUpdate
-    event; subscribe answers (`{"result":null,"id":1}`) give none. ValueError (or KeyError,
-    TypeError) for a frame not shaped as documented, including an error answer."""
-    message = orjson.loads(raw)
-    if not isinstance(message, dict):
-        raise ValueError("a frame is a JSON object")
-    if "error" in message:
-        raise ValueError(f"error answer: {message['error']}")
-    if "result" in message and "id" in message:
-        return []
-    data = message["data"]
-    if not isinstance(data, dict):
-        raise TypeError("a frame's data is an object")
-    kind = data.get("e")
-    if kind == "kline":
-        return [parse_kline_event(data, venue)]
-    if kind == "depthUpdate":
-        return [parse_diff(data, venue)]
-    if kind == "serverShutdown":
-        return [Reconnect("server shutdown announced")]
-    return []  # streams we do not collect
+    """One combined-stream frame (binance_payloads.frame_events) with futures diffs."""
+    return frame_events(raw, venue, parse_diff)
 
 
 def parse_diff(data: dict[str, Any], venue: Venue = BINANCE_USDM) -> BookDiff:
@@ -88,50 +76,8 @@ def parse_diff(data: dict[str, Any], venue: Venue = BINANCE_USDM) -> BookDiff:
      "U":9301245511950,"u":9301245512104,"pu":9301245511948,
      "b":[["87412.20","4.790"],["87405.00","0"]],"a":[["87412.30","0.980"]]}
     """
-    first, last, previous = (_id(data, key) for key in ("U", "u", "pu"))
+    first, last, previous = (int_field(data, key) for key in ("U", "u", "pu"))
     if first > last:
         raise ValueError(f"U {first} > u {last}")
     diff = Diff(first, last, wire_levels(data["b"]), wire_levels(data["a"]), previous_id=previous)
-    return BookDiff(Market(venue, _symbol(data["s"])), diff)
-
-
-def parse_snapshot(market: Market, body: object) -> BookSnapshot:
-    """`GET /fapi/v1/depth?symbol=BTCUSDT&limit=1000` (it names no symbol)::
-
-    {"lastUpdateId":9301245511990,"E":1767225600221,"T":1767225600214,
-     "bids":[["87412.20","4.512"],["87412.10","0.039"]],
-     "asks":[["87412.30","1.207"],["87412.40","0.310"]]}
-    """
-    if not isinstance(body, dict):
-        raise TypeError("depth answer is not an object")
-    return BookSnapshot(
-        market, _id(body, "lastUpdateId"), wire_levels(body["bids"]), wire_levels(body["asks"])
-    )
-
-
-def wire_levels(side: object) -> list[WireLevel]:
-    """`[["87412.20", "4.512"], ...]` as (price, quantity) text pairs."""
-    if not isinstance(side, list):
-        raise TypeError("a book side is a list")
-    levels: list[WireLevel] = []
-    for level in side:
-        if not (isinstance(level, Sequence) and len(level) == 2):
-            raise ValueError(f"a level is [price, quantity]: {level!r}")
-        price, quantity = level
-        if not (isinstance(price, str) and isinstance(quantity, str)):
-            raise TypeError(f"a level's price and quantity are text: {level!r}")
-        levels.append((price, quantity))
-    return levels
-
-
-def _id(data: dict[str, Any], key: str) -> int:
-    value = data[key]
-    if type(value) is not int:
-        raise TypeError(f"{key} must be an integer, got {value!r}")
-    return value
-
-
-def _symbol(value: object) -> str:
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"bad symbol {value!r}")
-    return value.upper()
+    return BookDiff(Market(venue, symbol_of(data["s"])), diff)

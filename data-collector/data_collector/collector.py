@@ -108,7 +108,7 @@ class Collector:
 
     def resyncs(self, venue: Venue) -> int:
         """Books of the venue found out of sync and rebuilt (streams that keep none: 0)."""
-        return sum(getattr(stream, "resyncs", 0) for stream in self.streams.get(venue, ()))
+        return sum(stream.resyncs for stream in self.streams.get(venue, ()))
 
     def health(self) -> dict[str, Any]:
         """Service-wide figures for `/health`, next to the per-market status: `rest` is the

@@ -21,8 +21,8 @@ from data_collector.collector import Collector
 from data_collector.publisher import Publisher
 from data_collector.rest import BinanceRest
 from data_collector.settings import CollectorSettings
+from data_collector.venue_stream import VenueStream
 from data_collector.weights import WeightBudget
-from data_collector.ws_stream import StreamCollector
 from exchange_sim.server import SimServer
 from linkora_core import db
 from linkora_core.markets import BINANCE_SPOT, Market
@@ -101,12 +101,12 @@ class Harness:
         async with asyncio.timeout(within):
             await self.collector.backfilled.wait()
 
-    async def streaming(self) -> StreamCollector:
+    async def streaming(self) -> VenueStream:
         """Start the collector and wait until its stream has connected once."""
         self.start()
         await self.wait_backfilled()
         stream = self.collector.stream
-        assert isinstance(stream, StreamCollector)
+        assert isinstance(stream, VenueStream)
         await eventually(lambda: stream.connections >= 1)
         return stream
 

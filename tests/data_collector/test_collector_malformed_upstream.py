@@ -14,13 +14,14 @@ from aiohttp import web
 from collector_helpers import MINUTE_MS, spot
 
 from data_collector import backfill
+from data_collector.binance_protocol import BinanceProtocol
 from data_collector.exchange import ExchangeError
 from data_collector.live_store import LiveStore
 from data_collector.publisher import Publisher
 from data_collector.rest import BinanceRest
 from data_collector.status import CollectorStatus
+from data_collector.venue_stream import VenueStream
 from data_collector.weights import WeightBudget
-from data_collector.ws_stream import StreamCollector
 from devstack.ports import free_port
 from linkora_core.markets import Market
 from tests.polling import eventually
@@ -113,11 +114,11 @@ async def test_malformed_stream_frames_are_counted_and_skipped_on_the_same_conne
         "{not json",
         orjson.dumps({"stream": "btcusdt@kline_1m", "data": {"e": "kline"}}).decode(),  # no k
         orjson.dumps(kline_event(START, o="NaN")).decode(),
-        orjson.dumps({"stream": "btcusdt@depth20@100ms", "data": {"bids": []}}).decode(),
+        orjson.dumps({"stream": "btcusdt@depth@100ms", "data": {"e": "depthUpdate"}}).decode(),
         orjson.dumps(
             {
-                "stream": "btcusdt@depth20@100ms",
-                "data": {"lastUpdateId": 1, "bids": [["1"]], "asks": []},
+                "stream": "btcusdt@depth@100ms",
+                "data": {"e": "depthUpdate", "s": "BTCUSDT", "U": 2, "u": 3, "b": [["1"]], "a": []},
             }
         ).decode(),
         orjson.dumps(kline_event(START + MINUTE_MS)).decode(),
@@ -132,17 +133,22 @@ async def test_malformed_stream_frames_are_counted_and_skipped_on_the_same_conne
             await asyncio.wait_for(ws.receive(), 30)
         return ws
 
+    async def depth(_: web.Request) -> web.Response:
+        return web.json_response({"lastUpdateId": 1, "bids": [["1", "1"]], "asks": [["2", "1"]]})
+
     async def no_catch_up(_: Market) -> int:
         return 0
 
     store = LiveStore(clean_db)
     status = CollectorStatus()
     stop = asyncio.Event()
-    async with upstream({"/stream": stream}) as base, aiohttp.ClientSession() as session:
-        collector = StreamCollector(
-            session, base.replace("http", "ws"), [spot("BTCUSDT")], store, Publisher(redis),
-            status, no_catch_up,
-        )  # fmt: skip
+    routes = {"/stream": stream, "/api/v3/depth": depth}
+    async with upstream(routes) as base, aiohttp.ClientSession() as session:
+        rest = BinanceRest(session, base, WeightBudget())
+        protocol = BinanceProtocol(base.replace("http", "ws"), rest)
+        collector = VenueStream(
+            session, protocol, [spot("BTCUSDT")], store, Publisher(redis), status, no_catch_up
+        )
         task = asyncio.create_task(collector.run(stop))
         try:
 

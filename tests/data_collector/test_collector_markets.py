@@ -15,11 +15,12 @@ from collector_helpers import FAST, MINUTE_MS, HarnessFactory, SimFactory, spot
 from redis.asyncio import Redis
 
 from data_collector import book_store, candle_writes, health, state_store
-from data_collector.binance_payloads import parse_message
+from data_collector.binance_payloads import parse_frame
 from data_collector.progress import Progress
 from data_collector.publisher import Publisher
 from data_collector.settings import CollectorSettings
 from data_collector.status import CollectorStatus
+from data_collector.venue_stream import BookDiff
 from linkora_core.books import Book
 from linkora_core.candles import Candle, LiveCandle
 from linkora_core.epoch import to_datetime
@@ -256,14 +257,14 @@ def test_health_names_binance_spot_by_its_symbol_and_other_venues_in_full() -> N
 
 def test_stream_frames_belong_to_the_stream_venue_binance_spot_by_default() -> None:
     frame = orjson.dumps(
-        {"stream": "btcusdt@depth20@100ms",
-         "data": {"lastUpdateId": 1, "bids": [["1", "2"]], "asks": []}}
+        {"stream": "btcusdt@depth@100ms",
+         "data": {"e": "depthUpdate", "s": "BTCUSDT", "U": 1, "u": 2, "b": [["1", "2"]], "a": []}}
     )  # fmt: skip
-    parsed = parse_message(frame, BASE)
-    assert isinstance(parsed, Book) and parsed.market == BINANCE_BTC
+    (parsed,) = parse_frame(frame)
+    assert isinstance(parsed, BookDiff) and parsed.market == BINANCE_BTC
     usdm = Venue(Exchange.BINANCE, Kind.USDM)
-    other = parse_message(frame, BASE, venue=usdm)
-    assert isinstance(other, Book) and other.market == Market(usdm, "BTCUSDT")
+    (other,) = parse_frame(frame, usdm)
+    assert isinstance(other, BookDiff) and other.market == Market(usdm, "BTCUSDT")
 
 
 async def test_each_market_is_published_on_its_own_venue_channels(

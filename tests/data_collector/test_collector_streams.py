@@ -1,4 +1,5 @@
-"""Combined-stream frames -> candles, books, control events; and their Redis messages."""
+"""Binance spot combined-stream frames -> candles, book diffs, control events; REST depth ->
+books; and their Redis messages."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ from decimal import Decimal
 
 import orjson
 
-from data_collector.binance_payloads import ServerShutdown, combined_url, parse_message
-from linkora_core.books import Book
+from data_collector.binance_payloads import combined_url, parse_depth, parse_frame
+from data_collector.book_sync import Diff
+from data_collector.venue_stream import BookDiff, Reconnect
 from linkora_core.candles import LiveCandle
 from linkora_core.market_messages import book_message, candle_message
+from linkora_core.markets import BINANCE_SPOT, Market
 
 KLINE = {
     "stream": "btcusdt@kline_1m",
@@ -38,18 +41,32 @@ KLINE = {
         },
     },
 }
-DEPTH = {
-    "stream": "ethusdt@depth20@100ms",
+DIFF = {
+    "stream": "ethusdt@depth@100ms",
     "data": {
-        "lastUpdateId": 160,
-        "bids": [["2300.01000000", "1.50000000"], ["2300.00", "2"]],
-        "asks": [["2300.02000000", "0.00000000"]],
+        "e": "depthUpdate",
+        "E": 1700000000120,
+        "s": "ETHUSDT",
+        "U": 157,
+        "u": 160,
+        "b": [["2300.01000000", "1.50000000"]],
+        "a": [["2300.02000000", "0.00000000"]],
     },
+}
+DEPTH = {
+    "lastUpdateId": 160,
+    "bids": [["2300.01000000", "1.50000000"], ["2300.00", "2"]],
+    "asks": [["2300.02000000", "0.00000000"]],
 }
 
 
+def only(frame: object) -> object:
+    (event,) = parse_frame(orjson.dumps(frame))
+    return event
+
+
 def test_a_kline_frame_becomes_a_candle_with_exact_decimals() -> None:
-    event = parse_message(orjson.dumps(KLINE), 0)
+    event = only(KLINE)
     assert isinstance(event, LiveCandle)
     assert event.symbol == "BTCUSDT" and not event.closed
     assert event.candle.open_time_ms == 1700000040000
@@ -58,7 +75,7 @@ def test_a_kline_frame_becomes_a_candle_with_exact_decimals() -> None:
 
 
 def test_candle_message_has_the_wire_shape_with_plain_decimals() -> None:
-    event = parse_message(orjson.dumps(KLINE), 0)
+    event = only(KLINE)
     assert isinstance(event, LiveCandle)
     assert candle_message(event) == {
         "symbol": "BTCUSDT",
@@ -78,10 +95,17 @@ def test_candle_message_has_the_wire_shape_with_plain_decimals() -> None:
     }
 
 
-def test_a_depth_frame_takes_its_symbol_from_the_stream_and_the_receive_time() -> None:
-    event = parse_message(orjson.dumps(DEPTH), 1700000000123, levels=1)
-    assert isinstance(event, Book)
-    assert book_message(event) == {
+def test_a_diff_frame_is_the_levels_between_its_update_ids() -> None:
+    event = only(DIFF)
+    assert event == BookDiff(
+        Market(BINANCE_SPOT, "ETHUSDT"),
+        Diff(157, 160, [("2300.01000000", "1.50000000")], [("2300.02000000", "0.00000000")]),
+    )
+
+
+def test_a_rest_depth_answer_takes_the_requested_market_and_the_receive_time() -> None:
+    book = parse_depth(Market(BINANCE_SPOT, "ETHUSDT"), DEPTH, 1700000000123, levels=1)
+    assert book_message(book) == {
         "symbol": "ETHUSDT",
         "timestamp": 1700000000123,
         "last_update_id": 160,
@@ -90,15 +114,15 @@ def test_a_depth_frame_takes_its_symbol_from_the_stream_and_the_receive_time() -
     }
 
 
-def test_server_shutdown_is_recognised_bare_or_wrapped() -> None:
-    assert isinstance(parse_message(b'{"e":"serverShutdown","E":1}', 0), ServerShutdown)
+def test_server_shutdown_is_recognised_bare_or_wrapped_and_acks_give_nothing() -> None:
+    assert parse_frame(b'{"e":"serverShutdown","E":1}') == [Reconnect("server shutdown announced")]
     wrapped = {"stream": "btcusdt@kline_1m", "data": {"e": "serverShutdown", "E": 1}}
-    assert isinstance(parse_message(orjson.dumps(wrapped), 0), ServerShutdown)
-    assert parse_message(b'{"result":null,"id":1}', 0) is None
+    assert isinstance(only(wrapped), Reconnect)
+    assert parse_frame(b'{"result":null,"id":1}') == []
 
 
 def test_one_combined_url_carries_every_symbols_streams() -> None:
     assert combined_url("wss://stream.binance.com:9443/", ["BTCUSDT", "ETHUSDT"]) == (
-        "wss://stream.binance.com:9443/stream?streams=btcusdt@kline_1m/btcusdt@depth20@100ms/"
-        "ethusdt@kline_1m/ethusdt@depth20@100ms"
+        "wss://stream.binance.com:9443/stream?streams=btcusdt@kline_1m/btcusdt@depth@100ms/"
+        "ethusdt@kline_1m/ethusdt@depth@100ms"
     )
