@@ -10,8 +10,9 @@ connection carrying candles fills gaps from REST after it (re)connects.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 import aiohttp
 
@@ -90,10 +91,15 @@ def live_streams(
     s = settings
     venue = rest.venue
 
-    def stream(protocol: WireProtocol, on: Sequence[Market], fills: bool) -> VenueStream:
+    def stream(
+        protocol: WireProtocol,
+        on: Sequence[Market],
+        fills: bool,
+        sizes: Callable[[Market], Decimal] | None = None,
+    ) -> VenueStream:
         return VenueStream(
             parts.session, protocol, list(on), parts.store, parts.publisher, parts.status,
-            parts.catch_up if fills else None, levels=s.orderbook_levels,
+            parts.catch_up if fills else None, levels=s.orderbook_levels, base_per_size=sizes,
             max_age=s.ws_max_age, receive_timeout=s.ws_receive_timeout,
         )  # fmt: skip
 
@@ -104,9 +110,11 @@ def live_streams(
         return [("klines", stream(klines, markets, True)), ("books", stream(depth, markets, False))]
     if isinstance(rest, okx_rest.OkxRest):
         candles, books = okx_protocol.make_protocols(s, rest, venue)
+        # Swap books count contracts: they are published and stored in base currency.
+        contracts = _sizes(rest) if venue.kind is Kind.SWAP else None
         return [
             ("candles", stream(candles, markets, True)),
-            ("books", stream(books, markets, False)),
+            ("books", stream(books, markets, False, contracts)),
         ]
     if isinstance(rest, bybit_rest.BybitRest):
         return [("", stream(bybit_protocol.make_protocol(s, rest, venue), markets, True))]
@@ -116,3 +124,7 @@ def live_streams(
             (m.symbol, stream(whitebit_protocol.make_protocol(s, rest), [m], True)) for m in markets
         ]
     raise ValueError(f"no live stream for {venue}")
+
+
+def _sizes(okx: okx_rest.OkxRest) -> Callable[[Market], Decimal]:
+    return lambda market: okx.base_per_size(market.symbol)

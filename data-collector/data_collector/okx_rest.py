@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import aiohttp
@@ -25,6 +26,7 @@ from data_collector.request_budget import SlidingBudget
 from data_collector.rest_calls import Blocked, Ok, RateLimited, Refused, RestCalls, Retry, Verdict
 from data_collector.rest_calls import get_json as _get_json
 from data_collector.settings import CollectorSettings
+from linkora_core.decimals import parse_decimal
 from linkora_core.epoch import MINUTE_MS, floor_minute
 from linkora_core.markets import Exchange, Kind, Venue
 
@@ -160,6 +162,21 @@ class OkxRest:
         server = int(ts)
         self._offset_ms = server - (sent + _now_ms()) // 2
         return server
+
+    def base_per_size(self, symbol: str) -> Decimal:
+        """What one unit of a book size is in the base currency: 1 on spot, `ctVal` x
+        `ctMult` on swaps, whose books count contracts (0.01 BTC each on BTC-USDT-SWAP)."""
+        if self.venue.kind is not Kind.SWAP:
+            return Decimal(1)
+        entry = self.instruments.get(symbol, {})
+        value, multiplier = entry.get("ctVal"), entry.get("ctMult") or "1"
+        try:
+            unit = parse_decimal(str(value)) * parse_decimal(str(multiplier))
+        except ValueError:
+            unit = Decimal(0)
+        if unit <= 0:
+            raise self.refuse(f"{symbol}: no contract value (ctVal {value!r} x {multiplier!r})")
+        return unit
 
     async def listing_ms(self, symbol: str) -> int | None:
         """The instrument's `listTime`, floored to its minute (None when OKX gives none)."""

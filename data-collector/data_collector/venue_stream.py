@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import KW_ONLY, dataclass, field
+from decimal import Decimal
 from typing import Protocol
 
 import aiohttp
@@ -108,6 +109,9 @@ class VenueStream:
     catch_up: CatchUp | None  # None: this connection carries no candles (a books route)
     _: KW_ONLY
     levels: int = 20
+    # A book size's worth in the base currency where the venue counts contracts (OKX swaps);
+    # None: sizes are base amounts already. Applied as the book leaves, after the checksum.
+    base_per_size: Callable[[Market], Decimal] | None = None
     max_age: float = 23.5 * 3600
     receive_timeout: float = 60.0
     connections: int = field(default=0, init=False)
@@ -316,6 +320,10 @@ class VenueStream:
     def _publish(self, market: Market, book: LocalBook) -> None:
         bids, asks = book.top(self.levels)
         assert book.last_id is not None  # top() refuses an unsynced book
+        if self.base_per_size is not None:
+            unit = self.base_per_size(market)
+            bids = tuple((price, size * unit) for price, size in bids)
+            asks = tuple((price, size * unit) for price, size in asks)
         published = Book(market, time.time_ns() // 1_000_000, book.last_id, bids, asks)
         self.publisher.book(published)
         self.store.book(published)

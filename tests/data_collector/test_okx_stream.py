@@ -20,9 +20,10 @@ import pytest
 from collector_helpers import MINUTE_MS, days_ago
 from redis.asyncio import Redis
 
+from data_collector import adapters
 from data_collector.catch_up import catch_up
 from data_collector.live_store import LiveStore
-from data_collector.okx_protocol import OkxFeed, make_protocol
+from data_collector.okx_protocol import OkxFeed
 from data_collector.okx_rest import OkxRest
 from data_collector.publisher import Publisher
 from data_collector.settings import CollectorSettings
@@ -58,14 +59,11 @@ class Live:
     truth: dict[int, Top] = field(default_factory=dict)  # the simulator's book at each seqId
 
 
-async def no_fill(market: Market) -> int:
-    return 0  # the candle stream's catch-up fills the market; the books need none
-
-
-def record_truth(sim: SimServer, truth: dict[int, Top]) -> None:
-    """The simulator's books stream of BTC-USDT, recording its top 20 at every seqId."""
+def record_truth(sim: SimServer, truth: dict[int, Top], market: Market = MARKET) -> None:
+    """The simulator's books stream of `market`, recording its top 20 at every seqId, sizes
+    in base currency (a swap's contracts times its ctVal)."""
     okx = sim.venues.okx
-    inst = lookup(MARKET.symbol, sim.source.stores)
+    inst = lookup(market.symbol, sim.source.stores)
     assert inst is not None
     stream = okx.hub.books[inst.inst_id] = BookStream(inst, sim.state, okx.settings, okx.book)
 
@@ -88,7 +86,8 @@ def record_truth(sim: SimServer, truth: dict[int, Top]) -> None:
 
 
 def _levels(inst: Any, side: list[tuple[int, int]]) -> tuple[Level, ...]:
-    return tuple((Decimal(p), Decimal(q)) for p, q, *_ in sim_payloads.levels(inst, side))
+    unit = Decimal(inst.ct_val) if inst.swap else Decimal(1)
+    return tuple((Decimal(p), Decimal(q) * unit) for p, q, *_ in sim_payloads.levels(inst, side))
 
 
 @contextlib.asynccontextmanager
@@ -104,7 +103,7 @@ async def live(
     sim.venues = dataclasses.replace(sim.venues, okx=OkxVenue(sim.state, settings))
     await sim.start()
     truth: dict[int, Top] = {}
-    record_truth(sim, truth)
+    record_truth(sim, truth, market)
     values: dict[str, Any] = {
         "okx_base_url": sim.rest_url,
         "okx_stream_url": sim.stream_url,
@@ -123,12 +122,12 @@ async def live(
             return await catch_up(rest, pool, store, publisher, status.of(market), start_ms)
 
         state = Live(sim, rest, pool, store, status, truth=truth)
-        for feed in feeds:
-            protocol = make_protocol(collector, rest, market.venue, feed)
-            filler = fill if feed is OkxFeed.CANDLES else no_fill
-            state.streams[feed] = VenueStream(
-                session, protocol, [market], store, publisher, status, filler
-            )
+        # The venue's two connections as the collector builds them (adapters.live_streams).
+        parts = adapters.StreamParts(session, store, publisher, status, fill)
+        for name, stream in adapters.live_streams(collector, rest, [market], parts):
+            assert isinstance(stream, VenueStream)
+            if (feed := OkxFeed.CANDLES if name == "candles" else OkxFeed.BOOKS) in feeds:
+                state.streams[feed] = stream
         tasks = [asyncio.create_task(store.run()), asyncio.create_task(publisher.run())]
         tasks += [asyncio.create_task(s.run(stop)) for s in state.streams.values()]
         try:
@@ -144,11 +143,13 @@ async def live(
 
 
 @contextlib.asynccontextmanager
-async def books_heard(redis_url: str) -> AsyncIterator[list[dict[str, Any]]]:
-    """The book messages published for MARKET while the block runs."""
+async def books_heard(
+    redis_url: str, market: Market = MARKET
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """The book messages published for `market` while the block runs."""
     client = Redis.from_url(redis_url)
     pubsub = client.pubsub()
-    await pubsub.subscribe(orderbook_channels(MARKET)[1])
+    await pubsub.subscribe(orderbook_channels(market)[1])
     heard: list[dict[str, Any]] = []
 
     async def pump() -> None:
@@ -225,15 +226,17 @@ def published(heard: list[dict[str, Any]], after: int = 0) -> list[Any]:
     return [market_messages.book_from(m) for m in heard[after:]]
 
 
+@pytest.mark.parametrize("market", [MARKET, SWAP_MARKET], ids=str)
 async def test_books_are_published_20_deep_and_a_gap_is_resynced_without_a_bad_book(
-    clean_db: asyncpg.Pool, redis: Redis, redis_url: str
+    clean_db: asyncpg.Pool, redis: Redis, redis_url: str, market: Market
 ) -> None:
+    """A swap's book counts contracts on OKX; it is published and stored in base currency."""
     # At real speed most updates change a few sizes (the book is redrawn once a second): a
     # missed one leaves the local book wrong without crossing it, which only the sequence
     # rule catches.
     async with (
-        books_heard(redis_url) as heard,
-        live(clean_db, redis, (OkxFeed.BOOKS,), speed=1.0) as state,
+        books_heard(redis_url, market) as heard,
+        live(clean_db, redis, (OkxFeed.BOOKS,), speed=1.0, market=market) as state,
     ):
         state.sim.venues.okx.book.set(checksum=True)  # the local book verifies CRC32 too
         stream = state.streams[OkxFeed.BOOKS]
@@ -254,11 +257,16 @@ async def test_books_are_published_20_deep_and_a_gap_is_resynced_without_a_bad_b
         assert wrong == []
         ids = [b.last_update_id for b in books]
         assert len(set(ids[resynced_at:])) >= 5  # it moved on after the new snapshot
-        stored_books = await clean_db.fetchval(
-            "SELECT count(*) FROM orderbook_data WHERE venue = 'okx-spot' AND symbol = $1",
-            MARKET.symbol,
+        stored_books = await clean_db.fetch(
+            "SELECT * FROM orderbook_data WHERE venue = $1 AND symbol = $2",
+            market.venue.key,
+            market.symbol,
         )
-    assert stored_books >= 1
+    assert stored_books
+    for row in stored_books:  # stored as published: the simulator's at that seqId
+        bids = tuple(zip(row["bid_prices"], row["bid_quantities"], strict=True))
+        asks = tuple(zip(row["ask_prices"], row["ask_quantities"], strict=True))
+        assert state.truth.get(row["last_update_id"]) == (bids, asks)
 
 
 async def test_a_dropped_connection_reconnects_and_rest_fills_the_missed_minutes(
