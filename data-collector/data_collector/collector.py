@@ -106,6 +106,11 @@ class Collector:
         venue = BINANCE_SPOT if BINANCE_SPOT in self.streams else next(iter(self.streams), None)
         return None if venue is None else self.streams[venue][0]
 
+    def streaming(self, venue: Venue) -> bool:
+        """Every live stream of the venue connected (False in the polling mode)."""
+        streams = self.streams.get(venue, [])
+        return bool(streams) and all(stream.connected for stream in streams)
+
     def resyncs(self, venue: Venue) -> int:
         """Books of the venue found out of sync and rebuilt (streams that keep none: 0)."""
         return sum(stream.resyncs for stream in self.streams.get(venue, ()))
@@ -114,7 +119,11 @@ class Collector:
         """Service-wide figures for `/health`, next to the per-market status: `rest` is the
         first venue's REST source (Binance spot's when collected), `venues` every one's."""
         figures = {
-            venue.key: {**_rest_figures(self.sources[venue]), "book_resyncs": self.resyncs(venue)}
+            venue.key: {
+                **_rest_figures(self.sources[venue]),
+                "websocket_connected": self.streaming(venue),
+                "book_resyncs": self.resyncs(venue),
+            }
             for venue in self.venues
         }
         return {

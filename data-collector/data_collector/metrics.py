@@ -103,9 +103,17 @@ def collector_metrics(collector: Collector) -> Iterator[Metric]:
     )  # fmt: skip
     yield GaugeMetricFamily(
         "collector_websocket_connected",
-        "1 while the exchange WebSocket stream is connected.",
+        "1 while every live stream (of every venue) is connected.",
         1 if collector.status.websocket_connected else 0,
     )
+    venue_up = GaugeMetricFamily(
+        "collector_venue_websocket_connected",
+        "1 while every live stream of the venue is connected.",
+        labels=["venue"],
+    )
+    for venue in collector.venues:
+        venue_up.add_metric([venue.key], 1 if collector.streaming(venue) else 0)
+    yield venue_up
 
 
 def _backfilled(collector: Collector) -> int:

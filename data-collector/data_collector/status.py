@@ -53,8 +53,14 @@ class MarketStatus:
 @dataclass(slots=True)
 class CollectorStatus:
     markets: dict[Market, MarketStatus] = field(default_factory=dict)
-    websocket_connected: bool = False
     started_at: float = field(default_factory=time.time)
+    # Each live stream's connection (a venue may take several): up or not, by the stream.
+    streams: dict[object, bool] = field(default_factory=dict)
+
+    @property
+    def websocket_connected(self) -> bool:
+        """Every live stream connected (False while there is none, as in the polling mode)."""
+        return bool(self.streams) and all(self.streams.values())
 
     def of(self, market: Market) -> MarketStatus:
         status = self.markets.get(market)

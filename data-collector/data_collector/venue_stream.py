@@ -129,6 +129,7 @@ class VenueStream:
         foreign = [str(m) for m in self.markets if m.venue != self.protocol.venue]
         if foreign:
             raise ValueError(f"markets {foreign} are not on the stream's venue")
+        self.status.streams[self] = False  # down until it connects
 
     async def run(self, stop: asyncio.Event) -> None:
         backoff = RECONNECT.backoff()
@@ -141,12 +142,15 @@ class VenueStream:
                 log.warning(
                     "%s stream failed (%r); reconnecting in %.0fs", self.venue, error, delay
                 )
-                self.status.websocket_connected = False
+                self._up(False)
                 await pause(delay, stop)
 
     @property
     def venue(self) -> Venue:
         return self.protocol.venue
+
+    def _up(self, connected: bool) -> None:
+        self.connected = self.status.streams[self] = connected
 
     async def _connection(self, stop: asyncio.Event) -> None:
         url, subscriptions = self.protocol.connect(self.markets)
@@ -157,7 +161,7 @@ class VenueStream:
             max_msg_size=0,
         ) as ws:
             self.connections += 1
-            self.connected = self.status.websocket_connected = True
+            self._up(True)
             log.info("%s stream connected (%d markets)", self.venue, len(self.markets))
             self._send = ws.send_str
             self._books = {m: LocalBook(self.protocol.sequencing) for m in self.markets}
@@ -183,7 +187,7 @@ class VenueStream:
             finally:
                 # Before the await: a cancel arriving during it must not leave these set.
                 self._send = None
-                self.connected = self.status.websocket_connected = False
+                self._up(False)
                 tasks += self._snapshots
                 for task in (*tasks, stopping):
                     task.cancel()

@@ -17,7 +17,9 @@ import aiohttp
 import asyncpg
 from redis.asyncio import Redis
 
+from data_collector import adapters
 from data_collector.collector import Collector
+from data_collector.exchange import ExchangeRest
 from data_collector.publisher import Publisher
 from data_collector.rest import BinanceRest
 from data_collector.settings import CollectorSettings
@@ -25,7 +27,7 @@ from data_collector.venue_stream import VenueStream
 from data_collector.weights import WeightBudget
 from exchange_sim.server import SimServer
 from linkora_core import db
-from linkora_core.markets import BINANCE_SPOT, Market
+from linkora_core.markets import BINANCE_SPOT, Market, Venue
 from tests.polling import eventually
 
 REPO = Path(__file__).resolve().parents[2]
@@ -77,9 +79,11 @@ class Harness:
             timeout=settings.rest_timeout, max_attempts=settings.rest_max_attempts,
         )  # fmt: skip
         self.publisher = Publisher(redis, settings.publish_queue_size)
-        self.collector = Collector(
-            settings, pool, {self.rest.venue: self.rest}, self.session, self.publisher
-        )
+        # Binance spot's source is the one the tests look into; other venues as in production.
+        others = {m.venue for m in settings.collected_markets} - {self.rest.venue}
+        sources: dict[Venue, ExchangeRest] = {self.rest.venue: self.rest}
+        sources.update(adapters.rest_sources(settings, self.session, others))
+        self.collector = Collector(settings, pool, sources, self.session, self.publisher)
         self.stop = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
