@@ -13,23 +13,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import os
-import resource
-import subprocess
-import sys
 import time
-from datetime import UTC, datetime
-from pathlib import Path
 
 import aiohttp
+from backfill_support import copy_seconds, days_ago, start_sim
+from cpu_use import own_cpu, process_cpu
 
 from data_collector.collector import Collector
 from data_collector.publisher import Publisher
 from data_collector.rest import BinanceRest
 from data_collector.settings import CollectorSettings
 from data_collector.weights import WeightBudget
-from devstack.ports import free_port, wait_listening
 from exchange_sim.config import KNOWN
 from linkora_core import bus, db
 
@@ -37,35 +32,12 @@ DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 BENCH_DB = "linkora_bench"
 
 
-def start_sim(
-    symbols: list[str], start: str, weight_limit: int
-) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "exchange_sim", "--port", str(port), "--symbols", ",".join(symbols),
-         "--start", start, "--weight-limit", str(weight_limit)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    if not wait_listening(port, 30):
-        process.kill()
-        raise RuntimeError("exchange_sim did not start")
-    return process, f"127.0.0.1:{port}"
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU of a running child, from /proc (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def run(args: argparse.Namespace) -> None:
     symbols = list(KNOWN)[: args.symbols]
-    today = time.time_ns() // 86_400_000_000_000
-    start_day = today - args.days
-    start = datetime.fromtimestamp(start_day * 86_400, UTC).strftime("%Y-%m-%d")
+    start = days_ago(args.days)
     dsn = await db.recreate_database(args.dsn, BENCH_DB)
     pool = await db.connect_pool(dsn, min_size=2, max_size=4)
-    sim, address = start_sim(symbols, start, args.weight_limit)
+    sim, address = start_sim(symbols, start, ["--weight-limit", str(args.weight_limit)])
     redis = bus.connect("redis://127.0.0.1:1/0")  # never used: the backfill publishes nothing
     try:
         settings = CollectorSettings(
@@ -88,8 +60,7 @@ async def run(args: argparse.Namespace) -> None:
             started = time.perf_counter()
             await collector.backfill_all()
             elapsed = time.perf_counter() - started
-        sim_cpu = process_cpu_seconds(sim.pid)
-        own_cpu = resource.getrusage(resource.RUSAGE_SELF)
+        sim_cpu = process_cpu(sim.pid)
         rows = int(await pool.fetchval("SELECT count(*) FROM candles"))
         collector_rate = rows / elapsed
         print(
@@ -97,18 +68,11 @@ async def run(args: argparse.Namespace) -> None:
             f"({rest.requests} requests, weight {rest.weight_sent})"
         )
         print(
-            f"CPU so far: collector {own_cpu.ru_utime + own_cpu.ru_stime:.1f}s, "
+            f"CPU so far: collector {own_cpu():.1f}s, "
             f"simulator {sim_cpu:.1f}s (2 cores shared with PostgreSQL)"
         )
 
-        buffer = io.BytesIO()
-        async with pool.acquire() as connection:
-            await connection.copy_from_table("candles", output=buffer, format="binary")
-            await connection.execute("TRUNCATE candles")
-            payload = buffer.getvalue()
-            started = time.perf_counter()
-            await connection.copy_to_table("candles", source=io.BytesIO(payload), format="binary")
-            copy_elapsed = time.perf_counter() - started
+        copy_elapsed = await copy_seconds(pool)
         copy_rate = rows / copy_elapsed
         print(f"plain COPY: {rows:,} candles in {copy_elapsed:.1f}s = {copy_rate:,.0f} candles/s")
         print(f"ratio collector / plain COPY: {collector_rate / copy_rate:.2f}")

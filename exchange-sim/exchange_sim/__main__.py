@@ -9,7 +9,10 @@ from pathlib import Path
 
 from exchange_sim.config import SimConfig, parse_day
 from exchange_sim.faults import FaultSettings
+from exchange_sim.okx import DOCUMENTED_LIMITS
 from exchange_sim.server import SimServer
+
+OKX_ENDPOINTS = tuple(path.rsplit("/", 1)[1] for path in DOCUMENTED_LIMITS)
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[bool, SimConfig]:
@@ -31,6 +34,20 @@ def parse_args(argv: list[str] | None = None) -> tuple[bool, SimConfig]:
         default=8,
         help="requests inside a Retry-After window answered 429 again before a 418 ban",
     )
+    p.add_argument("--bybit-ip-limit", type=int, default=600, help="Bybit requests per window")
+    p.add_argument("--bybit-ip-window", type=float, default=5.0, help="Bybit's window, seconds")
+    p.add_argument("--bybit-ban-seconds", type=float, default=600.0, help="Bybit's 403 ban")
+    p.add_argument(
+        "--okx-limit",
+        action="append",
+        default=[],
+        metavar="ENDPOINT=N",
+        help="an OKX per-IP limit instead of the documented one, e.g. history-candles=5",
+    )
+    p.add_argument("--okx-window", type=float, default=2.0, help="OKX's window, seconds")
+    p.add_argument("--whitebit-kline-limit", type=int, default=1000)
+    p.add_argument("--whitebit-public-limit", type=int, default=2000, help="time, markets, ...")
+    p.add_argument("--whitebit-window", type=float, default=10.0, help="WhiteBIT's window, s")
     p.add_argument("--kline-push-interval", type=float, default=2.0)
     p.add_argument("--depth-push-interval", type=float, default=None)
     p.add_argument("--ping-interval", type=float, default=20.0)
@@ -50,6 +67,12 @@ def parse_args(argv: list[str] | None = None) -> tuple[bool, SimConfig]:
     for path in a.replay:
         if not path.is_file():
             p.error(f"--replay file not found: {path}")
+    okx_limits = []
+    for item in a.okx_limit:
+        name, _, count = item.partition("=")
+        if name not in OKX_ENDPOINTS or not count.isdigit() or int(count) < 1:
+            p.error(f"--okx-limit must be one of {', '.join(OKX_ENDPOINTS)}=N, got {item!r}")
+        okx_limits.append((name, int(count)))
     return a.prewarm, SimConfig(
         host=a.host,
         port=a.port,
@@ -59,6 +82,14 @@ def parse_args(argv: list[str] | None = None) -> tuple[bool, SimConfig]:
         replay=tuple(a.replay),
         replay_align_now=a.replay_align_now,
         weight_limit=a.weight_limit,
+        bybit_ip_limit=a.bybit_ip_limit,
+        bybit_ip_window_seconds=a.bybit_ip_window,
+        bybit_ban_seconds=a.bybit_ban_seconds,
+        okx_limits=tuple(okx_limits),
+        okx_window_seconds=a.okx_window,
+        whitebit_kline_limit=a.whitebit_kline_limit,
+        whitebit_public_limit=a.whitebit_public_limit,
+        whitebit_window_seconds=a.whitebit_window,
         ban_base_seconds=a.ban_seconds,
         tolerated_in_window=a.tolerated_in_window,
         kline_push_interval=a.kline_push_interval,

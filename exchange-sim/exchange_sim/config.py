@@ -96,6 +96,14 @@ class SimConfig:
     bybit_ip_window_seconds: float = 5.0
     bybit_ban_seconds: float = 600.0
     bybit_book_push_interval: float | None = None  # None: Bybit's speed for the depth
+    # OKX: per-IP limits replacing the documented ones, keyed by the path's last part
+    # ("history-candles"), and their window.
+    okx_limits: tuple[tuple[str, int], ...] = ()
+    okx_window_seconds: float = 2.0
+    # WhiteBIT: per-IP requests in any window, kline and the other public calls.
+    whitebit_kline_limit: int = 1000
+    whitebit_public_limit: int = 2000
+    whitebit_window_seconds: float = 10.0
     faults: FaultSettings = field(default_factory=FaultSettings)
 
     @property

@@ -10,9 +10,10 @@ from aiohttp import web
 from exchange_sim.bybit import BybitVenue
 from exchange_sim.futures import VENUE as FUTURES
 from exchange_sim.futures import FuturesVenue
-from exchange_sim.okx import OkxVenue
+from exchange_sim.okx import OkxSettings, OkxVenue
 from exchange_sim.state import SimState
 from exchange_sim.whitebit import WhitebitVenue
+from exchange_sim.whitebit.limits import Limits
 
 
 @dataclass(eq=False)
@@ -24,8 +25,20 @@ class Venues:
 
     @classmethod
     def create(cls, state: SimState) -> Venues:
-        """Each with its exchange's documented limits."""
-        return cls(BybitVenue(state), FuturesVenue(state), OkxVenue(state), WhitebitVenue(state))
+        """Each with the limits of `state.config` (by default its exchange's documented ones)."""
+        cfg = state.config
+        okx = OkxSettings(window_seconds=cfg.okx_window_seconds).limited(**dict(cfg.okx_limits))
+        whitebit = Limits(
+            kline=cfg.whitebit_kline_limit,
+            public=cfg.whitebit_public_limit,
+            window=cfg.whitebit_window_seconds,
+        )
+        return cls(
+            BybitVenue(state),
+            FuturesVenue(state),
+            OkxVenue(state, okx),
+            WhitebitVenue(state, whitebit),
+        )
 
     def add_routes(self, app: web.Application) -> None:
         self.bybit.add_routes(app)
