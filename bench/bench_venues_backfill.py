@@ -309,12 +309,14 @@ async def run(args: argparse.Namespace) -> None:
                 print(f"NOT BACKFILLED: {market}: {status.error}")
         total_rate = rows / elapsed
         print(f"{'total':<14} {rows:>10,} {elapsed:>8.1f} {total_rate:>10,.0f}")
+        # The first sample once an exchange's last page was stored: the pair (seconds,
+        # candles) spans the time all of them were backfilling, give or take a sample.
         first = min(seconds.values())
-        together = max((n for t, n in samples if t <= first), default=0)
-        together_rate = together / first if first > 0 else 0.0
+        at, together = next(((t, n) for t, n in samples if t >= first), (elapsed, rows))
+        together_rate = together / at if at > 0 else 0.0
         print(
             f"while all {len(VENUES)} backfilled (until the first finished, sampled every "
-            f"{SAMPLE_SECONDS:g}s): {together:,} candles in {first:.1f}s = "
+            f"{SAMPLE_SECONDS:g}s): {together:,} candles in {at:.1f}s = "
             f"{together_rate:,.0f} candles/s"
         )
         print(
