@@ -46,6 +46,10 @@ class BinanceFuturesProtocol:
     def heartbeat(self) -> tuple[float, str] | None:
         return None
 
+    @property
+    def book_depth(self) -> int | None:
+        return None  # diff depth sends every change of the whole book
+
     def connect(self, markets: Sequence[Market]) -> tuple[str, list[str]]:
         symbols = [market.symbol for market in markets]
         return payloads.combined_url(self.stream_url, self.route, symbols), []

@@ -44,6 +44,10 @@ class BinanceProtocol:
     def heartbeat(self) -> tuple[float, str] | None:
         return None
 
+    @property
+    def book_depth(self) -> int | None:
+        return None  # diff depth sends every change of the whole book
+
     def connect(self, markets: Sequence[Market]) -> tuple[str, list[str]]:
         return payloads.combined_url(self.stream_url, [m.symbol for m in markets]), []
 

@@ -93,12 +93,21 @@ class _Side:
     def wire(self, n: int) -> list[WireLevel]:
         return [self.levels[p] for p in self.best(n)]
 
+    def cut(self, n: int) -> None:
+        """Keep the best `n` levels only."""
+        if len(self.levels) > n:
+            self.levels = {p: self.levels[p] for p in self.best(n)}
+
 
 class LocalBook:
     """The whole book of one market as its diffs build it; `top(n)` is what gets published."""
 
-    def __init__(self, sequencing: Sequencing) -> None:
+    def __init__(self, sequencing: Sequencing, depth: int | None = None) -> None:
         self.sequencing = sequencing
+        # A venue that keeps the subscriber's book to a depth (WhiteBIT's subscribed limit,
+        # Bybit's 50) sends no deletion for a level pushed out of it: such a level is stale
+        # the moment it leaves, so the local book is cut to the depth after every message.
+        self.depth = depth
         self.bids = _Side(descending=True)
         self.asks = _Side(descending=False)
         self.last_id: int | None = None  # None: no snapshot yet, or out of sync
@@ -112,6 +121,7 @@ class LocalBook:
         """Start from a snapshot (Binance's REST `lastUpdateId`, or a snapshot message)."""
         self.bids.replace(bids)
         self.asks.replace(asks)
+        self._cut()
         self.last_id = update_id
         self._bridged = False
         self._check_crossed()
@@ -132,6 +142,7 @@ class LocalBook:
             raise
         self.bids.update(diff.bids)
         self.asks.update(diff.asks)
+        self._cut()
         self.last_id = diff.last_id
         self._bridged = True
         try:
@@ -182,6 +193,11 @@ class LocalBook:
         if diff.previous_id != last:  # OKX and WhiteBIT
             raise OutOfSync(f"update follows {diff.previous_id}, expected {last}")
         return True
+
+    def _cut(self) -> None:
+        if self.depth is not None:
+            self.bids.cut(self.depth)
+            self.asks.cut(self.depth)
 
     def _check_crossed(self) -> None:
         bid, ask = self.bids.best(1), self.asks.best(1)

@@ -37,10 +37,14 @@ def request(op: str, topics: Sequence[str]) -> str:
     return orjson.dumps({"op": op, "args": list(topics)}).decode()
 
 
+BOOK_DEPTH = 50  # the depth of the orderbook.50 topic
+
+
 class BybitProtocol:
     sequencing = Sequencing.BYBIT
     rest_snapshots = False
     heartbeat: tuple[float, str] | None = (PING_SECONDS, PING)
+    book_depth: int | None = BOOK_DEPTH  # orderbook.50: kept to 50, so cut to 50
 
     def __init__(self, venue: Venue, stream_url: str) -> None:
         self.venue = venue

@@ -46,6 +46,7 @@ class OkxProtocol:
     sequencing = Sequencing.OKX
     rest_snapshots = False
     heartbeat: tuple[float, str] | None = HEARTBEAT
+    book_depth: int | None = None  # `books` sends the deletion of every level it drops
 
     def __post_init__(self) -> None:
         if self.venue.exchange is not Exchange.OKX:

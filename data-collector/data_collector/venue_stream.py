@@ -80,6 +80,12 @@ class WireProtocol(Protocol):
         """(seconds, text) of an application-level ping the venue wants, or None."""
         ...
 
+    @property
+    def book_depth(self) -> int | None:
+        """The depth the venue keeps the subscriber's book to without sending the deletion of
+        a level pushed out of it (the local book is cut to it); None: every change is sent."""
+        ...
+
     def connect(self, markets: Sequence[Market]) -> tuple[str, list[str]]:
         """The URL to open and the messages to send once open."""
         ...
@@ -153,7 +159,8 @@ class VenueStream:
         self.connected = self.status.streams[self] = connected
 
     async def _connection(self, stop: asyncio.Event) -> None:
-        url, subscriptions = self.protocol.connect(self.markets)
+        p = self.protocol
+        url, subscriptions = p.connect(self.markets)
         async with self.session.ws_connect(
             url,
             autoping=True,
@@ -164,7 +171,7 @@ class VenueStream:
             self._up(True)
             log.info("%s stream connected (%d markets)", self.venue, len(self.markets))
             self._send = ws.send_str
-            self._books = {m: LocalBook(self.protocol.sequencing) for m in self.markets}
+            self._books = {m: LocalBook(p.sequencing, p.book_depth) for m in self.markets}
             self._held_diffs = {}
             fills = self.catch_up is not None
             self._held = {market: [] for market in self.markets} if fills else {}

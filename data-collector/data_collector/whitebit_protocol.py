@@ -20,7 +20,7 @@ from data_collector.whitebit_payloads import WHITEBIT_SPOT, CandleCloser, frame_
 from data_collector.whitebit_rest import WhitebitRest
 from linkora_core.markets import Market, Venue
 
-DEPTH_LIMIT = 20  # one of WhiteBIT's 1, 5, 10, 20, 30, 50, 100
+DEPTH_LIMIT = 100  # one of WhiteBIT's 1, 5, 10, 20, 30, 50, 100: the deepest
 PING_SECONDS = 50.0
 PING = '{"id":0,"method":"ping","params":[]}'
 
@@ -30,10 +30,14 @@ class WhitebitProtocol:
     sequencing: Sequencing = Sequencing.WHITEBIT
     rest_snapshots: bool = False  # the REST book has no update id; the socket sends snapshots
     heartbeat: tuple[float, str] | None = (PING_SECONDS, PING)
+    # Updates cover the subscribed depth only: the book is cut to it after each (WhiteBIT's
+    # depth page says so), and taken deeper than it is published so that a removal inside
+    # the published levels leaves levels to move up.
+    book_depth: int | None = DEPTH_LIMIT
 
     def __init__(self, stream_url: str, depth: int = DEPTH_LIMIT) -> None:
         self._url = stream_url.rstrip("/") + "/ws"
-        self._depth = depth
+        self._depth = self.book_depth = depth
         self._markets: dict[str, Market] = {}
         self._closer = CandleCloser()
         self._ids = itertools.count(1)
@@ -76,4 +80,4 @@ class WhitebitProtocol:
 
 
 def make_protocol(settings: CollectorSettings, rest: WhitebitRest) -> WhitebitProtocol:
-    return WhitebitProtocol(settings.whitebit_stream_url, settings.orderbook_levels)
+    return WhitebitProtocol(settings.whitebit_stream_url)

@@ -183,3 +183,24 @@ def test_a_diff_before_any_snapshot_is_out_of_sync() -> None:
 
 def _signed(value: int) -> int:
     return value - (1 << 32) if value >= 1 << 31 else value
+
+
+def test_a_book_kept_to_a_depth_is_cut_so_a_level_pushed_out_never_comes_back_stale() -> None:
+    """WhiteBIT (and Bybit's 50) send no deletion for a level pushed below the subscribed
+    depth, nor any news of it while it is there: the local book is cut to the depth."""
+
+    def asks(book: LocalBook) -> list[Decimal]:
+        return [price for price, _ in book.top(5)[1]]
+
+    def diff(prev: int, uid: int, asks: list[tuple[str, str]]) -> Diff:
+        return Diff(uid, uid, [("0.5", "1")], asks, previous_id=prev)
+
+    kept, uncut = LocalBook(Sequencing.WHITEBIT, depth=3), LocalBook(Sequencing.WHITEBIT)
+    for book in (kept, uncut):
+        book.reset(1, [("0.5", "1")], [("1", "1"), ("2", "1"), ("3", "1")])
+        book.apply(diff(1, 2, [("0.9", "1")]))  # 3 pushed out of the top 3: no message
+        # 3 then leaves the book while below the top: no message either. 0.9 goes and 4,
+        # now the third best, enters the top 3 the server streams.
+        book.apply(diff(2, 3, [("0.9", "0"), ("4", "1")]))
+    assert asks(kept) == [Decimal(1), Decimal(2), Decimal(4)]  # the server's top 3
+    assert asks(uncut) == [Decimal(1), Decimal(2), Decimal(3), Decimal(4)]  # 3 is stale

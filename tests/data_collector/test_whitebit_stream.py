@@ -47,8 +47,10 @@ class Running:
             depth = conn.depth.get("BTC_USDT")
             if depth is not None and depth.book.started:
                 book = depth.book
+                # The subscription is 100 deep; the top 20 are published.
                 bids = [(Decimal(p) / UNIT, Decimal(q) / UNIT) for p, q in book.sorted_bids()]
                 asks = [(Decimal(p) / UNIT, Decimal(q) / UNIT) for p, q in book.sorted_asks()]
+                bids, asks = bids[:20], asks[:20]
                 self.truth.setdefault(book.update_id, (bids, asks))
 
 
@@ -207,7 +209,7 @@ def test_one_market_per_connection() -> None:
     assert url == "ws://example/ws"
     assert [orjson.loads(m) for m in messages] == [
         {"id": 1, "method": "candles_subscribe", "params": ["BTC_USDT", 60]},
-        {"id": 2, "method": "depth_subscribe", "params": ["BTC_USDT", 20, "0", True]},
+        {"id": 2, "method": "depth_subscribe", "params": ["BTC_USDT", 100, "0", True]},
     ]
     assert [orjson.loads(m)["method"] for m in protocol.resubscribe(BTC)] == [
         "depth_unsubscribe", "depth_subscribe",

@@ -189,7 +189,7 @@ async def test_depth_snapshot_then_deltas_chain_past_update_id(
         book = {"asks": dict(snap["asks"]), "bids": dict(snap["bids"])}
         last = snap["update_id"]
         ids = [last]
-        now = NOW_MS
+        now, pushed_out = NOW_MS, 0
         for _ in range(8):
             now += 100
             state.clock.set(now)
@@ -205,14 +205,19 @@ async def test_depth_snapshot_then_deltas_chain_past_update_id(
                         del book[side][price]
                     else:
                         book[side][price] = amount
+                # A level pushed below the top 20 gets no deletion: the client cuts it off.
+                pushed_out += max(0, len(book[side]) - 20)
+                best = sorted(book[side], key=Decimal, reverse=side == "bids")[:20]
+                book[side] = {price: book[side][price] for price in best}
             last = delta["update_id"]
             ids.append(last)
-            # The client's book is exactly the server's top 20 at that time.
+            # The client's book, cut to 20, is exactly the server's top 20 at that time.
             raw = state.market.depth("BTCUSDT", 20, update_id=now // 100)
             for side in ("asks", "bids"):
                 want = {Decimal(p): Decimal(q) for p, q in raw[side]}  # type: ignore[attr-defined]
                 assert {Decimal(p): Decimal(q) for p, q in book[side].items()} == want
     assert any(b - a > 1 for a, b in itertools.pairwise(ids))  # ids skip values
+    assert pushed_out > 0  # as on WhiteBIT, not every level leaving the top 20 is deleted
 
 
 async def test_skipped_delta_shows_as_a_past_update_id_gap(http: aiohttp.ClientSession) -> None:

@@ -2,7 +2,9 @@
 
 The simulator's book around the current price is re-drawn every 100 ms of simulated time
 (its "version"); a delta carries the levels of the subscribed top N that changed, with amount
-0 for a price that left it, so a client applying deltas holds exactly the server's top N.
+0 for a price that left the book. A price pushed below the top N by others gets no message, as
+on WhiteBIT: a client applying deltas holds the server's top N once it cuts its book to N
+after each one (WhiteBIT's depth page says to).
 Update ids grow with the version but skip values, as WhiteBIT's do.
 """
 
@@ -59,12 +61,14 @@ class LiveBook:
         return sorted(self.bids.items(), reverse=True)
 
     def advance(self, version: int, asks: Sequence[Level], bids: Sequence[Level]) -> Delta:
-        """Move to the book of `version`: the levels that changed (possibly none). The update
+        """Move to the book of `version` (`asks` and `bids` as deep as the server looks, more
+        than the top N): the levels that changed (possibly none). The update
         id moves only when something changed, so each delta's `past_update_id` is the id of
         the message before it."""
         new_asks, new_bids = dict(asks[: self.limit]), dict(bids[: self.limit])
         delta = Delta(
-            sorted(_diff(self.asks, new_asks)), sorted(_diff(self.bids, new_bids), reverse=True)
+            sorted(_diff(self.asks, new_asks, asks)),
+            sorted(_diff(self.bids, new_bids, bids), reverse=True),
         )
         self.asks, self.bids, self.version = new_asks, new_bids, version
         if delta.asks or delta.bids:
@@ -72,7 +76,9 @@ class LiveBook:
         return delta
 
 
-def _diff(old: dict[int, int], new: dict[int, int]) -> list[Level]:
-    gone = [(p, 0) for p in old if p not in new]
+def _diff(old: dict[int, int], new: dict[int, int], deeper: Sequence[Level]) -> list[Level]:
+    """What changed in the top N; a price gone from it but still in the book is not sent."""
+    below = {p for p, _ in deeper}
+    gone = [(p, 0) for p in old if p not in new and p not in below]
     changed = [(p, q) for p, q in new.items() if old.get(p) != q]
     return gone + changed

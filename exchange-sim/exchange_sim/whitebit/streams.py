@@ -42,6 +42,9 @@ DEPTH_LIMITS = (1, 5, 10, 20, 30, 50, 100)
 PRICE_INTERVALS = ("0", "0.00000001", "0.0000001", "0.000001", "0.00001", "0.0001", "0.001",
                    "0.01", "0.1")  # fmt: skip
 CANDLES_REQUEST_MAX = 1440
+# How far below a subscription the server looks when drawing its deltas: a level pushed that
+# deep is sent no deletion (a client cuts it off itself), one that leaves the book is.
+PUSHED_OUT_DEPTH = 50
 
 INVALID_ARGUMENT = (1, "invalid argument")
 METHOD_NOT_FOUND = (4, "method not found")
@@ -299,7 +302,9 @@ class WhitebitHub:
             return
         if version != book.version:
             past = book.update_id
-            delta = book.advance(version, *self._book(feed.symbol, book.limit, version))
+            # Deeper than the subscription: a level pushed out of it is not deleted.
+            deeper = self._book(feed.symbol, book.limit + PUSHED_OUT_DEPTH, version)
+            delta = book.advance(version, *deeper)
             if delta.asks or delta.bids:
                 feed.sent_at = time.monotonic()
                 if self.faults.take_skip():
