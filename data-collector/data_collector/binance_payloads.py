@@ -106,6 +106,7 @@ def wire_levels(side: object) -> list[WireLevel]:
         price, quantity = level
         if not (isinstance(price, str) and isinstance(quantity, str)):
             raise TypeError(f"a level's price and quantity are text: {level!r}")
+        parse_decimal(price), parse_decimal(quantity)  # ValueError for NaN or any non-number
         levels.append((price, quantity))
     return levels
 

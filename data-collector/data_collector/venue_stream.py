@@ -264,8 +264,8 @@ class VenueStream:
         if isinstance(event, BookSnapshot):
             try:
                 book.reset(event.update_id, event.bids, event.asks)
-            except OutOfSync as error:
-                await self._resync(event.market, error)
+            except (OutOfSync, ValueError) as error:
+                await self._resync(event.market, _out_of_sync(error))
                 return
             self._held_diffs.pop(event.market, None)
             self._publish(event.market, book)
@@ -279,8 +279,8 @@ class VenueStream:
         try:
             if book.apply(event.diff):
                 self._publish(event.market, book)
-        except OutOfSync as error:
-            await self._resync(event.market, error)
+        except (OutOfSync, ValueError) as error:
+            await self._resync(event.market, _out_of_sync(error))
 
     async def _resync(self, market: Market, reason: OutOfSync) -> None:
         self.resyncs += 1
@@ -315,8 +315,8 @@ class VenueStream:
             book.reset(snapshot.update_id, snapshot.bids, snapshot.asks)
             for diff in held:
                 book.apply(diff)
-        except OutOfSync as error:
-            await self._resync(market, error)
+        except (OutOfSync, ValueError) as error:
+            await self._resync(market, _out_of_sync(error))
             return
         self._publish(market, book)
 
@@ -338,3 +338,8 @@ class VenueStream:
         published = Book(market, time.time_ns() // 1_000_000, book.last_id, bids, asks)
         self.publisher.book(published)
         self.store.book(published)
+
+
+def _out_of_sync(error: Exception) -> OutOfSync:
+    """A level whose text is no number (ValueError) leaves the book unknown: resynced too."""
+    return error if isinstance(error, OutOfSync) else OutOfSync(f"unreadable level: {error}")

@@ -121,6 +121,19 @@ async def test_malformed_stream_frames_are_counted_and_skipped_on_the_same_conne
                 "data": {"e": "depthUpdate", "s": "BTCUSDT", "U": 2, "u": 3, "b": [["1"]], "a": []},
             }
         ).decode(),
+        orjson.dumps(
+            {
+                "stream": "btcusdt@depth@100ms",
+                "data": {
+                    "e": "depthUpdate",
+                    "s": "BTCUSDT",
+                    "U": 2,
+                    "u": 3,
+                    "b": [["NaN", "1"]],
+                    "a": [],
+                },
+            }
+        ).decode(),
         orjson.dumps(kline_event(START + MINUTE_MS)).decode(),
     ]
 
@@ -157,8 +170,8 @@ async def test_malformed_stream_frames_are_counted_and_skipped_on_the_same_conne
 
             await eventually(good_candle_seen, within=10)
             assert not task.done()
-            assert collector.malformed == 5
-            assert collector.connections == 1
+            assert collector.malformed == 6
+            assert collector.connections == 1  # none of them cost the connection
         finally:
             stop.set()
             await asyncio.wait_for(task, 10)
