@@ -238,8 +238,8 @@ def _answer(client: Client, hub: Hub, settings: ApiSettings, raw: str | bytes) -
                 _text(request, "stream"),
                 _text(request, "symbol"),
                 _text(request, "timeframe"),
-                _text(request, "exchange"),
-                _text(request, "kind"),
+                _venue_text(request, "exchange"),
+                _venue_text(request, "kind"),
             )
         except ValueError as problem:
             client.offer(_error(str(problem)))
@@ -260,6 +260,15 @@ def _error(text: str) -> Message:
 def _text(request: dict[str, object], key: str) -> str | None:
     value = request.get(key)
     return value if isinstance(value, str) else None
+
+
+def _venue_text(request: dict[str, object], key: str) -> str | None:
+    """`exchange` or `kind`: absent or null means Binance spot's, anything but text is refused
+    (never read as absent, which would answer with Binance spot's data)."""
+    value = request.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise ValueError("Invalid exchange or kind")
 
 
 def _heartbeat() -> Message:

@@ -10,8 +10,8 @@ connection carrying candles fills gaps from REST after it (re)connects.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 import aiohttp
@@ -31,6 +31,7 @@ from data_collector.catch_up import CatchUp
 from data_collector.exchange import ExchangeRest, LiveStream
 from data_collector.live_store import LiveStore
 from data_collector.publisher import Publisher
+from data_collector.request_budget import SlidingBudget
 from data_collector.rest import BinanceRest
 from data_collector.settings import CollectorSettings
 from data_collector.status import CollectorStatus
@@ -70,6 +71,24 @@ def rest_sources(
     return out
 
 
+# New WebSocket connections each exchange accepts per IP: (count, seconds). Binance: 300 per
+# 5 minutes; Bybit: 500 attempts per 5 minutes; OKX: 3 per second; WhiteBIT: 1000 per minute
+# (docs/exchanges/*.md). Every reconnect of every stream of the exchange waits for a place.
+CONNECTION_LIMITS = {
+    Exchange.BINANCE: (300, 300.0),
+    Exchange.BYBIT: (500, 300.0),
+    Exchange.OKX: (3, 1.0),
+    Exchange.WHITEBIT: (1000, 60.0),
+}
+
+
+def connection_budgets(fraction: float) -> dict[Exchange, SlidingBudget]:
+    return {
+        exchange: SlidingBudget(count, seconds, fraction)
+        for exchange, (count, seconds) in CONNECTION_LIMITS.items()
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class StreamParts:
     """What every live stream of the collector hands its candles and books to."""
@@ -79,6 +98,7 @@ class StreamParts:
     publisher: Publisher
     status: CollectorStatus
     catch_up: CatchUp
+    connects: Mapping[Exchange, SlidingBudget] = field(default_factory=dict)
 
 
 def live_streams(
@@ -101,6 +121,7 @@ def live_streams(
             parts.session, protocol, list(on), parts.store, parts.publisher, parts.status,
             parts.catch_up if fills else None, levels=s.orderbook_levels, base_per_size=sizes,
             max_age=s.ws_max_age, receive_timeout=s.ws_receive_timeout,
+            connects=parts.connects.get(venue.exchange),
         )  # fmt: skip
 
     if isinstance(rest, BinanceRest):

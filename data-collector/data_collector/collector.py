@@ -83,6 +83,8 @@ class Collector:
             raise ValueError(f"no REST source for the venue of {', '.join(missing)}")
         self.venues = sorted({m.venue for m in self.markets})
         self.status = CollectorStatus()
+        # Per exchange, what all its streams' (re)connections pace on.
+        self.connects = adapters.connection_budgets(self.settings.weight_budget_fraction)
         for market in self.markets:
             self.status.of(market)
         self.backfilled = asyncio.Event()
@@ -200,7 +202,7 @@ class Collector:
             self.tasks.start("poller" + suffix, lambda: poller.run(stop))
             return
         parts = adapters.StreamParts(
-            self.session, self.store, self.publisher, self.status, self._catch_up
+            self.session, self.store, self.publisher, self.status, self._catch_up, self.connects
         )
         for name, stream in adapters.live_streams(s, rest, active, parts):
             self.streams.setdefault(venue, []).append(stream)

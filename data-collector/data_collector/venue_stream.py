@@ -11,9 +11,10 @@ snapshot fetched while the diffs that arrive meanwhile are held.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from decimal import Decimal
 from typing import Protocol
@@ -24,6 +25,7 @@ from data_collector.book_sync import Diff, LocalBook, OutOfSync, Sequencing, Wir
 from data_collector.catch_up import CatchUp
 from data_collector.live_store import LiveStore
 from data_collector.publisher import Publisher
+from data_collector.request_budget import SlidingBudget
 from data_collector.status import CollectorStatus
 from linkora_core.backoff import RetryPolicy, pause
 from linkora_core.books import Book
@@ -120,6 +122,8 @@ class VenueStream:
     base_per_size: Callable[[Market], Decimal] | None = None
     max_age: float = 23.5 * 3600
     receive_timeout: float = 60.0
+    # The exchange's limit on new connections per IP, shared by all its streams; None: none.
+    connects: SlidingBudget | None = None
     connections: int = field(default=0, init=False)
     connected: bool = field(default=False, init=False)  # this stream's own connection
     malformed: int = field(default=0, init=False)  # frames not as the venue documents, skipped
@@ -155,18 +159,34 @@ class VenueStream:
     def venue(self) -> Venue:
         return self.protocol.venue
 
+    @contextlib.asynccontextmanager
+    async def _connect_slot(self) -> AsyncIterator[None]:
+        """Around one handshake: waits for a place in the exchange's connection budget."""
+        budget = self.connects
+        if budget is None:
+            yield
+            return
+        while (wait := budget.delay(time.monotonic())) > 0:  # noqa: ASYNC110
+            await asyncio.sleep(wait)
+        try:
+            yield
+        finally:
+            budget.settle(time.monotonic())
+
     def _up(self, connected: bool) -> None:
         self.connected = self.status.streams[self] = connected
 
     async def _connection(self, stop: asyncio.Event) -> None:
         p = self.protocol
         url, subscriptions = p.connect(self.markets)
-        async with self.session.ws_connect(
-            url,
-            autoping=True,
-            timeout=aiohttp.ClientWSTimeout(ws_receive=self.receive_timeout, ws_close=5.0),
-            max_msg_size=0,
-        ) as ws:
+        async with self._connect_slot():
+            ws = await self.session.ws_connect(
+                url,
+                autoping=True,
+                timeout=aiohttp.ClientWSTimeout(ws_receive=self.receive_timeout, ws_close=5.0),
+                max_msg_size=0,
+            )
+        async with ws:
             self.connections += 1
             self._up(True)
             log.info("%s stream connected (%d markets)", self.venue, len(self.markets))

@@ -360,6 +360,9 @@ async def test_a_subscribe_message_may_name_a_venue(
         )
         await ws.send('{"type":"subscribe","stream":"candles","exchange":"nope"}')
         assert (await receive(ws))["error"].startswith("unknown exchange 'nope'")
+        for odd in ('"exchange":["okx"]', '"kind":5', '"exchange":{"x":1}'):
+            await ws.send('{"type":"subscribe","stream":"candles","symbol":"BTCUSDT",' + odd + "}")
+            assert await receive(ws) == {"type": "error", "error": "Invalid exchange or kind"}
         await ready(app, ws)
         m = minute(BASE, "200", "202", "198", "201", volume="3", trades=None)
         await redis.publish(
