@@ -38,14 +38,22 @@ def days_ago(days: int) -> str:
     return datetime.fromtimestamp((today - days) * 86_400, UTC).strftime("%Y-%m-%d")
 
 
+# Ten million rows take longer than the pool's command timeout (a minute); None would mean it.
+COPY_TIMEOUT = 3600.0
+
+
 async def copy_seconds(pool: asyncpg.Pool) -> float:
     """Every stored candle read out, the table emptied, and the same rows COPYed back in
     (binary, every column): the seconds of that COPY alone."""
     buffer = io.BytesIO()
     async with pool.acquire() as connection:
-        await connection.copy_from_table("candles", output=buffer, format="binary")
-        await connection.execute("TRUNCATE candles")
+        await connection.copy_from_table(
+            "candles", output=buffer, format="binary", timeout=COPY_TIMEOUT
+        )
+        await connection.execute("TRUNCATE candles", timeout=COPY_TIMEOUT)
         payload = buffer.getvalue()
         started = time.perf_counter()
-        await connection.copy_to_table("candles", source=io.BytesIO(payload), format="binary")
+        await connection.copy_to_table(
+            "candles", source=io.BytesIO(payload), format="binary", timeout=COPY_TIMEOUT
+        )
         return time.perf_counter() - started
