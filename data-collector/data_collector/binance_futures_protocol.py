@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from data_collector import binance_futures_payloads as payloads
 from data_collector.binance_futures_payloads import MARKET, PUBLIC, Route
 from data_collector.binance_futures_rest import DEPTH_LIMIT, BinanceFuturesRest
+from data_collector.binance_protocol import rest_snapshot
 from data_collector.book_sync import Sequencing
 from data_collector.settings import CollectorSettings
 from data_collector.venue_stream import BookSnapshot, Event
@@ -61,11 +62,7 @@ class BinanceFuturesProtocol:
         return []  # the diffs keep coming; the resync is a REST snapshot
 
     async def snapshot(self, market: Market) -> BookSnapshot:
-        body = await self.rest.depth(market.symbol, DEPTH_LIMIT)
-        try:
-            return payloads.parse_snapshot(market, body)
-        except (KeyError, TypeError, ValueError) as error:
-            raise self.rest.refuse(f"depth of {market}: {error!r}") from None
+        return await rest_snapshot(self.rest, market, DEPTH_LIMIT)
 
 
 def make_protocol(

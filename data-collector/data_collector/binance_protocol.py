@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from data_collector import binance_payloads as payloads
 from data_collector.book_sync import Sequencing
+from data_collector.exchange import ExchangeMalformed
 from data_collector.rest import BinanceRest
 from data_collector.settings import CollectorSettings
 from data_collector.venue_stream import BookSnapshot, Event
@@ -58,11 +60,23 @@ class BinanceProtocol:
         return []  # the diffs keep coming; the resync is a REST snapshot
 
     async def snapshot(self, market: Market) -> BookSnapshot:
-        body = await self.rest.depth(market.symbol, DEPTH_LIMIT)
-        try:
-            return payloads.parse_snapshot(market, body)
-        except (KeyError, TypeError, ValueError) as error:
-            raise self.rest.refuse(f"depth of {market}: {error!r}") from None
+        return await rest_snapshot(self.rest, market, DEPTH_LIMIT)
+
+
+class DepthSource(Protocol):
+    """A Binance REST source with the depth endpoint (spot's or USDⓈ-M's)."""
+
+    async def depth(self, symbol: str, limit: int) -> Any: ...
+    def refuse(self, what: str) -> ExchangeMalformed: ...
+
+
+async def rest_snapshot(rest: DepthSource, market: Market, limit: int) -> BookSnapshot:
+    """`GET .../depth` of `market` as the snapshot its diffs are applied to."""
+    body = await rest.depth(market.symbol, limit)
+    try:
+        return payloads.parse_snapshot(market, body)
+    except (KeyError, TypeError, ValueError) as error:
+        raise rest.refuse(f"depth of {market}: {error!r}") from None
 
 
 def make_protocol(settings: CollectorSettings, rest: BinanceRest) -> BinanceProtocol:

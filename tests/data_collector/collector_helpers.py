@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -56,6 +56,31 @@ def settings_for(sim: SimServer, **overrides: Any) -> CollectorSettings:
 
 
 SimFactory = Callable[..., Awaitable[SimServer]]
+
+
+@contextlib.asynccontextmanager
+async def redis_messages(
+    redis_url: str, channels: list[str], heard: Callable[[str, bytes], None]
+) -> AsyncIterator[None]:
+    """`heard(channel, data)` for every message published on `channels` while the block runs."""
+    client = Redis.from_url(redis_url)
+    pubsub = client.pubsub()
+    await pubsub.subscribe(*channels)
+
+    async def pump() -> None:
+        async for message in pubsub.listen():
+            if message["type"] == "message":
+                heard(message["channel"].decode(), message["data"])
+
+    task = asyncio.create_task(pump())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py lacks the hint
+        await client.aclose()
 
 
 def spot(symbol: str) -> Market:

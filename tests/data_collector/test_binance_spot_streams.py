@@ -6,7 +6,6 @@ and the resync is what `Collector.resyncs` reports."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -15,8 +14,7 @@ from typing import Any
 import asyncpg
 import orjson
 import pytest
-from collector_helpers import HarnessFactory, SimFactory, spot
-from redis.asyncio import Redis
+from collector_helpers import HarnessFactory, SimFactory, redis_messages, spot
 
 from data_collector.venue_stream import VenueStream
 from exchange_sim.server import SimServer
@@ -32,25 +30,12 @@ Levels = list[tuple[Decimal, Decimal]]
 @contextlib.asynccontextmanager
 async def published_books(redis_url: str) -> AsyncIterator[list[dict[str, Any]]]:
     """The book messages published on BTCUSDT's channel while the block runs."""
-    client = Redis.from_url(redis_url)
-    pubsub = client.pubsub()
-    await pubsub.subscribe(orderbook_channels(BTC)[0])
     received: list[dict[str, Any]] = []
-
-    async def pump() -> None:
-        async for message in pubsub.listen():
-            if message["type"] == "message":
-                received.append(orjson.loads(message["data"]))
-
-    task = asyncio.create_task(pump())
-    try:
+    channels = [orderbook_channels(BTC)[0]]
+    async with redis_messages(
+        redis_url, channels, lambda _, data: received.append(orjson.loads(data))
+    ):
         yield received
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py lacks the hint
-        await client.aclose()
 
 
 def _units(side: list[Level]) -> Levels:

@@ -24,6 +24,7 @@ from collector_helpers import (
     SimFactory,
     closed_minutes,
     closed_past,
+    redis_messages,
     spot,
     stored_equals_source,
 )
@@ -40,27 +41,13 @@ from tests.polling import eventually
 @contextlib.asynccontextmanager
 async def listening(redis_url: str, *channels: str) -> AsyncIterator[list[dict[str, Any]]]:
     """Collect messages published on `channels` while the block runs."""
-    client = Redis.from_url(redis_url)
-    pubsub = client.pubsub()
-    await pubsub.subscribe(*channels)
     received: list[dict[str, Any]] = []
 
-    async def pump() -> None:
-        async for message in pubsub.listen():
-            if message["type"] == "message":
-                received.append(
-                    {"channel": message["channel"].decode(), **orjson.loads(message["data"])}
-                )
+    def heard(channel: str, data: bytes) -> None:
+        received.append({"channel": channel, **orjson.loads(data)})
 
-    task = asyncio.create_task(pump())
-    try:
+    async with redis_messages(redis_url, list(channels), heard):
         yield received
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py lacks the hint
-        await client.aclose()
 
 
 async def test_stream_updates_the_open_minute_then_closes_it(

@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 import pytest
-from collector_helpers import MINUTE_MS, SimFactory, days_ago
+from collector_helpers import MINUTE_MS, SimFactory, days_ago, redis_messages
 from redis.asyncio import Redis
 from venue_harness import (
     BINANCE_USDM,
@@ -66,28 +66,14 @@ class Heard:
 
 @contextlib.asynccontextmanager
 async def listening(redis_url: str, market: Market) -> AsyncIterator[Heard]:
-    client = Redis.from_url(redis_url)
-    pubsub = client.pubsub()
     candles, books = candle_channels(market)[1], orderbook_channels(market)[1]
-    await pubsub.subscribe(candles, books)
     heard = Heard()
 
-    async def pump() -> None:
-        async for message in pubsub.listen():
-            if message["type"] == "message":
-                body = market_messages.decode(message["data"])
-                channel = message["channel"].decode()
-                (heard.candles if channel == candles else heard.books).append(body)
+    def message(channel: str, data: bytes) -> None:
+        (heard.candles if channel == candles else heard.books).append(market_messages.decode(data))
 
-    task = asyncio.create_task(pump())
-    try:
+    async with redis_messages(redis_url, [candles, books], message):
         yield heard
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py lacks the hint
-        await client.aclose()
 
 
 @contextlib.asynccontextmanager

@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 import pytest
-from collector_helpers import MINUTE_MS, days_ago
+from collector_helpers import MINUTE_MS, days_ago, redis_messages
 from redis.asyncio import Redis
 
 from data_collector import adapters
@@ -147,25 +147,12 @@ async def books_heard(
     redis_url: str, market: Market = MARKET
 ) -> AsyncIterator[list[dict[str, Any]]]:
     """The book messages published for `market` while the block runs."""
-    client = Redis.from_url(redis_url)
-    pubsub = client.pubsub()
-    await pubsub.subscribe(orderbook_channels(market)[1])
     heard: list[dict[str, Any]] = []
-
-    async def pump() -> None:
-        async for message in pubsub.listen():
-            if message["type"] == "message":
-                heard.append(market_messages.decode(message["data"]))
-
-    task = asyncio.create_task(pump())
-    try:
+    channels = [orderbook_channels(market)[1]]
+    async with redis_messages(
+        redis_url, channels, lambda _, data: heard.append(market_messages.decode(data))
+    ):
         yield heard
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py lacks the hint
-        await client.aclose()
 
 
 async def stored(
