@@ -19,7 +19,7 @@ from linkora_core.markets import Exchange, Market, venue_of_key
 
 CHANNEL: Final = "linkora_control"
 # The settings an operator may change at runtime, and the type each one's text must parse to.
-SETTINGS: Final[Mapping[str, type]] = {
+SETTINGS: Final[Mapping[str, type[int] | type[float]]] = {
     "orderbook_levels": int,
     "orderbook_store_interval": float,
     "ws_update_interval": float,
@@ -93,7 +93,7 @@ async def add_market(
                WHERE control_markets.removed_at IS NOT NULL""",
         market.venue.key, market.symbol, start, actor,
     )  # fmt: skip
-    changed = status.endswith(" 1")
+    changed: bool = status.endswith(" 1")
     if changed:
         await notify(connection, {"change": "markets"})
     return changed
@@ -106,7 +106,7 @@ async def remove_market(connection: asyncpg.Connection, market: Market) -> bool:
            WHERE venue = $1 AND symbol = $2 AND removed_at IS NULL""",
         market.venue.key, market.symbol,
     )  # fmt: skip
-    changed = status.endswith(" 1")
+    changed: bool = status.endswith(" 1")
     if changed:
         await notify(connection, {"change": "markets"})
     return changed
@@ -135,7 +135,7 @@ def parse_setting(name: str, text: str) -> int | float:
     if kind is None:
         raise ValueError(f"unknown setting {name!r}; one of {sorted(SETTINGS)}")
     try:
-        value = kind(text.strip())
+        value: int | float = kind(text.strip())
     except ValueError:
         raise ValueError(f"{name} must be {'an integer' if kind is int else 'a number'}") from None
     if value != value or value in (float("inf"), float("-inf")):
