@@ -46,6 +46,10 @@ DATA_TABLES = (
     "block_hashes",
     "token_decimals",
     "system_state",
+    "control_markets",
+    "control_exchanges",
+    "control_settings",
+    "admin_audit",
 )
 
 
