@@ -3,8 +3,8 @@
 A task that ends while the service is not stopping (`stop` unset; it raised, returned, or
 was cancelled from outside) is logged with its traceback, reported by `problems()` so the
 service answers not ready, and started again after a delay that grows from `first_delay` to
-`max_delay` while it keeps failing (a wait that `stop` ends). Shutdown (`close()`) cancels
-every task and waits."""
+`max_delay` while it keeps failing (a wait that `stop` ends). `end(name)` stops one task for
+good (its name may be started again); shutdown (`close()`) cancels every task and waits."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ class BackgroundTasks:
     max_delay: float = 15.0
     restarts: dict[str, int] = field(default_factory=dict, init=False)
     _runs: dict[str, asyncio.Task[None]] = field(default_factory=dict, init=False, repr=False)
-    _runners: list[asyncio.Task[None]] = field(default_factory=list, init=False, repr=False)
+    _runners: dict[str, asyncio.Task[None]] = field(default_factory=dict, init=False, repr=False)
     _problems: dict[str, str] = field(default_factory=dict, init=False, repr=False)
     _closing: bool = field(default=False, init=False, repr=False)
 
@@ -50,7 +50,18 @@ class BackgroundTasks:
         # together, so its delay is exact (no jitter).
         backoff = Backoff(first=self.first_delay, cap=self.max_delay, jitter=0)
         keeper = self._keep(name, work, backoff)
-        self._runners.append(asyncio.create_task(keeper, name=f"{name}-keeper"))
+        self._runners[name] = asyncio.create_task(keeper, name=f"{name}-keeper")
+
+    async def end(self, name: str) -> None:
+        """Cancel task `name` and wait until it has ended; it is not started again, and is
+        no longer reported (KeyError for a name not started)."""
+        runner = self._runners.pop(name)
+        runner.cancel()
+        # wait(), not await: the caller's own cancellation must still reach the caller.
+        await asyncio.wait([runner])
+        del self.restarts[name]
+        self._runs.pop(name, None)
+        self._problems.pop(name, None)
 
     def problems(self) -> dict[str, str]:
         """Tasks that ended unexpectedly and are waiting to be started again, with why."""
@@ -67,9 +78,9 @@ class BackgroundTasks:
     async def close(self) -> None:
         """Cancel every task and wait until each has ended."""
         self._closing = True
-        for runner in self._runners:
+        for runner in self._runners.values():
             runner.cancel()
-        for runner in self._runners:
+        for runner in self._runners.values():
             with contextlib.suppress(asyncio.CancelledError):
                 await runner
         self._runners.clear()

@@ -101,3 +101,48 @@ async def test_close_cancels_running_tasks() -> None:
     await tasks.close()
     assert running.cancelled()
     assert tasks.healthy
+
+
+async def test_an_ended_task_is_stopped_for_good_and_its_name_free_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    runs: list[str] = []
+
+    async def work(label: str) -> None:
+        runs.append(label)
+        await asyncio.sleep(3600)
+
+    tasks = BackgroundTasks("test-service", first_delay=0.01)
+    tasks.start("stream", lambda: work("old"))
+    tasks.start("other", lambda: work("other"))
+    try:
+        await _until(lambda: len(runs) == 2)
+        old = tasks.current("stream")
+        await tasks.end("stream")
+        assert old.cancelled()
+        assert set(tasks.restarts) == {"other"} and tasks.healthy
+        with pytest.raises(KeyError):
+            tasks.current("stream")
+        tasks.start("stream", lambda: work("new"))
+        await _until(lambda: runs.count("new") == 1)
+        assert runs.count("old") == 1  # the ended one was not restarted
+        assert not tasks.current("other").done()
+        with pytest.raises(KeyError):
+            await tasks.end("never-started")
+    finally:
+        await tasks.close()
+    assert not [r for r in caplog.records if r.levelno == logging.ERROR]
+
+
+async def test_ending_a_task_waiting_to_restart_clears_its_problem() -> None:
+    async def work() -> None:
+        raise RuntimeError("broken")
+
+    tasks = BackgroundTasks("test-service", first_delay=60.0, max_delay=60.0)
+    tasks.start("broken", work)
+    try:
+        await _until(lambda: tasks.problems())
+        await tasks.end("broken")
+        assert tasks.healthy and tasks.restarts == {}
+    finally:
+        await tasks.close()
