@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Annotated
+from typing import Annotated, Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from api_server import order_markets
 from api_server.order_markets import Pair
-from linkora_core.settings import HttpSettings
+from linkora_core.settings import EXAMPLE_SECRETS, Environment, HttpSettings
+
+# A production admin token shorter than this is refused (a guessable secret).
+MIN_ADMIN_TOKEN_LENGTH = 16
 
 
 class ApiSettings(HttpSettings):
@@ -49,6 +52,37 @@ class ApiSettings(HttpSettings):
     ws_handshake_burst: int = Field(default=20, ge=1)
     ws_max_message_bytes: int = Field(default=4096, ge=64)
     ws_max_subscriptions: int = Field(default=10, ge=1)
+
+    # The bearer token of the /admin API; required in production, and without it (development
+    # only) the admin API answers 503.
+    admin_token: SecretStr | None = None
+    # Wrong tokens one address may send per minute; beyond them its /admin requests get 429.
+    admin_auth_failures_per_minute: int = Field(default=10, ge=1)
+    # Changes through /admin per minute per address, in bursts of as many.
+    admin_writes_per_minute: int = Field(default=60, ge=1)
+    # The collector's settings of these names as this environment has them: /admin/settings
+    # shows them as the defaults that runtime changes override (the collector reads its own).
+    orderbook_levels: int = Field(default=20, ge=1)
+    orderbook_store_interval: float = Field(default=1.0, ge=0)
+    audit_interval: float = Field(default=3600.0, ge=0)
+
+    @field_validator("admin_token", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _refuse_example_admin_token(self) -> Self:
+        if self.environment is not Environment.PRODUCTION:
+            return self
+        token = None if self.admin_token is None else self.admin_token.get_secret_value()
+        if token is None:
+            raise ValueError("ADMIN_TOKEN is required in production")
+        if token in EXAMPLE_SECRETS:
+            raise ValueError("ADMIN_TOKEN is an example value; set a real secret in production")
+        if len(token) < MIN_ADMIN_TOKEN_LENGTH:
+            raise ValueError(f"ADMIN_TOKEN must be at least {MIN_ADMIN_TOKEN_LENGTH} characters")
+        return self
 
     @field_validator("order_markets", mode="before")
     @classmethod

@@ -36,10 +36,15 @@ class ProgressReport:
 
     @property
     def percent(self) -> Decimal:
-        if self.total <= 0:
-            return Decimal("100.0")
-        share = Decimal(100 * min(self.done, self.total)) / Decimal(self.total)
-        return share.quantize(Decimal("0.1"), rounding=ROUND_DOWN)
+        return percent(self.done, self.total)
+
+
+def percent(done: int, total: int) -> Decimal:
+    """`done` of `total` in percent, one decimal, rounded down (100.0 when nothing is due)."""
+    if total <= 0:
+        return Decimal("100.0")
+    share = Decimal(100 * min(done, total)) / Decimal(total)
+    return share.quantize(Decimal("0.1"), rounding=ROUND_DOWN)
 
 
 def payload(report: ProgressReport) -> dict[str, Any]:

@@ -36,11 +36,17 @@ class TokenBucket:
 
     def take(self, now: float) -> float:
         """Spend one token: 0.0 when allowed, else the seconds until one is available."""
+        wait = self.wait(now)
+        if wait == 0.0:
+            self.tokens -= 1.0
+        return wait
+
+    def wait(self, now: float) -> float:
+        """The seconds until a token is available (0.0: now), spending none."""
         if now > self.updated:
             self.tokens = min(float(self.burst), self.tokens + (now - self.updated) * self.rate)
             self.updated = now
         if self.tokens >= 1.0:
-            self.tokens -= 1.0
             return 0.0
         if self.rate <= 0:
             return math.inf
@@ -74,6 +80,11 @@ class RateLimiter:
         else:
             self._buckets.move_to_end(key)
         return bucket.take(now)
+
+    def wait(self, key: str) -> float:
+        """What `check` would answer, without spending: for limits counting only failures."""
+        bucket = self._buckets.get(key)
+        return 0.0 if bucket is None else bucket.wait(self._clock())
 
 
 class ClientAddress:

@@ -18,7 +18,15 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Secrets that appear in .env.example and the development compose file; production refuses them.
 EXAMPLE_SECRETS = frozenset(
-    {"linkora", "linkora_dev_password", "change-me", "password", "postgres", "crypto_password"}
+    {
+        "linkora",
+        "linkora_dev_password",
+        "linkora_dev_admin_token",
+        "change-me",
+        "password",
+        "postgres",
+        "crypto_password",
+    }
 )
 
 

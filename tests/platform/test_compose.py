@@ -38,7 +38,7 @@ SETTINGS_ENV = frozenset(
     for settings in (ApiSettings, CollectorSettings, OrderSettings, EventSettings)
     for field in settings.model_fields
 )
-PROD_SECRETS = ("DB_USER", "DB_PASSWORD", "WEB3_PROVIDER", "TRADING_ADDRESS")
+PROD_SECRETS = ("DB_USER", "DB_PASSWORD", "WEB3_PROVIDER", "TRADING_ADDRESS", "ADMIN_TOKEN")
 ONE_SHOT = frozenset({"deploy"})
 PROD_ENV = {name: f"sample-{name.lower()}" for name in PROD_SECRETS}
 
