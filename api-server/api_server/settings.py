@@ -52,6 +52,8 @@ class ApiSettings(HttpSettings):
     ws_handshake_burst: int = Field(default=20, ge=1)
     ws_max_message_bytes: int = Field(default=4096, ge=64)
     ws_max_subscriptions: int = Field(default=10, ge=1)
+    # Seconds between the snapshots the WebSocket `system` subscription sends.
+    ws_system_interval: float = Field(default=5.0, gt=0)
 
     # The bearer token of the /admin API; required in production, and without it (development
     # only) the admin API answers 503.
