@@ -50,6 +50,7 @@ DATA_TABLES = (
     "control_exchanges",
     "control_settings",
     "admin_audit",
+    "service_heartbeats",
 )
 
 
