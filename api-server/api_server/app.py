@@ -18,12 +18,15 @@ from api_server import (
     udf_routes,
 )
 from api_server.candle_reader import FrontierCache
+from api_server.control_watch import ControlWatch
 from api_server.health import Readiness, health
 from api_server.live_feed import LiveFeed
 from api_server.metrics import hub_metrics
 from api_server.page_cache import PageCache
 from api_server.rollups import RollupMaintainer
 from api_server.settings import ApiSettings
+from api_server.system_feed import SystemFeed
+from api_server.ws_context import WsContext
 from api_server.ws_endpoint import websocket_endpoint
 from api_server.ws_hub import Hub
 from linkora_core import bus, http
@@ -59,11 +62,19 @@ def create_app(settings: ApiSettings, *, maintain_rollups: bool = True) -> Starl
             ping_interval=settings.redis_ping_interval,
         )
         app.state.live_feed = feed
+        control = ControlWatch(
+            settings.db_dsn, app.state.pool, feed, update_interval=settings.ws_update_interval
+        )
+        interval = settings.ws_system_interval
+        # The system stream shares the snapshot /system and /metrics read (app.state.system).
+        system = SystemFeed(app.state.hub, lambda: app.state.system.get(interval / 2), interval)
+        app.state.ws = WsContext(app.state.hub, settings, feed, system, control)
         stop = asyncio.Event()
         tasks = app.state.tasks = BackgroundTasks("api-server", stop=stop)
         tasks.start("live-feed", lambda: feed.run(stop))
-        if settings.ws_update_interval > 0:
-            tasks.start("live-flush", lambda: feed.flush_loop(stop))
+        tasks.start("live-flush", lambda: feed.flush_loop(stop))
+        tasks.start("control-watch", lambda: control.run(stop))
+        tasks.start("system-feed", lambda: system.run(stop))
         if maintain_rollups:
             maintainer = RollupMaintainer(settings.db_dsn, interval=settings.rollup_interval)
             app.state.rollups = maintainer

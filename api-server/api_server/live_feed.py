@@ -1,10 +1,13 @@
 """One Redis subscription per process: the collector's live minutes become open and closed
 buckets of every timeframe some client follows, and order books are passed through. It
-listens to every venue's all-symbols channels and routes each message by the market it names.
+listens to every venue's all-symbols channels and routes each message by the market it names;
+backfill progress goes to the progress relay, and a market removed (`bus.CONTROL`) ends its
+subscriptions.
 
 Each (market, timeframe) has a `LiveBucket` seeded from the database when first needed (the
 part of the open bucket before the first live minute). Closed buckets go out once, at once;
-open-bucket updates at most once per `update_interval` (0: on every change)."""
+open-bucket updates at most once per `update_interval` (0: on every change), which may change
+at runtime (`set_update_interval`)."""
 
 from __future__ import annotations
 
@@ -21,11 +24,14 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from api_server import control_events
 from api_server.candle_reader import Reader
+from api_server.progress_relay import ProgressRelay
+from api_server.wakeups import sleep_unless
 from api_server.wire import ws_candle
 from api_server.ws_hub import Hub
-from linkora_core import db, market_messages
-from linkora_core.backoff import RetryPolicy, pause
+from linkora_core import bus, db, market_messages
+from linkora_core.backoff import RetryPolicy
 from linkora_core.bus import REDIS_DOWN, all_channels
 from linkora_core.candles import Candle
 from linkora_core.live_bucket import LiveBucket
@@ -35,7 +41,7 @@ from linkora_core.timeframes import Timeframe
 log = logging.getLogger(__name__)
 
 BOOK_CHANNELS = frozenset(all_channels("orderbook"))
-CHANNELS = (*all_channels("candles"), *all_channels("orderbook"))
+CHANNELS = (*all_channels("candles"), *all_channels("orderbook"), bus.PROGRESS, bus.CONTROL)
 # Redis lost: reconnect soon (clients stay connected meanwhile), then at most every 5 s.
 REDIS_RETRY = RetryPolicy(first=0.25, cap=5.0)
 # The kernel's own probes as a second line (Linux names; elsewhere its defaults apply).
@@ -67,12 +73,30 @@ class LiveFeed:
     connected: bool = field(default=False, init=False)
     received: int = field(default=0, init=False)
     _live: dict[Market, dict[Timeframe, _Live]] = field(default_factory=dict, init=False)
+    _retimed: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+
+    def __post_init__(self) -> None:
+        self.progress = ProgressRelay(self.hub)
+
+    def set_update_interval(self, seconds: float) -> None:
+        """Change the open-bucket interval at runtime (what is held back goes out now)."""
+        self.update_interval = seconds
+        self._retimed.set()
 
     async def handle(self, channel: str, data: bytes) -> None:
         """Route one Redis message; a malformed one is logged and skipped. Books go out as
         the collector encoded them: only their market is read, to route them."""
         self.received += 1
         try:
+            if channel == bus.PROGRESS:
+                self.progress.handle(data)
+                return
+            if channel == bus.CONTROL:
+                market = control_events.removed_market(data)
+                if market is not None:
+                    closed = control_events.end_market(self.hub, market)
+                    log.info("%s removed: %d WebSocket clients closed", market, closed)
+                return
             message = market_messages.decode(data)
             if channel in BOOK_CHANNELS:
                 market = market_messages.market_of(message)
@@ -149,10 +173,13 @@ class LiveFeed:
                     self._emit(market, candle, closed=False)
 
     async def flush_loop(self, stop: asyncio.Event) -> None:
-        if self.update_interval == 0:
-            return
-        while await pause(self.update_interval, stop):
-            self.flush()
+        """Flush every `update_interval` (idle while it is 0: updates then go out at once);
+        a new interval takes effect at once."""
+        while not stop.is_set():
+            self._retimed.clear()
+            await sleep_unless(self.update_interval or None, self._retimed, stop)
+            if not stop.is_set():
+                self.flush()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Subscribe and dispatch until `stop`; a lost Redis is reconnected with backoff while

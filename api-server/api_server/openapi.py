@@ -3,6 +3,7 @@ every HTTP route is documented and every documented path is a route)."""
 
 from __future__ import annotations
 
+from api_server import system_schema
 from api_server.exchange_routes import MAX_QUOTES
 from api_server.params import MAX_LIMIT, SUPPORTED_LEVELS, SUPPORTED_TIMEFRAMES
 from api_server.udf_routes import SUPPORTED as UDF_RESOLUTIONS
@@ -583,6 +584,7 @@ _PATHS: dict[str, Schema] = {
         "STRINGS, not JSON numbers: this API never carries a price through a float. A ticker "
         'unknown or without minutes is `{"s": "error", "n": ..., "v": {}}`.',
     ),
+    "/system": system_schema.PATH,
     "/udf/time": get(
         "Server time",
         {
@@ -626,5 +628,7 @@ DOCUMENT = document(
         "VenueStatus": _VENUE_STATUS,
         "Health": _HEALTH,
         "Ready": _READY,
+        "System": system_schema.SYSTEM,
+        "ServiceHeartbeat": system_schema.SERVICE,
     },
 )

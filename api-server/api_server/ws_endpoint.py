@@ -1,5 +1,7 @@
-"""`/ws?symbol=BTCUSDT&timeframe=5&type=candles|orderbook[&exchange=bybit&kind=linear]`
-(without an exchange: Binance spot).
+"""`/ws?symbol=BTCUSDT&timeframe=5&type=candles|orderbook|progress|system[&exchange=bybit&
+kind=linear]` (without an exchange: Binance spot; `type=progress` without a market: every
+market's). Messages from the client: ping, subscribe and unsubscribe, and read-only commands
+(`ws_commands`).
 
 Per connection: a receiver answering `ping`, a heartbeat and a watch for silence. With the
 server's frame writer the handler itself is the receiver and the heartbeat and the watch are
@@ -18,9 +20,9 @@ import orjson
 from starlette.types import Message as AsgiMessage
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from api_server import params
-from api_server.settings import ApiSettings
-from api_server.ws_hub import ALL, TRY_AGAIN_LATER, Client, Hub, Message, Topic
+from api_server import params, progress_relay, system_feed, ws_commands
+from api_server.ws_context import WsContext
+from api_server.ws_hub import ALL, TRY_AGAIN_LATER, Client, Message, Topic
 from api_server.ws_protocol import FrameWriter, frame_writer
 from linkora_core import markets
 from linkora_core.http import BadRequest
@@ -30,7 +32,7 @@ from linkora_core.timeframes import Timeframe
 POLICY = 1008
 TOO_BIG = 1009
 NORMAL = 1000
-KINDS = ("candles", "orderbook")
+KINDS = ws_commands.STREAMS
 _PONG = Message.of(orjson.dumps({"type": "pong"}).decode())
 # RFC 6455: a close frame's payload is at most 125 bytes, 2 of them the code.
 MAX_REASON_BYTES = 123
@@ -47,7 +49,8 @@ def parse_topic(
     market_kind: str | None = None,
 ) -> Topic:
     """The subscription a query (or a subscribe message) asks for; ValueError names why not.
-    `kind` is the stream (candles or orderbook), `market_kind` the venue's kind of market."""
+    `kind` is the stream (candles, orderbook, progress or system), `market_kind` the venue's
+    kind of market."""
     kind = kind or "candles"
     timeframe = timeframe or "1"
     symbol = (symbol or ALL).strip()
@@ -55,10 +58,16 @@ def parse_topic(
         raise ValueError(f"Invalid type: {kind}")
     if timeframe not in Timeframe._value2member_map_:
         raise ValueError(f"Invalid timeframe: {timeframe}")
+    if kind == system_feed.STREAM:
+        return system_feed.TOPIC
     if (exchange is not None and len(exchange) > params.MAX_TEXT) or (
         market_kind is not None and len(market_kind) > params.MAX_TEXT
     ):
         raise ValueError("Invalid exchange or kind")
+    if kind == progress_relay.STREAM and symbol.lower() == ALL and not (exchange or "").strip():
+        if (market_kind or "").strip():
+            raise ValueError("Invalid exchange or kind: a market kind needs an exchange")
+        return progress_relay.EVERY_MARKET
     venue = markets.venue(exchange, market_kind)
     symbol = ALL if symbol.lower() == ALL else symbol.upper()
     if symbol != ALL:
@@ -74,9 +83,9 @@ def close_reason(text: str) -> str:
     return text.encode()[:MAX_REASON_BYTES].decode(errors="ignore")
 
 
-def _refusal(websocket: WebSocket, hub: Hub, settings: ApiSettings) -> tuple[int, str] | None:
+def _refusal(websocket: WebSocket, context: WsContext) -> tuple[int, str] | None:
     """Why a new connection is refused (code, reason), if it is."""
-    state = websocket.app.state
+    state, hub, settings = websocket.app.state, context.hub, context.settings
     ip = state.client_address(websocket.scope)
     limiter: RateLimiter | None = state.ws_handshakes
     if limiter is not None and limiter.check(ip) > 0:
@@ -89,11 +98,11 @@ def _refusal(websocket: WebSocket, hub: Hub, settings: ApiSettings) -> tuple[int
 
 
 async def websocket_endpoint(websocket: WebSocket) -> None:
-    settings: ApiSettings = websocket.app.state.settings
-    hub: Hub = websocket.app.state.hub
+    context: WsContext = websocket.app.state.ws
+    hub, settings = context.hub, context.settings
     # Accepted first even when refused: browsers show a close reason, not a failed handshake.
     await websocket.accept()
-    refusal = _refusal(websocket, hub, settings)
+    refusal = _refusal(websocket, context)
     if refusal is not None:
         await websocket.close(*refusal)
         return
@@ -112,12 +121,12 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     ip = websocket.app.state.client_address(websocket.scope)
     client = Client(websocket, ip, settings.ws_send_buffer, frame_writer(websocket.scope))
     hub.add(client)
-    hub.subscribe(client, topic)
+    context.subscribe(client, topic)
     if client.writer is not None:
-        client.writer.park(_Session(client, hub, settings))
+        client.writer.park(_Session(client, context))
         return  # the connection lives on in the session; the handler's stack is freed
     try:
-        await _serve_with_tasks(client, hub, settings)
+        await _serve_with_tasks(client, context)
     finally:
         hub.remove(client)
     if client.closing is not None:
@@ -128,10 +137,11 @@ class _Session:
     """A parked connection: answers what the client sends, beats and watches for silence on
     one timer, and leaves the hub when the connection ends (a close by the hub ends it too)."""
 
-    __slots__ = ("_client", "_hub", "_loop", "_next_beat", "_settings", "_timer")
+    __slots__ = ("_client", "_context", "_loop", "_next_beat", "_settings", "_timer")
 
-    def __init__(self, client: Client, hub: Hub, settings: ApiSettings) -> None:
-        self._client, self._hub, self._settings = client, hub, settings
+    def __init__(self, client: Client, context: WsContext) -> None:
+        settings = context.settings
+        self._client, self._context, self._settings = client, context, settings
         self._loop = loop = asyncio.get_running_loop()
         client.heard = loop.time()
         self._next_beat = client.heard + settings.ws_heartbeat_interval
@@ -143,7 +153,7 @@ class _Session:
             self._end()
             return
         client.heard = self._loop.time()
-        _accept(client, self._hub, self._settings, message)
+        _accept(client, self._context, message)
 
     def _due(self) -> float:
         return min(self._next_beat, self._client.heard + self._settings.ws_idle_timeout)
@@ -160,7 +170,7 @@ class _Session:
 
     def _end(self) -> None:
         self._timer.cancel()
-        self._hub.remove(self._client)
+        self._context.hub.remove(self._client)
         closing, writer = self._client.closing, self._client.writer
         if closing is not None and closing[0] == TRY_AGAIN_LATER and writer is not None:
             # A client closed as too slow may take the grace to read its backlog and the
@@ -173,15 +183,22 @@ def _drop_if_unread(writer: FrameWriter) -> None:
         writer.abort()
 
 
-async def _serve_with_tasks(client: Client, hub: Hub, settings: ApiSettings) -> None:
+async def _serve_with_tasks(client: Client, context: WsContext) -> None:
+    settings = context.settings
     tasks = [
-        asyncio.create_task(_receive_loop(client, hub, settings)),
+        asyncio.create_task(_receive_loop(client, context)),
         asyncio.create_task(_heartbeat_loop(client, settings.ws_heartbeat_interval)),
         asyncio.create_task(client.done.wait()),
         asyncio.create_task(client.send_loop()),
     ]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        sending = not tasks[-1].done()
+        if sending and client.closing is not None and client.closing[0] != TRY_AGAIN_LATER:
+            # Closed by the server for a reason it told first (a market removed): what was
+            # queued before the close goes out, within the grace (a too-slow client's is dropped).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(client.queue.join(), CLOSE_GRACE)
     finally:
         for task in tasks:
             task.cancel()
@@ -198,14 +215,15 @@ async def _close(client: Client, code: int, reason: str) -> None:
         await asyncio.wait_for(client.websocket.close(code, close_reason(reason)), CLOSE_GRACE)
 
 
-async def _receive_loop(client: Client, hub: Hub, settings: ApiSettings) -> None:
+async def _receive_loop(client: Client, context: WsContext) -> None:
+    settings = context.settings
     while True:
         try:
             message = await asyncio.wait_for(client.websocket.receive(), settings.ws_idle_timeout)
         except TimeoutError:
             client.close_soon(NORMAL, _idle_reason(settings.ws_idle_timeout))
             return
-        if message["type"] == "websocket.disconnect" or not _accept(client, hub, settings, message):
+        if message["type"] == "websocket.disconnect" or not _accept(client, context, message):
             return
 
 
@@ -213,25 +231,28 @@ def _idle_reason(timeout: float) -> str:
     return f"Idle timeout: nothing received for {timeout:g} s"
 
 
-def _accept(client: Client, hub: Hub, settings: ApiSettings, message: AsgiMessage) -> bool:
+def _accept(client: Client, context: WsContext, message: AsgiMessage) -> bool:
     """Answer one message from the client; False when it closed the connection."""
     raw = message.get("text") or message.get("bytes") or ""
-    if len(raw) > settings.ws_max_message_bytes:
+    if len(raw) > context.settings.ws_max_message_bytes:
         client.close_soon(TOO_BIG, "Message too big")
         return False
-    _answer(client, hub, settings, raw)
+    _answer(client, context, raw)
     return client.closing is None
 
 
-def _answer(client: Client, hub: Hub, settings: ApiSettings, raw: str | bytes) -> None:
+def _answer(client: Client, context: WsContext, raw: str | bytes) -> None:
     try:
         request = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        client.offer(_error("Invalid JSON"))
+        client.offer(ws_commands.error("Invalid JSON"))
         return
     kind = request.get("type") if isinstance(request, dict) else None
+    hub, settings = context.hub, context.settings
     if kind == "ping":
         client.offer(_PONG)
+    elif kind == "command":
+        client.offer(ws_commands.answer(request.get("data"), client, context))
     elif kind in ("subscribe", "unsubscribe"):
         try:
             topic = parse_topic(
@@ -242,7 +263,7 @@ def _answer(client: Client, hub: Hub, settings: ApiSettings, raw: str | bytes) -
                 _venue_text(request, "kind"),
             )
         except ValueError as problem:
-            client.offer(_error(str(problem)))
+            client.offer(ws_commands.error(str(problem)))
             return
         if kind == "unsubscribe":
             hub.unsubscribe(client, topic)
@@ -250,11 +271,7 @@ def _answer(client: Client, hub: Hub, settings: ApiSettings, raw: str | bytes) -
             if len(client.topics) >= settings.ws_max_subscriptions:
                 client.close_soon(POLICY, "Too many subscriptions")
                 return
-            hub.subscribe(client, topic)
-
-
-def _error(text: str) -> Message:
-    return Message.of(orjson.dumps({"type": "error", "error": text}).decode())
+            context.subscribe(client, topic)
 
 
 def _text(request: dict[str, object], key: str) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from starlette.websockets import WebSocket
@@ -25,13 +26,18 @@ TRY_AGAIN_LATER = 1013
 
 @dataclass(frozen=True, slots=True)
 class Topic:
-    """A subscription: `kind` is candles or orderbook; orderbook topics have no timeframe.
-    `symbol` is one of the venue's, or `all` of them."""
+    """A subscription: `kind` is candles, orderbook, progress or system; only candle topics
+    have a timeframe. `symbol` is one of the venue's, or `all` of them; a venue of None is
+    every venue's (progress of every market, and the system stream)."""
 
     kind: str
     symbol: str
     timeframe: str = ""
-    venue: Venue = BINANCE_SPOT
+    venue: Venue | None = BINANCE_SPOT
+
+    def names(self, market: Market) -> bool:
+        """Whether this topic is one of `market`'s own (not an `all`)."""
+        return self.venue == market.venue and self.symbol == market.symbol
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +129,7 @@ class Client:
             message = await self.queue.get()
             await self.websocket.send_text(message.text)
             self.queued_bytes -= len(message.frame)
+            self.queue.task_done()  # `queue.join()` waits for what is queued before a close
 
 
 # Stand-ins for what only a client without a frame writer uses (shared, never touched).
@@ -168,6 +175,9 @@ class Hub:
             if not subscribers:
                 del self._by_topic[topic]
 
+    def followed(self, topic: Topic) -> bool:
+        return topic in self._by_topic
+
     def subscribers(self, topic: Topic) -> set[Client]:
         """The clients following exactly this topic (not those following `all`)."""
         return set(self._by_topic.get(topic, ()))
@@ -191,6 +201,14 @@ class Hub:
             for name in (market.symbol, ALL)
             for client in self._by_topic.get(Topic(kind, name, timeframe, market.venue), ())
         ]
+        return self._send(subscribers, text)
+
+    def deliver(self, topics: Iterable[Topic], text: str) -> int:
+        """Send `text` once to every client following any of `topics`; returns how many."""
+        subscribers = {client for topic in topics for client in self._by_topic.get(topic, ())}
+        return self._send(subscribers, text)
+
+    def _send(self, subscribers: Collection[Client], text: str) -> int:
         if not subscribers:
             return 0
         message = Message.of(text)
@@ -202,3 +220,17 @@ class Hub:
                 self.dropped_slow += 1
         self.sent += delivered
         return delivered
+
+    def drop_market(self, market: Market, message: Message) -> list[Client]:
+        """End every subscription to `market`'s own topics (those to its venue's `all` stay):
+        each client that had one gets `message` once. Answers the clients left with none."""
+        followers: dict[Client, list[Topic]] = defaultdict(list)
+        for topic, clients in self._by_topic.items():
+            if topic.names(market):
+                for client in clients:
+                    followers[client].append(topic)
+        for client, topics in followers.items():
+            client.offer(message)
+            for topic in topics:
+                self.unsubscribe(client, topic)
+        return [client for client in followers if not client.topics]

@@ -1,0 +1,78 @@
+"""The desired state as the api-server's WebSocket side follows it: the runtime
+`ws_update_interval` (control_settings, else the environment's) applied to the live feed, and
+the markets collected, kept for the `status` and `list` commands. Both are read again on every
+NOTIFY on `control_store.CHANNEL` and every `every` seconds besides, so a lost LISTEN
+connection (opened again on the next round) delays a change by at most that."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import KW_ONLY, dataclass, field
+
+import asyncpg
+
+from api_server import market_catalog
+from api_server.live_feed import LiveFeed
+from api_server.market_catalog import CollectedMarket
+from api_server.wakeups import sleep_unless
+from linkora_core import control_store, db
+
+log = logging.getLogger(__name__)
+
+_DATABASE_TROUBLE = (*db.DATABASE_DOWN, asyncpg.PostgresError, TimeoutError)
+
+
+@dataclass(eq=False)
+class ControlWatch:
+    dsn: str
+    pool: asyncpg.Pool
+    feed: LiveFeed
+    _: KW_ONLY
+    # The environment's interval, which a runtime setting overrides.
+    update_interval: float = 1.0
+    every: float = 5.0
+    markets: list[CollectedMarket] = field(default_factory=list, init=False)
+    refreshed: int = field(default=0, init=False)
+
+    async def refresh(self) -> None:
+        async with self.pool.acquire() as connection:
+            runtime = await control_store.runtime_settings(connection)
+            self.markets = await market_catalog.collected(connection)
+        interval = runtime.get("ws_update_interval", self.update_interval)
+        if interval != self.feed.update_interval:
+            log.info("ws_update_interval now %s s", interval)
+            self.feed.set_update_interval(float(interval))
+        self.refreshed += 1
+
+    async def run(self, stop: asyncio.Event) -> None:
+        changed = asyncio.Event()
+        listening: asyncpg.Connection | None = None
+        try:
+            while not stop.is_set():
+                if listening is None or listening.is_closed():
+                    listening = await self._listen(changed)
+                changed.clear()  # before reading, so a change made meanwhile is read again
+                try:
+                    await self.refresh()
+                except (*_DATABASE_TROUBLE, ValueError) as problem:
+                    log.warning("desired state not read: %r", problem)
+                await sleep_unless(self.every, changed, stop)
+        finally:
+            if listening is not None:
+                with contextlib.suppress(*_DATABASE_TROUBLE, asyncpg.InterfaceError):
+                    await listening.close(timeout=2)
+
+    async def _listen(self, changed: asyncio.Event) -> asyncpg.Connection | None:
+        """A connection of its own (LISTEN holds it), or None while the database is away."""
+        connection: asyncpg.Connection | None = None
+        try:
+            connection = await asyncpg.connect(self.dsn, timeout=5)
+            await connection.add_listener(control_store.CHANNEL, lambda *_: changed.set())
+        except _DATABASE_TROUBLE as problem:
+            log.warning("not listening for control changes: %r", problem)
+            if connection is not None:
+                connection.terminate()
+            return None
+        return connection
