@@ -62,7 +62,8 @@ def up(config: StackSettings, offline: bool) -> int:
         print(f"\nLinkora is up in {time.monotonic() - started:.1f}s (Ctrl-C stops everything):")
         for endpoint in stack.endpoints:
             print(f"  {endpoint.name:<17} {endpoint.url}")
-        print(f"  logs              {stack.supervisor.log_dir}/\n", flush=True)
+        print(f"  logs              {stack.supervisor.log_dir}/")
+        print(f"  admin token       in {stack.write_admin_token()}\n", flush=True)
         _write_description(config, stack.describe())
         while not stopping:  # the supervisor restarts crashed children and reports exits
             time.sleep(0.5)

@@ -33,6 +33,9 @@ class StackSettings(BaseSettings):
     # simulator, for its first symbol); empty: derived as `offline_markets` says.
     markets: str = ""
     log_level: str = "INFO"
+    # The api-server's /admin bearer token; empty: a new random one per run, printed at start
+    # and written to <run dir>/admin-token (readable by the owner only).
+    admin_token: str = ""
     # Servers that already run (from DB_*/REDIS_* in the environment) instead of private ones.
     external: Annotated[frozenset[External], NoDecode] = Field(
         default_factory=frozenset, validation_alias="DEVSTACK_EXTERNAL"

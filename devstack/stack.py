@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 
 from devstack import hardhat, postgres, redis
 from devstack.ports import free_port, is_listening, wait_listening
@@ -30,7 +32,10 @@ class Stack:
     def __init__(self, config: StackSettings) -> None:
         self.config = config
         self.supervisor = Supervisor(config.run_dir / "logs")
-        self.env: dict[str, str] = {"LOG_LEVEL": config.log_level}
+        self.env: dict[str, str] = {
+            "LOG_LEVEL": config.log_level,
+            "ADMIN_TOKEN": config.admin_token or secrets.token_urlsafe(24),
+        }
         self.endpoints: list[Endpoint] = []
 
     # -- infrastructure -------------------------------------------------------------------
@@ -200,6 +205,14 @@ class Stack:
             env=self.env,
             cwd=REPO,
         )
+
+    def write_admin_token(self) -> Path:
+        """The admin token where the operator (and the page's operator section) finds it."""
+        path = self.config.run_dir / "admin-token"
+        path.touch(mode=0o600)
+        path.chmod(0o600)
+        path.write_text(self.env["ADMIN_TOKEN"] + "\n")
+        return path
 
     def describe(self) -> dict[str, object]:
         """What monitoring scripts and tests need to find a running stack."""

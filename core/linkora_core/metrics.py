@@ -9,7 +9,7 @@ metric objects on the hot path."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.metrics_core import Metric
@@ -61,11 +61,16 @@ class ServiceMetrics:
             registry=self.registry,
         )
         self.service = service
+        # Awaited before each scrape: figures that need I/O (a query) are refreshed here, as
+        # a collector's collect() is called synchronously.
+        self.before_scrape: list[Callable[[], Awaitable[object]]] = []
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(self.service, method, route, str(status)).observe(seconds)
 
     async def endpoint(self, _: Request) -> Response:
+        for refresh in self.before_scrape:
+            await refresh()
         body, content_type = exposition(self.registry)
         return Response(body, headers={"Content-Type": content_type})
 

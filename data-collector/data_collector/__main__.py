@@ -8,12 +8,13 @@ import logging
 
 import aiohttp
 
-from data_collector import adapters, health, metrics
+from data_collector import adapters, health, heartbeat_report, metrics
 from data_collector.collector import Collector
 from data_collector.exchange import ExchangeBlocked
 from data_collector.publisher import Publisher
 from data_collector.settings import CollectorSettings
 from linkora_core import bus, db, lifecycle, logs
+from linkora_core.heartbeat import Heartbeat
 from linkora_core.settings import load
 
 log = logging.getLogger("data_collector")
@@ -29,6 +30,8 @@ async def main(settings: CollectorSettings, stop: asyncio.Event) -> None:
     sources = adapters.rest_sources(settings, session, venues)
     publisher = Publisher(redis, settings.publish_queue_size)
     collector = Collector(settings, pool, sources, session, publisher)
+    heartbeat = Heartbeat(pool, "data-collector", lambda: heartbeat_report.report(collector))
+    heartbeat.start()
     runner = None
     if settings.metrics_port > 0:
         runner = await health.start(
@@ -49,6 +52,7 @@ async def main(settings: CollectorSettings, stop: asyncio.Event) -> None:
     finally:
         if runner is not None:
             await runner.cleanup()
+        await heartbeat.close()
         await session.close()
         await redis.aclose()
         await pool.close()

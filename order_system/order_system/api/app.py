@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 
 from linkora_core import http
+from linkora_core.heartbeat import Heartbeat
 from linkora_core.metrics import ServiceMetrics
 from linkora_core.readiness import CachedCheck
 from order_system.api import openapi, orders, queries
@@ -25,9 +26,12 @@ def create_app(settings: OrderSettings) -> Starlette:
         app.state.pool = await http.read_pool(settings)
         # Health asks once and reports: a rate-limited answer is not waited out.
         app.state.rpc = JsonRpc(settings.web3_provider, timeout=2.0, rate_limit_retries=0)
+        heartbeat = Heartbeat(app.state.pool, "order-api")
+        heartbeat.start()
         try:
             yield
         finally:
+            await heartbeat.close()
             await app.state.rpc.close()
             await app.state.pool.close()
 

@@ -21,8 +21,9 @@ from aiohttp import web
 
 from linkora_core import db
 from linkora_core.backoff import RetryPolicy, pause
+from linkora_core.heartbeat import Heartbeat
 from linkora_core.tasks import BackgroundTasks
-from order_system.events import metrics, store
+from order_system.events import heartbeat_report, metrics, store
 from order_system.events.chain import Chain
 from order_system.events.guard import ReorgGuard
 from order_system.events.health import Health, IndexerState
@@ -197,6 +198,7 @@ class EventService:
         )
         self.pool: asyncpg.Pool | None = None
         self.health: Health | None = None
+        self.heartbeat: Heartbeat | None = None
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -211,6 +213,10 @@ class EventService:
         self.tasks.start(
             "watchdog", lambda: _watchdog(self.state, self.rpc, config.watchdog_seconds)
         )
+        self.heartbeat = Heartbeat(
+            pool, "order-events", lambda: heartbeat_report.report(self.state, self.tasks)
+        )
+        self.heartbeat.start()
 
     async def drain(self, seconds: float = 30.0) -> None:
         """After `stop` is set: let the indexer finish the batch it is writing."""
@@ -219,6 +225,8 @@ class EventService:
 
     async def close(self) -> None:
         await self.tasks.close()
+        if self.heartbeat is not None:
+            await self.heartbeat.close()
         if self._runner is not None:
             await self._runner.cleanup()
         await self.rpc.close()

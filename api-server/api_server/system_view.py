@@ -1,0 +1,161 @@
+"""`GET /system`: the host's CPU, memory and disk, the database's size in total and per table,
+the api-server's uptime, and every service process from its heartbeat (up while it beat
+within `DOWN_AFTER_SECONDS` and did not stop). Sizes are integers (bytes); percents and ages
+plain decimal strings with one decimal at most; no float reaches the wire.
+
+`SystemView` keeps the latest snapshot for whoever reads it (the route, `/metrics`, the
+WebSocket `system` subscription), each saying how old a snapshot it accepts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Final
+
+import asyncpg
+import psutil
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api_server import system_store
+from linkora_core.db import DATABASE_DOWN
+from linkora_core.decimals import to_plain
+from linkora_core.heartbeat import STOPPED, one_decimal
+from linkora_core.http import JSON
+
+Snapshot = dict[str, Any]
+
+# A process whose last beat is older than this is shown as down (it beats every 3 s).
+DOWN_AFTER_SECONDS: Final = Decimal(10)
+# How old a snapshot `/system` may answer: calls in a burst share one.
+ROUTE_MAX_AGE: Final = 0.5
+_UNAVAILABLE = (*DATABASE_DOWN, asyncpg.QueryCanceledError)
+
+
+def percent(value: float) -> str:
+    return to_plain(one_decimal(value))
+
+
+def _time(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def is_up(age_seconds: Decimal, state: str) -> bool:
+    return age_seconds <= DOWN_AFTER_SECONDS and state != STOPPED
+
+
+def service_entry(row: dict[str, Any]) -> dict[str, Any]:
+    """One heartbeat row as `/system` shows it (pure)."""
+    age = Decimal(row["age"])
+    detail = row["detail"]
+    return {
+        "service": row["service"],
+        "instance": row["instance"],
+        "pid": row["pid"],
+        "state": row["state"],
+        "up": is_up(age, row["state"]),
+        "age_seconds": to_plain(age),
+        "started_at": _time(row["started_at"]),
+        "beat_at": _time(row["beat_at"]),
+        "cpu_percent": to_plain(Decimal(row["cpu_percent"]).quantize(Decimal("0.1"))),
+        "rss_bytes": row["rss_bytes"],
+        "backlog": row["backlog"],
+        "detail": json.loads(detail) if isinstance(detail, str) else dict(detail),
+    }
+
+
+def _disk(data_directory: str | None) -> dict[str, Any]:
+    """The filesystem of the database's files when they are on this machine, else `/`."""
+    path = "/"
+    if data_directory is not None and os.path.isdir(data_directory):
+        path = data_directory
+    usage = psutil.disk_usage(path)
+    return {
+        "path": path,
+        "total_bytes": usage.total,
+        "free_bytes": usage.free,
+        "used_bytes": usage.used,
+    }
+
+
+def _host() -> dict[str, Any]:
+    memory = psutil.virtual_memory()
+    return {
+        "cpu": {"percent": percent(psutil.cpu_percent(None)), "count": os.cpu_count() or 1},
+        "memory": {
+            "total_bytes": memory.total,
+            "available_bytes": memory.available,
+            "used_bytes": memory.used,
+            "percent": percent(memory.percent),
+        },
+    }
+
+
+async def snapshot(pool: asyncpg.Pool, started_at: datetime) -> Snapshot:
+    """Everything `/system` shows. A database that is away leaves `database.up` false, no
+    sizes and no services, with the host's figures still there."""
+    now = datetime.now(UTC)
+    figures: system_store.DatabaseFigures | None = None
+    rows: list[dict[str, Any]] = []
+    try:
+        async with pool.acquire() as connection:
+            await system_store.prune_heartbeats(connection)
+            figures = await system_store.database_figures(connection)
+            rows = await system_store.heartbeats(connection)
+    except _UNAVAILABLE:
+        figures, rows = None, []
+    return {
+        "time": _time(now),
+        "started_at": _time(started_at),
+        "uptime_seconds": max(0, int((now - started_at).total_seconds())),
+        **_host(),
+        "disk": _disk(None if figures is None else figures.data_directory),
+        "database": {
+            "up": figures is not None,
+            "size_bytes": None if figures is None else figures.size_bytes,
+            "tables": []
+            if figures is None
+            else [{"name": name, "size_bytes": size} for name, size in figures.tables],
+        },
+        "services": [service_entry(row) for row in rows],
+    }
+
+
+class SystemView:
+    """The latest snapshot, taken again once older than a caller accepts; concurrent callers
+    share one. `taken` counts the snapshots (each a few queries)."""
+
+    def __init__(self, pool: asyncpg.Pool, started_at: datetime) -> None:
+        self.pool = pool
+        self.started_at = started_at
+        self.latest: Snapshot | None = None
+        self.taken = 0
+        self._at = float("-inf")
+        self._lock = asyncio.Lock()
+        # The first call only starts psutil's host CPU measurement; each snapshot's covers the
+        # time since the one before.
+        psutil.cpu_percent(None)
+
+    def _fresh(self, max_age: float) -> bool:
+        return self.latest is not None and time.monotonic() - self._at < max_age
+
+    async def get(self, max_age: float) -> Snapshot:
+        if self._fresh(max_age):
+            assert self.latest is not None
+            return self.latest
+        async with self._lock:
+            if not self._fresh(max_age):
+                self.latest = await snapshot(self.pool, self.started_at)
+                self._at = time.monotonic()
+                self.taken += 1
+            assert self.latest is not None
+            return self.latest
+
+
+async def system(request: Request) -> Response:
+    view: SystemView = request.app.state.system
+    return JSON(await view.get(ROUTE_MAX_AGE))
