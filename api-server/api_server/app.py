@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
@@ -12,9 +13,12 @@ from starlette.routing import Route, WebSocketRoute
 from api_server import (
     candle_routes,
     exchange_routes,
+    heartbeat_report,
     market_routes,
     openapi,
     page_routes,
+    system_metrics,
+    system_view,
     udf_routes,
 )
 from api_server.candle_reader import FrontierCache
@@ -26,10 +30,12 @@ from api_server.page_cache import PageCache
 from api_server.rollups import RollupMaintainer
 from api_server.settings import ApiSettings
 from api_server.system_feed import SystemFeed
+from api_server.system_view import SystemView
 from api_server.ws_context import WsContext
 from api_server.ws_endpoint import websocket_endpoint
 from api_server.ws_hub import Hub
 from linkora_core import bus, http
+from linkora_core.heartbeat import Heartbeat
 from linkora_core.metrics import FunctionCollector, ServiceMetrics
 from linkora_core.ratelimit import ClientAddress, RateLimiter
 from linkora_core.tasks import BackgroundTasks
@@ -41,7 +47,12 @@ def create_app(settings: ApiSettings, *, maintain_rollups: bool = True) -> Starl
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.settings = settings
+        app.state.started_at = datetime.now(UTC)
         app.state.pool = await http.read_pool(settings)
+        view = app.state.system = SystemView(app.state.pool, app.state.started_at)
+        system_collector = FunctionCollector(lambda: system_metrics.system_metrics(view.latest))
+        metrics.registry.register(system_collector)
+        metrics.before_scrape.append(lambda: system_metrics.refresh(view))
         app.state.redis = bus.connect(settings.redis_url)
         app.state.page_cache = PageCache(settings.candle_cache_seconds, settings.candle_cache_bytes)
         app.state.frontiers = FrontierCache(settings.rollup_frontier_cache_seconds)
@@ -80,15 +91,22 @@ def create_app(settings: ApiSettings, *, maintain_rollups: bool = True) -> Starl
             app.state.rollups = maintainer
             tasks.start("rollups", lambda: maintainer.run(stop))
         app.state.readiness = Readiness(app.state, tasks)
+        heartbeat = Heartbeat(
+            app.state.pool, "api-server", lambda: heartbeat_report.report(app.state.hub, tasks)
+        )
+        heartbeat.start()
         try:
             yield
         finally:
             # Background work is idempotent (upserts, a subscription): cancelling is safe.
             stop.set()
             await tasks.close()
+            await heartbeat.close()
             await app.state.redis.aclose()
             await app.state.pool.close()
             metrics.registry.unregister(hub_collector)
+            metrics.registry.unregister(system_collector)
+            metrics.before_scrape.clear()
 
     return http.api(
         settings,
@@ -112,6 +130,7 @@ def create_app(settings: ApiSettings, *, maintain_rollups: bool = True) -> Starl
             Route("/udf/timescale_marks", udf_routes.timescale_marks),
             Route("/udf/time", udf_routes.server_time),
             Route("/udf/quotes", exchange_routes.quotes),
+            Route("/system", system_view.system),
             WebSocketRoute("/ws", websocket_endpoint),
             *page_routes.routes(),
         ],
