@@ -12,6 +12,6 @@ def report(hub: Hub, tasks: BackgroundTasks) -> Report:
     problems = tasks.problems()
     return Report(
         "degraded" if problems else "ok",
-        backlog=0,
+        backlog=hub.pending_bytes,
         detail={"ws_clients": hub.clients, "problems": problems},
     )

@@ -150,6 +150,13 @@ class Hub:
     def clients(self) -> int:
         return sum(self._by_ip.values())
 
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes sent to subscribed clients and not yet written to their sockets (the
+        api-server's heartbeat backlog)."""
+        subscribed = {client for clients in self._by_topic.values() for client in clients}
+        return sum(client.backlog for client in subscribed)
+
     def connections(self, ip: str) -> int:
         return self._by_ip.get(ip, 0)
 

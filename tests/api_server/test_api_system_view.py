@@ -21,10 +21,13 @@ from api_helpers import minute, settings_for, store_minutes
 from starlette.applications import Starlette
 
 from api_server.app import create_app
+from api_server.heartbeat_report import report
 from api_server.system_metrics import system_metrics
 from api_server.system_view import SystemView, is_up, service_entry
+from api_server.ws_hub import Client, Hub, Message, Topic
 from devstack.postgres import PostgresServer
 from linkora_core import db
+from linkora_core.tasks import BackgroundTasks
 from tests.http_checks import running
 from tests.polling import eventually
 
@@ -81,6 +84,19 @@ def test_a_heartbeat_row_is_shown_with_strings_for_its_decimals() -> None:
         "beat_at": "2026-01-02T03:04:05Z", "cpu_percent": "7.2", "rss_bytes": 10,
         "backlog": 0, "detail": {"a": 1},
     }  # fmt: skip
+
+
+async def test_the_api_server_reports_its_unsent_websocket_bytes_as_its_backlog() -> None:
+    hub, tasks = Hub(), BackgroundTasks("api-server")
+    client = Client(None, "10.0.0.1", max_backlog=2**20)  # type: ignore[arg-type]  # never sent
+    hub.add(client)
+    hub.subscribe(client, Topic("orderbook", "BTCUSDT"))
+    assert report(hub, tasks).backlog == 0
+    for text in ("a" * 100, "b" * 50):
+        assert client.offer(Message.of(text))
+    beat = report(hub, tasks)
+    assert beat.backlog == client.queued_bytes > 150  # frames: the text and its header
+    assert (beat.state, beat.detail) == ("ok", {"ws_clients": 1, "problems": {}})
 
 
 async def test_system_gives_the_host_and_database_figures(
