@@ -42,6 +42,16 @@ EXPECTED_METRICS = {
         "api_websocket_clients",
         "api_websocket_messages_sent_total",
         "api_websocket_messages_dropped_total",
+        # The system view: the host, the database and every service process's heartbeat.
+        "linkora_system_cpu_percent",
+        "linkora_system_memory_bytes",
+        "linkora_system_disk_free_bytes",
+        "linkora_database_size_bytes",
+        "linkora_table_size_bytes",
+        "linkora_service_up",
+        "linkora_service_cpu_percent",
+        "linkora_service_rss_bytes",
+        "linkora_service_backlog",
     },
     "order-api": {"http_request_duration_seconds_bucket"},
     "collector": {
@@ -376,8 +386,10 @@ def test_the_dashboard_only_queries_metrics_the_services_expose(
     queried = {
         token
         for panel in dashboard["panels"]
-        for target in panel["targets"]
-        for token in re.findall(r"\b(?:http|api|collector|order_indexer)_[a-z_]+\b", target["expr"])
+        for target in panel.get("targets", [])  # a row has none
+        for token in re.findall(
+            r"\b(?:http|api|collector|order_indexer|linkora)_[a-z_]+\b", target["expr"]
+        )
     }
     assert queried and queried <= exposed, queried - exposed
 
@@ -417,10 +429,14 @@ def test_prometheus_scrapes_every_compose_service_on_its_metrics_port() -> None:
 def test_grafana_dashboard_has_the_promised_panels() -> None:
     dashboard = json.loads((MONITORING / "grafana-dashboard.json").read_text())
     assert dashboard["uid"] and dashboard["title"] and dashboard["schemaVersion"] >= 30
-    panels = dashboard["panels"]
-    assert len({panel["id"] for panel in panels}) == len(panels)
-    for panel in panels:
+    everything = dashboard["panels"]
+    assert len({panel["id"] for panel in everything}) == len(everything)
+    rows = [panel for panel in everything if panel["type"] == "row"]
+    assert [row["title"] for row in rows] == ["System"]
+    panels = [panel for panel in everything if panel["type"] != "row"]
+    for panel in everything:
         assert {"x", "y", "w", "h"} <= set(panel["gridPos"])
+    for panel in panels:
         assert panel["targets"] and all(target["expr"] for target in panel["targets"])
     expressions = " ".join(t["expr"] for panel in panels for t in panel["targets"])
     assert "histogram_quantile(0.5," in expressions and "histogram_quantile(0.99," in expressions
@@ -431,8 +447,19 @@ def test_grafana_dashboard_has_the_promised_panels() -> None:
         "collector_weight_used",
         "order_indexer_lag_blocks",
         "order_indexer_reorgs_total",
+        "linkora_system_cpu_percent",
+        "linkora_system_memory_bytes",
+        "linkora_system_disk_free_bytes",
+        "linkora_database_size_bytes",
+        "linkora_table_size_bytes",
+        "linkora_service_up",
+        "linkora_service_cpu_percent",
+        "linkora_service_rss_bytes",
+        "linkora_service_backlog",
     ):
         assert metric in expressions
+    # Below the row: the system panels.
+    assert all(panel["gridPos"]["y"] > rows[0]["gridPos"]["y"] for panel in panels[-8:])
 
 
 def test_compose_mode_defaults_to_the_compose_files_database_and_user(tmp_path: Path) -> None:
