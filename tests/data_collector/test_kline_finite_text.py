@@ -1,4 +1,4 @@
-"""`paging.finite`, one regular expression per row, accepts exactly the rows whose every
+"""`paging.finite` (one regular-expression match for the usual row) accepts exactly the rows whose every
 decimal field `parse_decimal` accepts (property test against the reference parser)."""
 
 from __future__ import annotations
