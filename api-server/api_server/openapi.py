@@ -602,15 +602,27 @@ _DESCRIPTION = (
     "market endpoint takes `exchange` and `kind` (Binance spot without them), and answers about "
     'another venue name it with `"exchange"` and `"kind"`. Market values are JSON strings '
     'holding plain decimals. Errors are `{"error": "..."}`. Live data: the WebSocket '
-    "`/ws?symbol=BTCUSDT&timeframe=5&type=candles|orderbook[&exchange=bybit&kind=linear]` "
-    "(defaults `all`, `1`, `candles`, Binance spot) "
+    "`/ws?symbol=BTCUSDT&timeframe=5&type=candles|orderbook|progress|system"
+    "[&exchange=bybit&kind=linear]` (defaults `all`, `1`, `candles`, Binance spot) "
     "sends candle messages `{symbol, timeframe, timestamp, open, high, low, close, volume, "
     "quote_volume, trades, closed, ...}` (with `exchange` and `kind` first for a venue other "
     "than Binance spot) or order books shaped like `GET /orderbook`, and a "
     '`{"type":"heartbeat"}` every 30 s; send `{"type":"ping"}` for a `{"type":"pong"}`, or '
-    '`{"type":"subscribe","stream":"candles","symbol":..,"timeframe":..,"exchange":..,'
-    '"kind":..}` (and `unsubscribe`). An invalid timeframe, type, exchange or kind closes '
-    "with code 1008 (reasons are cut to 123 bytes), as do "
+    '`{"type":"subscribe","stream":"candles|orderbook|progress|system","symbol":..,'
+    '"timeframe":..,"exchange":..,"kind":..}` (and `unsubscribe`). `progress` (every market '
+    "without a market named; one venue with only `exchange` and `kind`) relays backfill "
+    'progress as `{"type":"progress","data":{exchange, kind, symbol, market, status (running, '
+    "done, error, removed), message, percent (decimal string), done, total, rate, "
+    "eta_seconds}}` at least once a second while a market backfills, the running markets' "
+    'latest first; `system` sends `{"type":"system","data":<GET /system>}` every '
+    'WS_SYSTEM_INTERVAL (5) s. Commands `{"type":"command","data":"status"|"list"|"help"}` '
+    "answer `{type: status|list|help, data}` (clients, this connection's subscriptions, "
+    "markets, uptime; the markets collected with their phase, timeframes, streams; the "
+    'message types); an unknown command or a bad subscribe answers `{"type":"error",'
+    '"error":..}`. A market removed through `/admin` sends its subscribers `{"type":'
+    '"market_removed","market":..,"message":..}`, ends those subscriptions and closes a '
+    'connection left with none (1000, "market removed"). An invalid timeframe, type, exchange '
+    "or kind in the query closes with code 1008 (reasons are cut to 123 bytes), as do "
     "too many connections or handshakes from one address; a server at its connection cap "
     "closes new clients with 1013."
 )
