@@ -1,5 +1,5 @@
-"""`paging.finite` (one regular-expression match for the usual row) accepts exactly the rows whose every
-decimal field `parse_decimal` accepts (property test against the reference parser)."""
+"""`paging.finite` (one regular-expression match for the usual row) accepts exactly the rows
+whose every decimal field `parse_decimal` accepts (property test against the reference)."""
 
 from __future__ import annotations
 
