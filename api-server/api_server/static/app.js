@@ -1,10 +1,13 @@
 // The live chart page: history over REST, live candles and the order book over the WebSocket,
 // recent orders polled from the order API, and the DEX's own executed and cancelled orders as
-// markers from the UDF marks (when the server maps a token pair to the symbol). A market is a
+// markers from the UDF marks (when the server maps a token pair to the symbol), and while the
+// market backfills a progress bar over the chart (the WebSocket `progress` stream), replaced by
+// the chart once the backfill is done. A market is a
 // venue (an exchange's spot or futures market) and a symbol in that exchange's spelling; every
 // request names the venue with `exchange` and `kind`, except for Binance spot, which the server
 // serves without them. Plain modern JS; the chart library is a global (`LightweightCharts`)
-// loaded from /static/vendor.
+// loaded from /static/vendor. system.js (the system panel) and operator.js (the operator
+// section) load after this file and use its `$` and `liveSocket`.
 "use strict";
 
 const TIMEFRAMES = ["1", "3", "5", "15", "30", "45", "1H", "2H", "3H", "4H", "1D", "1W", "1M"];
@@ -44,7 +47,8 @@ const state = {
   orderApi: null,
   marksEnabled: false,
   marks: new Map(), // order id -> {time, label, color, lines}
-  sockets: { candles: null, orderbook: null },
+  sockets: { candles: null, orderbook: null, progress: null },
+  backfill: null, // the selected market's latest progress report while it backfills
   generation: 0, // bumped on every market/timeframe switch; stale responses are dropped
 };
 
@@ -334,7 +338,7 @@ function setStatus(text, mode) {
 }
 
 // A socket that answers heartbeats, ignores pongs and reconnects with exponential backoff
-// until `close()` is called.
+// until `close()` is called, or until the server says its market is no longer collected.
 function liveSocket(params, onMessage) {
   let socket = null;
   let attempt = 0;
@@ -359,6 +363,11 @@ function liveSocket(params, onMessage) {
         return;
       }
       if (message.type === "pong" || message.type === "error") return;
+      if (message.type === "market_removed") {
+        closed = true; // the server closes a connection left with no subscription
+        marketRemoved(message);
+        return;
+      }
       onMessage(message);
     };
     socket.onclose = () => {
@@ -400,6 +409,74 @@ function subscribeBook() {
     if (message.symbol !== symbol || !ofVenue(message, venue)) return;
     if (Array.isArray(message.bids)) renderBook(message);
   });
+}
+
+// The market shown is no longer collected (removed by an operator): say so, keep what is drawn.
+function marketRemoved(message) {
+  setStatus(message.message, "reconnecting");
+  body.dataset.marketRemoved = message.market;
+}
+
+// ---------------------------------------------------------------- backfill progress
+
+// The selected market's progress: always named by exchange and kind (a progress subscription
+// without them would be every market's).
+function subscribeProgress() {
+  state.sockets.progress?.close();
+  const { venue, symbol } = state;
+  hideBackfill();
+  const params = { exchange: venue.exchange, kind: venue.kind, symbol, type: "progress" };
+  state.sockets.progress = liveSocket(params, (message) => {
+    const report = message.data;
+    if (message.type !== "progress" || !report || report.symbol !== symbol) return;
+    if (!ofVenue(report, venue) || venue !== state.venue) return;
+    showProgress(report);
+  });
+}
+
+function duration(seconds) {
+  if (seconds === null || seconds === undefined) return "unknown";
+  if (seconds < 60) return `${seconds} s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} min ${String(seconds % 60).padStart(2, "0")} s`;
+  return `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, "0")} min`;
+}
+
+const count = (n) => Number(n).toLocaleString("en-US");
+
+function showProgress(report) {
+  const panel = $("backfill");
+  body.dataset.backfill = report.status;
+  body.dataset.backfillPercent = report.percent;
+  if (report.status === "done") {
+    hideBackfill();
+    body.dataset.backfill = "done";
+    // The chart now has the whole history: draw it again.
+    loadHistory().then(() => loadMarks()).catch(() => {});
+    return;
+  }
+  state.backfill = report;
+  panel.hidden = false;
+  panel.dataset.status = report.status;
+  $("backfill-market").textContent = `${state.symbol} · ${venueName(state.venue)}`;
+  $("backfill-fill").style.width = `${Math.min(100, parseFloat(report.percent))}%`;
+  $("backfill-bar").setAttribute("aria-valuenow", report.percent);
+  const figures = [
+    `${report.percent} %`,
+    `${count(report.done)} / ${count(report.total)} minutes`,
+    `${count(report.rate)} candles/s`,
+    `ETA ${duration(report.eta_seconds)}`,
+  ];
+  const headline = { error: "failed", removed: "removed" }[report.status];
+  $("backfill-figures").textContent = headline ? `${headline} at ${figures[0]}` : figures.join(" · ");
+  $("backfill-message").textContent = report.message;
+}
+
+function hideBackfill() {
+  state.backfill = null;
+  $("backfill").hidden = true;
+  body.dataset.backfill = "none";
+  delete body.dataset.backfillPercent;
 }
 
 // The book panel emptied, until the new market's book arrives.
@@ -550,8 +627,10 @@ async function show(symbol, timeframe, venue = state.venue) {
   subscribeCandles();
   if (marketChanged) {
     $("price").replaceChildren();
+    delete body.dataset.marketRemoved;
     clearBook();
     subscribeBook();
+    subscribeProgress();
     loadBook().catch(() => {});
   }
   renderLegend();
