@@ -2,10 +2,13 @@
 its change is committed) against a real uvicorn, under the api-server's protocol and under
 uvicorn's own: a client subscribed to one of the market's topics is told, its subscriptions of
 that market end, and a client left with none is closed (1000, "market removed"); subscribers
-of other markets and of the venue's `all` carry on."""
+of other markets and of the venue's `all` carry on. And the whole way, from `DELETE
+/admin/markets/...` to the close."""
 
 from __future__ import annotations
 
+import asyncpg
+import httpx
 import orjson
 import pytest
 from api_helpers import ServerFactory, closed_with, ready, receive
@@ -19,6 +22,7 @@ from linkora_core.progress_messages import ProgressReport
 from tests.polling import eventually
 
 VENUE = "exchange=bybit&kind=linear"
+TOKEN = "ws-market-removed-test-token-0123"
 BTC = Market(Venue(Exchange.BYBIT, Kind.LINEAR), "BTCUSDT")
 EVENT = orjson.dumps(
     {
@@ -102,3 +106,23 @@ async def test_another_event_or_a_malformed_one_changes_nothing(
         await redis.publish("orderbook:bybit-linear:all", book("BTCUSDT"))
         assert (await receive(ws))["symbol"] == "BTCUSDT"
     assert app.state.tasks.restarts["live-feed"] == 0
+
+
+async def test_a_market_removed_through_the_admin_api_closes_its_subscribers(
+    live_server: ServerFactory, clean_db: asyncpg.Pool
+) -> None:
+    await clean_db.execute(
+        "INSERT INTO control_markets (venue, symbol, added_by) VALUES ('bybit-linear', 'BTCUSDT',"
+        " 'test')"
+    )
+    app, url = await live_server(admin_token=TOKEN)
+    async with connect(f"{url}/ws?{VENUE}&symbol=BTCUSDT&timeframe=1") as ws:
+        await ready(app, ws)
+        async with httpx.AsyncClient(base_url=url.replace("ws:", "http:")) as http:
+            answer = await http.delete(
+                "/admin/markets/bybit/linear/BTCUSDT",
+                headers={"Authorization": f"Bearer {TOKEN}"},
+            )
+        assert answer.status_code == 200, answer.text
+        assert await receive(ws) == NOTICE
+        assert await closed_with(ws) == (1000, "market removed")
