@@ -3,7 +3,8 @@ over the test PostgreSQL and Redis: a progress bar over the chart while the sele
 backfills (reports published on Redis `progress` as a collector does), replaced by the chart,
 history reloaded, when the backfill is done; the operator section listing, adding and removing
 markets through the real admin API with the token kept in session storage, showing the API's
-errors; the system panel fed by the `system` stream. Screenshots go to the test's tmp dir."""
+errors; the system panel fed by the `system` stream; the WebSocket help the page shows.
+Screenshots go to the test's tmp dir."""
 
 from __future__ import annotations
 
@@ -312,7 +313,7 @@ async def test_the_operator_section_lists_adds_and_removes_markets_through_the_a
     assert errors == []
 
 
-async def test_the_system_panel_shows_the_host_the_database_and_the_services(
+async def test_the_system_panel_shows_the_host_the_database_and_the_services_and_help(
     browser: Browser, serve: Serve, market: datetime, tmp_path: Path
 ) -> None:
     url = await serve(ws_system_interval=0.5)
@@ -335,6 +336,13 @@ async def test_the_system_panel_shows_the_host_the_database_and_the_services(
         assert "up" in (await service.first.get_attribute("class") or "")
         await page.locator("#system-panel").screenshot(path=str(tmp_path / "system-panel.png"))
         await page.screenshot(path=str(tmp_path / "system-page.png"))
+        # The page's WebSocket help is the server's own answer to the help command.
+        await page.click("#ws-help summary")
+        await page.wait_for_function("document.body.dataset.helpLoaded === 'true'")
+        help_text = await page.locator("#ws-help-body").inner_text()
+        for name in ("subscribe", "command", "progress", "system", "market_removed", "status"):
+            assert name in help_text
+        await page.locator("#ws-help").screenshot(path=str(tmp_path / "ws-help.png"))
     finally:
         await page.close()
     assert errors == []
