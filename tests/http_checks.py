@@ -105,5 +105,6 @@ async def assert_the_document_and_its_page_are_served(
     assert (await client.get("/openapi.json")).json() == document
     page = await client.get("/docs")
     assert page.headers["content-type"].startswith("text/html")
-    for path in document["paths"]:
-        assert f"GET {path}</code>" in page.text
+    for path, item in document["paths"].items():
+        for method in item:
+            assert f"{method.upper()} {path}</code>" in page.text

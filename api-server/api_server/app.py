@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
 
 from api_server import (
+    admin_routes,
     candle_routes,
     exchange_routes,
     heartbeat_report,
@@ -21,6 +22,7 @@ from api_server import (
     system_view,
     udf_routes,
 )
+from api_server.admin_auth import AdminGuard
 from api_server.candle_reader import FrontierCache
 from api_server.control_watch import ControlWatch
 from api_server.health import Readiness, health
@@ -57,6 +59,7 @@ def create_app(settings: ApiSettings, *, maintain_rollups: bool = True) -> Starl
         app.state.page_cache = PageCache(settings.candle_cache_seconds, settings.candle_cache_bytes)
         app.state.frontiers = FrontierCache(settings.rollup_frontier_cache_seconds)
         app.state.client_address = ClientAddress(settings.trusted_proxies)
+        app.state.admin_guard = AdminGuard.from_settings(settings, app.state.client_address)
         app.state.ws_handshakes = (
             RateLimiter(settings.ws_handshake_rate, settings.ws_handshake_burst)
             if settings.ws_handshake_rate > 0
@@ -131,6 +134,7 @@ def create_app(settings: ApiSettings, *, maintain_rollups: bool = True) -> Starl
             Route("/udf/time", udf_routes.server_time),
             Route("/udf/quotes", exchange_routes.quotes),
             Route("/system", system_view.system),
+            *admin_routes.routes(),
             WebSocketRoute("/ws", websocket_endpoint),
             *page_routes.routes(),
         ],

@@ -4,6 +4,7 @@ every HTTP route is documented and every documented path is a route)."""
 from __future__ import annotations
 
 from api_server import system_schema
+from api_server import admin_openapi
 from api_server.exchange_routes import MAX_QUOTES
 from api_server.params import MAX_LIMIT, SUPPORTED_LEVELS, SUPPORTED_TIMEFRAMES
 from api_server.udf_routes import SUPPORTED as UDF_RESOLUTIONS
@@ -595,6 +596,7 @@ _PATHS: dict[str, Schema] = {
         },
         description="Epoch seconds as plain text.",
     ),
+    **admin_openapi.PATHS,
 }
 
 _DESCRIPTION = (
@@ -624,7 +626,10 @@ _DESCRIPTION = (
     'connection left with none (1000, "market removed"). An invalid timeframe, type, exchange '
     "or kind in the query closes with code 1008 (reasons are cut to 123 bytes), as do "
     "too many connections or handshakes from one address; a server at its connection cap "
-    "closes new clients with 1013."
+    "closes new clients with 1013. The operator's API is under `/admin` (markets, exchanges, "
+    "runtime settings, purge, audit log), with `Authorization: Bearer <ADMIN_TOKEN>`: 401 "
+    "without it, 403 with a wrong one, 429 after too many wrong ones from one address, 503 "
+    "while no ADMIN_TOKEN is set."
 )
 
 DOCUMENT = document(
@@ -640,7 +645,9 @@ DOCUMENT = document(
         "VenueStatus": _VENUE_STATUS,
         "Health": _HEALTH,
         "Ready": _READY,
+        **admin_openapi.SCHEMAS,
         "System": system_schema.SYSTEM,
         "ServiceHeartbeat": system_schema.SERVICE,
     },
 )
+DOCUMENT["components"]["securitySchemes"] = admin_openapi.SECURITY_SCHEMES

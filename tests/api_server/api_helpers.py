@@ -27,6 +27,8 @@ from linkora_core.timeframes import MINUTE_MS
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 BYBIT_LINEAR = Venue(Exchange.BYBIT, Kind.LINEAR)
+# The folder's apps take this admin token (`admin_token` setting) unless a test says otherwise.
+ADMIN_TOKEN = "test-admin-token-0123456789"
 # Starts the app under uvicorn with settings overrides: `(app, "ws://127.0.0.1:port")`.
 ServerFactory = Callable[..., Awaitable[tuple[Starlette, str]]]
 

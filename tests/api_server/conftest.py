@@ -11,7 +11,7 @@ import asyncpg
 import httpx
 import pytest
 import uvicorn
-from api_helpers import ServerFactory, settings_for
+from api_helpers import ADMIN_TOKEN, ServerFactory, settings_for
 from starlette.applications import Starlette
 
 from api_server.app import create_app
@@ -40,6 +40,7 @@ def app_settings() -> dict[str, Any]:
         "candle_live_cache_seconds": 0,
         "rollup_frontier_cache_seconds": 0,  # tests truncate rollups: frontiers move back
         "rate_limit_per_second": 0,
+        "admin_token": ADMIN_TOKEN,
     }
 
 
