@@ -3,8 +3,7 @@ every HTTP route is documented and every documented path is a route)."""
 
 from __future__ import annotations
 
-from api_server import system_schema
-from api_server import admin_openapi
+from api_server import admin_openapi, system_schema
 from api_server.exchange_routes import MAX_QUOTES
 from api_server.params import MAX_LIMIT, SUPPORTED_LEVELS, SUPPORTED_TIMEFRAMES
 from api_server.udf_routes import SUPPORTED as UDF_RESOLUTIONS
