@@ -419,13 +419,13 @@ function marketRemoved(message) {
 
 // ---------------------------------------------------------------- backfill progress
 
-// The selected market's progress: always named by exchange and kind (a progress subscription
-// without them would be every market's).
+// The selected market's progress, named as the other sockets name it (a symbol without an
+// exchange is Binance spot's; only a progress subscription naming no market is every market's).
 function subscribeProgress() {
   state.sockets.progress?.close();
   const { venue, symbol } = state;
   hideBackfill();
-  const params = { exchange: venue.exchange, kind: venue.kind, symbol, type: "progress" };
+  const params = { ...where(venue), symbol, type: "progress" };
   state.sockets.progress = liveSocket(params, (message) => {
     const report = message.data;
     if (message.type !== "progress" || !report || report.symbol !== symbol) return;
