@@ -32,7 +32,8 @@
     item.className = entry.up ? "up" : "down";
     item.dataset.service = entry.service;
     const name = document.createElement("span");
-    name.textContent = `${entry.service} (pid ${entry.pid})`;
+    name.textContent = entry.service;
+    name.title = `${entry.instance} · ${entry.state}`;
     const detail = document.createElement("span");
     detail.className = "muted";
     detail.textContent = entry.up ? `${entry.cpu_percent} % · ${size(entry.rss_bytes)}` : `down ${entry.age_seconds} s`;
