@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 import aiohttp
 import asyncpg
@@ -85,15 +86,17 @@ async def run_audits(
     interval: float,
     stop: asyncio.Event,
     refusals: storage.Refusals | None = None,
-    start_ms: int | None = None,
+    start_of: Callable[[Market], int] | None = None,
 ) -> None:
-    """Audit every market each `interval` seconds until `stop` is set; with `start_ms`
-    (START_DATE), from there or the market's listing on."""
+    """Audit every market each `interval` seconds until `stop` is set; with `start_of` (a
+    market's own start or START_DATE), from there or the market's listing on."""
     while await pause(interval, stop):
         started = time.monotonic()
         for market in markets:
             try:
-                first = await _first_ms(pool, market, start_ms)
+                first = await _first_ms(
+                    pool, market, None if start_of is None else start_of(market)
+                )
                 restored, recorded = await audit_market(
                     rest, pool, market, refusals=refusals, first_ms=first
                 )

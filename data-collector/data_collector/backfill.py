@@ -156,12 +156,18 @@ class BulkWriter:
         self._batch_rows = batch_rows
         self.queue: asyncio.Queue[Page | None] = asyncio.Queue(queue_pages)
         self.progress: dict[Market, Progress] = {}
+        self._forgotten: set[Market] = set()
         self.rows_changed = 0
         self.failures = 0
         self._last_report = 0.0
 
     async def put(self, page: Page) -> None:
         await self.queue.put(page)
+
+    def forget(self, market: Market) -> None:
+        """Skip the market's pages from now on (it is no longer collected)."""
+        self._forgotten.add(market)
+        self.progress.pop(market, None)
 
     async def close(self) -> None:
         """Write everything queued, then let `run` return."""
@@ -182,6 +188,7 @@ class BulkWriter:
                 if rows >= self._batch_rows or self.queue.empty():
                     break
                 item = self.queue.get_nowait()
+            pages = [page for page in pages if page.market not in self._forgotten]
             if pages:
                 await self._write_retrying(pages)
 

@@ -1,18 +1,22 @@
 """The collector's phases: backfill every market, then real time (stream or polling) with
 the gap audit and order-book retention alongside; on stop, flush and return.
 
-Every long-running loop (publisher, live store, stream or poller, audit, retention) runs
-under `BackgroundTasks`: one that ends unexpectedly is logged, makes `/ready` answer 503 and
-is started again."""
+The markets are the desired state in the database (linkora_core.control_store), seeded from
+the environment's at start, and followed at runtime (market_control.py): a market added is
+backfilled at once and then collected in real time, one removed stops; runtime settings are
+applied. While a market backfills its progress goes out on Redis `bus.PROGRESS` twice a second.
+
+Every long-running loop (publisher, live store, stream or poller, audit, retention, the
+control loop and its LISTEN, progress) runs under `BackgroundTasks`: one that ends
+unexpectedly is logged, makes `/ready` answer 503 and is started again."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import time
-from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -20,33 +24,28 @@ import asyncpg
 
 from data_collector import (
     adapters,
-    audit,
-    backfill,
     book_store,
-    candle_writes,
-    paging,
+    progress_reports,
     state_store,
     storage,
     venue_status,
 )
+from data_collector.backfill_runs import BackfillRuns
 from data_collector.catch_up import catch_up
-from data_collector.exchange import (
-    ExchangeBlocked,
-    ExchangeError,
-    ExchangeRequestError,
-    ExchangeRest,
-    LiveStream,
-)
+from data_collector.control_reconcile import Tunables
+from data_collector.control_watch import ControlWatch
+from data_collector.exchange import ExchangeBlocked, ExchangeError, ExchangeRest, LiveStream
 from data_collector.live_store import LiveStore
+from data_collector.live_venues import LiveVenues
+from data_collector.market_control import MarketControl, uncollectable
 from data_collector.poller import Poller
-from data_collector.progress import Progress
 from data_collector.publisher import Publisher
-from data_collector.rest import BinanceRest
-from data_collector.settings import CollectorSettings, RealtimeMode
+from data_collector.settings import SUPPORTED_VENUES, CollectorSettings
 from data_collector.status import CollectorStatus
-from linkora_core import db
+from linkora_core import control_store, db
 from linkora_core.backoff import RetryPolicy, pause
 from linkora_core.db import DATABASE_DOWN
+from linkora_core.epoch import floor_minute
 from linkora_core.markets import BINANCE_SPOT, Market, Venue
 from linkora_core.readiness import CachedCheck
 from linkora_core.tasks import BackgroundTasks
@@ -55,11 +54,10 @@ log = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 5.0
 RETENTION_EVERY = 300.0  # seconds between deletions of order-book snapshots past retention
+REPORT_EVERY = 0.5  # seconds between progress reports of a backfilling market
+SEEDED_BY = "environment"  # the actor recorded for the markets seeded from MARKETS/SYMBOLS
 
 EXCHANGE_INFO_RETRY = RetryPolicy(first=1.0, cap=30.0)
-# A failed backfill starts its market over, spending request weight again: at most once a
-# minute while the exchange or the database stays away.
-BACKFILL_RETRY = RetryPolicy(first=1.0, cap=60.0)
 
 
 @dataclass(eq=False)
@@ -71,26 +69,72 @@ class Collector:
     sources: Mapping[Venue, ExchangeRest]
     session: aiohttp.ClientSession
     publisher: Publisher
-    streams: dict[Venue, list[LiveStream]] = field(default_factory=dict, init=False)
-    poller: Poller | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
+        # Every supported venue has a source (they ask nothing until used), so a market
+        # added at runtime on any of them can be collected.
+        built = dict(self.sources)
+        missing = [venue for venue in SUPPORTED_VENUES if venue not in built]
+        built.update(adapters.rest_sources(self.settings, self.session, missing))
+        self.sources = built
+        self.environment = self.settings  # what runtime settings are applied over
         self.refusals = storage.Refusals()
         self.store = LiveStore(self.pool, self.settings.orderbook_store_interval, self.refusals)
-        self.markets = self.settings.collected_markets
-        missing = [str(m) for m in self.markets if m.venue not in self.sources]
-        if missing:
-            raise ValueError(f"no REST source for the venue of {', '.join(missing)}")
-        self.venues = sorted({m.venue for m in self.markets})
         self.status = CollectorStatus()
+        # Each market collected and its own start (ms; None: START_DATE), in desired order.
+        self.wanted: dict[Market, int | None] = dict.fromkeys(self.settings.collected_markets)
+        for market in self.wanted:
+            self.status.of(market)
         # Per exchange, what all its streams' (re)connections pace on.
         self.connects = adapters.connection_budgets(self.settings.weight_budget_fraction)
-        for market in self.markets:
-            self.status.of(market)
         self.backfilled = asyncio.Event()
         self.tasks = BackgroundTasks("data-collector")
+        parts = adapters.StreamParts(
+            self.session, self.store, self.publisher, self.status, self._catch_up, self.connects
+        )
+        self.live = LiveVenues(
+            self.tasks, parts, self.pool, self.refusals, self.start_of,
+            lambda: self.settings, self.sources, self.in_realtime,
+        )  # fmt: skip
+        self.watch = ControlWatch(self.pool)
+        self.control = MarketControl(self)
+        self.tunables = Tunables(
+            self.settings.orderbook_levels,
+            self.settings.orderbook_store_interval,
+            self.settings.audit_interval,
+        )
+        self.realtime = False  # the initial backfill is over and real time has started
+        self.stop = asyncio.Event()  # run()'s
+        self.runs = BackfillRuns(self)
         self._database = CachedCheck(lambda: db.is_healthy(self.pool))
         self._redis = CachedCheck(self.publisher.redis_answers)
+
+    @property
+    def markets(self) -> list[Market]:
+        return list(self.wanted)
+
+    @property
+    def venues(self) -> list[Venue]:
+        """The venues of the markets collected (those with a source)."""
+        return sorted({m.venue for m in self.wanted if m.venue in self.sources})
+
+    @property
+    def backfills(self) -> dict[Market, asyncio.Task[None]]:
+        """The backfills running, by market."""
+        return self.runs.running
+
+    @property
+    def streams(self) -> dict[Venue, list[LiveStream]]:
+        return self.live.streams
+
+    @property
+    def poller(self) -> Poller | None:
+        return self.live.poller
+
+    def start_of(self, market: Market) -> int:
+        """The first minute collected of `market`: its own start date, else START_DATE."""
+        own = self.wanted.get(market)
+        return self.settings.start_ms if own is None else floor_minute(own)
 
     async def problems(self) -> dict[str, str]:
         """Why the collector is not ready (`/ready`): its database or Redis does not answer,
@@ -115,7 +159,7 @@ class Collector:
 
     def resyncs(self, venue: Venue) -> int:
         """Books of the venue found out of sync and rebuilt (streams that keep none: 0)."""
-        return sum(stream.resyncs for stream in self.streams.get(venue, ()))
+        return self.live.resyncs(venue)
 
     def health(self) -> dict[str, Any]:
         """Service-wide figures for `/health`, next to the per-market status: `rest` is the
@@ -141,7 +185,7 @@ class Collector:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Collect until `stop` is set, then flush what is buffered and return."""
-        self.tasks.stop = stop
+        self.tasks.stop = self.stop = stop
         self.tasks.start("publisher", self.publisher.run)
         self.tasks.start("live-store", self.store.run)
         self.tasks.start(
@@ -155,6 +199,7 @@ class Collector:
             work.cancel()
             stopping.cancel()
             await asyncio.gather(work, stopping, return_exceptions=True)
+            await self.control.close()
             await self.tasks.close()
             with contextlib.suppress(TimeoutError, *DATABASE_DOWN):
                 async with asyncio.timeout(FLUSH_SECONDS):
@@ -164,54 +209,49 @@ class Collector:
             raise error
 
     async def _work(self, stop: asyncio.Event) -> None:
-        """Prepare and backfill, then start the real-time tasks and wait for `stop`."""
+        """Prepare and backfill, then start the real-time tasks and wait for `stop`; the
+        desired state is followed from the start (a market removed meanwhile stops its
+        backfill, one added backfills beside the others)."""
         await self.prepare()
-        await self.backfill_all()
-        s = self.settings
-        if s.orderbook_retention > 0:
+        self.tasks.start("control-listen", lambda: self.watch.listen(stop))
+        self.tasks.start("control", lambda: self.control.follow(stop))
+        self.tasks.start("progress", lambda: self._report_progress(stop))
+        initial = self.markets
+        await self.backfill_all(initial)
+        if self.settings.orderbook_retention > 0:
             self.tasks.start("retention", lambda: self._retention(stop))
-        for market in self.markets:
-            if self.status.of(market).phase != "error":
-                await self._set_phase(market, "realtime")
-        for venue in self.venues:
-            self._start_realtime(venue, stop)
+        for market in initial:
+            status = self.status.markets.get(market)
+            # Not one removed meanwhile, failed, or added again and backfilling on its own.
+            if status is not None and status.phase == "backfill" and market not in self.backfills:
+                await self.set_phase(market, "realtime")
+        self.realtime = True
+        await self.follow_live()
         self.backfilled.set()
         await stop.wait()
 
-    def _start_realtime(self, venue: Venue, stop: asyncio.Event) -> None:
-        """The venue's audit and its live stream (or, for Binance spot in REALTIME_MODE=rest,
-        the poller); task names carry the venue but for the first venue's."""
-        s, rest = self.settings, self.sources[venue]
-        suffix = "" if venue == self.venues[0] else f":{venue.key}"
-        markets = [m for m in self.markets if m.venue == venue]
-        if s.audit_interval > 0:
-            self.tasks.start(
-                "audit" + suffix,
-                lambda: audit.run_audits(
-                    rest, self.pool, markets, s.audit_interval, stop, self.refusals, s.start_ms
-                ),
-            )
-        active = [m for m in markets if self.status.of(m).phase == "realtime"]
-        if not active:
-            return
-        if s.realtime_mode is RealtimeMode.REST and isinstance(rest, BinanceRest):
-            poller = self.poller = Poller(
-                rest, active, self.store, self.publisher, self._catch_up,
-                interval=s.realtime_interval, levels=s.orderbook_levels,
-            )  # fmt: skip
-            self.tasks.start("poller" + suffix, lambda: poller.run(stop))
-            return
-        parts = adapters.StreamParts(
-            self.session, self.store, self.publisher, self.status, self._catch_up, self.connects
-        )
-        for name, stream in adapters.live_streams(s, rest, active, parts):
-            self.streams.setdefault(venue, []).append(stream)
-            self.tasks.start(
-                "stream" + suffix + (f":{name}" if name else ""), _runner(stream, stop)
-            )
+    def in_realtime(self) -> list[Market]:
+        statuses = self.status.markets
+        return [m for m in self.wanted if m in statuses and statuses[m].phase == "realtime"]
+
+    async def follow_live(self) -> None:
+        """Restart the real-time tasks of the venues whose markets in real time changed."""
+        if self.realtime:
+            await self.live.follow(self.stop)
 
     async def prepare(self) -> None:
+        """Seed the desired state with the environment's markets, read it (and the runtime
+        settings), prepare each venue's source and ensure each market's state row."""
         # No stop event in prepare or the backfill: a stop cancels them (see `run`).
+        await control_store.seed_markets(self.pool, self.environment.collected_markets, SEEDED_BY)
+        desired = await control_store.desired_markets(self.pool)
+        await self.control.apply_settings(await control_store.runtime_settings(self.pool))
+        self.wanted = {d.market: d.start_ms for d in desired}
+        for market in [m for m in self.status.markets if m not in self.wanted]:
+            del self.status.markets[market]
+        for market in self.wanted:
+            self.status.of(market)
+        log.info("collecting %s", ",".join(str(m) for m in self.wanted) or "no market")
         for venue in self.venues:
             rest = self.sources[venue]
             backoff = EXCHANGE_INFO_RETRY.backoff()
@@ -225,6 +265,7 @@ class Collector:
                     delay = backoff.next_delay()
                     log.warning("%s: preparing failed (%s); retry in %.0fs", venue, error, delay)
                     await asyncio.sleep(delay)
+            self.runs.prepared.add(venue)
             log.info(
                 "%s: request limit %d/window; pacing at %d",
                 venue,
@@ -232,115 +273,41 @@ class Collector:
                 rest.budget.allowance,
             )
         await state_store.ensure(self.pool, self.markets)
+        for market in self.wanted:
+            if market.venue not in self.sources:
+                await self.set_phase(market, "error", uncollectable(market))
 
-    async def backfill_all(self) -> None:
-        """Every market from START_DATE (or its listing, or the newest stored minute) to now."""
-        # Several writers let PostgreSQL use more than one core; each market sticks to one
-        # writer, so its pages are still stored in order.
-        s = self.settings
-        writers = [
-            backfill.BulkWriter(
-                self.pool,
-                s.backfill_batch_rows,
-                on_closed=lambda market, ms: self.status.of(market).closed(ms),
-                refusals=self.refusals,
-            )
-            for _ in range(min(s.backfill_writers, len(self.markets)))
-        ]
-        # Writers live only for the backfill; one that ends early (a bug) must not leave the
-        # fetchers waiting on its full queue: the backfill stops and raises what it raised.
-        tasks = [asyncio.create_task(writer.run()) for writer in writers]
-        fetching = asyncio.ensure_future(
-            asyncio.gather(
-                *(self._backfill(m, writers[i % len(writers)]) for i, m in enumerate(self.markets))
-            )
-        )
-        waited: list[asyncio.Future[Any]] = [fetching, *tasks]
-        try:
-            await asyncio.wait(waited, return_when=asyncio.FIRST_COMPLETED)
-            if fetching.done():
-                fetching.result()
-            else:
-                log.error("a backfill writer stopped while fetching; stopping the backfill")
-        finally:
-            fetching.cancel()
-            await asyncio.gather(fetching, return_exceptions=True)
-            try:
-                async with asyncio.timeout(FLUSH_SECONDS):
-                    for writer, task in zip(writers, tasks, strict=True):
-                        if not task.done():
-                            await writer.close()
-                    await asyncio.shield(asyncio.gather(*tasks))
-            except TimeoutError:
-                for task in tasks:
-                    task.cancel()
-        log.info("backfill done: %d rows changed", sum(w.rows_changed for w in writers))
+    async def backfill_all(self, markets: Sequence[Market] | None = None) -> None:
+        """Every market (or those given) from its start (or its listing, or the newest stored
+        minute) to now."""
+        await self.runs.backfill(self.markets if markets is None else markets)
 
-    async def _backfill(self, market: Market, writer: backfill.BulkWriter) -> None:
-        backoff = BACKFILL_RETRY.backoff()
-        while True:
-            try:
-                await self._backfill_once(market, writer)
-                return
-            except (ExchangeBlocked, ExchangeRequestError) as error:
-                log.error("backfill of %s stopped: %s", market, error)
-                await self._set_phase(market, "error", str(error))
-                return
-            except (ExchangeError, aiohttp.ClientError, ValueError, *DATABASE_DOWN) as error:
-                delay = backoff.next_delay()
-                log.warning("backfill of %s failed (%r); retry in %.0fs", market, error, delay)
-                await asyncio.sleep(delay)
+    async def _report_progress(self, stop: asyncio.Event) -> None:
+        while await pause(REPORT_EVERY, stop):
+            for status in list(self.status.markets.values()):
+                progress = status.progress
+                if status.phase == "backfill" and progress is not None and not progress.finished:
+                    self.publisher.progress(progress_reports.running(progress))
 
-    async def _backfill_once(self, market: Market, writer: backfill.BulkWriter) -> None:
-        await self._set_phase(market, "backfill")
-        rest = self.sources[market.venue]
-        listed = await state_store.listed_at_ms(self.pool, market)
-        if listed is None:
-            listed = await rest.listing_ms(market.symbol)
-            if listed is None:
-                raise ExchangeRequestError(200, None, f"no klines at all for {market}")
-            await state_store.set_listed_at(self.pool, market, listed)
-        first = max(self.settings.start_ms, listed)
-        # The span from START_DATE (or the listing) on: minutes before the oldest stored one
-        # (START_DATE lowered, a first batch lost) are fetched before resuming at the newest.
-        oldest = await candle_writes.first_open_ms(self.pool, market, first)
-        if oldest is not None and oldest > first:
-            log.info("backfill %s from %d up to the oldest stored minute %d", market, first, oldest)
-            async for page in backfill.fetch_span(
-                rest, market, first, concurrency=self.settings.backfill_concurrency,
-                end_ms=oldest - paging.MINUTE_MS,
-            ):  # fmt: skip
-                await writer.put(page)
-        last = await candle_writes.last_closed_ms(self.pool, market)
-        start = first if last is None or last < first else last + paging.MINUTE_MS
-        server_ms = await rest.server_time()
-        progress = Progress(market)
-        progress.start(
-            paging.minutes_between(first, server_ms),
-            paging.minutes_between(first, start - paging.MINUTE_MS),
-            time.monotonic(),
-        )
-        writer.progress[market] = progress
-        self.status.of(market).progress = progress
-        log.info(
-            "backfill %s from %d (%d minutes to go)", market, start, progress.total - progress.done
-        )
-        async for page in backfill.fetch_span(
-            rest, market, start, concurrency=self.settings.backfill_concurrency,
-            previous_open_ms=last if last is not None and last >= first else None,
-            server_ms=server_ms,
-        ):  # fmt: skip
-            await writer.put(page)
-        progress.finished = True
+    def closed_at(self, market: Market, open_ms: int) -> None:
+        """A closed minute of `market` stored (none for a market removed)."""
+        if (status := self.status.markets.get(market)) is not None:
+            status.closed(open_ms)
 
     async def _catch_up(self, market: Market) -> int:
+        status = self.status.markets.get(market)
+        if status is None:
+            return 0  # removed: its stream is being restarted without it
         return await catch_up(
-            self.sources[market.venue], self.pool, self.store, self.publisher,
-            self.status.of(market), self.settings.start_ms,
+            self.sources[market.venue], self.pool, self.store, self.publisher, status,
+            self.start_of(market),
         )  # fmt: skip
 
-    async def _set_phase(self, market: Market, phase: str, error: str | None = None) -> None:
-        status = self.status.of(market)
+    async def set_phase(self, market: Market, phase: str, error: str | None = None) -> None:
+        """Record the phase of a market still collected (a removed one keeps `removed`)."""
+        status = self.status.markets.get(market)
+        if status is None:
+            return
         status.phase, status.error = phase, error
         try:
             await state_store.set_phase(self.pool, market, phase, error)
@@ -357,10 +324,6 @@ class Collector:
             except DATABASE_DOWN as error:
                 log.warning("order-book retention skipped: %r", error)
             await pause(RETENTION_EVERY, stop)
-
-
-def _runner(stream: LiveStream, stop: asyncio.Event) -> Callable[[], Coroutine[Any, Any, None]]:
-    return lambda: stream.run(stop)
 
 
 def _rest_figures(rest: ExchangeRest) -> dict[str, int]:

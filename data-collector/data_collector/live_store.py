@@ -47,6 +47,10 @@ class LiveStore:
         self.candles_written = 0
         self.books_written = 0
 
+    def set_interval(self, store_interval: float) -> None:
+        """Keep books at this many seconds per market from now on (a runtime setting)."""
+        self._interval_ms = int(store_interval * 1000)
+
     def candle(self, live: LiveCandle) -> None:
         key = (live.market, live.candle.open_time_ms)
         known = self._candles.get(key)

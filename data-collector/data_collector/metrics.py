@@ -56,7 +56,8 @@ def collector_metrics(collector: Collector) -> Iterator[Metric]:
         "collector_rest_requests", "REST requests sent.", labels=["venue"]
     )
     rest_malformed = 0
-    for venue, rest in collector.sources.items():
+    for venue in collector.venues:
+        rest = collector.sources[venue]
         reported = rest.reported_weight if isinstance(rest, BinanceRest) else None
         used.add_metric([venue.key], reported if reported is not None else rest.budget.used)
         limit.add_metric([venue.key], rest.budget.limit)
@@ -75,8 +76,7 @@ def collector_metrics(collector: Collector) -> Iterator[Metric]:
         labels=["source"],
     )
     malformed.add_metric(["rest"], rest_malformed)
-    streams = [stream for each in collector.streams.values() for stream in each]
-    malformed.add_metric(["stream"], sum(stream.malformed for stream in streams))
+    malformed.add_metric(["stream"], collector.live.malformed_total)
     yield malformed
     resyncs = CounterMetricFamily(
         "collector_book_resyncs",

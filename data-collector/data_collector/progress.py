@@ -18,6 +18,7 @@ class Progress:
     started_at: float = 0.0
     updated_at: float = 0.0
     finished: bool = False
+    from_ms: int = 0  # the first minute of the span (START_DATE, the market's own, or listing)
     _recent: list[tuple[float, int]] = field(default_factory=list)
 
     def start(self, total: int, done: int, now: float) -> None:

@@ -13,7 +13,7 @@ from collections import deque
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from linkora_core import bus
+from linkora_core import bus, progress_messages
 from linkora_core import market_messages as messages
 from linkora_core.backoff import RetryPolicy
 from linkora_core.books import Book
@@ -30,7 +30,7 @@ REDIS_RETRY = RetryPolicy(first=0.5, cap=5.0)
 class Publisher:
     def __init__(self, redis: Redis, max_queued: int = 10_000, batch: int = 500) -> None:
         self._redis = redis
-        self._queue: deque[tuple[tuple[str, str], bytes]] = deque(maxlen=max_queued)
+        self._queue: deque[tuple[tuple[str, ...], bytes]] = deque(maxlen=max_queued)
         self._ready = asyncio.Event()
         self._batch = batch
         self.published = 0
@@ -48,7 +48,10 @@ class Publisher:
     def book(self, book: Book) -> None:
         self._put(orderbook_channels(book.market), messages.encode(messages.book_message(book)))
 
-    def _put(self, channels: tuple[str, str], payload: bytes) -> None:
+    def progress(self, report: progress_messages.ProgressReport) -> None:
+        self._put((bus.PROGRESS,), progress_messages.encode(report))
+
+    def _put(self, channels: tuple[str, ...], payload: bytes) -> None:
         if len(self._queue) == self._queue.maxlen:
             self.dropped += 1
         self._queue.append((channels, payload))
@@ -107,7 +110,7 @@ class Publisher:
         except (TimeoutError, RedisError, *REDIS_DOWN):
             log.warning("shutting down with %d unpublished messages", len(self._queue))
 
-    async def _send(self, batch: list[tuple[tuple[str, str], bytes]]) -> None:
+    async def _send(self, batch: list[tuple[tuple[str, ...], bytes]]) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:
             for channels, payload in batch:
                 for channel in channels:

@@ -54,7 +54,7 @@ def figures(collector: Collector) -> list[VenueFigures]:
                 budget_limit=rest.budget.limit,
                 rejections=rest.budget.rejections,
                 book_resyncs=collector.resyncs(venue),
-                malformed=rest.malformed + sum(stream.malformed for stream in streams),
+                malformed=rest.malformed + collector.live.malformed(venue),
                 last_error=errors[-1] if errors else None,
             )
         )

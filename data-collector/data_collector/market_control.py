@@ -1,0 +1,185 @@
+"""The collector following the desired state at runtime. On every wake-up of its
+`ControlWatch` (a NOTIFY, or 2 s at the latest) the desired markets and runtime settings are
+read and the collector is brought to them (control_reconcile.py):
+
+- a market added gets its collector_state row and is backfilled at once on its own writer,
+  its progress published; then its venue's real-time tasks restart with it;
+- a market removed (or of an exchange disabled) has its backfill cancelled and its venue's
+  tasks restarted without it (stopped when none is left); its phase becomes `removed` and a
+  last progress report says so. Its stored data stays;
+- book levels, the book storage rate and the audit interval are applied where they belong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING
+
+import asyncpg
+
+from data_collector import control_reconcile, progress_reports, state_store
+from data_collector.control_reconcile import Starts
+from data_collector.settings import SUPPORTED_VENUES
+from linkora_core import control_store
+from linkora_core.db import DATABASE_DOWN
+from linkora_core.markets import Market
+
+if TYPE_CHECKING:
+    from data_collector.collector import Collector
+
+log = logging.getLogger(__name__)
+
+READ_FAILED = (*DATABASE_DOWN, asyncpg.PostgresError, ValueError)
+
+
+def uncollectable(market: Market) -> str:
+    supported = ", ".join(venue.key for venue in SUPPORTED_VENUES)
+    return f"no collector adapter for the venue of {market}; supported venues: {supported}"
+
+
+@dataclass(eq=False)
+class MarketControl:
+    collector: Collector
+    # Markets added at runtime, backfilling (then going live) in their own task.
+    adding: dict[Market, asyncio.Task[None]] = field(default_factory=dict, init=False)
+
+    async def follow(self, stop: asyncio.Event) -> None:
+        """Read the desired state and follow it, on every wake-up until `stop`."""
+        c = self.collector
+        while True:
+            try:
+                desired = await control_store.desired_markets(c.pool)
+                runtime = await control_store.runtime_settings(c.pool)
+            except READ_FAILED as error:
+                log.warning("desired state not read (%r); trying again", error)
+            else:
+                await self.reconcile({d.market: d.start_ms for d in desired}, runtime)
+            if not await c.watch.wait(stop):
+                return
+
+    async def reconcile(self, desired: Starts, runtime: Mapping[str, int | float]) -> None:
+        c = self.collector
+        changes = control_reconcile.market_changes(desired, c.wanted)
+        if changes.to_remove:
+            why = await self._why_removed(desired)
+            for market in changes.to_remove:
+                await self._stop(market)
+            await c.follow_live()
+            for market in changes.to_remove:
+                await self._mark_removed(market, why(market))
+        for market in changes.to_add:
+            await self._add(market, desired[market])
+        await self.apply_settings(runtime)
+
+    async def apply_settings(self, runtime: Mapping[str, int | float]) -> None:
+        c, env = self.collector, self.collector.environment
+        base = control_reconcile.Tunables(
+            env.orderbook_levels, env.orderbook_store_interval, env.audit_interval
+        )
+        new = control_reconcile.tunables(base, runtime)
+        names = control_reconcile.changed(c.tunables, new)
+        if not names:
+            return
+        c.tunables = new
+        c.settings = env.model_copy(
+            update={
+                "orderbook_levels": new.orderbook_levels,
+                "orderbook_store_interval": new.orderbook_store_interval,
+                "audit_interval": new.audit_interval,
+            }
+        )
+        log.info("runtime settings applied: %s", new)
+        if "orderbook_levels" in names:
+            c.live.set_levels(new.orderbook_levels)
+        if "orderbook_store_interval" in names:
+            c.store.set_interval(new.orderbook_store_interval)
+        if "audit_interval" in names:
+            await c.live.restart_audits(c.stop)
+
+    async def close(self) -> None:
+        tasks = list(self.adding.values())
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+
+    async def _add(self, market: Market, start: int | None) -> None:
+        c = self.collector
+        c.wanted[market] = start
+        c.status.of(market)
+        log.info("collecting %s from now on", market)
+        if market.venue in c.sources:
+            task = asyncio.create_task(self._collect(market), name=f"add:{market}")
+            self.adding[market] = task
+            task.add_done_callback(partial(self._ended, market))
+            return
+        message = uncollectable(market)
+        log.error("%s", message)
+        try:
+            await state_store.ensure(c.pool, [market])
+        except DATABASE_DOWN:
+            log.warning("could not record the state of %s", market)
+        await c.set_phase(market, "error", message)
+        c.publisher.progress(progress_reports.ended(market, None, "error", message))
+
+    async def _collect(self, market: Market) -> None:
+        c = self.collector
+        await c.backfill_all([market])
+        status = c.status.markets.get(market)
+        if status is not None and status.phase == "backfill":
+            await c.set_phase(market, "realtime")
+            await c.follow_live()
+
+    def _ended(self, market: Market, task: asyncio.Task[None]) -> None:
+        if self.adding.get(market) is task:
+            del self.adding[market]
+        if task.cancelled() or (error := task.exception()) is None:
+            return
+        log.error("collecting %s failed", market, exc_info=error)
+        status = self.collector.status.markets.get(market)
+        if status is not None:
+            status.phase, status.error = "error", f"{type(error).__name__}: {error}"
+            report = progress_reports.ended(market, status.progress, "error", status.error)
+            self.collector.publisher.progress(report)
+
+    async def _stop(self, market: Market) -> None:
+        """Stop collecting `market`: its backfill is cancelled, its pages not yet written
+        are dropped."""
+        c = self.collector
+        del c.wanted[market]
+        running = [self.adding.pop(market, None), c.runs.forget(market)]
+        tasks = [task for task in running if task is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+
+    async def _mark_removed(self, market: Market, why: str) -> None:
+        c = self.collector
+        status = c.status.markets.pop(market, None)
+        try:
+            await state_store.set_phase(c.pool, market, "removed")
+        except DATABASE_DOWN:
+            log.warning("could not record that %s was removed", market)
+        progress = None if status is None else status.progress
+        c.publisher.progress(progress_reports.ended(market, progress, "removed", why))
+        log.info("stopped collecting %s: %s", market, why)
+
+    async def _why_removed(self, desired: Starts) -> Callable[[Market], str]:
+        try:
+            disabled = await control_store.disabled_exchanges(self.collector.pool)
+        except READ_FAILED:
+            disabled = set()
+
+        def why(market: Market) -> str:
+            if market in desired:
+                return "its start date changed: backfilled again from it"
+            if market.venue.exchange in disabled:
+                return f"exchange {market.venue.exchange} disabled"
+            return "removed from the collected markets"
+
+        return why
