@@ -218,7 +218,11 @@ async def test_the_update_interval_changed_at_runtime_applies_without_a_restart(
             await control_store.set_setting(connection, "ws_update_interval", 0.5)
         await eventually(lambda: feed.update_interval == 0.5, 2, what="the new interval")
         await burst(21)
-        assert (await receive(ws, within=2))["volume"] == "40"  # one update for the twenty
+        throttled = [await receive(ws, within=2)]
+        while throttled[-1]["volume"] != "40":
+            throttled.append(await receive(ws, within=2))
+        # One update per interval for the twenty (two if the burst straddled a flush).
+        assert len(throttled) <= 2
         with pytest.raises(TimeoutError):
             await receive(ws, within=0.7)
 

@@ -54,7 +54,7 @@ async def test_subscribers_get_one_snapshot_per_tick_shaped_like_the_system_rout
             arrivals.append(time.monotonic())
         seen_by_second = [await system_message(second) for _ in range(4)]
     gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
-    assert all(INTERVAL * 0.6 < gap < INTERVAL * 3 for gap in gaps), gaps
+    assert all(INTERVAL * 0.6 < gap < INTERVAL * 5 for gap in gaps), gaps
     # One snapshot per tick, shared: the second subscriber's are the same snapshots.
     taken = [s["time"] for s in snapshots]
     assert len(set(taken)) == 4
