@@ -140,16 +140,17 @@ def _op(
     return operation
 
 
+_SYMBOL = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_-]{0,30}[A-Za-z0-9]$"}
 _MARKET_PATH = (
-    path_parameter("exchange", {"type": "string"}, "`binance`, `bybit`, `okx` or `whitebit`"),
-    path_parameter("kind", {"type": "string"}, "The exchange's kind of market (`spot`, ...)"),
-    path_parameter("symbol", {"type": "string"}, "In the exchange's spelling, any case"),
+    path_parameter("exchange", _EXCHANGE, "Any letter case; another is a 400"),
+    path_parameter("kind", _KIND, "One of the exchange's kinds, any letter case (else a 400)"),
+    path_parameter("symbol", _SYMBOL, "In the exchange's spelling, any case"),
 )
 _NEW_MARKET = obj(
     {
-        "exchange": {"type": "string"},
-        "kind": {"type": ["string", "null"], "description": "Default the exchange's spot"},
-        "symbol": {"type": "string"},
+        "exchange": _EXCHANGE,
+        "kind": {"enum": [*_KIND["enum"], None], "description": "Default the exchange's spot"},
+        "symbol": _SYMBOL,
         "start_date": {
             "type": ["string", "null"],
             "description": "ISO-8601 date or date-time (naive is UTC), not in the future; "
@@ -260,7 +261,7 @@ PATHS: Final[dict[str, Schema]] = {
                 "200": json_response("The exchange", _ref("AdminExchange")),
                 **errors(400, 404),
             },
-            path_parameter("exchange", {"type": "string"}, "Any letter case; another is a 404"),
+            path_parameter("exchange", _EXCHANGE, "Any letter case; another is a 404"),
             body=obj({"enabled": {"type": "boolean"}}),
             description="None of a disabled exchange's markets is collected; they stay "
             "configured and resume when it is enabled.",

@@ -5,7 +5,7 @@ backfill rate is a plain decimal string."""
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final
 
@@ -28,7 +28,7 @@ SETTING_SERVICES: Final = {
 
 
 def instant(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
+    return None if value is None else value.astimezone(UTC).isoformat()
 
 
 def market_of(row: Mapping[str, Any]) -> Market:
