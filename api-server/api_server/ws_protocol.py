@@ -70,6 +70,12 @@ class FrameWriter:
         return self.backlog > limit
 
     @property
+    def buffered(self) -> int:
+        """Bytes written that are still in the transport, not yet handed to the kernel (no
+        system call: cheap enough to sum over every client)."""
+        return self._transport.get_write_buffer_size()
+
+    @property
     def backlog(self) -> int:
         """Bytes written that the client has not taken yet: those still in the transport and
         those in the kernel's send queue (which can hold megabytes before the transport's

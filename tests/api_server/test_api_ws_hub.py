@@ -57,3 +57,16 @@ def test_wanted_timeframes_follow_subscriptions() -> None:
     assert hub.wanted_timeframes(spot("ETHUSDT")) == {"1H"}
     hub.unsubscribe(c, Topic("candles", "all", "1H"))
     assert hub.wanted_timeframes(spot("ETHUSDT")) == set()
+
+
+def test_pending_bytes_sums_what_each_subscribed_client_has_not_taken_once() -> None:
+    hub, both, other, idle = Hub(), client(backlog=100), client(backlog=100), client()
+    for c in (both, other, idle):
+        hub.add(c)
+    for topic in (Topic("candles", "BTCUSDT", "5"), Topic("orderbook", "BTCUSDT")):
+        hub.subscribe(both, topic)  # counted once, whatever it follows
+    hub.subscribe(other, Topic("candles", "BTCUSDT", "5"))
+    hub.publish("candles", spot("BTCUSDT"), "5", "m0")
+    hub.publish("orderbook", spot("BTCUSDT"), "", "book")
+    assert (both.unsent, other.unsent, idle.unsent) == (4 + 6, 4, 0)
+    assert hub.pending_bytes == 14
