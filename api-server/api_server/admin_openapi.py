@@ -274,7 +274,7 @@ PATHS: Final[dict[str, Schema]] = {
             {"200": json_response("Settings", _SETTINGS), **errors(400)},
             body=_SETTINGS_PATCH,
             description="All or nothing: one unknown name or value out of range changes none "
-            "(levels 1-5000, intervals in seconds, 0 or more).",
+            "(book levels 5, 10 or 20; intervals in seconds, 0 or more).",
         ),
     },
     "/admin/audit": {

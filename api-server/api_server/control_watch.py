@@ -7,7 +7,6 @@ connection (opened again on the next round) delays a change by at most that."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import KW_ONLY, dataclass, field
 
@@ -60,19 +59,25 @@ class ControlWatch:
                     log.warning("desired state not read: %r", problem)
                 await sleep_unless(self.every, changed, stop)
         finally:
+            # At once, whatever ends the loop (a cancellation too): a LISTEN connection holds
+            # nothing worth a graceful close.
             if listening is not None:
-                with contextlib.suppress(*_DATABASE_TROUBLE, asyncpg.InterfaceError):
-                    await listening.close(timeout=2)
+                listening.terminate()
 
     async def _listen(self, changed: asyncio.Event) -> asyncpg.Connection | None:
         """A connection of its own (LISTEN holds it), or None while the database is away."""
-        connection: asyncpg.Connection | None = None
         try:
             connection = await asyncpg.connect(self.dsn, timeout=5)
+        except _DATABASE_TROUBLE as problem:
+            log.warning("not listening for control changes: %r", problem)
+            return None
+        try:
             await connection.add_listener(control_store.CHANNEL, lambda *_: changed.set())
         except _DATABASE_TROUBLE as problem:
             log.warning("not listening for control changes: %r", problem)
-            if connection is not None:
-                connection.terminate()
+            connection.terminate()
             return None
+        except BaseException:  # cancelled while subscribing: the connection is not leaked
+            connection.terminate()
+            raise
         return connection

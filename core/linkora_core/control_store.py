@@ -26,6 +26,9 @@ SETTINGS: Final[Mapping[str, type[int] | type[float]]] = {
     "audit_interval": float,
 }
 
+# The book depths a collector keeps and publishes (the collector's ORDERBOOK_LEVELS choices).
+BOOK_LEVELS: Final = (5, 10, 20)
+
 
 @dataclass(frozen=True, slots=True)
 class DesiredMarket:
@@ -130,7 +133,8 @@ async def set_exchange_enabled(
 
 def parse_setting(name: str, text: str) -> int | float:
     """A runtime setting's value from its text; ValueError for an unknown name or a value
-    out of range (levels 1-5000, intervals 0 or more, finite)."""
+    out of range (book levels 5, 10 or 20, the depth streams' sizes; intervals 0 or more,
+    finite)."""
     kind = SETTINGS.get(name)
     if kind is None:
         raise ValueError(f"unknown setting {name!r}; one of {sorted(SETTINGS)}")
@@ -140,8 +144,8 @@ def parse_setting(name: str, text: str) -> int | float:
         raise ValueError(f"{name} must be {'an integer' if kind is int else 'a number'}") from None
     if value != value or value in (float("inf"), float("-inf")):
         raise ValueError(f"{name} must be finite")
-    if kind is int and not 1 <= value <= 5000:
-        raise ValueError(f"{name} must be between 1 and 5000")
+    if name == "orderbook_levels" and value not in BOOK_LEVELS:
+        raise ValueError(f"{name} must be one of {', '.join(map(str, BOOK_LEVELS))}")
     if value < 0:
         raise ValueError(f"{name} must be 0 or more")
     return value

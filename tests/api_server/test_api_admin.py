@@ -526,7 +526,8 @@ async def test_the_settings_in_effect_are_the_environments_until_changed_at_runt
     [
         ({"orderbook_levels": 10, "book_depth": 5}, "unknown setting 'book_depth'"),
         ({"orderbook_levels": 10, "audit_interval": -1}, "audit_interval must be 0 or more"),
-        ({"orderbook_levels": 0}, "orderbook_levels must be between 1 and 5000"),
+        ({"orderbook_levels": 0}, "orderbook_levels must be one of 5, 10, 20"),
+        ({"orderbook_levels": 7}, "orderbook_levels must be one of 5, 10, 20"),
         ({"orderbook_levels": 10.5}, "orderbook_levels must be an integer"),
         ({"ws_update_interval": "NaN"}, "ws_update_interval must be finite"),
         ({"ws_update_interval": True}, "ws_update_interval must be a number"),
