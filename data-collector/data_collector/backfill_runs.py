@@ -164,6 +164,8 @@ class BackfillRuns:
         writer.progress[market] = progress
         if (status := c.status.markets.get(market)) is not None:
             status.progress = progress
+        # The first report at once (a short backfill may end before the next tick).
+        c.publisher.progress(progress_reports.running(progress))
         log.info(
             "backfill %s from %d (%d minutes to go)", market, start, progress.total - progress.done
         )

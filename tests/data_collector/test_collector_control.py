@@ -269,9 +269,17 @@ async def test_a_removed_market_stops_keeps_its_data_and_the_state_survives_a_re
     assert await phase(clean_db, ETH) == "removed"
     await a_later_minute(clean_db, BTC)
     assert await footprint(clean_db, ETH) == written
-    # Added back, it resumes from its newest stored minute.
-    added = await add(clean_db, ETH)
-    await picked_up(lambda: ETH in again.collector.status.markets, added, "added back")
+    # Added back, it resumes from its newest stored minute: a short backfill, reported too.
+    reports.clear()
+    async with redis_messages(
+        redis_url, [bus.PROGRESS], lambda _, data: reports.append((0.0, decode(data)))
+    ):
+        added = await add(clean_db, ETH)
+        await picked_up(lambda: ETH in again.collector.status.markets, added, "added back")
+        await eventually(lambda: [r for _, r in reports if r.status == "done"], within=30)
+    statuses = [r.status for _, r in reports]
+    assert statuses[0] == "running" and statuses[-1] == "done", statuses
+    assert reports[0][1].done > 0  # resumed, not started over
     await eventually(lambda: _is(clean_db, ETH, "realtime"), within=30)
     minutes = await closed(clean_db, ETH)
     assert all(b - a == MINUTE_MS for a, b in itertools.pairwise(minutes))
