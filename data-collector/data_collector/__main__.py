@@ -42,8 +42,8 @@ async def main(settings: CollectorSettings, stop: asyncio.Event) -> None:
             collector.problems,
             host=settings.metrics_host,
         )
-    markets = ",".join(str(m) for m in collector.markets)
-    log.info("collecting %s", markets)
+    # They seed the desired state; the collector logs what it collects once it has read it.
+    log.info("configured %s", ",".join(str(m) for m in settings.collected_markets))
     try:
         await collector.run(stop)
     except ExchangeBlocked as error:
