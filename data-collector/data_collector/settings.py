@@ -1,7 +1,10 @@
 """What the collector reads from the environment, once, at start.
 
-The markets collected are SYMBOLS, Binance spot symbols as before, followed by MARKETS
+The markets configured are SYMBOLS, Binance spot symbols as before, followed by MARKETS
 (`exchange:kind:SYMBOL`, a bare symbol being Binance spot; linkora_core.markets), each once.
+They seed the desired state in the database, which is what the collector collects (a market
+an operator removed stays removed); book levels, the book storage rate and the audit interval
+may be changed there at runtime too (linkora_core.control_store).
 Every venue of linkora_core.markets has an adapter (data_collector/adapters.py); a venue
 added there without one is refused at startup, naming the venues supported.
 """
