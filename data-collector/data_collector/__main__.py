@@ -12,7 +12,7 @@ from data_collector import adapters, health, heartbeat_report, metrics
 from data_collector.collector import Collector
 from data_collector.exchange import ExchangeBlocked
 from data_collector.publisher import Publisher
-from data_collector.settings import CollectorSettings
+from data_collector.settings import SUPPORTED_VENUES, CollectorSettings
 from linkora_core import bus, db, lifecycle, logs
 from linkora_core.heartbeat import Heartbeat
 from linkora_core.settings import load
@@ -26,8 +26,9 @@ async def main(settings: CollectorSettings, stop: asyncio.Event) -> None:
     )
     redis = bus.connect(settings.redis_url)
     session = aiohttp.ClientSession(headers={"User-Agent": "linkora-data-collector/0.1"})
-    venues = sorted({market.venue for market in settings.collected_markets})
-    sources = adapters.rest_sources(settings, session, venues)
+    # Every venue's source, built together so an exchange's venues share one budget: a market
+    # may be added at runtime on any of them.
+    sources = adapters.rest_sources(settings, session, SUPPORTED_VENUES)
     publisher = Publisher(redis, settings.publish_queue_size)
     collector = Collector(settings, pool, sources, session, publisher)
     heartbeat = Heartbeat(pool, "data-collector", lambda: heartbeat_report.report(collector))
