@@ -139,6 +139,15 @@ async def _fetch_window(
     return rows
 
 
+class _Written:
+    """A place in a writer's queue: set once every page queued before it is written."""
+
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done = asyncio.Event()
+
+
 class BulkWriter:
     """Consumes pages from all markets and writes them in batches, in arrival order."""
 
@@ -154,7 +163,7 @@ class BulkWriter:
         self.refusals = refusals if refusals is not None else storage.Refusals()
         self._on_closed = on_closed
         self._batch_rows = batch_rows
-        self.queue: asyncio.Queue[Page | None] = asyncio.Queue(queue_pages)
+        self.queue: asyncio.Queue[Page | _Written | None] = asyncio.Queue(queue_pages)
         self.progress: dict[Market, Progress] = {}
         self._forgotten: set[Market] = set()
         self.rows_changed = 0
@@ -163,6 +172,13 @@ class BulkWriter:
 
     async def put(self, page: Page) -> None:
         await self.queue.put(page)
+
+    async def written(self) -> None:
+        """Until every page put before this call is stored (or refused): a market's backfill
+        is done only then."""
+        marker = _Written()
+        await self.queue.put(marker)
+        await marker.done.wait()
 
     def forget(self, market: Market) -> None:
         """Skip the market's pages from now on (it is no longer collected)."""
@@ -178,10 +194,14 @@ class BulkWriter:
         while not finished:
             item = await self.queue.get()
             pages: list[Page] = []
+            marker: _Written | None = None
             rows = 0
             while True:
                 if item is None:
                     finished = True
+                    break
+                if isinstance(item, _Written):
+                    marker = item
                     break
                 pages.append(item)
                 rows += len(item.rows)
@@ -191,6 +211,8 @@ class BulkWriter:
             pages = [page for page in pages if page.market not in self._forgotten]
             if pages:
                 await self._write_retrying(pages)
+            if marker is not None:
+                marker.done.set()
 
     async def _write_retrying(self, pages: list[Page]) -> None:
         # No stop event: the backfill closes its writers on stop and cancels one still

@@ -126,6 +126,7 @@ class BackfillRuns:
                 log.warning("backfill of %s failed (%r); retry in %.0fs", market, error, delay)
                 await asyncio.sleep(delay)
             else:
+                await writer.written()  # done means stored, not only fetched
                 c.publisher.progress(progress_reports.done(progress))
                 return
 
