@@ -54,6 +54,7 @@ async def is_healthy(redis: Redis) -> bool:
     except REDIS_DOWN:
         return False
 
+
 # Backfill progress of every market (linkora_core.progress_messages), at least once a second
 # while a market backfills; and the control events the api-server acts on at once (a market
 # removed: its WebSocket subscribers are told and closed).
