@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -220,7 +221,9 @@ def running_platform() -> Iterator[dict[str, Any]]:
                 tail = (run_dir / "devstack.log").read_text(errors="replace")[-4000:]
                 raise RuntimeError(f"devstack up --offline did not come up:\n{tail}")
             time.sleep(0.5)
-        yield json.loads(description.read_text())
+        stack = json.loads(description.read_text())
+        _wait_collecting(stack["endpoints"]["api-server"], deadline + 60, run_dir)
+        yield stack
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
@@ -231,3 +234,24 @@ def running_platform() -> Iterator[dict[str, Any]]:
                 process.wait()
         log.close()
         shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _wait_collecting(api: str, deadline: float, run_dir: Path) -> None:
+    """Until the platform serves what a client asks for first: the stack is up once its
+    services answer, but the collector's backfill and first book take a few seconds more."""
+    wanted = (f"{api}/orderbook?symbol=BTCUSDT&levels=5", f"{api}/candles?symbol=BTCUSDT&limit=1")
+    while True:
+        try:
+            if all(_non_empty(url) for url in wanted):
+                return
+        except (OSError, ValueError):
+            pass
+        if time.monotonic() > deadline:
+            tail = (run_dir / "devstack.log").read_text(errors="replace")[-4000:]
+            raise RuntimeError(f"the offline platform serves no book or candle yet:\n{tail}")
+        time.sleep(0.5)
+
+
+def _non_empty(url: str) -> bool:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return bool(json.loads(response.read()))
