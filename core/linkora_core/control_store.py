@@ -7,6 +7,7 @@ never reads a change before it is committed)."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +17,8 @@ import asyncpg
 
 from linkora_core.db import Executor
 from linkora_core.markets import Exchange, Market, venue_of_key
+
+log = logging.getLogger(__name__)
 
 CHANNEL: Final = "linkora_control"
 # The settings an operator may change at runtime, and the type each one's text must parse to.
@@ -28,6 +31,13 @@ SETTINGS: Final[Mapping[str, type[int] | type[float]]] = {
 
 # The book depths a collector keeps and publishes (the collector's ORDERBOOK_LEVELS choices).
 BOOK_LEVELS: Final = (5, 10, 20)
+# Seconds an interval may be set to at runtime besides 0 (every update, every book, or no
+# audit): far enough from 0 that no loop spins, and from infinity that no timer overflows.
+INTERVALS: Final[Mapping[str, tuple[float, float]]] = {
+    "orderbook_store_interval": (0.1, 3600.0),
+    "ws_update_interval": (0.05, 60.0),
+    "audit_interval": (1.0, 86_400.0),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,8 +143,8 @@ async def set_exchange_enabled(
 
 def parse_setting(name: str, text: str) -> int | float:
     """A runtime setting's value from its text; ValueError for an unknown name or a value
-    out of range (book levels 5, 10 or 20, the depth streams' sizes; intervals 0 or more,
-    finite)."""
+    out of range (book levels 5, 10 or 20, the depth streams' sizes; intervals 0 or within
+    INTERVALS)."""
     kind = SETTINGS.get(name)
     if kind is None:
         raise ValueError(f"unknown setting {name!r}; one of {sorted(SETTINGS)}")
@@ -148,13 +158,23 @@ def parse_setting(name: str, text: str) -> int | float:
         raise ValueError(f"{name} must be one of {', '.join(map(str, BOOK_LEVELS))}")
     if value < 0:
         raise ValueError(f"{name} must be 0 or more")
+    if name in INTERVALS and value != 0:
+        low, high = INTERVALS[name]
+        if not low <= value <= high:
+            raise ValueError(f"{name} must be 0 or between {low:g} and {high:g} seconds")
     return value
 
 
 async def runtime_settings(executor: Executor) -> dict[str, int | float]:
     """The settings changed at runtime (a name missing keeps its environment value)."""
     rows = await executor.fetch("SELECT name, value FROM control_settings")
-    return {r["name"]: parse_setting(r["name"], r["value"]) for r in rows if r["name"] in SETTINGS}
+    out: dict[str, int | float] = {}
+    for row in rows:
+        try:
+            out[row["name"]] = parse_setting(row["name"], row["value"])
+        except ValueError as problem:  # written by hand or by an older release: not applied
+            log.warning("runtime setting %s=%r ignored: %s", row["name"], row["value"], problem)
+    return out
 
 
 async def set_setting(connection: asyncpg.Connection, name: str, value: int | float) -> None:
