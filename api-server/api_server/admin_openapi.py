@@ -274,7 +274,8 @@ PATHS: Final[dict[str, Schema]] = {
             {"200": json_response("Settings", _SETTINGS), **errors(400)},
             body=_SETTINGS_PATCH,
             description="All or nothing: one unknown name or value out of range changes none "
-            "(book levels 5, 10 or 20; intervals in seconds, 0 or more).",
+            "(book levels 5, 10 or 20; intervals in seconds: 0, or orderbook_store_interval "
+            "0.1-3600, ws_update_interval 0.05-60, audit_interval 1-86400).",
         ),
     },
     "/admin/audit": {
