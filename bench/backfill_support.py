@@ -42,18 +42,40 @@ def days_ago(days: int) -> str:
 COPY_TIMEOUT = 3600.0
 
 
-async def copy_seconds(pool: asyncpg.Pool) -> float:
-    """Every stored candle read out, the table emptied, and the same rows COPYed back in
+async def copy_seconds(pool: asyncpg.Pool, table: str = "candles") -> float:
+    """Every row of `table` read out, the table emptied, and the same rows COPYed back in
     (binary, every column): the seconds of that COPY alone."""
     buffer = io.BytesIO()
     async with pool.acquire() as connection:
         await connection.copy_from_table(
-            "candles", output=buffer, format="binary", timeout=COPY_TIMEOUT
+            table, output=buffer, format="binary", timeout=COPY_TIMEOUT
         )
-        await connection.execute("TRUNCATE candles", timeout=COPY_TIMEOUT)
+        await connection.execute(f"TRUNCATE {table}", timeout=COPY_TIMEOUT)
         payload = buffer.getvalue()
         started = time.perf_counter()
         await connection.copy_to_table(
-            "candles", source=io.BytesIO(payload), format="binary", timeout=COPY_TIMEOUT
+            table, source=io.BytesIO(payload), format="binary", timeout=COPY_TIMEOUT
         )
         return time.perf_counter() - started
+
+
+async def print_copy_baselines(pool: asyncpg.Pool, minutes: int, rates: dict[str, float]) -> None:
+    """The plain COPY of the stored minutes, then of everything the backfill stored (the
+    minutes and their rollups, every timeframe's, which the backfill writes in the same
+    transactions), and each named rate against both."""
+    rollups = int(await pool.fetchval("SELECT count(*) FROM candle_rollups"))
+    minutes_s = await copy_seconds(pool)
+    rollups_s = await copy_seconds(pool, "candle_rollups")
+    minute_rate = minutes / minutes_s
+    print(f"plain COPY: {minutes:,} candles in {minutes_s:.1f}s = {minute_rate:,.0f} candles/s")
+    both_rate = minutes / (minutes_s + rollups_s)
+    print(
+        f"plain COPY of everything stored: the minutes and {rollups:,} rollup rows "
+        f"({rollups / max(minutes, 1):.2f} per minute) in {minutes_s + rollups_s:.1f}s = "
+        f"{both_rate:,.0f} minutes/s"
+    )
+    for name, rate in rates.items():
+        print(
+            f"ratio {name} / plain COPY: {rate / minute_rate:.2f} of the minutes' COPY, "
+            f"{rate / both_rate:.2f} of the COPY of the same rows (minutes and rollups)"
+        )

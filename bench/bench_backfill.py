@@ -17,7 +17,7 @@ import os
 import time
 
 import aiohttp
-from backfill_support import copy_seconds, days_ago, start_sim
+from backfill_support import days_ago, print_copy_baselines, start_sim
 from cpu_use import own_cpu, process_cpu
 
 from data_collector.collector import Collector
@@ -72,10 +72,7 @@ async def run(args: argparse.Namespace) -> None:
             f"simulator {sim_cpu:.1f}s (2 cores shared with PostgreSQL)"
         )
 
-        copy_elapsed = await copy_seconds(pool)
-        copy_rate = rows / copy_elapsed
-        print(f"plain COPY: {rows:,} candles in {copy_elapsed:.1f}s = {copy_rate:,.0f} candles/s")
-        print(f"ratio collector / plain COPY: {collector_rate / copy_rate:.2f}")
+        await print_copy_baselines(pool, rows, {"collector": collector_rate})
     finally:
         sim.terminate()
         sim.wait(10)

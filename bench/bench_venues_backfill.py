@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
-from backfill_support import copy_seconds, days_ago, start_sim
+from backfill_support import days_ago, print_copy_baselines, start_sim
 from cpu_use import own_cpu, process_cpu
 
 from data_collector import adapters, bybit_rest, okx_rest, whitebit_rest
@@ -325,12 +325,8 @@ async def run(args: argparse.Namespace) -> None:
         )
         if binding:
             print_use(binding, sources, after, sent_before, seconds, wall_started, fraction)
-        copy_elapsed = await copy_seconds(pool)
-        copy_rate = rows / copy_elapsed
-        print(f"plain COPY: {rows:,} candles in {copy_elapsed:.1f}s = {copy_rate:,.0f} candles/s")
-        print(
-            f"ratio total / plain COPY: {total_rate / copy_rate:.2f}; while all "
-            f"{len(VENUES)} backfilled: {together_rate / copy_rate:.2f}"
+        await print_copy_baselines(
+            pool, rows, {"total": total_rate, f"while all {len(VENUES)} ran": together_rate}
         )
     finally:
         sim.terminate()
