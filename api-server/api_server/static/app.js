@@ -7,7 +7,9 @@
 // request names the venue with `exchange` and `kind`, except for Binance spot, which the server
 // serves without them. Plain modern JS; the chart library is a global (`LightweightCharts`)
 // loaded from /static/vendor. system.js (the system panel) and operator.js (the operator
-// section) load after this file and use its `$` and `liveSocket`.
+// section) load after this file and use its `$` and `followOnPage`. The page holds two
+// WebSockets: the candles' (its query changes with the timeframe) and the order book's, which
+// also carries the progress and system streams as subscribe messages.
 "use strict";
 
 const TIMEFRAMES = ["1", "3", "5", "15", "30", "45", "1H", "2H", "3H", "4H", "1D", "1W", "1M"];
@@ -47,7 +49,7 @@ const state = {
   orderApi: null,
   marksEnabled: false,
   marks: new Map(), // order id -> {time, label, color, lines}
-  sockets: { candles: null, orderbook: null, progress: null },
+  sockets: { candles: null, orderbook: null },
   backfill: null, // the selected market's latest progress report while it backfills
   generation: 0, // bumped on every market/timeframe switch; stale responses are dropped
 };
@@ -338,18 +340,24 @@ function setStatus(text, mode) {
 }
 
 // A socket that answers heartbeats, ignores pongs and reconnects with exponential backoff
-// until `close()` is called, or until the server says its market is no longer collected.
-function liveSocket(params, onMessage) {
+// until `close()` is called, or until the server says its market is no longer collected (and
+// the socket carries no page-wide stream, which the server keeps it open for). `subscriptions`
+// are subscribe messages sent each time it opens (so again after a reconnect).
+function liveSocket(params, onMessage, subscriptions = []) {
   let socket = null;
   let attempt = 0;
   let closed = false;
   let timer = null;
+  const wanted = [...subscriptions];
+  // A subscription naming no symbol is page-wide (the system panel's).
+  const pageWide = () => wanted.some((s) => !s.symbol);
 
   function connect() {
     socket = new WebSocket(wsUrl(params));
     socket.onopen = () => {
       attempt = 0;
       setStatus("live", "live");
+      for (const subscription of wanted) socket.send(JSON.stringify(subscription));
     };
     socket.onmessage = (event) => {
       let message;
@@ -364,7 +372,8 @@ function liveSocket(params, onMessage) {
       }
       if (message.type === "pong" || message.type === "error") return;
       if (message.type === "market_removed") {
-        closed = true; // the server closes a connection left with no subscription
+        // The server closes a connection left with no subscription.
+        if (!pageWide()) closed = true;
         marketRemoved(message);
         return;
       }
@@ -381,12 +390,43 @@ function liveSocket(params, onMessage) {
 
   connect();
   return {
+    // One more subscription: sent now if the socket is open, and on every later open.
+    subscribe(subscription) {
+      wanted.push(subscription);
+      if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(subscription));
+    },
     close() {
       closed = true;
       clearTimeout(timer);
       if (socket) socket.close(1000, "switching");
     },
   };
+}
+
+// Page-wide streams (the system panel's), each {subscription, onMessage}: they ride on the
+// order book's socket, subscribed again whenever it is replaced or reconnects.
+const pageStreams = [];
+
+function followOnPage(stream, onMessage) {
+  const entry = { subscription: { type: "subscribe", stream }, onMessage };
+  pageStreams.push(entry);
+  state.sockets.orderbook?.subscribe(entry.subscription);
+}
+
+function pageMessage(message) {
+  for (const entry of pageStreams) {
+    if (message.type === entry.subscription.stream) entry.onMessage(message);
+  }
+}
+
+// When the page never opened a market (it failed to start), the page-wide streams get a
+// socket of their own.
+function pageSocket() {
+  if (state.sockets.orderbook || !pageStreams.length) return;
+  const [first, ...rest] = pageStreams;
+  state.sockets.orderbook = liveSocket(
+    { type: first.subscription.stream }, pageMessage, rest.map((entry) => entry.subscription),
+  );
 }
 
 function subscribeCandles() {
@@ -402,13 +442,21 @@ function subscribeCandles() {
   });
 }
 
+// The order book's socket, which also carries the market's backfill progress (named as the
+// candles name it: a symbol without an exchange is Binance spot's) and the page-wide streams.
 function subscribeBook() {
   state.sockets.orderbook?.close();
   const { venue, symbol } = state;
-  state.sockets.orderbook = liveSocket({ ...where(venue), symbol, type: "orderbook" }, (message) => {
-    if (message.symbol !== symbol || !ofVenue(message, venue)) return;
-    if (Array.isArray(message.bids)) renderBook(message);
-  });
+  hideBackfill();
+  const progress = { type: "subscribe", stream: "progress", ...where(venue), symbol };
+  const subscriptions = [progress, ...pageStreams.map((entry) => entry.subscription)];
+  const params = { ...where(venue), symbol, type: "orderbook" };
+  state.sockets.orderbook = liveSocket(params, (message) => {
+    if (message.type === "progress") progressMessage(message, venue, symbol);
+    else if (Array.isArray(message.bids)) {
+      if (message.symbol === symbol && ofVenue(message, venue)) renderBook(message);
+    } else pageMessage(message);
+  }, subscriptions);
 }
 
 // The market shown is no longer collected (removed by an operator): say so, keep what is drawn.
@@ -419,19 +467,12 @@ function marketRemoved(message) {
 
 // ---------------------------------------------------------------- backfill progress
 
-// The selected market's progress, named as the other sockets name it (a symbol without an
-// exchange is Binance spot's; only a progress subscription naming no market is every market's).
-function subscribeProgress() {
-  state.sockets.progress?.close();
-  const { venue, symbol } = state;
-  hideBackfill();
-  const params = { ...where(venue), symbol, type: "progress" };
-  state.sockets.progress = liveSocket(params, (message) => {
-    const report = message.data;
-    if (message.type !== "progress" || !report || report.symbol !== symbol) return;
-    if (!ofVenue(report, venue) || venue !== state.venue) return;
-    showProgress(report);
-  });
+// A progress report, shown when it is the selected market's.
+function progressMessage(message, venue, symbol) {
+  const report = message.data;
+  if (!report || report.symbol !== symbol) return;
+  if (!ofVenue(report, venue) || venue !== state.venue) return;
+  showProgress(report);
 }
 
 function duration(seconds) {
@@ -630,7 +671,6 @@ async function show(symbol, timeframe, venue = state.venue) {
     delete body.dataset.marketRemoved;
     clearBook();
     subscribeBook();
-    subscribeProgress();
     loadBook().catch(() => {});
   }
   renderLegend();
@@ -785,6 +825,7 @@ window.linkoraChart = {
 };
 
 main().catch((error) => {
+  pageSocket();
   setStatus(`failed to start: ${error.message || error}`, "reconnecting");
   body.dataset.error = String(error.message || error);
 });

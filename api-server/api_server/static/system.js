@@ -1,6 +1,7 @@
 // The system panel: the WebSocket `system` stream (a snapshot like GET /system every few
 // seconds): host CPU and memory, disk free, the database's size and every service process, up
-// or down. Uses `$` and `liveSocket` from app.js, which loads first.
+// or down. Uses `$` and `followOnPage` from app.js, which loads first: the stream rides on the
+// page's order book socket instead of a connection of its own.
 "use strict";
 
 (() => {
@@ -56,7 +57,7 @@
     body.dataset.systemUp = String(services.filter((s) => s.up).length);
   }
 
-  liveSocket({ type: "system" }, (message) => {
-    if (message.type === "system" && message.data) render(message.data);
+  followOnPage("system", (message) => {
+    if (message.data) render(message.data);
   });
 })();
