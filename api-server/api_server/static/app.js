@@ -6,10 +6,11 @@
 // venue (an exchange's spot or futures market) and a symbol in that exchange's spelling; every
 // request names the venue with `exchange` and `kind`, except for Binance spot, which the server
 // serves without them. Plain modern JS; the chart library is a global (`LightweightCharts`)
-// loaded from /static/vendor. system.js (the system panel) and operator.js (the operator
-// section) load after this file and use its `$` and `followOnPage`. The page holds two
-// WebSockets: the candles' (its query changes with the timeframe) and the order book's, which
-// also carries the progress and system streams as subscribe messages.
+// loaded from /static/vendor. system.js (the system panel), operator.js (the operator section)
+// and help.js load after this file and use its `$`, `followOnPage` and `commandOnPage`. The
+// page holds two WebSockets: the candles' (its query changes with the timeframe) and the order
+// book's, which also carries the progress and system streams as subscribe messages and the
+// help command.
 "use strict";
 
 const TIMEFRAMES = ["1", "3", "5", "15", "30", "45", "1H", "2H", "3H", "4H", "1D", "1W", "1M"];
@@ -349,6 +350,7 @@ function liveSocket(params, onMessage, subscriptions = []) {
   let closed = false;
   let timer = null;
   const wanted = [...subscriptions];
+  let pending = []; // messages sent once, when the socket next opens
   // A subscription naming no symbol is page-wide (the system panel's).
   const pageWide = () => wanted.some((s) => !s.symbol);
 
@@ -358,6 +360,8 @@ function liveSocket(params, onMessage, subscriptions = []) {
       attempt = 0;
       setStatus("live", "live");
       for (const subscription of wanted) socket.send(JSON.stringify(subscription));
+      for (const message of pending) socket.send(JSON.stringify(message));
+      pending = [];
     };
     socket.onmessage = (event) => {
       let message;
@@ -395,6 +399,11 @@ function liveSocket(params, onMessage, subscriptions = []) {
       wanted.push(subscription);
       if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(subscription));
     },
+    // A message sent once: now if the socket is open, else when it opens.
+    send(message) {
+      if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+      else pending.push(message);
+    },
     close() {
       closed = true;
       clearTimeout(timer);
@@ -413,9 +422,26 @@ function followOnPage(stream, onMessage) {
   state.sockets.orderbook?.subscribe(entry.subscription);
 }
 
+// Handlers of the page's read-only commands, by the type of the answer awaited.
+const pageAnswers = new Map();
+
+// A read-only command (`{"type":"command"}`) sent on the order book's socket; `onAnswer` gets
+// the first message of type `answer`. False when the page holds no socket to send it on.
+function commandOnPage(command, answer, onAnswer) {
+  if (!state.sockets.orderbook) return false;
+  pageAnswers.set(answer, onAnswer);
+  state.sockets.orderbook.send({ type: "command", data: command });
+  return true;
+}
+
 function pageMessage(message) {
   for (const entry of pageStreams) {
     if (message.type === entry.subscription.stream) entry.onMessage(message);
+  }
+  const onAnswer = pageAnswers.get(message.type);
+  if (onAnswer) {
+    pageAnswers.delete(message.type);
+    onAnswer(message);
   }
 }
 

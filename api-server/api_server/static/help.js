@@ -1,5 +1,6 @@
 // The WebSocket help, as the server itself tells it (`{"type":"command","data":"help"}`),
-// fetched when the section is first opened. Uses `$` and `wsUrl` from app.js, which loads first.
+// fetched when the section is first opened. Uses `$` and `commandOnPage` from app.js, which
+// loads first.
 "use strict";
 
 (() => {
@@ -27,20 +28,16 @@
     body.dataset.helpLoaded = "true";
   }
 
+  const FAILED = "The server did not answer; try again later.";
+  const WAIT_MS = 10000;
+
+  // Asked on the page's order book socket rather than a connection of its own.
   function load() {
-    // Its own short-lived connection, subscribed to the system stream (whose snapshots it
-    // ignores) rather than to any market's data.
-    const socket = new WebSocket(wsUrl({ type: "system" }));
-    socket.onopen = () => socket.send(JSON.stringify({ type: "command", data: "help" }));
-    socket.onmessage = (event) => {
-      const message = JSON.parse(event.data);
-      if (message.type !== "help") return;
-      render(message.data);
-      socket.close(1000, "done");
+    const failed = () => {
+      if (body.dataset.helpLoaded !== "true") $("ws-help-body").textContent = FAILED;
     };
-    socket.onerror = () => {
-      $("ws-help-body").textContent = "The server did not answer; try again later.";
-    };
+    if (!commandOnPage("help", "help", (message) => render(message.data))) failed();
+    else setTimeout(failed, WAIT_MS);
   }
 
   $("ws-help").addEventListener("toggle", () => {
