@@ -3,6 +3,8 @@ every `BEAT_SECONDS` with its state, CPU, RSS and backlog, so the api-server's `
 show every process and, once a row goes unrenewed for more than 10 s, the process as down.
 
 A beat the database cannot take is skipped (logged once per outage); the next one tries again.
+That covers any database error (a read-only standby, a full disk), not only an outage: the
+beat task must outlive them all.
 A clean stop writes the state `stopped`, so the view shows the process down at once."""
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ BEAT_SECONDS: Final = 3.0
 STOPPED: Final = "stopped"
 # Writing `stopped` on the way out must not hold a shutdown up when the database is away.
 STOP_WRITE_SECONDS: Final = 2.0
-# What a beat may not get through: the database away, or too busy to answer in time.
-_SKIPPED = (*DATABASE_DOWN, asyncpg.QueryCanceledError)
+# What a beat may not get through: the database away, too busy to answer in time, or refusing
+# the write (read-only standby, disk full: asyncpg.PostgresError covers every server error).
+_SKIPPED = (*DATABASE_DOWN, asyncpg.PostgresError)
 
 _UPSERT = """
 INSERT INTO service_heartbeats AS h
@@ -108,7 +111,7 @@ class Heartbeat:
         except _SKIPPED as error:
             self.skipped += 1
             if not self._down:
-                log.warning("%s: heartbeat skipped, database unavailable: %r", self.service, error)
+                log.warning("%s: heartbeat skipped, not written: %r", self.service, error)
             self._down = True
             return False
         if self._down:

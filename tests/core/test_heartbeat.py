@@ -142,3 +142,31 @@ async def test_database_down_skips_beats_without_crashing_and_they_resume(
     finally:
         await heartbeat.close()
         await pool.close()
+
+
+async def test_a_database_refusing_writes_skips_beats_and_they_resume(
+    clean_db: asyncpg.Pool, pg_dsn: str
+) -> None:
+    # A read-only standby: every write fails with a server error that is not an outage.
+    read_only = {"on": True}
+
+    async def setup(connection: asyncpg.Connection) -> None:
+        mode = "on" if read_only["on"] else "off"
+        await connection.execute(f"SET default_transaction_read_only = {mode}")
+
+    refusing = await asyncpg.create_pool(pg_dsn, min_size=1, max_size=1, setup=setup)
+    heartbeat = Heartbeat(refusing, "standby-service", interval=0.2)
+    heartbeat.start()
+    try:
+        await eventually(lambda: heartbeat.skipped >= 3, 10, what="refused beats skipped")
+        assert heartbeat.running
+        assert heartbeat.beats == 0
+        assert await row(clean_db, "standby-service") is None
+        read_only["on"] = False
+        await eventually(lambda: heartbeat.beats >= 2, 10, what="beats once writable")
+        assert heartbeat.running
+        written = await row(clean_db, "standby-service")
+        assert written is not None and written["state"] == "ok"
+    finally:
+        await heartbeat.close()
+        await refusing.close()
