@@ -230,7 +230,10 @@ PATHS: Final[dict[str, Schema]] = {
             {
                 "200": json_response("Rows deleted", _PURGED),
                 **errors(400),
-                "409": json_response("Still collected: remove it first", _ref("Error")),
+                "409": json_response(
+                    "Still collected (remove it first), or its stop not yet confirmed",
+                    _ref("Error"),
+                ),
             },
             *_MARKET_PATH,
             query(

@@ -121,6 +121,13 @@ async def purge_market(request: Request, admin: Admin) -> Response:
     async with request.app.state.pool.acquire() as connection, connection.transaction():
         if await admin_store.is_collected(connection, market):
             return error(f"{qualified(market)} is still collected: remove it first", 409)
+        # A purge before the collector stopped would be undone by its rows in flight.
+        if await admin_store.still_written(connection, market):
+            return error(
+                f"{qualified(market)} is being stopped: the collector has not yet confirmed it "
+                "stopped writing it; try again shortly",
+                409,
+            )
         deleted = await admin_store.purge(connection, market)
         await control_store.record_audit(
             connection, admin.actor, admin.address, "market_purged", qualified(market), deleted

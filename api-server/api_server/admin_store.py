@@ -46,6 +46,21 @@ async def is_collected(connection: asyncpg.Connection, market: Market) -> bool:
     return removed is not None and removed["removed_at"] is None
 
 
+async def still_written(connection: asyncpg.Connection, market: Market) -> bool:
+    """Whether the collector may still be writing `market` although it is no longer
+    collected: it was configured, and the collector has not yet recorded its state `removed`
+    (its batches, buffers and streams stopped). A market never configured has no collector
+    writing it; one with no state row has nothing the collector would write back."""
+    row = await connection.fetchrow(
+        """SELECT s.phase FROM control_markets m
+           JOIN collector_state s USING (venue, symbol)
+           WHERE m.venue = $1 AND m.symbol = $2""",
+        market.venue.key,
+        market.symbol,
+    )
+    return row is not None and row["phase"] != "removed"
+
+
 async def purge(connection: asyncpg.Connection, market: Market) -> dict[str, int]:
     """Delete `market`'s rows from every table of PURGED_TABLES; the rows deleted per table.
     Call inside a transaction."""

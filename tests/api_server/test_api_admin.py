@@ -368,6 +368,7 @@ async def test_a_purge_deletes_that_markets_rows_only_and_answers_the_counts(
         {"error": "bybit:linear:BTCUSDT is still collected: remove it first"},
     )
     assert (await admin.delete(BYBIT_PATH)).status_code == 200
+    await _collector_stopped(clean_db, BYBIT_BTC)
     before = await control_state(clean_db)
     for confirm in [None, "", "bybit:linear:ETHUSDT", "BTCUSDT", "Bybit:Linear:BTCUSDT"]:
         params = {} if confirm is None else {"confirm": confirm}
@@ -392,6 +393,50 @@ async def test_a_purge_deletes_that_markets_rows_only_and_answers_the_counts(
     )
     # The market stays configured (removed): its row is not part of its data.
     assert await clean_db.fetchval("SELECT count(*) FROM control_markets") == 1
+
+
+async def _collector_stopped(db: asyncpg.Pool, market: Market) -> None:
+    """What the collector records once it has stopped writing a removed market."""
+    await db.execute(
+        "UPDATE collector_state SET phase = 'removed' WHERE venue = $1 AND symbol = $2",
+        market.venue.key,
+        market.symbol,
+    )
+
+
+async def test_a_removed_market_is_purged_only_once_the_collector_confirmed_it_stopped(
+    admin: httpx.AsyncClient, clean_db: asyncpg.Pool
+) -> None:
+    await _store_market_rows(clean_db, BYBIT_BTC)
+    await _add(admin, **NEW_BYBIT)
+    assert (await admin.delete(BYBIT_PATH)).status_code == 200
+    path = f"{BYBIT_PATH}/purge"
+    confirm = {"confirm": "bybit:linear:BTCUSDT"}
+    full = {table: 1 for table in _PURGED} | {"candles": 3}
+    audited = len(await audit_rows(clean_db))
+
+    # Removed, but the collector's state is still `realtime`: its writes may be in flight.
+    early = await admin.post(path, params=confirm)
+    assert early.status_code == 409
+    assert "not yet confirmed" in early.json()["error"]
+    assert await _counts(clean_db, BYBIT_BTC) == full
+    assert len(await audit_rows(clean_db)) == audited
+
+    await _collector_stopped(clean_db, BYBIT_BTC)
+    response = await admin.post(path, params=confirm)
+    assert response.status_code == 200
+    assert response.json()["deleted"] == full
+    assert await _counts(clean_db, BYBIT_BTC) == dict.fromkeys(_PURGED, 0)
+
+
+async def test_a_removed_market_without_a_collector_state_can_be_purged(
+    admin: httpx.AsyncClient, clean_db: asyncpg.Pool
+) -> None:
+    await _add(admin, **NEW_BYBIT)
+    assert (await admin.delete(BYBIT_PATH)).status_code == 200
+    response = await admin.post(f"{BYBIT_PATH}/purge", params={"confirm": "bybit:linear:BTCUSDT"})
+    assert response.status_code == 200
+    assert response.json()["deleted"] == dict.fromkeys(_PURGED, 0)
 
 
 async def test_a_market_never_configured_can_be_purged(
