@@ -5,7 +5,10 @@ API after its change is committed)::
      "kind":"linear","symbol":"BTCUSDT"}
 
 A market removed: every client subscribed to one of its own topics is told, those
-subscriptions end, and a client left with none is closed (1000, "market removed")."""
+subscriptions end, and a client left with none is closed (1000, "market removed").
+
+The event is the fast path only: ControlWatch ends the same way every market that leaves the
+collected set (a lost publish, an exchange switched off), within its 5 s re-read at most."""
 
 from __future__ import annotations
 

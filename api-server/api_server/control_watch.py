@@ -2,7 +2,12 @@
 `ws_update_interval` (control_settings, else the environment's) applied to the live feed, and
 the markets collected, kept for the `status` and `list` commands. Both are read again on every
 NOTIFY on `control_store.CHANNEL` and every `every` seconds besides, so a lost LISTEN
-connection (opened again on the next round) delays a change by at most that."""
+connection (opened again on the next round) delays a change by at most that.
+
+A market that leaves the collected set between two reads has its WebSocket subscribers told
+and ended here too (control_events.end_market), whatever took it out: the `market_removed`
+event on Redis is fast but pub/sub keeps no message for a moment without a subscriber, and an
+exchange switched off sends no event per market."""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from dataclasses import KW_ONLY, dataclass, field
 
 import asyncpg
 
-from api_server import market_catalog
+from api_server import control_events, market_catalog
 from api_server.live_feed import LiveFeed
 from api_server.market_catalog import CollectedMarket
 from api_server.wakeups import sleep_unless
@@ -38,7 +43,13 @@ class ControlWatch:
     async def refresh(self) -> None:
         async with self.pool.acquire() as connection:
             runtime = await control_store.runtime_settings(connection)
-            self.markets = await market_catalog.collected(connection)
+            markets = await market_catalog.collected(connection)
+        gone = {m.market for m in self.markets} - {m.market for m in markets}
+        self.markets = markets
+        # Ending a market already ended by its event finds no subscriber: a no-op.
+        for market in sorted(gone):
+            closed = control_events.end_market(self.feed.hub, market)
+            log.info("%s no longer collected: %d WebSocket clients closed", market, closed)
         interval = runtime.get("ws_update_interval", self.update_interval)
         if interval != self.feed.update_interval:
             log.info("ws_update_interval now %s s", interval)

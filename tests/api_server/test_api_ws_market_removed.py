@@ -3,7 +3,8 @@ its change is committed) against a real uvicorn, under the api-server's protocol
 uvicorn's own: a client subscribed to one of the market's topics is told, its subscriptions of
 that market end, and a client left with none is closed (1000, "market removed"); subscribers
 of other markets and of the venue's `all` carry on. And the whole way, from `DELETE
-/admin/markets/...` to the close."""
+/admin/markets/...` to the close. And without the event (its publish lost, an exchange
+switched off): the api-server's re-read of the collected markets ends them the same way."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ import orjson
 import pytest
 from api_helpers import ServerFactory, closed_with, ready, receive
 from redis.asyncio import Redis
+from starlette.applications import Starlette
 from websockets.asyncio.client import connect
 
 from api_server.ws_protocol import UVICORN_OPTIONS
-from linkora_core import bus, progress_messages
+from linkora_core import bus, control_store, progress_messages
 from linkora_core.markets import Exchange, Kind, Market, Venue
 from linkora_core.progress_messages import ProgressReport
 from tests.polling import eventually
@@ -126,3 +128,55 @@ async def test_a_market_removed_through_the_admin_api_closes_its_subscribers(
         assert answer.status_code == 200, answer.text
         assert await receive(ws) == NOTICE
         assert await closed_with(ws) == (1000, "market removed")
+
+
+async def _collected(app: Starlette, market: Market) -> None:
+    """Wait until the api-server's ControlWatch has read `market` as collected."""
+    watch = app.state.ws.control
+    await eventually(
+        lambda: market in {m.market for m in watch.markets}, 10, what=f"{market} collected"
+    )
+
+
+async def test_a_market_removed_without_its_event_still_closes_its_subscribers(
+    live_server: ServerFactory, clean_db: asyncpg.Pool
+) -> None:
+    # The admin API's Redis publish lost: only the database says the market went.
+    await control_store.seed_markets(clean_db, [BTC], "test")
+    app, url = await live_server()
+    async with connect(f"{url}/ws?{VENUE}&type=orderbook&symbol=BTCUSDT") as ws:
+        await ready(app, ws)
+        await _collected(app, BTC)
+        async with clean_db.acquire() as connection, connection.transaction():
+            assert await control_store.remove_market(connection, BTC)
+        assert await receive(ws) == NOTICE
+        assert await closed_with(ws) == (1000, "market removed")
+
+
+async def test_an_exchange_switched_off_closes_its_markets_subscribers(
+    live_server: ServerFactory, clean_db: asyncpg.Pool, redis: Redis
+) -> None:
+    spot_btc = Market(Venue(Exchange.BINANCE, Kind.SPOT), "BTCUSDT")
+    await control_store.seed_markets(clean_db, [BTC, spot_btc], "test")
+    app, url = await live_server(admin_token=TOKEN)
+    async with (
+        connect(f"{url}/ws?{VENUE}&type=orderbook&symbol=BTCUSDT") as bybit,
+        connect(f"{url}/ws?exchange=binance&kind=spot&type=orderbook&symbol=BTCUSDT") as binance,
+    ):
+        for ws in (bybit, binance):
+            await ready(app, ws)
+        await _collected(app, BTC)
+        # Switching an exchange off publishes no market_removed: the re-read must see it.
+        async with httpx.AsyncClient(base_url=url.replace("ws:", "http:")) as http:
+            answer = await http.put(
+                "/admin/exchanges/bybit",
+                json={"enabled": False},
+                headers={"Authorization": f"Bearer {TOKEN}"},
+            )
+        assert answer.status_code == 200, answer.text
+        assert await receive(bybit) == NOTICE
+        assert await closed_with(bybit) == (1000, "market removed")
+        # The other exchange's subscriber carries on.
+        spot_book = orjson.loads(book("BTCUSDT")) | {"exchange": "binance", "kind": "spot"}
+        await redis.publish(bus.ORDERBOOK_ALL, orjson.dumps(spot_book))
+        assert (await receive(binance))["symbol"] == "BTCUSDT"
