@@ -4,7 +4,10 @@ within `DOWN_AFTER_SECONDS` and did not stop). Sizes are integers (bytes); perce
 plain decimal strings with one decimal at most; no float reaches the wire.
 
 `SystemView` keeps the latest snapshot for whoever reads it (the route, `/metrics`, the
-WebSocket `system` subscription), each saying how old a snapshot it accepts."""
+WebSocket `system` subscription), each saying how old a snapshot it accepts. `/system` is
+public, so what it costs is bounded whoever calls it: a snapshot up to the WebSocket interval
+old is good enough for it, heartbeat rows are pruned about once a minute and the database's
+sizes (pg_database_size, one figure per table) measured about every 30 s."""
 
 from __future__ import annotations
 
@@ -31,8 +34,13 @@ Snapshot = dict[str, Any]
 
 # A process whose last beat is older than this is shown as down (it beats every 3 s).
 DOWN_AFTER_SECONDS: Final = Decimal(10)
-# How old a snapshot `/system` may answer: calls in a burst share one.
-ROUTE_MAX_AGE: Final = 0.5
+# How old a snapshot `/system` may answer unless the WebSocket system interval says otherwise
+# (its default): calls in a burst share one.
+ROUTE_MAX_AGE: Final = 5.0
+# Heartbeat rows silent for an hour are pruned at most this often.
+PRUNE_EVERY: Final = 60.0
+# The database's sizes are measured again at most this often (they change slowly).
+SIZES_EVERY: Final = 30.0
 _UNAVAILABLE = (*DATABASE_DOWN, asyncpg.QueryCanceledError)
 
 
@@ -95,19 +103,14 @@ def _host() -> dict[str, Any]:
     }
 
 
-async def snapshot(pool: asyncpg.Pool, started_at: datetime) -> Snapshot:
-    """Everything `/system` shows. A database that is away leaves `database.up` false, no
-    sizes and no services, with the host's figures still there."""
-    now = datetime.now(UTC)
-    figures: system_store.DatabaseFigures | None = None
-    rows: list[dict[str, Any]] = []
-    try:
-        async with pool.acquire() as connection:
-            await system_store.prune_heartbeats(connection)
-            figures = await system_store.database_figures(connection)
-            rows = await system_store.heartbeats(connection)
-    except _UNAVAILABLE:
-        figures, rows = None, []
+def compose(
+    now: datetime,
+    started_at: datetime,
+    figures: system_store.DatabaseFigures | None,
+    rows: list[dict[str, Any]],
+) -> Snapshot:
+    """Everything `/system` shows, from the database's figures (None: it is away, so no sizes
+    and no services) and the heartbeat rows; the host's figures are measured here."""
     return {
         "time": _time(now),
         "started_at": _time(started_at),
@@ -127,14 +130,29 @@ async def snapshot(pool: asyncpg.Pool, started_at: datetime) -> Snapshot:
 
 class SystemView:
     """The latest snapshot, taken again once older than a caller accepts; concurrent callers
-    share one. `taken` counts the snapshots (each a few queries)."""
+    share one. `taken` counts the snapshots, `measured` the size measurements and `pruned`
+    the prunes."""
 
-    def __init__(self, pool: asyncpg.Pool, started_at: datetime) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        started_at: datetime,
+        *,
+        prune_every: float = PRUNE_EVERY,
+        sizes_every: float = SIZES_EVERY,
+    ) -> None:
         self.pool = pool
         self.started_at = started_at
+        self.prune_every = prune_every
+        self.sizes_every = sizes_every
         self.latest: Snapshot | None = None
         self.taken = 0
+        self.measured = 0
+        self.pruned = 0
         self._at = float("-inf")
+        self._figures: system_store.DatabaseFigures | None = None
+        self._measured_at = float("-inf")
+        self._pruned_at = float("-inf")
         self._lock = asyncio.Lock()
         # The first call only starts psutil's host CPU measurement; each snapshot's covers the
         # time since the one before.
@@ -149,13 +167,37 @@ class SystemView:
             return self.latest
         async with self._lock:
             if not self._fresh(max_age):
-                self.latest = await snapshot(self.pool, self.started_at)
+                self.latest = await self._take()
                 self._at = time.monotonic()
                 self.taken += 1
             assert self.latest is not None
             return self.latest
 
+    async def _take(self) -> Snapshot:
+        now = datetime.now(UTC)
+        rows: list[dict[str, Any]] = []
+        try:
+            async with self.pool.acquire() as connection:
+                if time.monotonic() - self._pruned_at >= self.prune_every:
+                    await system_store.prune_heartbeats(connection)
+                    self._pruned_at = time.monotonic()
+                    self.pruned += 1
+                if (
+                    self._figures is None
+                    or time.monotonic() - self._measured_at >= self.sizes_every
+                ):
+                    self._figures = await system_store.database_figures(connection)
+                    self._measured_at = time.monotonic()
+                    self.measured += 1
+                rows = await system_store.heartbeats(connection)
+        except _UNAVAILABLE:
+            # Measured afresh once the database is back: it may have been restored meanwhile.
+            self._figures, rows = None, []
+        return compose(now, self.started_at, self._figures, rows)
+
 
 async def system(request: Request) -> Response:
     view: SystemView = request.app.state.system
-    return JSON(await view.get(ROUTE_MAX_AGE))
+    settings = getattr(request.app.state, "settings", None)
+    max_age = ROUTE_MAX_AGE if settings is None else settings.ws_system_interval
+    return JSON(await view.get(max_age))

@@ -1,7 +1,8 @@
 """`GET /system` and its Prometheus gauges: the host's and the database's figures as psutil and
 PostgreSQL give them, every heartbeat row shown up or down, rows silent for an hour pruned,
 the host's figures still served while the database is away, and scrapes that query the
-database at most once per 5 s."""
+database at most once per 5 s; `/system` itself shares a snapshot up to 5 s old, prunes
+and measures sizes only now and then, while every snapshot reads the heartbeats."""
 
 from __future__ import annotations
 
@@ -265,3 +266,37 @@ async def test_with_the_database_away_the_host_figures_are_still_served(
 async def _has_services(client: httpx.AsyncClient) -> bool:
     body = (await client.get("/system")).json()
     return bool(body["database"]["up"] and body["services"])
+
+
+async def test_a_burst_of_system_calls_shares_one_snapshot(
+    client: httpx.AsyncClient, app: Starlette, clean_db: asyncpg.Pool
+) -> None:
+    view: SystemView = app.state.system
+    first = (await client.get("/system")).json()
+    taken, since = view.taken, time.monotonic()
+    while time.monotonic() - since < 2:  # calls for 2 s, well within the 5 s accepted
+        assert (await client.get("/system")).json()["time"] == first["time"]
+    # Anyone may call /system: a burst costs no query (the WebSocket interval, 5 s, apart).
+    assert view.taken == taken
+
+
+async def test_heartbeats_are_read_each_snapshot_sizes_and_prunes_only_now_and_then(
+    clean_db: asyncpg.Pool,
+) -> None:
+    view = SystemView(clean_db, datetime.now(UTC))
+    first = await view.get(0)
+    assert (view.taken, view.measured, view.pruned) == (1, 1, 1)
+    fresh = await beat_row(clean_db, "data-collector", age=1)
+    gone = await beat_row(clean_db, "data-collector", age=3601, instance="old:1")
+    await store_minutes(clean_db, "BTCUSDT", [minute(BASE + i * 60_000, "1", "2", "0.5", "1.5")
+                                              for i in range(5_000)])  # fmt: skip
+    second = await view.get(0)
+    assert view.taken == 2 and (view.measured, view.pruned) == (1, 1)
+    # Every snapshot reads the heartbeats; the sizes and the prune wait their turn.
+    assert set(by_instance(second)) == {fresh, gone}
+    assert second["database"] == first["database"]
+
+    due = SystemView(clean_db, datetime.now(UTC), prune_every=0, sizes_every=0)
+    third = await due.get(0)
+    assert set(by_instance(third)) == {fresh}
+    assert third["database"]["size_bytes"] > first["database"]["size_bytes"]
