@@ -1,15 +1,21 @@
 """Read-only WebSocket commands, `{"type":"command","data":"status"|"list"|"help"}`, answered
 from what the process holds (no database round trip): `status` -> `{"type":"status","data":
 {...}}`, `list` -> `{"type":"list","data":{"markets":[...],"timeframes":[...],...}}`, `help`
--> the message types and commands. Anything else is an error message."""
+-> the message types and commands. Anything else is an error message.
+
+`help` never changes and `list` only when ControlWatch reads the markets again: both answers
+are built once (per refresh for `list`) and the same message sent to whoever asks."""
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
+from functools import cache
 from typing import Any, Final
 
 import orjson
 
+from api_server.control_watch import ControlWatch
 from api_server.ws_context import WsContext
 from api_server.ws_hub import ALL, Client, Message, Topic
 from linkora_core.timeframes import Timeframe
@@ -86,6 +92,10 @@ def _list(client: Client, context: WsContext) -> dict[str, Any]:
 
 
 def _help(client: Client, context: WsContext) -> dict[str, Any]:
+    return _help_data()
+
+
+def _help_data() -> dict[str, Any]:
     return {
         "client_messages": CLIENT_MESSAGES,
         "server_messages": SERVER_MESSAGES,
@@ -100,6 +110,28 @@ _ANSWERS: Final[dict[str, Callable[[Client, WsContext], dict[str, Any]]]] = {
 }
 
 
+# The `list` answer of each ControlWatch (one per app) and the refresh it was built from.
+_LISTS: weakref.WeakKeyDictionary[ControlWatch, tuple[int, Message]] = weakref.WeakKeyDictionary()
+
+
+def _message(command: str, data: dict[str, Any]) -> Message:
+    return Message.of(orjson.dumps({"type": command, "data": data}).decode())
+
+
+@cache
+def _help_message() -> Message:
+    return _message("help", _help_data())
+
+
+def _list_message(client: Client, context: WsContext) -> Message:
+    watch = context.control
+    built = _LISTS.get(watch)
+    if built is None or built[0] != watch.refreshed:
+        built = (watch.refreshed, _message("list", _list(client, context)))
+        _LISTS[watch] = built
+    return built[1]
+
+
 def answer(command: object, client: Client, context: WsContext) -> Message:
     """The answer to `{"type":"command","data":command}`."""
     choices = ", ".join(sorted(_ANSWERS))
@@ -107,8 +139,11 @@ def answer(command: object, client: Client, context: WsContext) -> Message:
         return error(f"Invalid command: data must be one of {choices}")
     if command not in _ANSWERS:
         return error(f"Unknown command: {command[:40]} (one of {choices})")
-    data = _ANSWERS[command](client, context)
-    return Message.of(orjson.dumps({"type": command, "data": data}).decode())
+    if command == "help":
+        return _help_message()
+    if command == "list":
+        return _list_message(client, context)
+    return _message(command, _ANSWERS[command](client, context))
 
 
 def error(text: str) -> Message:

@@ -148,12 +148,15 @@ class Hub:
     def __init__(self) -> None:
         self._by_topic: dict[Topic, set[Client]] = defaultdict(set)
         self._by_ip: dict[str, int] = defaultdict(int)
+        # Kept as clients come and go, so `status` counts them without a pass over every IP;
+        # a set, so a client removed twice is counted out once.
+        self._clients: set[Client] = set()
         self.sent = 0
         self.dropped_slow = 0
 
     @property
     def clients(self) -> int:
-        return sum(self._by_ip.values())
+        return len(self._clients)
 
     @property
     def pending_bytes(self) -> int:
@@ -167,11 +170,17 @@ class Hub:
         return self._by_ip.get(ip, 0)
 
     def add(self, client: Client) -> None:
+        if client in self._clients:
+            return
+        self._clients.add(client)
         self._by_ip[client.ip] += 1
 
     def remove(self, client: Client) -> None:
         for topic in list(client.topics):
             self.unsubscribe(client, topic)
+        if client not in self._clients:
+            return
+        self._clients.discard(client)
         self._by_ip[client.ip] -= 1
         if self._by_ip[client.ip] <= 0:
             del self._by_ip[client.ip]
