@@ -57,11 +57,15 @@ class BackgroundTasks:
         no longer reported (KeyError for a name not started)."""
         runner = self._runners.pop(name)
         runner.cancel()
-        # wait(), not await: the caller's own cancellation must still reach the caller.
-        await asyncio.wait([runner])
-        del self.restarts[name]
-        self._runs.pop(name, None)
-        self._problems.pop(name, None)
+        try:
+            # wait(), not await: the caller's own cancellation must still reach the caller.
+            await asyncio.wait([runner])
+        finally:
+            # Even when the caller is cancelled meanwhile: the runner is cancelled already,
+            # and a name left behind could never be started again.
+            del self.restarts[name]
+            self._runs.pop(name, None)
+            self._problems.pop(name, None)
 
     def problems(self) -> dict[str, str]:
         """Tasks that ended unexpectedly and are waiting to be started again, with why."""

@@ -100,11 +100,16 @@ class BackfillRuns:
         return self.running.pop(market, None)
 
     async def prepare(self, venue: Venue) -> None:
-        """The venue's source prepared once (a venue first collected at runtime)."""
+        """The venue's source prepared once, by the first backfill of one of its markets."""
         async with self._preparing.setdefault(venue, asyncio.Lock()):
             if venue not in self.prepared:
-                await self.collector.sources[venue].prepare()
+                rest = self.collector.sources[venue]
+                await rest.prepare()
                 self.prepared.add(venue)
+                log.info(
+                    "%s: request limit %d/window; pacing at %d",
+                    venue, rest.budget.limit, rest.budget.allowance,
+                )  # fmt: skip
 
     async def _market(self, market: Market, writer: BulkWriter) -> None:
         c = self.collector

@@ -34,7 +34,7 @@ from data_collector.backfill_runs import BackfillRuns
 from data_collector.catch_up import catch_up
 from data_collector.control_reconcile import Tunables
 from data_collector.control_watch import ControlWatch
-from data_collector.exchange import ExchangeBlocked, ExchangeError, ExchangeRest, LiveStream
+from data_collector.exchange import ExchangeError, ExchangeRest, LiveStream
 from data_collector.live_store import LiveStore
 from data_collector.live_venues import LiveVenues
 from data_collector.market_control import MarketControl, uncollectable
@@ -43,7 +43,7 @@ from data_collector.publisher import Publisher
 from data_collector.settings import SUPPORTED_VENUES, CollectorSettings
 from data_collector.status import CollectorStatus
 from linkora_core import control_store, db
-from linkora_core.backoff import RetryPolicy, pause
+from linkora_core.backoff import pause
 from linkora_core.db import DATABASE_DOWN
 from linkora_core.epoch import floor_minute
 from linkora_core.markets import BINANCE_SPOT, Market, Venue
@@ -55,9 +55,9 @@ log = logging.getLogger(__name__)
 FLUSH_SECONDS = 5.0
 RETENTION_EVERY = 300.0  # seconds between deletions of order-book snapshots past retention
 REPORT_EVERY = 0.5  # seconds between progress reports of a backfilling market
+# The longest the start waits for one venue's source to prepare (its markets then go alone).
+PREPARE_SECONDS = 15.0
 SEEDED_BY = "environment"  # the actor recorded for the markets seeded from MARKETS/SYMBOLS
-
-EXCHANGE_INFO_RETRY = RetryPolicy(first=1.0, cap=30.0)
 
 
 @dataclass(eq=False)
@@ -199,6 +199,10 @@ class Collector:
             work.cancel()
             stopping.cancel()
             await asyncio.gather(work, stopping, return_exceptions=True)
+            # The control loop first: a reconcile still running could add a market (and a
+            # task) after `control.close()`.
+            if "control" in self.tasks.restarts:
+                await self.tasks.end("control")
             await self.control.close()
             await self.tasks.close()
             with contextlib.suppress(TimeoutError, *DATABASE_DOWN):
@@ -216,7 +220,10 @@ class Collector:
         self.tasks.start("control-listen", lambda: self.watch.listen(stop))
         self.tasks.start("control", lambda: self.control.follow(stop))
         self.tasks.start("progress", lambda: self._report_progress(stop))
-        initial = self.markets
+        initial = await self._prepared_markets()
+        for market in self.markets:
+            if market not in initial and market.venue in self.sources:
+                self.control.collect_alone(market)  # its venue retried (or refused) alone
         await self.backfill_all(initial)
         if self.settings.orderbook_retention > 0:
             self.tasks.start("retention", lambda: self._retention(stop))
@@ -230,6 +237,25 @@ class Collector:
         self.backfilled.set()
         await stop.wait()
 
+    async def _prepared_markets(self) -> list[Market]:
+        """The markets whose venue's source could be prepared at once (each venue tried
+        once, together, for at most PREPARE_SECONDS): they backfill together. A venue that
+        cannot be (refusing this client, unreachable) must not hold the others back."""
+
+        async def prepared(venue: Venue) -> bool:
+            try:
+                async with asyncio.timeout(PREPARE_SECONDS):
+                    await self.runs.prepare(venue)
+            except (ExchangeError, aiohttp.ClientError, TimeoutError) as error:
+                log.warning("%s: not prepared at start (%r); its markets go alone", venue, error)
+                return False
+            return True
+
+        venues = self.venues
+        ready = await asyncio.gather(*(prepared(venue) for venue in venues))
+        good = {venue for venue, ok in zip(venues, ready, strict=True) if ok}
+        return [m for m in self.markets if m.venue in good]
+
     def in_realtime(self) -> list[Market]:
         statuses = self.status.markets
         return [m for m in self.wanted if m in statuses and statuses[m].phase == "realtime"]
@@ -241,7 +267,7 @@ class Collector:
 
     async def prepare(self) -> None:
         """Seed the desired state with the environment's markets, read it (and the runtime
-        settings), prepare each venue's source and ensure each market's state row."""
+        settings) and ensure each market's state row."""
         # No stop event in prepare or the backfill: a stop cancels them (see `run`).
         await control_store.seed_markets(self.pool, self.environment.collected_markets, SEEDED_BY)
         desired = await control_store.desired_markets(self.pool)
@@ -252,26 +278,8 @@ class Collector:
         for market in self.wanted:
             self.status.of(market)
         log.info("collecting %s", ",".join(str(m) for m in self.wanted) or "no market")
-        for venue in self.venues:
-            rest = self.sources[venue]
-            backoff = EXCHANGE_INFO_RETRY.backoff()
-            while True:
-                try:
-                    await rest.prepare()
-                    break
-                except ExchangeBlocked:
-                    raise
-                except ExchangeError as error:
-                    delay = backoff.next_delay()
-                    log.warning("%s: preparing failed (%s); retry in %.0fs", venue, error, delay)
-                    await asyncio.sleep(delay)
-            self.runs.prepared.add(venue)
-            log.info(
-                "%s: request limit %d/window; pacing at %d",
-                venue,
-                rest.budget.limit,
-                rest.budget.allowance,
-            )
+        # No venue is prepared here (see `_prepared_markets`): an exchange refusing this
+        # client or unreachable is an error (or a retry) of its markets alone.
         await state_store.ensure(self.pool, self.markets)
         for market in self.wanted:
             if market.venue not in self.sources:

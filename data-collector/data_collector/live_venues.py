@@ -50,11 +50,17 @@ class LiveVenues:
 
     async def follow(self, stop: asyncio.Event) -> list[Venue]:
         """Restart the venues whose tasks do not cover the markets now in real time; returns
-        those restarted."""
+        those restarted. A cancelled caller does not interrupt a restart begun: it is carried
+        out to the end (a venue half stopped would stop collecting silently)."""
+        return await asyncio.shield(self._follow(stop))
+
+    async def _follow(self, stop: asyncio.Event) -> list[Venue]:
         async with self._lock:
             # Read under the lock: a restart waited for sees the state of its own time.
             settings, markets = self.settings(), self.realtime()
-            restarted = venues_to_restart(self.covered, markets)
+            # A venue with tasks left by a stop cut short is stopped (and started) again.
+            leftover = (set(self._names) | set(self._audits)) - set(self.covered)
+            restarted = sorted(set(venues_to_restart(self.covered, markets)) | leftover)
             for venue in restarted:
                 await self._stop(venue)
                 on = [m for m in markets if m.venue == venue]
@@ -65,9 +71,8 @@ class LiveVenues:
     async def restart_audits(self, stop: asyncio.Event) -> None:
         """Every venue's audit again, at the (changed) AUDIT_INTERVAL; 0 stops them."""
         async with self._lock:
-            for venue, name in list(self._audits.items()):
-                await self.tasks.end(name)
-                del self._audits[venue]
+            for venue in list(self._audits):
+                await self.tasks.end(self._audits.pop(venue))
             settings = self.settings()
             for venue, markets in self.covered.items():
                 self._start_audit(settings, self.sources[venue], sorted(markets, key=str), stop)
@@ -144,8 +149,14 @@ class LiveVenues:
         )
 
     async def _stop(self, venue: Venue) -> None:
-        for name in self._names.pop(venue, []):
-            await self.tasks.end(name)
+        # Out of step from the start, and each name dropped only as it is ended (`end`
+        # forgets it even when cut short): a stop interrupted part way is finished by the
+        # next `follow`.
+        self.covered.pop(venue, None)
+        names = self._names.get(venue, [])
+        while names:
+            await self.tasks.end(names.pop())
+        self._names.pop(venue, None)
         if (audit_task := self._audits.pop(venue, None)) is not None:
             await self.tasks.end(audit_task)
         for stream in self.streams.pop(venue, []):
@@ -154,7 +165,6 @@ class LiveVenues:
             self.parts.status.streams.pop(stream, None)
         if self.poller is not None and self.poller.rest.venue == venue:
             self.poller = None
-        self.covered.pop(venue, None)
 
 
 def _runner(stream: LiveStream, stop: asyncio.Event) -> Callable[[], Coroutine[Any, Any, None]]:

@@ -25,6 +25,7 @@ from data_collector import control_reconcile, progress_reports, state_store
 from data_collector.control_reconcile import Starts
 from data_collector.settings import SUPPORTED_VENUES
 from linkora_core import control_store
+from linkora_core.backoff import RetryPolicy
 from linkora_core.db import DATABASE_DOWN
 from linkora_core.markets import Market
 
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 READ_FAILED = (*DATABASE_DOWN, asyncpg.PostgresError, ValueError)
+ADD_RETRY = RetryPolicy(first=1.0, cap=60.0)  # an added market whose collection failed
 
 
 def uncollectable(market: Market) -> str:
@@ -46,6 +48,8 @@ class MarketControl:
     collector: Collector
     # Markets added at runtime, backfilling (then going live) in their own task.
     adding: dict[Market, asyncio.Task[None]] = field(default_factory=dict, init=False)
+    # Markets stopped, to be marked removed (and reported) once their venues are restarted.
+    removing: dict[Market, str] = field(default_factory=dict, init=False)
 
     async def follow(self, stop: asyncio.Event) -> None:
         """Read the desired state and follow it, on every wake-up until `stop`."""
@@ -68,9 +72,13 @@ class MarketControl:
             why = await self._why_removed(desired)
             for market in changes.to_remove:
                 await self._stop(market)
-            await c.follow_live()
-            for market in changes.to_remove:
-                await self._mark_removed(market, why(market))
+                self.removing[market] = why(market)
+        # On every pass, not only after a change: a restart that failed before is carried out
+        # now (nothing is restarted when every venue is in step).
+        await c.follow_live()
+        for market, why_removed in list(self.removing.items()):
+            await self._mark_removed(market, why_removed)
+            del self.removing[market]
         for market in changes.to_add:
             await self._add(market, desired[market])
         await self.apply_settings(runtime)
@@ -84,7 +92,6 @@ class MarketControl:
         names = control_reconcile.changed(c.tunables, new)
         if not names:
             return
-        c.tunables = new
         c.settings = env.model_copy(
             update={
                 "orderbook_levels": new.orderbook_levels,
@@ -92,13 +99,15 @@ class MarketControl:
                 "audit_interval": new.audit_interval,
             }
         )
-        log.info("runtime settings applied: %s", new)
         if "orderbook_levels" in names:
             c.live.set_levels(new.orderbook_levels)
         if "orderbook_store_interval" in names:
             c.store.set_interval(new.orderbook_store_interval)
         if "audit_interval" in names:
             await c.live.restart_audits(c.stop)
+        # Recorded once applied: a failure part way is applied again on the next pass.
+        c.tunables = new
+        log.info("runtime settings applied: %s", new)
 
     async def close(self) -> None:
         tasks = list(self.adding.values())
@@ -107,15 +116,19 @@ class MarketControl:
         if tasks:
             await asyncio.wait(tasks)
 
+    def collect_alone(self, market: Market) -> None:
+        """Backfill `market` (collected) on its own writer, then take it live, in a task."""
+        task = asyncio.create_task(self._collect(market), name=f"add:{market}")
+        self.adding[market] = task
+        task.add_done_callback(partial(self._ended, market))
+
     async def _add(self, market: Market, start: int | None) -> None:
         c = self.collector
         c.wanted[market] = start
         c.status.of(market)
         log.info("collecting %s from now on", market)
         if market.venue in c.sources:
-            task = asyncio.create_task(self._collect(market), name=f"add:{market}")
-            self.adding[market] = task
-            task.add_done_callback(partial(self._ended, market))
+            self.collect_alone(market)
             return
         message = uncollectable(market)
         log.error("%s", message)
@@ -127,36 +140,45 @@ class MarketControl:
         c.publisher.progress(progress_reports.ended(market, None, "error", message))
 
     async def _collect(self, market: Market) -> None:
+        """Backfill `market`, then take it live; an unexpected failure is recorded as its
+        error (database, progress) and the whole is tried again after a growing delay."""
         c = self.collector
-        await c.backfill_all([market])
-        status = c.status.markets.get(market)
-        if status is not None and status.phase == "backfill":
-            await c.set_phase(market, "realtime")
-            await c.follow_live()
+        backoff = ADD_RETRY.backoff()
+        while True:
+            try:
+                await c.backfill_all([market])
+                status = c.status.markets.get(market)
+                if status is not None and status.phase == "backfill":
+                    await c.set_phase(market, "realtime")
+                    await c.follow_live()
+                return
+            # Any error: this task is no BackgroundTasks one, and a bug must not end the
+            # market's collection for good (the backfill handles the exchange's own errors).
+            except Exception as error:
+                delay = backoff.next_delay()
+                why = f"{type(error).__name__}: {error}"
+                log.error("collecting %s failed; retry in %.0fs", market, delay, exc_info=error)
+                await c.set_phase(market, "error", why)
+                if (status := c.status.markets.get(market)) is not None:
+                    report = progress_reports.ended(market, status.progress, "error", why)
+                    c.publisher.progress(report)
+                await asyncio.sleep(delay)
 
     def _ended(self, market: Market, task: asyncio.Task[None]) -> None:
         if self.adding.get(market) is task:
             del self.adding[market]
-        if task.cancelled() or (error := task.exception()) is None:
-            return
-        log.error("collecting %s failed", market, exc_info=error)
-        status = self.collector.status.markets.get(market)
-        if status is not None:
-            status.phase, status.error = "error", f"{type(error).__name__}: {error}"
-            report = progress_reports.ended(market, status.progress, "error", status.error)
-            self.collector.publisher.progress(report)
 
     async def _stop(self, market: Market) -> None:
         """Stop collecting `market`: its backfill is cancelled, its pages not yet written
         are dropped."""
         c = self.collector
-        del c.wanted[market]
         running = [self.adding.pop(market, None), c.runs.forget(market)]
         tasks = [task for task in running if task is not None]
         for task in tasks:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks)
+        del c.wanted[market]  # once stopped: until then a next pass stops it again
 
     async def _mark_removed(self, market: Market, why: str) -> None:
         c = self.collector

@@ -146,3 +146,33 @@ async def test_ending_a_task_waiting_to_restart_clears_its_problem() -> None:
         assert tasks.healthy and tasks.restarts == {}
     finally:
         await tasks.close()
+
+
+async def test_end_cancelled_while_waiting_still_forgets_the_task_so_it_can_start_again() -> None:
+    # A task slow to end, so the caller of `end` is cancelled while it waits (review item 1).
+    ending, runs = asyncio.Event(), 0
+
+    async def slow_to_end() -> None:
+        nonlocal runs
+        runs += 1
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            ending.set()
+            await asyncio.sleep(0.2)
+            raise
+
+    tasks = BackgroundTasks("test-service")
+    tasks.start("stream", slow_to_end)
+    try:
+        await _until(lambda: runs == 1)
+        ender = asyncio.create_task(tasks.end("stream"))
+        await ending.wait()
+        ender.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await ender
+        assert "stream" not in tasks.restarts and tasks.healthy
+        tasks.start("stream", slow_to_end)  # no "already started"
+        await _until(lambda: runs == 2)
+    finally:
+        await tasks.close()
