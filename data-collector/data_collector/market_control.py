@@ -158,11 +158,19 @@ class MarketControl:
                 delay = backoff.next_delay()
                 why = f"{type(error).__name__}: {error}"
                 log.error("collecting %s failed; retry in %.0fs", market, delay, exc_info=error)
-                await c.set_phase(market, "error", why)
+                await self._record_error(market, why)
                 if (status := c.status.markets.get(market)) is not None:
                     report = progress_reports.ended(market, status.progress, "error", why)
                     c.publisher.progress(report)
                 await asyncio.sleep(delay)
+
+    async def _record_error(self, market: Market, why: str) -> None:
+        c = self.collector
+        try:
+            await state_store.ensure(c.pool, [market])  # it may have failed before its row
+        except DATABASE_DOWN:
+            log.warning("could not record the state of %s", market)
+        await c.set_phase(market, "error", why)
 
     def _ended(self, market: Market, task: asyncio.Task[None]) -> None:
         if self.adding.get(market) is task:

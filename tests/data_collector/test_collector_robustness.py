@@ -1,12 +1,13 @@
 """The collector stays in step with the desired state when a step fails part way (issue 17
 review): a venue restart cut short by a cancellation is still carried out; one exchange
 refusing this client or unreachable at start is an error of its markets alone; a restart or
-a runtime setting that failed is carried out on the next pass."""
+a runtime setting that failed is carried out on the next pass; an added market failing
+unexpectedly is recorded as an error and retried."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
 import pytest
@@ -172,3 +173,39 @@ async def test_a_runtime_setting_that_failed_to_apply_is_applied_on_the_next_pas
     await eventually(lambda: "audit" in collector.tasks.restarts, within=15, what="applied later")
     assert collector.tunables.audit_interval == 1
     await eventually(lambda: collector.tasks.healthy, within=10)
+
+
+async def test_an_added_market_failing_unexpectedly_is_recorded_as_error_and_retried(
+    make_sim: SimFactory,
+    make_collector: HarnessFactory,
+    clean_db: asyncpg.Pool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sim = await make_sim(symbols=("BTCUSDT", "ETHUSDT"), **FAST)
+    harness = make_collector(sim, symbols="BTCUSDT")
+    collector = harness.collector
+    await harness.streaming()
+    backfill_all, failures = collector.backfill_all, 0
+
+    async def fails_once(markets: Sequence[Market] | None = None) -> None:
+        nonlocal failures
+        if failures == 0:
+            failures += 1
+            raise RuntimeError("a bug")
+        await backfill_all(markets)
+
+    monkeypatch.setattr(collector, "backfill_all", fails_once)
+    async with clean_db.acquire() as connection, connection.transaction():
+        assert await control_store.add_market(connection, ETH, None, "test")
+
+    async def recorded() -> bool:
+        return await _phase(clean_db, ETH) == "error"
+
+    await eventually(recorded, within=10, every=0.02, what="the error in collector_state")
+    assert collector.status.markets[ETH].error == "RuntimeError: a bug"
+
+    async def live() -> bool:
+        return await _phase(clean_db, ETH) == "realtime"
+
+    await eventually(live, within=30, what="the market retried and collected live")
+    await eventually(lambda: collector.live.covered.get(BINANCE_SPOT) == frozenset({BTC, ETH}))
