@@ -20,8 +20,8 @@ import asyncpg
 from api_server import control_events, market_catalog
 from api_server.live_feed import LiveFeed
 from api_server.market_catalog import CollectedMarket
-from api_server.wakeups import sleep_unless
 from linkora_core import control_store, db
+from linkora_core.wakeups import sleep_unless
 
 log = logging.getLogger(__name__)
 

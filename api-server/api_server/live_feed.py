@@ -27,7 +27,6 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from api_server import control_events
 from api_server.candle_reader import Reader
 from api_server.progress_relay import ProgressRelay
-from api_server.wakeups import sleep_unless
 from api_server.wire import ws_candle
 from api_server.ws_hub import Hub
 from linkora_core import bus, db, market_messages
@@ -37,6 +36,7 @@ from linkora_core.candles import Candle
 from linkora_core.live_bucket import LiveBucket
 from linkora_core.markets import Market
 from linkora_core.timeframes import Timeframe
+from linkora_core.wakeups import sleep_unless
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from typing import Any
 import asyncpg
 import orjson
 
-from api_server.wakeups import sleep_unless
 from api_server.ws_hub import ALL, Client, Hub, Message, Topic
 from linkora_core import db
+from linkora_core.wakeups import sleep_unless
 
 log = logging.getLogger(__name__)
 

@@ -18,6 +18,7 @@ import asyncpg
 from linkora_core.backoff import Backoff, RetryPolicy, pause
 from linkora_core.control_store import CHANNEL
 from linkora_core.db import DATABASE_DOWN
+from linkora_core.wakeups import sleep_unless
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ class ControlWatch:
                 self.listens += 1
                 backoff.reset()
                 self.wake()
-                while await _quiet(CHECK_EVERY, lost, stop):
+                while not await _woken(CHECK_EVERY, lost, stop):
                     async with asyncio.timeout(CHECK_TIMEOUT):
                         await connection.fetchval("SELECT 1")
             finally:
@@ -100,12 +101,7 @@ class ControlWatch:
         self.wake()
 
 
-async def _quiet(seconds: float, *events: asyncio.Event) -> bool:
-    """Wait `seconds` unless one of `events` is set first: True when none is."""
-    waits = [asyncio.ensure_future(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiting in waits:
-            waiting.cancel()
-    return not any(event.is_set() for event in events)
+async def _woken(seconds: float, *events: asyncio.Event) -> bool:
+    """Wait `seconds` unless one of `events` is set first: whether one is."""
+    await sleep_unless(seconds, *events)
+    return any(event.is_set() for event in events)
