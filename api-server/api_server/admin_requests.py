@@ -23,7 +23,7 @@ _DIGITS: Final = re.compile(r"[0-9]{1,18}", re.ASCII)
 
 def qualified(market: Market) -> str:
     """`exchange:kind:SYMBOL`, Binance spot included (what the purge confirmation spells)."""
-    return f"{market.venue.exchange}:{market.venue.kind}:{market.symbol}"
+    return market.qualified
 
 
 def _text(value: object, name: str, *, required: bool) -> str | None:

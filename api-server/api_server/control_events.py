@@ -47,15 +47,10 @@ def removed_market(raw: bytes | str) -> Market | None:
 
 def notice(market: Market) -> dict[str, Any]:
     """What a subscriber of a removed market is sent."""
-    venue = market.venue
-    name = f"{venue.exchange}:{venue.kind}:{market.symbol}"
     return {
         "type": MARKET_REMOVED,
-        "market": name,
-        "exchange": venue.exchange.value,
-        "kind": venue.kind.value,
-        "symbol": market.symbol,
-        "message": f"{name} is no longer collected",
+        **market.names(),
+        "message": f"{market.qualified} is no longer collected",
     }
 
 

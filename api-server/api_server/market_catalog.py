@@ -20,12 +20,8 @@ class CollectedMarket:
     backfill_total: int
 
     def as_json(self) -> dict[str, Any]:
-        venue = self.market.venue
         return {
-            "exchange": venue.exchange.value,
-            "kind": venue.kind.value,
-            "symbol": self.market.symbol,
-            "market": f"{venue.exchange}:{venue.kind}:{self.market.symbol}",
+            **self.market.names(),
             "phase": self.phase,
             "backfill_done": self.backfill_done,
             "backfill_total": self.backfill_total,

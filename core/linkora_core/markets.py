@@ -79,9 +79,23 @@ class Market:
     symbol: str
 
     def __str__(self) -> str:
-        if self.venue == BINANCE_SPOT:
-            return self.symbol
+        return self.symbol if self.venue == BINANCE_SPOT else self.qualified
+
+    @property
+    def qualified(self) -> str:
+        """`exchange:kind:SYMBOL`, Binance spot's too (`binance:spot:BTCUSDT`)."""
         return f"{self.venue.exchange}:{self.venue.kind}:{self.symbol}"
+
+    def names(self) -> dict[str, str]:
+        """How messages about one market name it: exchange, kind, symbol and the qualified
+        name (`market`)."""
+        venue = self.venue
+        return {
+            "exchange": venue.exchange.value,
+            "kind": venue.kind.value,
+            "symbol": self.symbol,
+            "market": self.qualified,
+        }
 
 
 def venue(exchange: str | None, kind: str | None = None) -> Venue:

@@ -48,12 +48,8 @@ def percent(done: int, total: int) -> Decimal:
 
 
 def payload(report: ProgressReport) -> dict[str, Any]:
-    venue = report.market.venue
     return {
-        "exchange": venue.exchange.value,
-        "kind": venue.kind.value,
-        "symbol": report.market.symbol,
-        "market": f"{venue.exchange}:{venue.kind}:{report.market.symbol}",
+        **report.market.names(),
         "status": report.status,
         "message": report.message,
         "percent": format(report.percent, "f"),
