@@ -4,21 +4,14 @@ token pair mapped. The api-server runs under uvicorn over the test PostgreSQL an
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import pytest
-import uvicorn
 from playwright.async_api import Browser, Page
-
-from api_server.app import create_app
-from api_server.settings import ApiSettings
-from devstack.ports import free_port
 
 WETH = "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2"
 USDT = "0xdac17f958d2ee523a2206206994597c13d831ec7"
@@ -27,35 +20,6 @@ ROUTER = "0x70997970c51812dc3a010c7d01b50e0d17dc79c8"
 MINUTES = 180
 # Start a server with settings overrides; answers its base URL.
 Serve = Callable[..., Awaitable[str]]
-
-
-@pytest.fixture
-async def serve(service_env: dict[str, str], clean_db: asyncpg.Pool) -> AsyncIterator[Serve]:
-    servers: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
-
-    async def start(**overrides: Any) -> str:
-        fields: dict[str, Any] = {name.lower(): value for name, value in service_env.items()}
-        fields.update(rate_limit_per_second=0, candle_cache_seconds=0, **overrides)
-        app = create_app(ApiSettings(**fields), maintain_rollups=False)
-        port = free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
-        )
-        task = asyncio.create_task(server.serve())
-        servers.append((server, task))
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.02)
-        return f"http://127.0.0.1:{port}"
-
-    try:
-        yield start
-    finally:
-        for server, _ in servers:
-            server.should_exit = True
-        for _, task in servers:
-            await asyncio.wait_for(task, 15)
 
 
 def _hash(n: int) -> str:

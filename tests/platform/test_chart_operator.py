@@ -10,21 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import pytest
-import uvicorn
 from playwright.async_api import Browser, Dialog, Page
 from redis.asyncio import Redis
 
-from api_server.app import create_app
-from api_server.settings import ApiSettings
-from devstack.ports import free_port
 from linkora_core import bus, progress_messages
 from linkora_core.markets import BINANCE_SPOT, Market
 from linkora_core.progress_messages import ProgressReport, Status
@@ -38,36 +33,6 @@ TOTAL = 525_600
 SEEDED = {"binance:spot:BTCUSDT": "realtime", "bybit:linear:ETHUSDT": "backfill"}
 # Start a server with settings overrides; answers its base URL.
 Serve = Callable[..., Awaitable[str]]
-
-
-@pytest.fixture
-async def serve(service_env: dict[str, str], clean_db: asyncpg.Pool) -> AsyncIterator[Serve]:
-    servers: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
-
-    async def start(**overrides: Any) -> str:
-        fields: dict[str, Any] = {name.lower(): value for name, value in service_env.items()}
-        fields.update(rate_limit_per_second=0, candle_cache_seconds=0, admin_token=TOKEN)
-        fields.update(overrides)
-        app = create_app(ApiSettings(**fields), maintain_rollups=False)
-        port = free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
-        )
-        task = asyncio.create_task(server.serve())
-        servers.append((server, task))
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.02)
-        return f"http://127.0.0.1:{port}"
-
-    try:
-        yield start
-    finally:
-        for server, _ in servers:
-            server.should_exit = True
-        for _, task in servers:
-            await asyncio.wait_for(task, 15)
 
 
 async def store_minutes(db: asyncpg.Pool, first: datetime, count: int) -> None:
@@ -131,7 +96,7 @@ async def test_a_backfill_shows_a_progress_bar_then_the_chart_with_its_history(
     clean_db: asyncpg.Pool,
     tmp_path: Path,
 ) -> None:
-    url = await serve()
+    url = await serve(admin_token=TOKEN)
     errors: list[str] = []
     page = await open_page(browser, url, errors)
     stop = asyncio.Event()
@@ -199,7 +164,7 @@ async def until_rows(page: Page, expected: dict[str, str]) -> None:
 async def test_the_operator_section_lists_adds_and_removes_markets_through_the_admin_api(
     browser: Browser, serve: Serve, market: datetime, clean_db: asyncpg.Pool, tmp_path: Path
 ) -> None:
-    url = await serve()
+    url = await serve(admin_token=TOKEN)
     errors: list[str] = []
     page = await open_page(browser, url, errors)
     requested: list[str] = []
@@ -316,7 +281,7 @@ async def test_the_operator_section_lists_adds_and_removes_markets_through_the_a
 async def test_the_system_panel_shows_the_host_the_database_and_the_services_and_help(
     browser: Browser, serve: Serve, market: datetime, tmp_path: Path
 ) -> None:
-    url = await serve(ws_system_interval=0.5)
+    url = await serve(admin_token=TOKEN, ws_system_interval=0.5)
     errors: list[str] = []
     page = await open_page(browser, url, errors)
     try:
