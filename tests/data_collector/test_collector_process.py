@@ -18,9 +18,10 @@ import asyncpg
 import pytest
 from collector_helpers import MINUTE_MS, days_ago
 
-from devstack.ports import free_port, wait_listening
+from devstack.ports import free_port
 from exchange_sim.config import SimConfig
 from exchange_sim.server import SimServer
+from tests.simulator_process import simulator
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
 START = days_ago(40)
@@ -28,19 +29,8 @@ START = days_ago(40)
 
 @pytest.fixture
 def sim_process() -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "exchange_sim", "--port", str(port), "--symbols", ",".join(SYMBOLS),
-         "--start", START, "--seed", "11"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        if not wait_listening(port, 30):
-            raise RuntimeError("exchange_sim did not start")
-        yield f"127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(10)
+    with simulator(SYMBOLS, START, seed=11) as address:
+        yield address
 
 
 def start_collector(

@@ -21,8 +21,9 @@ import aiohttp
 import asyncpg
 import pytest
 
-from devstack.ports import free_port, wait_listening
+from devstack.ports import free_port
 from tests.polling import eventually
+from tests.simulator_process import simulator
 
 TOKEN = "test-admin-token-3f9a1c"
 ADDED = {"exchange": "binance", "kind": "spot", "symbol": "ETHUSDT"}
@@ -34,20 +35,9 @@ def _days_ago(days: int) -> str:
 
 
 @pytest.fixture
-def simulator() -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "exchange_sim", "--port", str(port), "--symbols",
-         "BTCUSDT,ETHUSDT", "--start", _days_ago(4), "--seed", "17"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        if not wait_listening(port, 30):
-            raise RuntimeError("exchange_sim did not start")
-        yield f"127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(10)
+def exchange() -> Iterator[str]:
+    with simulator(("BTCUSDT", "ETHUSDT"), _days_ago(4), seed=17) as address:
+        yield address
 
 
 class Services:
@@ -99,9 +89,9 @@ class Services:
 
 @pytest.fixture
 async def services(
-    simulator: str, service_env: dict[str, str], clean_db: asyncpg.Pool, tmp_path: Path
+    exchange: str, service_env: dict[str, str], clean_db: asyncpg.Pool, tmp_path: Path
 ) -> AsyncIterator[Services]:
-    running = Services(service_env, simulator, tmp_path)
+    running = Services(service_env, exchange, tmp_path)
     try:
         yield running
     finally:
