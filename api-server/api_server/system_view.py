@@ -34,9 +34,9 @@ Snapshot = dict[str, Any]
 
 # A process whose last beat is older than this is shown as down (it beats every 3 s).
 DOWN_AFTER_SECONDS: Final = Decimal(10)
-# How old a snapshot `/system` may answer unless the WebSocket system interval says otherwise
-# (its default): calls in a burst share one.
-ROUTE_MAX_AGE: Final = 5.0
+# How old a snapshot `/system` may answer: calls in a burst share one, and a process silent
+# for 10 s is still shown down within about 10 s (the sizes and the prune have slower clocks).
+ROUTE_MAX_AGE: Final = 0.5
 # Heartbeat rows silent for an hour are pruned at most this often.
 PRUNE_EVERY: Final = 60.0
 # The database's sizes are measured again at most this often (they change slowly).
@@ -198,6 +198,4 @@ class SystemView:
 
 async def system(request: Request) -> Response:
     view: SystemView = request.app.state.system
-    settings = getattr(request.app.state, "settings", None)
-    max_age = ROUTE_MAX_AGE if settings is None else settings.ws_system_interval
-    return JSON(await view.get(max_age))
+    return JSON(await view.get(ROUTE_MAX_AGE))
