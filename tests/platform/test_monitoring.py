@@ -24,6 +24,19 @@ import yaml
 
 from devstack.ports import free_port
 
+# The system view on the api-server: the host, the database and every process's heartbeat.
+SYSTEM_METRICS = (
+    "linkora_system_cpu_percent",
+    "linkora_system_memory_bytes",
+    "linkora_system_disk_free_bytes",
+    "linkora_database_size_bytes",
+    "linkora_table_size_bytes",
+    "linkora_service_up",
+    "linkora_service_cpu_percent",
+    "linkora_service_rss_bytes",
+    "linkora_service_backlog",
+)
+
 REPO = Path(__file__).resolve().parents[2]
 MONITORING = REPO / "monitoring"
 # Each script with the arguments a test run uses (monitor_growth samples for 3 seconds).
@@ -42,16 +55,7 @@ EXPECTED_METRICS = {
         "api_websocket_clients",
         "api_websocket_messages_sent_total",
         "api_websocket_messages_dropped_total",
-        # The system view: the host, the database and every service process's heartbeat.
-        "linkora_system_cpu_percent",
-        "linkora_system_memory_bytes",
-        "linkora_system_disk_free_bytes",
-        "linkora_database_size_bytes",
-        "linkora_table_size_bytes",
-        "linkora_service_up",
-        "linkora_service_cpu_percent",
-        "linkora_service_rss_bytes",
-        "linkora_service_backlog",
+        *SYSTEM_METRICS,
     },
     "order-api": {"http_request_duration_seconds_bucket"},
     "collector": {
@@ -447,15 +451,7 @@ def test_grafana_dashboard_has_the_promised_panels() -> None:
         "collector_weight_used",
         "order_indexer_lag_blocks",
         "order_indexer_reorgs_total",
-        "linkora_system_cpu_percent",
-        "linkora_system_memory_bytes",
-        "linkora_system_disk_free_bytes",
-        "linkora_database_size_bytes",
-        "linkora_table_size_bytes",
-        "linkora_service_up",
-        "linkora_service_cpu_percent",
-        "linkora_service_rss_bytes",
-        "linkora_service_backlog",
+        *SYSTEM_METRICS,
     ):
         assert metric in expressions
     # Below the row: the system panels.
