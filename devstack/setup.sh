@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the platform and its tests need; quick and silent when nothing changed.
-#   system: PostgreSQL server, Redis server, Node.js (Debian packages, only when missing)
+#   system: PostgreSQL server, Redis server, RabbitMQ, Node.js (Debian packages, only when missing)
 #   python: .venv with the project and its dev extra, pinned by requirements.lock
 #   node:   node_modules (Hardhat, solc, lightweight-charts) from package-lock.json; contracts
 #           compiled offline; the chart library copied into the api-server's static files
@@ -11,6 +11,8 @@ missing=()
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null \
     || missing+=(postgresql)
 command -v redis-server >/dev/null || missing+=(redis-server)
+[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || command -v rabbitmq-server >/dev/null \
+    || missing+=(rabbitmq-server)                    # the outbox relay's broker (events)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
@@ -39,7 +41,7 @@ if [ ! -f .venv/.installed ] || [ pyproject.toml -nt .venv/.installed ] \
     # otherwise import as an empty namespace package whenever the root is the cwd.
     site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
     printf '%s\n' "$PWD/core" "$PWD/data-collector" "$PWD/exchange-sim" "$PWD/api-server" "$PWD/order_system" \
-        > "$site/linkora-source-folders.pth"
+        "$PWD/outbox-relay" > "$site/linkora-source-folders.pth"
     touch .venv/.installed
 fi
 

@@ -1,6 +1,7 @@
-"""Real services for the whole suite: a private PostgreSQL and Redis started once per
-session (or existing ones named by LINKORA_TEST_PG_DSN / LINKORA_TEST_REDIS_URL), one
-migrated database, and helpers to point a service's settings at them."""
+"""Real services for the whole suite: a private PostgreSQL, Redis and RabbitMQ started once per
+session when first used (or existing ones named by LINKORA_TEST_PG_DSN / LINKORA_TEST_REDIS_URL /
+LINKORA_TEST_AMQP_URL), one migrated database, and helpers to point a service's settings at
+them."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from redis.asyncio import Redis
 from devstack.hardhat import HardhatNode
 from devstack.ports import free_port, wait_listening
 from devstack.postgres import PostgresServer, db_env
+from devstack.rabbitmq import RabbitMQServer
 from devstack.redis import server_command as redis_command
 from linkora_core import db
 from linkora_core.migrations import apply_migrations
@@ -52,6 +54,7 @@ DATA_TABLES = (
     "control_settings",
     "admin_audit",
     "service_heartbeats",
+    "outbox",
 )
 
 
@@ -178,6 +181,29 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
         yield client
     finally:
         await client.aclose()
+
+
+@contextlib.contextmanager
+def _rabbitmq() -> Iterator[str]:
+    work = Path(tempfile.mkdtemp(prefix="linkora-test-rabbitmq-"))
+    try:
+        with RabbitMQServer(work) as server:
+            yield server.url
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_url() -> Iterator[str]:
+    """A private RabbitMQ (guest on loopback), started on first use, or LINKORA_TEST_AMQP_URL."""
+    yield from _existing_or("LINKORA_TEST_AMQP_URL", _rabbitmq)
+
+
+@pytest.fixture
+def restartable_rabbitmq(tmp_path: Path) -> Iterator[RabbitMQServer]:
+    """A running RabbitMQ only this test uses, so it can stop and start it."""
+    with RabbitMQServer(tmp_path / "rabbitmq") as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
