@@ -8,11 +8,13 @@ For each node (`--node hardhat`, `anvil` or `both`, one after the other):
    into the same blocks as the previous wave's later events, as on a live exchange; with
    `--close-all`, every order ends (the default leaves 70% of them pending). The chain shape
    (events per block) is printed with the results.
-2. Times one raw `eth_getLogs` of the whole range (no decoding) and the node's `getOrder` reads
-   at each OrderCreated's block (2,000 of them, each way): with one read per OrderCreated, the
-   rate those reads allow is the node's bound on catch-up (`node bound`).
+2. Times one raw `eth_getLogs` of the whole range (no decoding).
 3. Records one catch-up's requests and the node's answers (bench/replay_rpc.py), then, alternated
    `--repeat` times so that a busy machine slows each alike:
+   - `node bound`: the catch-up's order reads alone (its `eth_call`s, one OrderReader call per
+     block's creations, batched and in flight as the processor sent them) sent to the node
+     again: every OrderCreated needs one, so catch-up cannot be faster. Measured here rather
+     than on a sample: Hardhat reads older blocks' state more slowly, and warms up;
    - `node, every request`: the recorded requests sent to the node again (as many in flight as
      the processor fetches), nothing done with the answers: the whole of the node's share;
    - `processor alone`: a catch-up from the answers replayed from memory (no node, no HTTP;
@@ -45,7 +47,7 @@ import asyncpg
 from anvil_node import anvil_node
 from cpu_use import group_cpu, own_cpu, process_cpu
 from indexer_workload import MAX_PER_BLOCK, generate
-from replay_rpc import RecordingRpc, ReplayRpc, node_alone
+from replay_rpc import RecordingRpc, ReplayRpc, node_alone, order_reads
 
 from devstack.hardhat import HardhatNode
 from devstack.postgres import PostgresServer
@@ -91,33 +93,6 @@ def chain_shape(logs: list[dict[str, Any]], blocks: int) -> str:
         f"(max {max(per_block.values(), default=0)}), "
         f"{sum(created.values()) / max(1, len(created)):.1f} OrderCreated per block with creates"
     )
-
-
-async def get_order_rates(
-    rpc: JsonRpc, trading: str, logs: list[dict[str, Any]]
-) -> dict[bool, float]:
-    """getOrder reads per second on this node, each at its event's block, both ways (keyed by
-    whether OrderReader was used)."""
-    wanted = [
-        (int(log["topics"][1], 16), log["blockHash"])
-        for log in logs
-        if log["topics"][0] == TOPICS[EventKind.CREATED]
-    ][:2000]
-    rates = {}
-    for reader in (False, True):
-        chain = Chain(rpc, trading, reader=reader)
-        began = time.perf_counter()
-        await chain.orders(wanted)
-        rates[reader] = len(wanted) / (time.perf_counter() - began)
-        assert chain.reader_enabled is reader
-    return rates
-
-
-def read_bound(logs: list[dict[str, Any]], rates: dict[bool, float]) -> dict[bool, float]:
-    """The catch-up rate (events/s) this chain could not exceed on this node even if the node
-    did nothing but the getOrder reads (one per OrderCreated), keyed like `rates`."""
-    created = sum(1 for log in logs if log["topics"][0] == TOPICS[EventKind.CREATED])
-    return {reader: len(logs) * rate / max(1, created) for reader, rate in rates.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,12 +162,27 @@ async def catch_up(
         await connection.close()
 
 
+async def node_answering(
+    url: str, requests: list[Any], concurrency: int, group: int
+) -> tuple[float, float]:
+    """Seconds the node takes to answer these recorded requests alone, and the CPU seconds it
+    used meanwhile (more than the seconds: the node answered on more than one core)."""
+    before = group_cpu(group)
+    seconds = await node_alone(url, requests, concurrency)
+    return seconds, group_cpu(group) - before
+
+
+def _answering(events: int, runs: list[tuple[float, float]]) -> str:
+    cpu = statistics.median(c for _, c in runs)
+    return f"{_rates(events, [s for s, _ in runs])} events/s; node CPU (median) {cpu:.2f} s"
+
+
 @dataclass(frozen=True, slots=True)
 class NodeResult:
     node: str
     events: int
     raw_seconds: float
-    read_bound: float  # events/s the getOrder reads alone allow (through OrderReader)
+    read_bound: float  # events/s the catch-up's order reads alone allow
     node_alone: float  # events/s at which the node answers every request of the catch-up
     processor: float  # events/s from answers replayed from memory
     catch_up: float  # events/s from the node
@@ -227,23 +217,15 @@ async def run(
         )
         print(f"shape: {chain_shape(logs, head - deployment.block_number + 1)}")
         print(f"raw eth_getLogs: {len(logs)} logs in {raw_seconds * 1000:.0f} ms")
-        if args.only_processor:
-            rates = {False: 0.0, True: 0.0}
-        else:
-            rates = await get_order_rates(rpc, deployment.trading, logs)
-        bounds = read_bound(logs, rates)
-        print(
-            f"getOrder at the event's block: {rates[False]:,.0f}/s one eth_call each, "
-            f"{rates[True]:,.0f}/s through OrderReader; with one per OrderCreated those reads "
-            f"alone bound catch-up at {bounds[False]:,.0f} and {bounds[True]:,.0f} events/s"
-        )
     recording = RecordingRpc(node_url, timeout=300)
     try:
         await catch_up(dsn, recording, deployment, None)
     finally:
         await recording.close()
     concurrency = Tuning(start_block=0).fetch_concurrency
-    alone: list[float] = []
+    alone: list[tuple[float, float]] = []
+    reading: list[tuple[float, float]] = []
+    reads = order_reads(recording.requests)
     replayed: list[CatchUp] = []
     runs: dict[bool, list[CatchUp]] = {True: [], False: []}
     ways = (True, False) if args.plain_reads else (True,)
@@ -253,7 +235,10 @@ async def run(
             if args.only_processor:
                 replayed.append(await catch_up(dsn, replay, deployment, None))
                 continue
-            alone.append(await node_alone(node_url, recording.requests, concurrency))
+            alone.append(
+                await node_answering(node_url, recording.requests, concurrency, node_group)
+            )
+            reading.append(await node_answering(node_url, reads, concurrency, node_group))
             replayed.append(await catch_up(dsn, replay, deployment, None))
             for reader in ways:
                 runs[reader].append(await catch_up(dsn, rpc, deployment, node_group, reader))
@@ -268,9 +253,14 @@ async def run(
         median = statistics.median(r.seconds for r in replayed)
         return NodeResult(name, events, raw_seconds, 0.0, 0.0, events / median, 0.0)
     assert all(run.events == events for run in replayed), "the replay applied other events"
+    created = sum(1 for log in logs if log["topics"][0] == TOPICS[EventKind.CREATED])
+    print(
+        f"node, the catch-up's order reads alone ({created} orders in {len(reads)} requests, "
+        f"{concurrency} in flight): {_answering(events, reading)}"
+    )
     print(
         f"node, every request of the catch-up ({len(recording.requests)} requests, "
-        f"{concurrency} in flight): {_rates(events, alone)} events/s"
+        f"{concurrency} in flight): {_answering(events, alone)}"
     )
     print(
         f"processor alone, answers replayed from memory: "
@@ -290,8 +280,8 @@ async def run(
         name,
         events,
         raw_seconds,
-        bounds[True],
-        events / statistics.median(alone),
+        events / statistics.median(s for s, _ in reading),
+        events / statistics.median(s for s, _ in alone),
         events / statistics.median(r.seconds for r in replayed),
         events / statistics.median(r.seconds for r in runs[True]),
     )
@@ -299,7 +289,7 @@ async def run(
 
 def table(results: list[NodeResult], repeat: int) -> str:
     header = (
-        "| node | events | raw eth_getLogs | node bound: getOrder reads alone | "
+        "| node | events | raw eth_getLogs | node bound: order reads alone | "
         "node: every request | processor alone (replayed) | catch-up | "
         "catch-up / min(node bound, processor) | catch-up / min(every request, processor) |"
     )
@@ -312,10 +302,11 @@ def table(results: list[NodeResult], repeat: int) -> str:
             f"{r.catch_up / min(r.node_alone, r.processor):.2f} |"
         )
     return (
-        f"events/s, medians of {repeat}. node bound: the getOrder reads alone (one per "
-        "OrderCreated, through OrderReader); every request: the node answering all the "
-        "catch-up asks (logs, headers, reads), nothing done with the answers; processor "
-        "alone: the same catch-up from the node's answers replayed from memory\n" + "\n".join(rows)
+        f"events/s, medians of {repeat}. node bound: the catch-up's order reads alone (one "
+        "OrderReader call per block's creations, as the processor sent them); every request: "
+        "the node answering all the catch-up asks (logs, headers, reads), nothing done with "
+        "the answers; processor alone: the same catch-up from the node's answers replayed "
+        "from memory\n" + "\n".join(rows)
     )
 
 

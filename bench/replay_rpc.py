@@ -80,6 +80,18 @@ class ReplayRpc(JsonRpc):
         return found if isinstance(body, list) else found[0]
 
 
+def order_reads(requests: list[Any]) -> list[Any]:
+    """The `eth_call`s of these recorded requests (the order reads; `decimals()` calls too,
+    a handful per chain), batched as they were sent, nothing else."""
+    reads = []
+    for body in requests:
+        calls = body if isinstance(body, list) else [body]
+        kept = [call for call in calls if call["method"] == "eth_call"]
+        if kept:
+            reads.append(kept if isinstance(body, list) else kept[0])
+    return reads
+
+
 async def node_alone(url: str, requests: list[Any], concurrency: int) -> float:
     """Seconds the node takes to answer these requests (as recorded: each a call or a batch),
     at most `concurrency` in flight, with nothing done with the answers."""
