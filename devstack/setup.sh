@@ -20,6 +20,7 @@ command -v jq >/dev/null || missing+=(jq)            # demo/order_api_demo.sh, m
 command -v curl >/dev/null || missing+=(curl)        # monitoring scripts
 command -v shellcheck >/dev/null || missing+=(shellcheck)  # monitoring scripts are linted
 command -v chromium >/dev/null || missing+=(chromium)  # the chart page test (headless)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)  # replica tests
 if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: installing ${missing[*]} (apt)"
     sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
