@@ -401,6 +401,13 @@ async def test_at_a_million_orders_every_filter_and_sort_is_served_by_an_index(
     scans = {case: plan for case, plan in plans.items() if "Seq Scan on orders" in plan}
     assert not scans, scans
     assert all("Index" in plan for plan in plans.values())
+    # A user's creation-time window reads the window's entries, not all the user's orders.
+    windows = [
+        plan
+        for (query, _, scope, _), plan in plans.items()
+        if "user" in scope and "created_from" in query
+    ]
+    assert windows and all("orders_user_created_id" in plan for plan in windows), windows
 
 
 def test_a_list_without_the_new_parameters_runs_the_sql_it_always_ran() -> None:
