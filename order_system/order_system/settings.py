@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import NoDecode
@@ -69,6 +69,13 @@ class Tuning(BaseModel):
     # With several providers (WEB3_PROVIDERS), a rollback deeper than this many blocks is
     # done only when a second provider finds the same common ancestor.
     reorg_confirm_depth: int = Field(default=3, ge=0)
+    # Order events for other applications (outbox -> broker, and the order API's /ws/orders):
+    # "instant" releases each as soon as its batch is written (CONFIRMATIONS behind the head);
+    # "confirmed" holds it until its block has ORDER_EVENTS_CONFIRMATIONS blocks on top of it
+    # on the chain the processor follows (head - block >= that depth, and never less than
+    # CONFIRMATIONS, below which nothing is indexed).
+    order_events_delivery: Literal["instant", "confirmed"] = "instant"
+    order_events_confirmations: int = Field(default=12, ge=0)
 
     @field_validator("start_block", mode="before")
     @classmethod

@@ -16,7 +16,7 @@ from collections import deque
 import asyncpg
 
 from linkora_core.backoff import pause
-from order_system.events import store
+from order_system.events import announcements, order_outbox, store
 from order_system.events.chain import BlockMissing, Chain
 from order_system.events.decoding import EventKind
 from order_system.events.fetching import (
@@ -55,6 +55,7 @@ class Processor:
         self.cache = OrderCache()
         self.processed = tuning.first_block - 1
         self.processed_hash: str | None = None
+        self.chain_id = 0  # read by prepare(): part of every order message's id
         self.head = -1
         self.last_progress = time.monotonic()  # last batch applied
         self.last_step = time.monotonic()  # last pass that got through (the node answers)
@@ -70,8 +71,9 @@ class Processor:
         if checkpoint is not None:
             self.processed, self.processed_hash = checkpoint.block, checkpoint.hash
         genesis = await self.chain.header(0)
+        self.chain_id = await self.chain.chain_id()
         identity = {
-            "chain_id": await self.chain.chain_id(),
+            "chain_id": self.chain_id,
             "genesis_hash": genesis.hash if genesis else None,
             "trading": self.chain.trading,
         }
@@ -86,6 +88,10 @@ class Processor:
                 "reset the order tables to index this one"
             )
         await store.save_alert(self.connection, None)  # an earlier alert no longer holds
+        if self.tuning.order_events_delivery == "instant":
+            # Held by an earlier run in confirmed mode: released before anything newer is
+            # written, so released messages keep their id order (order_outbox).
+            await order_outbox.release(self.connection, None)
         log.info("resuming after block %d", self.processed)
 
     async def run(self) -> None:
@@ -109,8 +115,18 @@ class Processor:
             log.warning("chain changed under the index (%s); checking for a reorg", reason)
             await self._handle_reorg()
             caught_up = False
+        else:
+            await self._release()
         self.last_step = time.monotonic()
         return caught_up
+
+    async def _release(self) -> None:
+        """Confirmed delivery: releases the held order messages whose block now has
+        `order_events_confirmations` blocks on top of it. Run after a pass that found the
+        index on the node's chain (its tip checked, or batches linked to it)."""
+        if self.tuning.order_events_delivery == "confirmed":
+            depth = self.tuning.order_events_confirmations
+            await order_outbox.release(self.connection, min(self.processed, self.head - depth))
 
     async def sync(self, max_steps: int = 1000) -> None:
         """Step until caught up with the head as it is now (tests and one-shot runs)."""
@@ -204,7 +220,7 @@ class Processor:
         first = fetched.headers[fetched.start]
         if tip_hash is not None and first.parent_hash != tip_hash:
             raise ReorgDetected(f"block {first.number} does not link to the stored block")
-        orders, events, new_ids = await self._transitions(fetched, stored)
+        orders, events, states, new_ids = await self._transitions(fetched, stored)
         self.cache.update(orders)
         rows = list(orders.values())
         # The statements' data is made here, while the previous batch writes, with pauses
@@ -213,6 +229,10 @@ class Processor:
         records = store.event_records(events)
         await asyncio.sleep(0)
         arrays = store.order_arrays(rows, new_ids)
+        await asyncio.sleep(0)
+        messages = announcements.event_messages(
+            self.chain_id, events, states, self.decimals.known, self.tuning.order_events_delivery
+        )
         return store.Batch(
             start=fetched.start,
             end=fetched.end,
@@ -224,6 +244,7 @@ class Processor:
             new_order_ids=new_ids,
             event_records=records,
             order_arrays=arrays,
+            messages=messages,
         )
 
     async def _write(self, batch: store.Batch) -> None:
@@ -236,13 +257,16 @@ class Processor:
 
     async def _transitions(
         self, fetched: FetchedRange, stored: set[int]
-    ) -> tuple[dict[int, OrderRow], list[EventRow], frozenset[int]]:
+    ) -> tuple[dict[int, OrderRow], list[EventRow], list[OrderRow], frozenset[int]]:
+        """The range's orders after it, its stored events, each event's order after it (its
+        message's state) and the ids of orders not stored yet."""
         ids = {event.order_id for event in fetched.events}
         orders = self.cache.rows(ids)
         if stored:
             orders.update(await store.load_orders(self.connection, stored))
         new_ids = frozenset(ids - orders.keys())
         rows: list[EventRow] = []
+        states: list[OrderRow] = []
         for count, event in enumerate(fetched.events, 1):
             if count % YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # lets the write in flight send its next statement
@@ -257,9 +281,10 @@ class Processor:
                 )
             timestamp = fetched.headers[event.block_number].timestamp
             row = event_row(event, order, timestamp, self.decimals, snapshot)
-            orders[event.order_id] = transition(order, row)
+            orders[event.order_id] = after = transition(order, row)
             rows.append(row)
-        return orders, rows, new_ids
+            states.append(after)
+        return orders, rows, states, new_ids
 
     async def _handle_reorg(self) -> None:
         self.cache.clear()
@@ -269,7 +294,9 @@ class Processor:
         ancestor = await find_ancestor(self.chain, stored, self.processed)
         if ancestor.number == self.processed and ancestor.hash == self.processed_hash:
             return  # answers were inconsistent only while the node moved: fetch again
-        touched = await store.rollback(self.connection, ancestor.number, ancestor.hash)
+        touched = await store.rollback(
+            self.connection, ancestor.number, ancestor.hash, self.chain_id
+        )
         log.warning(
             "reorg: rolled back blocks %d..%d to %s (%d orders rebuilt or removed)",
             ancestor.number + 1,

@@ -15,6 +15,8 @@ from typing import Any
 import asyncpg
 import orjson
 
+from linkora_core import outbox
+from order_system.events import announcements, order_outbox
 from order_system.events.chain import Header
 from order_system.events.transitions import UPDATED_COLUMNS, EventRow, OrderRow, rebuild
 from order_system.indexer_state import (
@@ -72,6 +74,9 @@ class Batch:
     event_records: bytes = b""
     # `order_arrays(orders, new_order_ids)` when the caller made them already (None: made here)
     order_arrays: OrderArrays | None = None
+    # The events' outbox messages (announcements.event_messages), written in the batch's
+    # transaction; empty: none (a benchmark or test writing the index alone).
+    messages: Sequence[outbox.Message] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,6 +334,7 @@ async def write_batch(connection: asyncpg.Connection, batch: Batch, keep_hashes:
         arrays = batch.order_arrays or order_arrays(batch.orders, batch.new_order_ids)
         await _insert_orders(connection, arrays.new)
         await _update_orders(connection, arrays.stored)
+        await outbox.add(connection, batch.messages)
         oldest = batch.end - keep_hashes
         headers = [h for h in batch.headers if h.number >= oldest]
         await connection.execute(
@@ -352,18 +358,30 @@ def _event_row(row: asyncpg.Record) -> EventRow:
     return EventRow(**values)
 
 
-async def rollback(connection: asyncpg.Connection, ancestor: int, ancestor_hash: str) -> int:
+async def rollback(
+    connection: asyncpg.Connection, ancestor: int, ancestor_hash: str, chain_id: int
+) -> int:
     """Undo everything above block `ancestor` in one transaction; returns orders touched.
 
     Orders with events above the ancestor are rebuilt from the events that remain, or deleted
-    when none remain."""
+    when none remain. The removed events' messages are retracted or dropped
+    (order_outbox.retract)."""
     async with connection.transaction():
-        ids = [
-            row["order_id"]
+        removed = [
+            announcements.Removed(*row)
             for row in await connection.fetch(
-                "SELECT DISTINCT order_id FROM order_events WHERE block_number > $1", ancestor
+                "SELECT order_id, event_type, tx_hash, block_number, block_hash, log_index "
+                "FROM order_events WHERE block_number > $1 ORDER BY block_number, log_index",
+                ancestor,
             )
         ]
+        ids = list(dict.fromkeys(event.order_id for event in removed))
+        users = {
+            row["id"]: row["user_address"]
+            for row in await connection.fetch(
+                "SELECT id, user_address FROM orders WHERE id = ANY($1::bigint[])", ids
+            )
+        }
         await connection.execute("DELETE FROM order_events WHERE block_number > $1", ancestor)
         await connection.execute("DELETE FROM block_hashes WHERE block_number > $1", ancestor)
         remaining = await connection.fetch(
@@ -374,9 +392,14 @@ async def rollback(connection: asyncpg.Connection, ancestor: int, ancestor_hash:
         by_order: dict[int, list[EventRow]] = {order_id: [] for order_id in ids}
         for row in remaining:
             by_order[row["order_id"]].append(_event_row(row))
-        rebuilt = [order for events in by_order.values() if (order := rebuild(events))]
+        rebuilt = {
+            order_id: order for order_id, events in by_order.items() if (order := rebuild(events))
+        }
         gone = [order_id for order_id, events in by_order.items() if not events]
         await connection.execute("DELETE FROM orders WHERE id = ANY($1::bigint[])", gone)
-        await _upsert_orders(connection, rebuilt)
+        await _upsert_orders(connection, list(rebuilt.values()))
+        await order_outbox.retract(
+            connection, chain_id, removed, users, rebuilt, await load_decimals(connection)
+        )
         await _set_state(connection, CHECKPOINT_KEY, Checkpoint(ancestor, ancestor_hash).value())
     return len(ids)
