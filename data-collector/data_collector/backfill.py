@@ -158,8 +158,10 @@ class BulkWriter:
         queue_pages: int = 64,
         on_closed: Callable[[Market, int], None] | None = None,
         refusals: storage.Refusals | None = None,
+        historical: bool = False,
     ) -> None:
         self._pool = pool
+        self._historical = historical  # announce each committed chunk (candle_writes)
         self.refusals = refusals if refusals is not None else storage.Refusals()
         self._on_closed = on_closed
         self._batch_rows = batch_rows
@@ -243,7 +245,11 @@ class BulkWriter:
             records.extend(candle_writes.staged_rows(page.market, page.rows, page.server_ms))
         async with self._pool.acquire() as connection:
             self.rows_changed += await storage.write_isolating(
-                lambda batch: candle_writes.copy_upsert(connection, batch), records, self._refused
+                lambda batch: candle_writes.copy_upsert(
+                    connection, batch, historical=self._historical
+                ),
+                records,
+                self._refused,
             )
             now = time.monotonic()
             touched: dict[Market, int | None] = {}

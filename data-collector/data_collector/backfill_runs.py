@@ -53,7 +53,13 @@ class BackfillRuns:
         # Several writers let PostgreSQL use more than one core; each market sticks to one
         # writer, so its pages are still stored in order.
         writers = [
-            BulkWriter(c.pool, s.backfill_batch_rows, on_closed=c.closed_at, refusals=c.refusals)
+            BulkWriter(
+                c.pool,
+                s.backfill_batch_rows,
+                on_closed=c.closed_at,
+                refusals=c.refusals,
+                historical=s.broker_historical,
+            )
             for _ in range(min(s.backfill_writers, len(chosen)))
         ]
         self.writers.update(writers)

@@ -17,6 +17,8 @@ from typing import Any
 
 import asyncpg
 
+from data_collector import announcements
+from linkora_core import market_announcements, outbox
 from linkora_core.candle_columns import VALUE_COLUMNS, VALUES, assignments, qualified, values
 from linkora_core.candles import LiveCandle
 from linkora_core.db import Executor
@@ -24,6 +26,7 @@ from linkora_core.epoch import MINUTE_MS, to_ms
 from linkora_core.markets import Market, venue_of_key
 from linkora_core.rollup_passes import lock_market, roll_market
 from linkora_core.rollup_sql import key
+from linkora_core.timeframes import Timeframe
 
 _STAGING = "candles_staging"
 _CREATE_STAGING = f"""
@@ -117,11 +120,17 @@ def describe_row(row: StagedRow) -> str:
 
 
 async def copy_upsert(
-    connection: asyncpg.Connection, rows: Sequence[StagedRow], *, rollups: bool = True
+    connection: asyncpg.Connection,
+    rows: Sequence[StagedRow],
+    *,
+    rollups: bool = True,
+    historical: bool = False,
 ) -> int:
     """COPY rows into the session's staging table and upsert them; the rows changed.
     `rollups`: store the rollups they complete or change in the same transaction (else log
-    the change for the api-server's maintainer).
+    the change for the api-server's maintainer). `historical`: when rows changed, announce
+    the chunk (per market its first and last open time and its count) in the outbox, in the
+    same transaction and in one statement; a retried chunk has the same id, stored once.
 
     Runs in its own transaction (which also empties the staging table on commit). Rows all
     newer than anything stored (the usual backfill page) take a plain INSERT, which costs
@@ -129,8 +138,10 @@ async def copy_upsert(
     unique violation sends the batch through the upsert instead.
     """
     spans: Spans = {}
+    counts: dict[tuple[str, str], int] = {}
     for row in rows:
         _widen(spans, (row[0], row[1]), row[2])
+        counts[row[0], row[1]] = counts.get((row[0], row[1]), 0) + 1
     oldest = {market: first for market, (first, _) in spans.items()}
     async with connection.transaction():
         # Losing the last commits in a crash is harmless: the backfill resumes from what is
@@ -157,7 +168,18 @@ async def copy_upsert(
             await _roll_up(connection, spans)
         elif changed:
             await _log_changes(connection, spans)
+        if changed and historical:
+            await outbox.add(connection, _chunk_messages(spans, counts))
     return changed
+
+
+def _chunk_messages(spans: Spans, counts: dict[tuple[str, str], int]) -> list[outbox.Message]:
+    return [
+        market_announcements.historical_message(
+            Market(venue_of_key(venue), symbol), first, last, counts[venue, symbol]
+        )
+        for (venue, symbol), (first, last) in sorted(spans.items())
+    ]
 
 
 async def _roll_up(connection: asyncpg.Connection, spans: Spans) -> None:
@@ -170,12 +192,18 @@ async def _roll_up(connection: asyncpg.Connection, spans: Spans) -> None:
         await roll_market(connection, market, [(first, last + MINUTE_MS)])
 
 
-async def upsert_live(executor: Executor, candles: Iterable[LiveCandle]) -> None:
+async def upsert_live(
+    executor: Executor,
+    candles: Iterable[LiveCandle],
+    klines: Sequence[Timeframe] = (),
+    messages: Sequence[outbox.Message] = (),
+) -> None:
     """Upsert candles from the stream or REST polling (a few per second), with their change
-    log row, in one transaction."""
+    log row, in one transaction; with it the outbox messages: for each of `klines`, the
+    closed candles the closed minutes complete (announcements.py), and `messages`."""
     if isinstance(executor, asyncpg.Pool):
         async with executor.acquire() as connection:
-            await upsert_live(connection, candles)
+            await upsert_live(connection, candles, klines, messages)
             return
     candles = list(candles)
     # Only closed minutes are logged: an open minute is the newest one, in no stored rollup,
@@ -186,11 +214,27 @@ async def upsert_live(executor: Executor, candles: Iterable[LiveCandle]) -> None
         if c.closed:
             _widen(spans, key(c.market), c.candle.open_time_ms)
     args = [(*key(c.market), c.candle.open_time_ms, *values(c.candle), c.closed) for c in candles]
-    if args:
-        async with executor.transaction():
-            await executor.executemany(_UPSERT_ONE, args)
-            if spans:
-                await _log_changes(executor, spans)
+    if not args:
+        return
+    closed: dict[Market, list[int]] = {}
+    for c in candles:
+        if c.closed:
+            closed.setdefault(c.market, []).append(c.candle.open_time_ms)
+    larger = [tf for tf in klines if tf is not Timeframe.MINUTE_1]
+    async with executor.transaction():
+        before = await announcements.newest_closed(executor, list(closed)) if larger else {}
+        await executor.executemany(_UPSERT_ONE, args)
+        if spans:
+            await _log_changes(executor, spans)
+        out = list(messages)
+        if Timeframe.MINUTE_1 in klines:
+            out += [
+                market_announcements.candle_message(c.market, c.candle) for c in candles if c.closed
+            ]
+        for market, opens in closed.items():
+            ranges = announcements.closing_ranges(larger, before.get(market), opens)
+            out += await announcements.closed_buckets(executor, market, ranges)
+        await outbox.add(executor, out)
 
 
 async def last_closed_ms(executor: Executor, market: Market) -> int | None:

@@ -79,7 +79,12 @@ class Collector:
         self.sources = built
         self.environment = self.settings  # what runtime settings are applied over
         self.refusals = storage.Refusals()
-        self.store = LiveStore(self.pool, self.settings.orderbook_store_interval, self.refusals)
+        self.store = LiveStore(
+            self.pool,
+            self.settings.orderbook_store_interval,
+            self.refusals,
+            self.settings.announce,
+        )
         self.status = CollectorStatus()
         # Each market collected and its own start (ms; None: START_DATE), in desired order.
         self.wanted: dict[Market, int | None] = dict.fromkeys(self.settings.collected_markets)

@@ -4,6 +4,10 @@ The socket reader only drops items into the buffer. Updates of the same minute c
 the newest one, books are kept at `store_interval` per market, and while the database is
 down (or a transient error such as a full disk lasts) everything waits (bounded) and is
 written when it is back. Rows PostgreSQL refuses are isolated, reported and dropped alone.
+
+What other applications are told (`announce`: closed candles, the throttled price, the books)
+is written into the outbox in the transaction of the rows it announces, so a write retried
+or halved carries its messages with it (announcements.py).
 """
 
 from __future__ import annotations
@@ -15,10 +19,13 @@ from collections.abc import Sequence
 import asyncpg
 
 from data_collector import book_store, candle_writes, state_store, storage
+from data_collector.announcements import NOTHING, Announce, PriceSampler
+from linkora_core import market_announcements, outbox
 from linkora_core.backoff import Backoff, RetryPolicy
 from linkora_core.books import Book
 from linkora_core.candles import LiveCandle
 from linkora_core.db import DATABASE_DOWN
+from linkora_core.epoch import now_ms
 from linkora_core.markets import Market
 
 log = logging.getLogger(__name__)
@@ -35,8 +42,11 @@ class LiveStore:
         pool: asyncpg.Pool,
         store_interval: float = 1.0,
         refusals: storage.Refusals | None = None,
+        announce: Announce = NOTHING,
     ) -> None:
         self._pool = pool
+        self._announce = announce
+        self._prices = PriceSampler(announce.price_interval_ms)
         self.refusals = refusals if refusals is not None else storage.Refusals()
         self._interval_ms = int(store_interval * 1000)
         self._candles: dict[tuple[Market, int], LiveCandle] = {}
@@ -141,14 +151,22 @@ class LiveStore:
         self.candles_written += len(candles)
         self.books_written += len(books)
 
-    @staticmethod
-    async def _write_candles(connection: asyncpg.Connection, batch: Sequence[LiveCandle]) -> int:
-        await candle_writes.upsert_live(connection, batch)
+    async def _write_candles(
+        self, connection: asyncpg.Connection, batch: Sequence[LiveCandle]
+    ) -> int:
+        at = now_ms()
+        prices = self._prices.due(batch, at)
+        await candle_writes.upsert_live(
+            connection, batch, self._announce.kline_timeframes, list(prices.values())
+        )
+        self._prices.sent(prices, at)
         return len(batch)
 
-    @staticmethod
-    async def _write_books(connection: asyncpg.Connection, batch: Sequence[Book]) -> int:
-        await book_store.insert_books(connection, batch)
+    async def _write_books(self, connection: asyncpg.Connection, batch: Sequence[Book]) -> int:
+        async with connection.transaction():
+            await book_store.insert_books(connection, batch)
+            if self._announce.books:
+                await outbox.add(connection, [market_announcements.book_message(b) for b in batch])
         return len(batch)
 
     def _refused_candle(self, live: LiveCandle, error: asyncpg.PostgresError) -> None:

@@ -18,6 +18,7 @@ from typing import Annotated, Final, Self
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import NoDecode
 
+from data_collector.announcements import Announce
 from linkora_core.epoch import floor_minute, to_ms
 from linkora_core.markets import BINANCE_SPOT, VENUES, Market, Venue, parse_market
 from linkora_core.settings import (
@@ -27,6 +28,7 @@ from linkora_core.settings import (
     split_list,
     split_symbols,
 )
+from linkora_core.timeframes import Timeframe
 
 _SYMBOL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 # Venues the collector has an adapter for (REST, stream, book sequencing).
@@ -74,6 +76,12 @@ class CollectorSettings(CommonSettings):
     backfill_writers: int = Field(default=2, ge=1)  # database connections writing in parallel
     publish_queue_size: int = Field(default=10_000, ge=1)
 
+    # What other applications are told through the outbox (issue 18; announcements.py).
+    broker_kline_timeframes: Annotated[tuple[Timeframe, ...], NoDecode] = (Timeframe.MINUTE_1,)
+    broker_price_interval: float = Field(default=1.0, ge=0)  # seconds per market; 0: none
+    broker_orderbooks: bool = True  # announce every stored book
+    broker_historical: bool = True  # announce every committed backfill chunk
+
     @field_validator("symbols", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
@@ -113,6 +121,16 @@ class CollectorSettings(CommonSettings):
             raise ValueError("at least one market is required (SYMBOLS or MARKETS)")
         return self
 
+    @field_validator("broker_kline_timeframes", mode="before")
+    @classmethod
+    def _parse_timeframes(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        if value.strip().lower() == "all":
+            return tuple(Timeframe)
+        labels = [part.strip() for part in value.split(",") if part.strip()]
+        return tuple(dict.fromkeys(Timeframe.parse(label) for label in labels))
+
     @field_validator("orderbook_levels")
     @classmethod
     def _check_levels(cls, value: int) -> int:
@@ -139,6 +157,16 @@ class CollectorSettings(CommonSettings):
         """SYMBOLS as Binance spot markets, then MARKETS, each market once."""
         spot = [Market(BINANCE_SPOT, symbol) for symbol in self.symbols]
         return list(dict.fromkeys([*spot, *self.markets]))
+
+    @property
+    def announce(self) -> Announce:
+        """The market messages to write into the outbox."""
+        return Announce(
+            self.broker_kline_timeframes,
+            round(self.broker_price_interval * 1000),
+            self.broker_orderbooks,
+            self.broker_historical,
+        )
 
     @property
     def start_ms(self) -> int:
