@@ -28,6 +28,10 @@ class OrderSettings(HttpSettings):
     deployment_file: Path | None = None
     # /statistics counts the last 24 hours at most this often (a scan of a day's orders).
     statistics_cache_seconds: float = Field(default=5.0, ge=0)
+    # /ws/orders: seconds between heartbeats, and the frames a client may fall behind before
+    # it is closed (1013) so that it never delays the others.
+    order_ws_heartbeat: float = Field(default=30.0, gt=0)
+    order_ws_queue: int = Field(default=1000, ge=1)
 
     @field_validator("trading_address", "router_address", "oracle_address")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,8 +12,9 @@ from linkora_core import http
 from linkora_core.heartbeat import Heartbeat
 from linkora_core.metrics import ServiceMetrics
 from linkora_core.readiness import CachedCheck
-from order_system.api import openapi, orders, queries
+from order_system.api import live_orders, openapi, orders, queries
 from order_system.api.health import Readiness, health
+from order_system.api.order_feed import OrderFeed
 from order_system.rpc import JsonRpc
 from order_system.settings import OrderSettings
 
@@ -28,15 +30,27 @@ def create_app(settings: OrderSettings) -> Starlette:
         app.state.rpc = JsonRpc(settings.web3_provider, timeout=2.0, rate_limit_retries=0)
         heartbeat = Heartbeat(app.state.pool, "order-api")
         heartbeat.start()
+        app.state.order_feed = feed = OrderFeed(
+            settings.db_dsn, queue_limit=settings.order_ws_queue
+        )
+        stop = asyncio.Event()
+        following = asyncio.create_task(feed.run(stop), name="order-feed")
         try:
             yield
         finally:
+            stop.set()
+            await following
             await heartbeat.close()
             await app.state.rpc.close()
             await app.state.pool.close()
 
     app = http.api(
-        settings, metrics, openapi.DOCUMENT, orders.routes, health=health, lifespan=lifespan
+        settings,
+        metrics,
+        openapi.DOCUMENT,
+        [*orders.routes, *live_orders.routes],
+        health=health,
+        lifespan=lifespan,
     )
     app.state.readiness = Readiness(app.state)
     app.state.statistics = CachedCheck(
