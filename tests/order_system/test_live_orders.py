@@ -20,6 +20,7 @@ from websockets.exceptions import ConnectionClosed
 
 from devstack.ports import free_port
 from order_system.api.app import create_app
+from order_system.api.openapi import DOCUMENT
 from order_system.api.order_feed import OrderFeed
 from order_system.rpc import JsonRpc
 from order_system.settings import OrderSettings
@@ -184,3 +185,9 @@ async def test_heartbeats_and_a_bad_user_closes_with_its_reason(order_api: str) 
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 1008
     assert "Invalid user address" in closed.value.rcvd.reason
+
+
+def test_the_openapi_document_describes_the_websocket() -> None:
+    description = DOCUMENT["info"]["description"]
+    for words in ("/ws/orders?user=0x", "orders.retracted", "heartbeat", "1008"):
+        assert words in description

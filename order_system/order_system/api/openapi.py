@@ -331,7 +331,21 @@ _PATHS: dict[str, Schema] = {
 DOCUMENT = document(
     "Linkora order API",
     "Orders indexed from the trading contract. Amounts are JSON strings holding plain "
-    'decimals, addresses are checksummed, errors are `{"error": "..."}`.',
+    'decimals, addresses are checksummed, errors are `{"error": "..."}`. Live orders: the '
+    "WebSocket `/ws/orders` (every order) or `/ws/orders?user=0x...` (one user's, any letter "
+    'case) sends `{"type":"orders.created"|"orders.executed"|"orders.cancelled"|'
+    '"orders.modified","data":{message_id, event_type, chain_id, order_id, user_address, '
+    "tx_hash, block_number, block_hash, log_index, timestamp, event_data, order: the order "
+    "after the event, shaped like GET /orders/{order_id}}}` as events are indexed (the same "
+    "messages as the broker's order events, in chain order; with ORDER_EVENTS_DELIVERY="
+    "confirmed only once ORDER_EVENTS_CONFIRMATIONS deep), and "
+    '`{"type":"orders.retracted","data":{message_id, retracted_message_id, '
+    "retracted_event_type, order_id, user_address, block_hash, log_index, ..., order: the "
+    "order as it stands once the event is undone, or null}}` when a chain reorganisation "
+    'removes an event already sent; a `{"type":"heartbeat","timestamp":<ms>}` every '
+    'ORDER_WS_HEARTBEAT (30) s; send `{"type":"ping"}` for a `{"type":"pong"}`. An invalid '
+    "`user` closes with code 1008 and the reason; a client too slow to keep up is closed "
+    "with 1013 (reconnect; what it missed is not replayed).",
     _PATHS,
     {
         "Order": _ORDER,
