@@ -7,7 +7,11 @@ subscriptions.
 Each (market, timeframe) has a `LiveBucket` seeded from the database when first needed (the
 part of the open bucket before the first live minute). Closed buckets go out once, at once;
 open-bucket updates at most once per `update_interval` (0: on every change), which may change
-at runtime (`set_update_interval`)."""
+at runtime (`set_update_interval`).
+
+For greeting and resuming subscribers (`ws_greeting`) it also remembers, per market, the
+newest minute it saw, the newest closed one and where closed time ends (`closed_until`), and
+the newest book message."""
 
 from __future__ import annotations
 
@@ -19,7 +23,6 @@ import time
 from dataclasses import KW_ONLY, dataclass, field
 
 import asyncpg
-import orjson
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -27,8 +30,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from api_server import control_events
 from api_server.candle_reader import Reader
 from api_server.progress_relay import ProgressRelay
-from api_server.wire import ws_candle
 from api_server.ws_hub import Hub
+from api_server.ws_sequence import book_text, candle_text
 from linkora_core import bus, db, market_messages
 from linkora_core.backoff import RetryPolicy
 from linkora_core.bus import REDIS_DOWN, all_channels
@@ -60,6 +63,23 @@ class _Live:
 
 
 @dataclass(eq=False)
+class _Seen:
+    """One market's newest minute, its newest closed minute, and the end of closed time: a
+    minute is closed by its closed message or by a later minute."""
+
+    newest: Candle
+    closed: Candle | None = None
+    closed_until: int = 0
+
+    def take(self, minute: Candle, closed: bool) -> None:
+        if minute.open_time_ms >= self.newest.open_time_ms:
+            self.newest = minute
+        self.closed_until = max(self.closed_until, minute.open_time_ms)
+        if closed and minute.close_time_ms + 1 >= self.closed_until:
+            self.closed, self.closed_until = minute, minute.close_time_ms + 1
+
+
+@dataclass(eq=False)
 class LiveFeed:
     """`ping_interval`: seconds of silence after which Redis is pinged, and as many again
     after which the connection counts as dead."""
@@ -74,6 +94,8 @@ class LiveFeed:
     received: int = field(default=0, init=False)
     _live: dict[Market, dict[Timeframe, _Live]] = field(default_factory=dict, init=False)
     _retimed: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    _seen: dict[Market, _Seen] = field(default_factory=dict, init=False)
+    _books: dict[Market, str] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.progress = ProgressRelay(self.hub)
@@ -100,13 +122,50 @@ class LiveFeed:
             message = market_messages.decode(data)
             if channel in BOOK_CHANNELS:
                 market = market_messages.market_of(message)
-                self.hub.publish("orderbook", market, "", data.decode())
+                text = self._books[market] = book_text(data, message)
+                self.hub.publish("orderbook", market, "", text)
                 return
             live = market_messages.candle_from(message)
             if live.candle.timeframe is Timeframe.MINUTE_1:
+                self._see(live.market, live.candle, live.closed)
                 await self._minute(live.market, live.candle, live.closed)
         except (KeyError, ValueError, TypeError) as problem:
             log.warning("skipping a malformed %s message: %s", channel, problem)
+
+    def _see(self, market: Market, minute: Candle, closed: bool) -> None:
+        seen = self._seen.get(market)
+        if seen is None:
+            seen = self._seen[market] = _Seen(minute)
+        seen.take(minute, closed)
+
+    def closed_until(self, market: Market) -> int | None:
+        """Where closed time ends for `market` as this feed saw it: every bucket ending at or
+        before it has gone out closed (None: no minute seen since the process started)."""
+        seen = self._seen.get(market)
+        return None if seen is None or not seen.closed_until else seen.closed_until
+
+    def closed_minute(self, market: Market) -> Candle | None:
+        """The newest minute seen in its closed message."""
+        seen = self._seen.get(market)
+        return None if seen is None else seen.closed
+
+    def newest_minute(self, market: Market) -> Candle | None:
+        seen = self._seen.get(market)
+        return None if seen is None else seen.newest
+
+    def open_bucket(self, market: Market, timeframe: Timeframe) -> Candle | None:
+        """The open bucket as last aggregated, when some client follows it (else None)."""
+        live = self._live.get(market, {}).get(timeframe)
+        if live is None:
+            return None
+        current = live.pending or live.bucket.current
+        if current is None or current.open_time_ms == live.last_closed:
+            return None
+        return current
+
+    def book(self, market: Market) -> str | None:
+        """The newest book message of `market`, with its seq."""
+        return self._books.get(market)
 
     async def _minute(self, market: Market, minute: Candle, closed: bool) -> None:
         wanted = {Timeframe(label) for label in self.hub.wanted_timeframes(market)}
@@ -161,7 +220,7 @@ class LiveFeed:
         return live
 
     def _emit(self, market: Market, candle: Candle, *, closed: bool) -> None:
-        message = orjson.dumps(ws_candle(market, candle, closed=closed)).decode()
+        message = candle_text(market, candle, closed=closed)
         self.hub.publish("candles", market, candle.timeframe.value, message)
 
     def flush(self) -> None:

@@ -1,7 +1,8 @@
 """`/ws?symbol=BTCUSDT&timeframe=5&type=candles|orderbook|progress|system[&exchange=bybit&
-kind=linear]` (without an exchange: Binance spot; `type=progress` without a market: every
-market's). Messages from the client: ping, subscribe and unsubscribe, and read-only commands
-(`ws_commands`).
+kind=linear][&since=<ms>]` (without an exchange: Binance spot; `type=progress` without a
+market: every market's; `since`, the open time of the last closed candle seen: resume, see
+`ws_greeting`). Messages from the client: ping, subscribe (which may carry `since`) and
+unsubscribe, and read-only commands (`ws_commands`).
 
 Per connection: a receiver answering `ping`, a heartbeat and a watch for silence. With the
 server's frame writer the handler itself is the receiver and the heartbeat and the watch are
@@ -39,6 +40,8 @@ MAX_REASON_BYTES = 123
 # How long a closing handshake may take, and a client closed as too slow may take to read its
 # backlog and the close frame, before the connection is dropped.
 CLOSE_GRACE = 1.0
+# The latest `since` accepted (year 5138): beyond any bucket, and an exact integer in JavaScript.
+MAX_SINCE = 10**14
 
 
 def parse_topic(
@@ -78,6 +81,20 @@ def parse_topic(
     return Topic(kind, symbol, timeframe if kind == "candles" else "", venue)
 
 
+def parse_since(value: object, topic: Topic) -> int | None:
+    """The `since` of a resume (epoch ms, the open time of the last closed candle seen), as a
+    query's text or a subscribe message's integer; ValueError names why not."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 16:
+        value = int(value)
+    if type(value) is not int or not 0 <= value <= MAX_SINCE:
+        raise ValueError(f"Invalid since: {value} (epoch milliseconds)")
+    if topic.kind != "candles" or topic.symbol == ALL:
+        raise ValueError("Invalid since: only one market's candle stream resumes")
+    return value
+
+
 def close_reason(text: str) -> str:
     """`text` cut to what a close frame holds, never inside a UTF-8 sequence."""
     return text.encode()[:MAX_REASON_BYTES].decode(errors="ignore")
@@ -115,13 +132,14 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
             query.get("exchange"),
             query.get("kind"),
         )
+        since = parse_since(query.get("since"), topic)
     except ValueError as problem:
         await websocket.close(POLICY, close_reason(str(problem)))
         return
     ip = websocket.app.state.client_address(websocket.scope)
     client = Client(websocket, ip, settings.ws_send_buffer, frame_writer(websocket.scope))
     hub.add(client)
-    context.subscribe(client, topic)
+    context.subscribe(client, topic, since)
     if client.writer is not None:
         client.writer.park(_Session(client, context))
         return  # the connection lives on in the session; the handler's stack is freed
@@ -262,6 +280,7 @@ def _answer(client: Client, context: WsContext, raw: str | bytes) -> None:
                 _venue_text(request, "exchange"),
                 _venue_text(request, "kind"),
             )
+            since = parse_since(request.get("since"), topic) if kind == "subscribe" else None
         except ValueError as problem:
             client.offer(ws_commands.error(str(problem)))
             return
@@ -271,7 +290,7 @@ def _answer(client: Client, context: WsContext, raw: str | bytes) -> None:
             if len(client.topics) >= settings.ws_max_subscriptions:
                 client.close_soon(POLICY, "Too many subscriptions")
                 return
-            context.subscribe(client, topic)
+            context.subscribe(client, topic, since)
 
 
 def _text(request: dict[str, object], key: str) -> str | None:

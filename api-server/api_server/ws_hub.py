@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
 from starlette.websockets import WebSocket
@@ -59,8 +59,12 @@ class Client:
 
     __slots__ = (
         "closing",
+        "covered",
         "done",
         "heard",
+        "held",
+        "held_bytes",
+        "holds",
         "ip",
         "max_backlog",
         "queue",
@@ -90,6 +94,12 @@ class Client:
         self.queue: asyncio.Queue[Message] = asyncio.Queue() if writer is None else _NO_QUEUE
         self.queued_bytes = 0
         self.done = asyncio.Event() if writer is None else _NO_EVENT
+        # While a subscription is greeted (a replay read from the database): the broadcasts
+        # held back for after it, and how many greetings are running.
+        self.held: list[Message] = []
+        self.held_bytes = 0
+        self.holds = 0
+        self.covered: list[Callable[[Message], bool]] = []
 
     @property
     def backlog(self) -> int:
@@ -117,6 +127,39 @@ class Client:
         self.queue.put_nowait(message)
         self.queued_bytes += len(message.frame)
         return True
+
+    def hold(self) -> None:
+        """Hold broadcasts back (until as many `release` calls) while a greeting is sent."""
+        self.holds += 1
+
+    def keep(self, message: Message) -> bool:
+        """Hold a broadcast back; False (and closing) past the client's backlog limit."""
+        if self.closing is not None:
+            return False
+        self.held_bytes += len(message.frame)
+        if self.held_bytes > self.max_backlog:
+            self.held.clear()
+            self.close_soon(TRY_AGAIN_LATER, "Client too slow: send buffer full")
+            return False
+        self.held.append(message)
+        return True
+
+    def release(self, covered: Callable[[Message], bool] | None = None) -> int:
+        """End one hold, naming what its greeting already sent (`covered`); after the last,
+        the broadcasts held back go out, oldest first, but those some greeting covered.
+        Returns how many went out."""
+        if covered is not None:
+            self.covered.append(covered)
+        self.holds -= 1
+        if self.holds > 0:
+            return 0
+        held, covers = self.held, self.covered
+        self.held, self.held_bytes, self.covered = [], 0, []
+        sent = 0
+        for message in held:
+            if not any(cover(message) for cover in covers) and self.offer(message):
+                sent += 1
+        return sent
 
     def close_soon(self, code: int, reason: str) -> None:
         """Close with this code: at once with a frame writer, else by asking the connection's
@@ -236,7 +279,10 @@ class Hub:
         message = Message.of(text)
         delivered = 0
         for client in subscribers:
-            if client.offer(message):
+            if client.holds:
+                if client.keep(message):
+                    delivered += 1
+            elif client.offer(message):
                 delivered += 1
             elif client.closing is not None and client.closing[0] == TRY_AGAIN_LATER:
                 self.dropped_slow += 1
