@@ -81,12 +81,12 @@ def parse_topic(
     return Topic(kind, symbol, timeframe if kind == "candles" else "", venue)
 
 
-def parse_since(value: object, topic: Topic) -> int | None:
-    """The `since` of a resume (epoch ms, the open time of the last closed candle seen), as a
-    query's text or a subscribe message's integer; ValueError names why not."""
+def parse_since(value: object, topic: Topic, *, text: bool = True) -> int | None:
+    """The `since` of a resume (epoch ms, the open time of the last closed candle seen): a
+    query's text, or (`text` False) a subscribe message's integer; ValueError names why not."""
     if value is None:
         return None
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 16:
+    if text and isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 16:
         value = int(value)
     if type(value) is not int or not 0 <= value <= MAX_SINCE:
         raise ValueError(f"Invalid since: {value} (epoch milliseconds)")
@@ -280,7 +280,11 @@ def _answer(client: Client, context: WsContext, raw: str | bytes) -> None:
                 _venue_text(request, "exchange"),
                 _venue_text(request, "kind"),
             )
-            since = parse_since(request.get("since"), topic) if kind == "subscribe" else None
+            since = (
+                parse_since(request.get("since"), topic, text=False)
+                if kind == "subscribe"
+                else None
+            )
         except ValueError as problem:
             client.offer(ws_commands.error(str(problem)))
             return
