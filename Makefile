@@ -24,7 +24,7 @@ lint: setup
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
 	@# Each test folder has its own conftest.py, which mypy cannot check in one run.
-	for d in tests/api_server tests/exchange_sim tests/data_collector tests/order_system; do \
+	for d in tests/api_server tests/exchange_sim tests/data_collector tests/order_system tests/outbox_relay; do \
 		.venv/bin/mypy $$d || exit 1; done
 
 compose-up:
