@@ -112,7 +112,9 @@ class Broker:
 
     @property
     def is_closed(self) -> bool:
-        return bool(self.connection.is_closed or self.channel.is_closed)
+        # A connection the broker closed is not `is_closed` (that means closed by us).
+        connected = self.connection.connected.is_set() and not self.connection.is_closed
+        return not connected or bool(self.channel.is_closed)
 
     async def close(self) -> None:
         # A broker that went away mid-close must not hold the relay up.

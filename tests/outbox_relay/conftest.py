@@ -1,0 +1,40 @@
+"""Fixtures of the relay's tests: relay processes and counting consumers that are stopped
+after each test (tests/conftest.py provides the database and the brokers)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from relay_harness import ConsumerFactory, CountingConsumer, RelayFactory, RelayProcess
+
+
+@pytest.fixture
+def relays(tmp_path: Path) -> Iterator[RelayFactory]:
+    """`relays(dsn, amqp_url, exchange)`: a relay process (not started), stopped at the end."""
+    made: list[RelayProcess] = []
+
+    def make(dsn: str, amqp_url: str, exchange: str) -> RelayProcess:
+        relay = RelayProcess(dsn, amqp_url, exchange, tmp_path / f"relay-{len(made)}.log")
+        made.append(relay)
+        return relay
+
+    yield make
+    for relay in made:
+        relay.terminate()
+
+
+@pytest.fixture
+async def consumers() -> AsyncIterator[ConsumerFactory]:
+    """`consumers(amqp_url, exchange)`: a counting consumer (not started), closed at the end."""
+    made: list[CountingConsumer] = []
+
+    def make(url: str, exchange: str) -> CountingConsumer:
+        consumer = CountingConsumer(url, exchange)
+        made.append(consumer)
+        return consumer
+
+    yield make
+    for consumer in made:
+        await consumer.close()
