@@ -1,0 +1,90 @@
+"""One active relay per database: a second one stands by and takes over when the active one
+is killed; nothing is lost across the takeover."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+import asyncpg
+from relay_harness import ConsumerFactory, RelayFactory, RelayProcess, Writer, backlog
+from relay_harness import check_deliveries as check
+
+from tests.polling import eventually
+
+
+async def _states(relays: list[RelayProcess]) -> list[dict[str, Any] | None]:
+    return [await asyncio.to_thread(relay.health) for relay in relays]
+
+
+async def test_a_standby_relay_takes_over_when_the_active_one_is_killed(
+    clean_db: asyncpg.Pool,
+    pg_dsn: str,
+    rabbitmq_url: str,
+    relays: RelayFactory,
+    consumers: ConsumerFactory,
+) -> None:
+    exchange = f"test.standby.{os.getpid()}"
+    consumer = consumers(rabbitmq_url, exchange)
+    await consumer.start()
+    pair = [relays(pg_dsn, rabbitmq_url, exchange) for _ in range(2)]
+    for relay in pair:
+        relay.start()
+
+    async def one_active() -> list[dict[str, Any]] | None:
+        states = await _states(pair)
+        if any(s is None for s in states):
+            return None
+        up = [s for s in states if s is not None]
+        return up if sorted(s["status"] for s in up) == ["ok", "standby"] else None
+
+    states = await eventually(one_active, 60, every=0.2, what="one relay active, one standby")
+    writer = Writer(pg_dsn)
+    await writer.write(300, seed=4, pace=0)
+    await eventually(lambda: writer.ids <= consumer.seen(), 60, what="the first messages")
+
+    active = next(r for r, s in zip(pair, states, strict=True) if s["active"])
+    standby = next(r for r in pair if r is not active)
+    assert (await asyncio.to_thread(standby.health) or {}).get("published") == 0
+    writing = asyncio.create_task(writer.write(600, seed=5, pace=0.01))
+    await asyncio.sleep(0.3)
+    active.kill()
+
+    async def took_over() -> bool:
+        health = await asyncio.to_thread(standby.health)
+        return bool(health and health["active"] and health["published"] > 0)
+
+    await eventually(took_over, 60, what=f"the standby active\n{standby.tail()}")
+    await writing
+    await eventually(lambda: writer.ids <= consumer.seen(), 60, what="every message")
+    assert await backlog(pg_dsn) == 0
+    assert check(writer, consumer.deliveries)["distinct"] == 900
+
+
+async def test_held_rows_wait_until_released(
+    clean_db: asyncpg.Pool,
+    pg_dsn: str,
+    rabbitmq_url: str,
+    relays: RelayFactory,
+    consumers: ConsumerFactory,
+) -> None:
+    exchange = f"test.held.{os.getpid()}"
+    consumer = consumers(rabbitmq_url, exchange)
+    await consumer.start()
+    relays(pg_dsn, rabbitmq_url, exchange).start()
+    await clean_db.execute(
+        "INSERT INTO outbox (message_id, routing_key, body, held) VALUES "
+        "('held:1', 'orders.created', '{\"n\":1}', true), "
+        "('free:2', 'orders.created', '{\"n\":2}', false)"
+    )
+    await eventually(lambda: "free:2" in consumer.seen(), 60, what="the released row")
+    assert "held:1" not in consumer.seen()
+    published = await clean_db.fetchval(
+        "SELECT published_at FROM outbox WHERE message_id = 'held:1'"
+    )
+    assert published is None
+
+    await clean_db.execute("UPDATE outbox SET held = false WHERE message_id = 'held:1'")
+    await eventually(lambda: "held:1" in consumer.seen(), 60, what="the row once released")
+    assert [d.body for d in consumer.deliveries if d.message_id == "held:1"] == ['{"n":1}']
