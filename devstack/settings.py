@@ -16,7 +16,7 @@ from linkora_core.settings import split_list
 
 REPO = Path(__file__).resolve().parent.parent
 
-External = Literal["db", "redis"]
+External = Literal["db", "redis", "rabbitmq"]
 
 
 class StackSettings(BaseSettings):
@@ -36,7 +36,8 @@ class StackSettings(BaseSettings):
     # The api-server's /admin bearer token; empty: a new random one per run, printed at start
     # and written to <run dir>/admin-token (readable by the owner only).
     admin_token: str = ""
-    # Servers that already run (from DB_*/REDIS_* in the environment) instead of private ones.
+    # Servers that already run (from DB_*/REDIS_*/AMQP_URL in the environment) instead of
+    # private ones.
     external: Annotated[frozenset[External], NoDecode] = Field(
         default_factory=frozenset, validation_alias="DEVSTACK_EXTERNAL"
     )

@@ -1,5 +1,5 @@
-"""The whole platform as local processes: PostgreSQL, Redis, a Hardhat node with the
-contracts deployed, optionally the project's Binance-compatible server, and the four
+"""The whole platform as local processes: PostgreSQL, Redis, RabbitMQ, a Hardhat node with
+the contracts deployed, optionally the project's Binance-compatible server, and the five
 services, all under one supervisor, which restarts whatever exits unexpectedly except the
 in-memory Hardhat node (see devstack.supervisor)."""
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import time
@@ -16,7 +17,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from devstack import hardhat, postgres, redis
+from devstack import hardhat, postgres, rabbitmq, redis
 from devstack.ports import free_port, is_listening, wait_listening
 from devstack.settings import REPO, StackSettings
 from devstack.supervisor import Child, Supervisor, wait_until
@@ -63,6 +64,26 @@ class Stack:
             raise RuntimeError("Redis did not start")
         self.env.update(REDIS_HOST="127.0.0.1", REDIS_PORT=str(port))
         self.endpoints.append(Endpoint("redis", f"redis://127.0.0.1:{port}"))
+
+    def start_rabbitmq(self) -> None:
+        """The broker the outbox relay publishes to (AMQP_URL of an external one otherwise).
+        Its data starts empty each run: the outbox in PostgreSQL keeps what is unpublished,
+        and the node's name (its data folder) changes with its port anyway."""
+        if "rabbitmq" in self.config.external:
+            self.endpoints.append(Endpoint("rabbitmq", "AMQP_URL (external)"))
+            return
+        port, work_dir = free_port(), self.config.run_dir / "rabbitmq"
+        shutil.rmtree(work_dir, ignore_errors=True)
+        self.supervisor.start(
+            "rabbitmq",
+            [rabbitmq.server_binary()],
+            env=rabbitmq.server_env(port, work_dir),
+            cwd=work_dir,
+        )
+        if not wait_listening(port, 60):
+            raise RuntimeError(f"RabbitMQ did not start (see {work_dir}/log)")
+        self.env["AMQP_URL"] = rabbitmq.amqp_url(port)
+        self.endpoints.append(Endpoint("rabbitmq", rabbitmq.amqp_url(port)))
 
     def start_chain(self) -> None:
         port = 8545 if not is_listening(8545) else free_port()
@@ -139,6 +160,7 @@ class Stack:
 
     def start_services(self) -> list[Child]:
         python = sys.executable
+        self.start_rabbitmq()  # before the relay, which publishes to it
         self.env.update(
             SYMBOLS=self.config.symbols,
             API_HOST="127.0.0.1",
@@ -146,6 +168,7 @@ class Stack:
             ORDER_API_URL=f"http://127.0.0.1:{self.config.order_api_port}",
         )
         self.collector_port, self.events_port = free_port(), free_port()
+        self.relay_port = free_port()
         services = [
             (
                 "collector",
@@ -163,6 +186,11 @@ class Stack:
                 "order-events",
                 [python, "-m", "order_system.events"],
                 {"METRICS_PORT": str(self.events_port), "CONFIRMATIONS": "0"},
+            ),
+            (
+                "outbox-relay",
+                [python, "-m", "outbox_relay"],
+                {"METRICS_PORT": str(self.relay_port)},
             ),
         ]
         for port in (self.config.api_port, self.config.order_api_port):
@@ -185,6 +213,7 @@ class Stack:
             Endpoint("order-api", f"http://127.0.0.1:{self.config.order_api_port}"),
             Endpoint("collector health", f"http://127.0.0.1:{self.collector_port}/health"),
             Endpoint("events health", f"http://127.0.0.1:{self.events_port}/health"),
+            Endpoint("relay health", f"http://127.0.0.1:{self.relay_port}/health"),
         ]
         return healthy
 
