@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 #
 # One Dockerfile, one target per service:
-#   data-collector  api-server  order-system (order-api and order-events)  hardhat  deploy
+#   data-collector  api-server  order-system (order-api and order-events)  outbox-relay
+#   hardhat  deploy
 # e.g.  docker build --target api-server -t linkora/api-server .
 # Each Python target installs only its own extra, pinned by requirements.lock when present.
 
@@ -52,6 +53,9 @@ RUN pip install --no-cache-dir -c requirements.lock ".[api]"
 FROM python-source AS build-orders
 RUN pip install --no-cache-dir -c requirements.lock ".[orders]"
 
+FROM python-source AS build-relay
+RUN pip install --no-cache-dir -c requirements.lock ".[relay]"
+
 # ---------------------------------------------------------------- Python services
 # What every service image shares: the non-root user and its working directory. COPY still
 # writes as root, so a service cannot change the environment it runs from.
@@ -74,6 +78,11 @@ FROM python-service AS order-system
 COPY --from=build-orders /opt/venv /opt/venv
 EXPOSE 8080 9102
 CMD ["python", "-m", "order_system.api"]
+
+FROM python-service AS outbox-relay
+COPY --from=build-relay /opt/venv /opt/venv
+EXPOSE 9103
+CMD ["python", "-m", "outbox_relay"]
 
 # ---------------------------------------------------------------- Node: dev chain
 FROM node-deps AS hardhat
