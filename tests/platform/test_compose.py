@@ -22,6 +22,7 @@ import yaml
 from api_server.settings import ApiSettings
 from data_collector.settings import CollectorSettings
 from order_system.settings import EventSettings, OrderSettings
+from outbox_relay.settings import RelaySettings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV = ROOT / "docker-compose.yml"
@@ -35,10 +36,16 @@ _PINNED = re.compile(r"(:\d+\.\d+\.\d+[\w.-]*|@sha256:[0-9a-f]{64})$")
 # may pass no other name to a service built from this repository, nor interpolate any other.
 SETTINGS_ENV = frozenset(
     field.upper()
-    for settings in (ApiSettings, CollectorSettings, OrderSettings, EventSettings)
+    for settings in (ApiSettings, CollectorSettings, OrderSettings, EventSettings, RelaySettings)
     for field in settings.model_fields
 )
-PROD_SECRETS = ("DB_USER", "DB_PASSWORD", "WEB3_PROVIDER", "TRADING_ADDRESS", "ADMIN_TOKEN")
+# The broker's own credentials: the rabbitmq container is created with them and the relay's
+# AMQP_URL is made of them (no service reads these names itself).
+BROKER_ENV = frozenset({"RABBITMQ_USER", "RABBITMQ_PASSWORD"})
+PROD_SECRETS = (
+    "DB_USER", "DB_PASSWORD", "WEB3_PROVIDER", "TRADING_ADDRESS", "ADMIN_TOKEN",
+    "RABBITMQ_USER", "RABBITMQ_PASSWORD",
+)  # fmt: skip
 ONE_SHOT = frozenset({"deploy"})
 PROD_ENV = {name: f"sample-{name.lower()}" for name in PROD_SECRETS}
 
@@ -204,7 +211,7 @@ def test_services_get_only_variables_the_settings_know(compose: Compose) -> None
     for name, svc in built_here(compose).items():
         unknown = set(svc.get("environment", {})) - SETTINGS_ENV
         assert not unknown, f"{name} is given {sorted(unknown)}"
-    assert variable_names(compose) <= SETTINGS_ENV
+    assert variable_names(compose) <= SETTINGS_ENV | BROKER_ENV
 
 
 def test_containers_find_each_other_by_service_name(compose: Compose) -> None:
@@ -216,7 +223,7 @@ def test_containers_find_each_other_by_service_name(compose: Compose) -> None:
 
 def test_data_lives_in_named_volumes(compose: Compose) -> None:
     declared = set(compose.get("volumes") or {})
-    for name in ("timescaledb", "redis"):
+    for name in ("timescaledb", "redis", "rabbitmq"):
         sources = {v.split(":")[0] for v in services(compose)[name]["volumes"]}
         assert sources and sources <= declared, name
 
@@ -239,6 +246,27 @@ def test_the_dockerfiles_base_images_are_pinned_to_a_release() -> None:
     defaults = re.findall(r"^ARG \w+_IMAGE=(\S+)$", DOCKERFILE.read_text(), flags=re.MULTILINE)
     assert defaults
     assert all(_PINNED.search(image) for image in defaults), defaults
+
+
+def test_the_broker_is_pinned_checked_and_waited_for_by_the_relay(compose: Compose) -> None:
+    broker, relay = services(compose)["rabbitmq"], services(compose)["outbox-relay"]
+    assert broker["image"].startswith("rabbitmq:") and _PINNED.search(broker["image"])
+    assert broker["healthcheck"]["test"] == ["CMD", "rabbitmq-diagnostics", "-q", "ping"]
+    assert broker["hostname"] == "rabbitmq"  # its node name, hence its data, stays
+    assert relay["build"]["target"] == "outbox-relay"
+    assert relay["depends_on"] == {
+        "timescaledb": {"condition": "service_healthy"},
+        "rabbitmq": {"condition": "service_healthy"},
+    }
+
+
+def test_the_relay_logs_in_with_the_brokers_credentials(compose: Compose) -> None:
+    env = PROD_ENV | {"RABBITMQ_USER": "events", "RABBITMQ_PASSWORD": "s3cret-broker"}
+    broker = interpolate(services(compose)["rabbitmq"], env)["environment"]
+    relay = interpolate(services(compose)["outbox-relay"], env)["environment"]
+    user, password = broker["RABBITMQ_DEFAULT_USER"], broker["RABBITMQ_DEFAULT_PASS"]
+    assert relay["AMQP_URL"] == f"amqp://{user}:{password}@rabbitmq:5672/"
+    assert (user, password) == ("events", "s3cret-broker")
 
 
 def test_load_balanced_apis_are_checked_for_readiness(compose: Compose) -> None:
@@ -273,8 +301,8 @@ def test_dev_order_services_read_the_deployment_the_job_writes(dev: Compose) -> 
 # ---------------------------------------------------------------- production
 
 
-def test_prod_keeps_database_and_redis_off_the_host(prod: Compose) -> None:
-    for name in ("timescaledb", "redis"):
+def test_prod_keeps_database_redis_and_broker_off_the_host(prod: Compose) -> None:
+    for name in ("timescaledb", "redis", "rabbitmq"):
         svc = services(prod)[name]
         assert "ports" not in svc, name
         assert svc["networks"] == ["data"], name
@@ -315,6 +343,20 @@ def test_prod_runs_in_production_against_a_real_chain(prod: Compose) -> None:
         assert svc["build"]["target"] not in {"hardhat", "deploy"}, name
         assert svc["environment"]["ENVIRONMENT"] == "production", name
         assert "DEPLOYMENT_FILE" not in svc["environment"], name
+
+
+def test_prod_relay_settings_accept_the_stack_and_refuse_example_broker_secrets(
+    prod: Compose, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def relay_settings(password: str) -> RelaySettings:
+        env = PROD_ENV | {"RABBITMQ_PASSWORD": password, "DB_PASSWORD": "a-real-db-secret"}
+        for name, value in interpolate(services(prod)["outbox-relay"], env)["environment"].items():
+            monkeypatch.setenv(name, value)
+        return RelaySettings(_env_file=None)  # type: ignore[call-arg]
+
+    assert relay_settings("s3cret-broker").broker_url.endswith("@rabbitmq:5672/")
+    with pytest.raises(ValueError, match="example credentials"):
+        relay_settings("linkora_dev_password")
 
 
 def test_prod_scales_the_api_behind_nginx(prod: Compose) -> None:
