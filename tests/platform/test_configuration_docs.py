@@ -15,6 +15,7 @@ from data_collector.settings import CollectorSettings
 from devstack.settings import StackSettings
 from linkora_core.settings import CommonSettings
 from order_system.settings import EventSettings, OrderSettings
+from outbox_relay.settings import RelaySettings
 
 REPO = Path(__file__).resolve().parents[2]
 SETTINGS: list[type[BaseSettings]] = [
@@ -23,6 +24,7 @@ SETTINGS: list[type[BaseSettings]] = [
     CollectorSettings,
     OrderSettings,
     EventSettings,
+    RelaySettings,
 ]
 LEGACY_NAMES = {
     "DB_HOST",
