@@ -1,0 +1,224 @@
+"""Resume across replicas: three `python -m api_server` processes over the test PostgreSQL and
+Redis behind Debian's nginx (started by the test); WebSocket clients follow 1m candles through
+nginx while closed minutes are announced as the collector does (published on Redis, stored a
+moment later); one replica is killed with SIGKILL. Its clients reconnect through nginx to the
+others, resuming from the last closed candle they saw: every client gets every closed minute
+exactly once, in order, with the bytes of the live closed message."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import asyncpg
+import httpx
+import orjson
+import pytest
+from redis.asyncio import Redis
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+from api_server.ws_sequence import candle_text
+from devstack.ports import free_port
+from linkora_core.candle_columns import VALUES, values
+from linkora_core.candles import Candle, LiveCandle
+from linkora_core.epoch import to_datetime
+from linkora_core.market_messages import candle_message, encode
+from linkora_core.markets import BINANCE_SPOT, Market
+from linkora_core.timeframes import MINUTE_MS
+from tests.platform.nginx_proxy import Nginx
+from tests.polling import eventually
+
+BASE = int(datetime(2024, 6, 3, tzinfo=UTC).timestamp()) * 1000
+MARKET = Market(BINANCE_SPOT, "BTCUSDT")
+REPLICAS = 3
+CLIENTS = 9
+MINUTES = 40
+KILL_AT = 15
+
+
+def _minute(i: int) -> Candle:
+    price = Decimal(30000 + i) + Decimal("0.25")
+    return Candle(
+        open_time_ms=BASE + i * MINUTE_MS,
+        open=price,
+        high=price + 5,
+        low=price - 5,
+        close=price + 1,
+        volume=Decimal(i + 1) / 8,
+        quote_volume=Decimal(i + 1) * 3750,
+        trades=10 + i,
+        taker_buy_volume=Decimal(i + 1) / 16,
+        taker_buy_quote_volume=Decimal(i + 1) * 1875,
+    )
+
+
+class Replicas:
+    """api-server processes on their own ports, all over the same database and Redis."""
+
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self.ports = [free_port() for _ in range(REPLICAS)]
+        self.logs = logs
+        self.processes: list[subprocess.Popen[bytes]] = []
+        for index, port in enumerate(self.ports):
+            with (logs / f"api-{index}.log").open("ab") as out:
+                self.processes.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "api_server"],
+                        env={
+                            **os.environ,
+                            **env,
+                            "API_PORT": str(port),
+                            "API_HOST": "127.0.0.1",
+                            "WS_HANDSHAKE_RATE": "0",
+                            "WS_UPDATE_INTERVAL": "0",
+                            "ADMIN_TOKEN": "replica-resume-test-token-0123",
+                        },
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+
+    async def ready(self) -> None:
+        async with httpx.AsyncClient(timeout=2) as http:
+
+            async def all_up() -> bool:
+                for port in self.ports:
+                    try:
+                        if (await http.get(f"http://127.0.0.1:{port}/health")).status_code != 200:
+                            return False
+                    except httpx.HTTPError:
+                        return False
+                return True
+
+            await eventually(all_up, 60, every=0.2, what=f"the replicas up: {self.log(0)}")
+
+    def log(self, index: int) -> str:
+        return (self.logs / f"api-{index}.log").read_text(errors="replace")[-2000:]
+
+    def close(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+class Follower:
+    """A client following BTCUSDT 1m candles through nginx, resuming after every loss from the
+    last closed candle it saw (as the chart page does)."""
+
+    def __init__(self, url: str, since: int) -> None:
+        self.url = url
+        self.since = since
+        self.closed: list[str] = []
+        self.connections = 0
+
+    async def run(self) -> None:
+        while True:
+            query = f"symbol=BTCUSDT&timeframe=1&since={self.since}"
+            try:
+                async with connect(f"ws://{self.url}/ws?{query}", open_timeout=5) as ws:
+                    self.connections += 1
+                    async for text in ws:
+                        message = orjson.loads(text)
+                        if message.get("type") == "heartbeat":
+                            await ws.send('{"type":"pong"}')
+                        elif message.get("closed") is True:
+                            self.closed.append(str(text))
+                            self.since = message["seq"]
+            except (ConnectionClosed, InvalidHandshake, OSError, TimeoutError):
+                pass
+            # The chart page's first retry delay: minutes close while the client is away.
+            await asyncio.sleep(0.5)
+
+
+@pytest.fixture
+def replicas(
+    service_env: dict[str, str], clean_db: asyncpg.Pool, tmp_path: Path
+) -> Iterator[Replicas]:
+    running = Replicas(service_env, tmp_path)
+    try:
+        yield running
+    finally:
+        running.close()
+
+
+@pytest.fixture
+def nginx(replicas: Replicas, tmp_path: Path) -> Iterator[Nginx]:
+    proxy = Nginx(tmp_path / "nginx", replicas.ports)
+    try:
+        yield proxy
+    finally:
+        proxy.close()
+
+
+@pytest.fixture
+async def followers(replicas: Replicas, nginx: Nginx) -> AsyncIterator[list[Follower]]:
+    # Connecting before every replica is up would have nginx count them failed for a while.
+    await replicas.ready()
+    clients = [Follower(nginx.url, BASE - MINUTE_MS) for _ in range(CLIENTS)]
+    tasks = [asyncio.create_task(client.run()) for client in clients]
+    try:
+        yield clients
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _announce(pool: asyncpg.Pool, redis: Redis, m: Candle) -> None:
+    """As the collector does: open updates, the closed minute published, stored a moment
+    later (its writes are buffered)."""
+    half = Candle(m.open_time_ms, m.open, m.high, m.low, m.open, m.volume / 2, m.quote_volume / 2,
+                  m.trades, None, None)  # fmt: skip
+    for version, closed in ((half, False), (m, False), (m, True)):
+        await redis.publish(
+            "candles:all", encode(candle_message(LiveCandle(MARKET, version, closed)))
+        )
+    await asyncio.sleep(0.05)
+    await pool.execute(
+        f"INSERT INTO candles (venue, symbol, open_time, {VALUES}, is_closed) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, true)",
+        MARKET.venue.key, MARKET.symbol, to_datetime(m.open_time_ms), *values(m),
+    )  # fmt: skip
+
+
+async def test_clients_of_a_killed_replica_resume_through_nginx_and_miss_no_closed_candle(
+    replicas: Replicas,
+    nginx: Nginx,
+    followers: list[Follower],
+    clean_db: asyncpg.Pool,
+    redis: Redis,
+) -> None:
+    await eventually(
+        lambda: all(f.connections for f in followers), 20, what="every follower connected"
+    )
+    series = [_minute(i) for i in range(MINUTES)]
+    for i, m in enumerate(series):
+        if i == KILL_AT:
+            replicas.processes[1].send_signal(signal.SIGKILL)
+        await _announce(clean_db, redis, m)
+        await asyncio.sleep(0.1)
+    last = series[-1].open_time_ms
+    await eventually(
+        lambda: all(f.since == last for f in followers),
+        30,
+        what=f"every follower saw the last minute; nginx: {nginx.errors()[-500:]}",
+    )
+    assert replicas.processes[1].poll() == -signal.SIGKILL
+    assert sum(f.connections > 1 for f in followers) >= 1  # the killed replica had clients
+    expected = [candle_text(MARKET, m, closed=True) for m in series]
+    for follower in followers:
+        assert follower.closed == expected  # none missed, none twice, the live bytes
