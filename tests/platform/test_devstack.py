@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -24,6 +25,32 @@ REPO = Path(__file__).resolve().parents[2]
 def _get(url: str) -> tuple[int, dict[str, object]]:
     with urllib.request.urlopen(url, timeout=5) as response:
         return int(response.status), orjson.loads(response.read())
+
+
+def _endpoints(process: subprocess.Popen[str]) -> dict[str, str]:
+    """The endpoint list printed after "Linkora is up", to its admin token line (the
+    children's own output may come in between)."""
+    assert process.stdout is not None
+    found: dict[str, str] = {}
+    while (line := process.stdout.readline()) and "admin token" not in line:
+        match = re.match(r"^  (\S+(?: \S+)?) +(\S+://\S+)$", line.rstrip())
+        if match:
+            found[match[1]] = match[2]
+    return found
+
+
+def _wait_active(url: str, within: float = 60) -> dict[str, object]:
+    """The relay's /health once it holds the lock and is connected to the broker."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            status, body = _get(url)
+        except OSError:
+            status, body = 0, {}
+        if status == 200 and body.get("active") and body.get("broker_connected"):
+            return body
+        assert time.monotonic() < deadline, f"relay not active: {body}"
+        time.sleep(0.2)
 
 
 @pytest.fixture
@@ -77,6 +104,11 @@ def test_one_command_brings_every_service_to_healthy_and_ctrl_c_stops_them(
     status, orders = _get(f"http://127.0.0.1:{ports['ORDER_API_PORT']}/health")
     assert status == 200
     assert orders["overall_status"] == "healthy"
+    # The private broker and the relay publishing to it (issue 18).
+    printed = _endpoints(process)
+    assert printed["rabbitmq"].startswith("amqp://guest:guest@127.0.0.1:")
+    relay = _wait_active(printed["relay health"])
+    assert relay["broker_connected"] is True
 
     process.send_signal(signal.SIGINT)
     rest, _ = process.communicate(timeout=60)
