@@ -85,6 +85,11 @@ class RelayProcess:
         except OSError:
             return None
 
+    def metrics(self) -> str:
+        url = f"http://127.0.0.1:{self.port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return str(response.read().decode())
+
     def tail(self) -> str:
         return self.log.read_text(errors="replace")[-4000:]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Awaitable
 from typing import Any
 
 import asyncpg
@@ -12,6 +13,10 @@ from relay_harness import ConsumerFactory, RelayFactory, RelayProcess, Writer, b
 from relay_harness import check_deliveries as check
 
 from tests.polling import eventually
+
+
+async def _equal(found: Awaitable[list[str]], expected: list[str]) -> bool:
+    return await found == expected
 
 
 async def _states(relays: list[RelayProcess]) -> list[dict[str, Any] | None]:
@@ -40,6 +45,15 @@ async def test_a_standby_relay_takes_over_when_the_active_one_is_killed(
         return up if sorted(s["status"] for s in up) == ["ok", "standby"] else None
 
     states = await eventually(one_active, 60, every=0.2, what="one relay active, one standby")
+
+    async def beats() -> list[str]:
+        rows = await clean_db.fetch(
+            "SELECT state FROM service_heartbeats WHERE service = 'outbox-relay' ORDER BY state"
+        )
+        return [row["state"] for row in rows]
+
+    # /system shows both processes: the one publishing and the one standing by.
+    await eventually(lambda: _equal(beats(), ["ok", "standby"]), 30, what="both heartbeats")
     writer = Writer(pg_dsn)
     await writer.write(300, seed=4, pace=0)
     await eventually(lambda: writer.ids <= consumer.seen(), 60, what="the first messages")
@@ -72,7 +86,8 @@ async def test_held_rows_wait_until_released(
     exchange = f"test.held.{os.getpid()}"
     consumer = consumers(rabbitmq_url, exchange)
     await consumer.start()
-    relays(pg_dsn, rabbitmq_url, exchange).start()
+    relay = relays(pg_dsn, rabbitmq_url, exchange)
+    relay.start()
     await clean_db.execute(
         "INSERT INTO outbox (message_id, routing_key, body, held) VALUES "
         "('held:1', 'orders.created', '{\"n\":1}', true), "
@@ -88,3 +103,8 @@ async def test_held_rows_wait_until_released(
     await clean_db.execute("UPDATE outbox SET held = false WHERE message_id = 'held:1'")
     await eventually(lambda: "held:1" in consumer.seen(), 60, what="the row once released")
     assert [d.body for d in consumer.deliveries if d.message_id == "held:1"] == ['{"n":1}']
+
+    metrics = await asyncio.to_thread(relay.metrics)
+    assert "outbox_relay_published_total 2.0" in metrics
+    assert "outbox_relay_confirm_seconds_count 2.0" in metrics
+    assert "outbox_relay_backlog" in metrics and "outbox_relay_reconnects_total 0.0" in metrics
