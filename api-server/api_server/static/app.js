@@ -343,7 +343,9 @@ function setStatus(text, mode) {
 // A socket that answers heartbeats, ignores pongs and reconnects with exponential backoff
 // until `close()` is called, or until the server says its market is no longer collected (and
 // the socket carries no page-wide stream, which the server keeps it open for). `subscriptions`
-// are subscribe messages sent each time it opens (so again after a reconnect).
+// are subscribe messages sent each time it opens (so again after a reconnect). `params` may be
+// a function of whether this is a reconnect, called at every connect (the candles' socket
+// resumes with `since`).
 function liveSocket(params, onMessage, subscriptions = []) {
   let socket = null;
   let attempt = 0;
@@ -354,8 +356,12 @@ function liveSocket(params, onMessage, subscriptions = []) {
   // A subscription naming no symbol is page-wide (the system panel's).
   const pageWide = () => wanted.some((s) => !s.symbol);
 
+  let connects = 0;
+
   function connect() {
-    socket = new WebSocket(wsUrl(params));
+    const query = typeof params === "function" ? params(connects > 0) : params;
+    connects += 1;
+    socket = new WebSocket(wsUrl(query));
     socket.onopen = () => {
       attempt = 0;
       setStatus("live", "live");
@@ -455,15 +461,32 @@ function pageSocket() {
   );
 }
 
+// The candles' socket resumes after a reconnect: `since` is the seq (the open time) of the
+// last closed candle it got, or just before the newest bar shown, and the server replays the
+// closed candles missed meanwhile before the live stream. A replay cut short (`truncated`:
+// more missed than the server replays) reloads the history.
 function subscribeCandles() {
   state.sockets.candles?.close();
   const { venue, symbol, timeframe, generation } = state;
-  const params = { ...where(venue), symbol, timeframe, type: "candles" };
+  let lastClosed = null;
+  const params = (reconnecting) => {
+    const query = { ...where(venue), symbol, timeframe, type: "candles" };
+    const newest = state.bars[state.bars.length - 1];
+    const since = lastClosed ?? (newest ? newest.time * 1000 - 1 : null);
+    if (reconnecting && generation === state.generation && since !== null) query.since = since;
+    return query;
+  };
   state.sockets.candles = liveSocket(params, (message) => {
     if (generation !== state.generation || message.symbol !== symbol) return;
     if (!ofVenue(message, venue)) return;
     if (message.timeframe && message.timeframe !== timeframe) return;
+    if (message.type === "replayed") {
+      body.dataset.replayed = String(Number(body.dataset.replayed || 0) + message.count);
+      if (message.truncated) loadHistory().catch(() => {});
+      return;
+    }
     if (typeof message.timestamp !== "number") return;
+    if (message.closed === true && typeof message.seq === "number") lastClosed = message.seq;
     applyLive(fromLive(message));
   });
 }
