@@ -604,10 +604,17 @@ _DESCRIPTION = (
     'another venue name it with `"exchange"` and `"kind"`. Market values are JSON strings '
     'holding plain decimals. Errors are `{"error": "..."}`. Live data: the WebSocket '
     "`/ws?symbol=BTCUSDT&timeframe=5&type=candles|orderbook|progress|system"
-    "[&exchange=bybit&kind=linear]` (defaults `all`, `1`, `candles`, Binance spot) "
-    "sends candle messages `{symbol, timeframe, timestamp, open, high, low, close, volume, "
-    "quote_volume, trades, closed, ...}` (with `exchange` and `kind` first for a venue other "
-    "than Binance spot) or order books shaped like `GET /orderbook`, and a "
+    "[&exchange=bybit&kind=linear][&since=<ms>]` (defaults `all`, `1`, `candles`, Binance "
+    "spot) sends candle messages `{symbol, timeframe, timestamp, open, high, low, close, "
+    "volume, quote_volume, trades, closed, ..., seq}` (with `exchange` and `kind` first for a "
+    "venue other than Binance spot; `seq` is the bucket's open time, the same on every "
+    "replica) or order books shaped like `GET /orderbook` then `seq` (their "
+    "`last_update_id`), one market's open bucket or current book first. `since` (the `seq` "
+    "of the last closed candle seen; also in a subscribe message) resumes: the closed candles "
+    "opening after it are replayed from the database in order (at most 5000, the newest "
+    'then), followed by `{"type":"replayed",symbol,timeframe,since,count,first,last,'
+    "truncated}`, then the live stream with no gap and no duplicate; 1013 when the database "
+    "cannot say, 1008 for a bad `since`. The server also sends a "
     '`{"type":"heartbeat"}` every 30 s; send `{"type":"ping"}` for a `{"type":"pong"}`, or '
     '`{"type":"subscribe","stream":"candles|orderbook|progress|system","symbol":..,'
     '"timeframe":..,"exchange":..,"kind":..}` (and `unsubscribe`). `progress` (every market '
