@@ -26,8 +26,9 @@ TIMEFRAMES: Final = tuple(timeframe.value for timeframe in Timeframe)
 # What a client may send; what the server sends (`help`, and the docs, say the same).
 CLIENT_MESSAGES: Final = {
     "subscribe": '{"type":"subscribe","stream":"candles|orderbook|progress|system",'
-    '"symbol":..,"timeframe":..,"exchange":..,"kind":..}; progress without a market: every '
-    "market's, with exchange (and kind) only: that venue's",
+    '"symbol":..,"timeframe":..,"exchange":..,"kind":..,"since":<ms>}; progress without a '
+    "market: every market's, with exchange (and kind) only: that venue's; since (one market's "
+    "candles; also ?since= in the query): resume, the closed candles opening after it replayed",
     "unsubscribe": "the same fields as the subscription it ends",
     "ping": '{"type":"ping"} -> {"type":"pong"}',
     "pong": "the answer to a heartbeat (optional)",
@@ -35,8 +36,11 @@ CLIENT_MESSAGES: Final = {
 }
 SERVER_MESSAGES: Final = {
     "candle": "{symbol, timeframe, timestamp, open, high, low, close, volume, quote_volume, "
-    "trades, closed, ...}, with exchange and kind first for a venue other than Binance spot",
-    "orderbook": "shaped like GET /orderbook",
+    "trades, closed, ..., seq}, with exchange and kind first for a venue other than Binance "
+    "spot; seq = the bucket's open time, the same on every replica; the open bucket first",
+    "orderbook": "shaped like GET /orderbook, then seq (= last_update_id); the current book first",
+    "replayed": '{"type":"replayed",symbol,timeframe,since,count,first,last,truncated} after '
+    "a resume's replayed closed candles (at most 5000, the newest when truncated)",
     "progress": '{"type":"progress","data":{exchange, kind, symbol, market, status, message, '
     "percent, done, total, rate, eta_seconds}} at least once a second while a market "
     "backfills; the running markets' latest on subscribing",
