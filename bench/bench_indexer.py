@@ -127,7 +127,7 @@ async def _empty_index(connection: asyncpg.Connection) -> None:
     tables = await connection.fetch(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
         "AND table_type = 'BASE TABLE' AND table_name = ANY($1::text[])",
-        ["orders", "order_events", "processed_events", "block_hashes", "system_state"],
+        ["orders", "order_events", "processed_events", "block_hashes", "system_state", "outbox"],
     )
     await connection.execute(f"TRUNCATE {', '.join(row[0] for row in tables)}")
 

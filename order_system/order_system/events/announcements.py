@@ -37,7 +37,6 @@ exists on the chain followed)::
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal, NamedTuple
 
@@ -78,12 +77,10 @@ def _decimal(value: Decimal | None) -> str | None:
     return None if value is None else to_plain(value)
 
 
-def _time(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
 def order_state(order: OrderRow, decimals: Mapping[str, int | None]) -> dict[str, Any]:
-    """The order as `GET /orders/{id}` shows it (`decimals`: each token's, None unknown)."""
+    """The order as `GET /orders/{id}` shows it (`decimals`: each token's, None unknown),
+    for orjson: times stay datetimes, which orjson writes as isoformat() does (UTC,
+    "+00:00") at a fraction of the cost, on the processor's hot path."""
     body: dict[str, Any] = {
         "id": order.id,
         "user_address": checksum(order.user_address),
@@ -95,10 +92,10 @@ def order_state(order: OrderRow, decimals: Mapping[str, int | None]) -> dict[str
         "order_type": order.order_type,
         "is_long": order.is_long,
         "status": order.status,
-        "created_at": order.created_at.isoformat(),
-        "executed_at": _time(order.executed_at),
+        "created_at": order.created_at,
+        "executed_at": order.executed_at,
         "self_executable": order.self_executable,
-        "updated_at": order.updated_at.isoformat(),
+        "updated_at": order.updated_at,
         "tx_hash": order.tx_hash,
         "block_number": order.block_number,
         "executor_address": _address(order.executor_address),
@@ -135,7 +132,7 @@ def event_messages(
             "block_number": event.block_number,
             "block_hash": event.block_hash,
             "log_index": event.log_index,
-            "timestamp": event.occurred_at.isoformat(),
+            "timestamp": event.occurred_at,
             "event_data": event.event_data,
             "order": order_state(order, decimals),
         }

@@ -233,6 +233,8 @@ class Processor:
         messages = announcements.event_messages(
             self.chain_id, events, states, self.decimals.known, self.tuning.order_events_delivery
         )
+        await asyncio.sleep(0)
+        outbox_rows = order_outbox.records(messages)
         return store.Batch(
             start=fetched.start,
             end=fetched.end,
@@ -245,6 +247,7 @@ class Processor:
             event_records=records,
             order_arrays=arrays,
             messages=messages,
+            outbox_records=outbox_rows,
         )
 
     async def _write(self, batch: store.Batch) -> None:

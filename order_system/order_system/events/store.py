@@ -74,9 +74,10 @@ class Batch:
     event_records: bytes = b""
     # `order_arrays(orders, new_order_ids)` when the caller made them already (None: made here)
     order_arrays: OrderArrays | None = None
-    # The events' outbox messages (announcements.event_messages), written in the batch's
-    # transaction; empty: none (a benchmark or test writing the index alone).
+    # The events' outbox messages (announcements.event_messages) and their COPY rows
+    # (order_outbox.records), written in the batch's transaction; empty: none.
     messages: Sequence[outbox.Message] = ()
+    outbox_records: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,7 +335,7 @@ async def write_batch(connection: asyncpg.Connection, batch: Batch, keep_hashes:
         arrays = batch.order_arrays or order_arrays(batch.orders, batch.new_order_ids)
         await _insert_orders(connection, arrays.new)
         await _update_orders(connection, arrays.stored)
-        await outbox.add(connection, batch.messages)
+        await order_outbox.write(connection, batch.outbox_records, batch.messages)
         oldest = batch.end - keep_hashes
         headers = [h for h in batch.headers if h.number >= oldest]
         await connection.execute(
