@@ -239,7 +239,7 @@ async def test_a_writer_that_dies_fails_the_backfill_instead_of_hanging_it(
     # the full queue forever.
     sim = await make_sim(symbols=("BTCUSDT",), start=days_ago(60))
 
-    async def broken(*_: Any) -> int:
+    async def broken(*_: Any, **__: Any) -> int:
         raise RuntimeError("a bug in the writer")
 
     monkeypatch.setattr(candle_writes, "copy_upsert", broken)
