@@ -30,7 +30,7 @@ from api_server.ws_sequence import Mark, book_text, candle_text, mark_of
 from linkora_core import db
 from linkora_core.candles import Candle
 from linkora_core.markets import Market
-from linkora_core.timeframes import Timeframe
+from linkora_core.timeframes import MINUTE_MS, Timeframe
 
 log = logging.getLogger(__name__)
 
@@ -119,10 +119,13 @@ async def _candles(
 async def _closed_stored(
     feed: LiveFeed, market: Market, until: int | None, closed: Candle | None
 ) -> int | None:
-    """Where closed time ends, the database caught up with it: the live feed's end (waited
-    for in the database) or the stored minutes' (later than the feed's after a restart)."""
+    """Where the replay ends: the live feed's end of closed time, waited for in the database
+    (what the feed announces after it comes live, so nothing is sent twice). The stored
+    minutes' end instead when the feed saw no minute of the market since it started, or is
+    more than a minute behind the database (it missed minutes, as in a Redis outage, and
+    will never announce them)."""
     stored = await ws_replay.stored_until(feed.pool, market)
-    if until is None or (stored is not None and stored >= until):
+    if until is None or (stored is not None and stored > until + MINUTE_MS):
         return stored
     # A connection per poll: the wait holds none.
     if not await ws_replay.caught_up(feed.pool, market, until, closed, STORED_WAIT):

@@ -309,3 +309,18 @@ async def test_a_subscribe_message_resumes_too_and_a_bad_since_is_an_error(
         got = await texts(ws, 4)
         assert got[:3] == closed_texts(series[1:])
         assert orjson.loads(got[3])["count"] == 3
+
+
+async def test_a_feed_that_missed_minutes_the_database_has_replays_up_to_the_stored_ones(
+    live_server: ServerFactory, clean_db: asyncpg.Pool, redis: Redis
+) -> None:
+    app, url = await live_server()
+    series = minutes(10)
+    await announce(app, redis, series[:4], closed=True)
+    # Minutes 4-9 stored but never seen by this feed (published while it was away from Redis).
+    await store_minutes(clean_db, MARKET, series[:9])
+    await store_minutes(clean_db, MARKET, series[9:], open_from=series[9].open_time_ms)
+    async with connect(f"{url}/ws?symbol=BTCUSDT&timeframe=1&since={BASE}") as ws:
+        got = await texts(ws, 9)
+    assert got[:8] == closed_texts(series[1:9])
+    assert orjson.loads(got[8])["last"] == series[8].open_time_ms
