@@ -12,6 +12,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from api_server import (
     admin_routes,
+    asyncapi,
     candle_routes,
     exchange_routes,
     heartbeat_report,
@@ -134,6 +135,7 @@ def create_app(settings: ApiSettings, *, maintain_rollups: bool = True) -> Starl
             Route("/udf/time", udf_routes.server_time),
             Route("/udf/quotes", exchange_routes.quotes),
             Route("/system", system_view.system),
+            asyncapi.ROUTE,
             *admin_routes.routes(),
             WebSocketRoute("/ws", websocket_endpoint),
             *page_routes.routes(),

@@ -377,6 +377,11 @@ _PATHS: dict[str, Schema] = {
         },
         description="Candles, order book and recent orders; its assets are under `/static/`.",
     ),
+    "/asyncapi.json": get(
+        "The AsyncAPI 2.6 document of the broker's messages",
+        {"200": json_response("The document", {"type": "object"})},
+        description="Every routing key on RabbitMQ, its message and payload schema, examples.",
+    ),
     "/page-config.json": get(
         "Where the chart page finds the order API",
         {
