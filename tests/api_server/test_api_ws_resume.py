@@ -324,3 +324,26 @@ async def test_a_feed_that_missed_minutes_the_database_has_replays_up_to_the_sto
         got = await texts(ws, 9)
     assert got[:8] == closed_texts(series[1:9])
     assert orjson.loads(got[8])["last"] == series[8].open_time_ms
+
+
+async def test_a_book_subscription_before_any_live_book_gets_the_stored_one(
+    live_server: ServerFactory, clean_db: asyncpg.Pool
+) -> None:
+    _, url = await live_server()
+    await clean_db.execute(
+        """INSERT INTO orderbook_data (venue, symbol, captured_at, last_update_id, bid_prices,
+               bid_quantities, ask_prices, ask_quantities)
+           VALUES ($1, $2, $3, 77, '{100.5,100}', '{1,2.5}', '{101}', '{0.25}')""",
+        MARKET.venue.key,
+        MARKET.symbol,
+        datetime.fromtimestamp(BASE / 1000, UTC),
+    )
+    async with connect(f"{url}/ws?symbol=BTCUSDT&type=orderbook") as ws:
+        assert await receive(ws) == {
+            "symbol": "BTCUSDT",
+            "timestamp": BASE,
+            "last_update_id": 77,
+            "bids": [{"price": "100.5", "quantity": "1"}, {"price": "100", "quantity": "2.5"}],
+            "asks": [{"price": "101", "quantity": "0.25"}],
+            "seq": 77,
+        }
