@@ -112,6 +112,12 @@ class OrderFeed:
                 log.warning("order feed: database unavailable (%r); reconnecting", error)
                 if not await backoff.wait(stop):
                     return
+            except asyncpg.PostgresError:
+                # Not an outage (the outbox not migrated yet, a query cancelled): the feed
+                # must not end for it while clients stay connected, so it retries, loudly.
+                log.exception("order feed: query failed; retrying")
+                if not await backoff.wait(stop):
+                    return
             else:
                 backoff.reset()
 
@@ -119,6 +125,7 @@ class OrderFeed:
         connection = await asyncpg.connect(self.dsn)
         try:
             await connection.add_listener(NOTIFY_CHANNEL, self._notified)
+            connection.add_termination_listener(self._notified)  # a lost server: read now
             if self.cursor is None:
                 self.cursor = int(await connection.fetchval(_NEWEST))
                 self.ready.set()
@@ -134,6 +141,11 @@ class OrderFeed:
                 )
                 waiter.cancel()
                 stopping.cancel()
+        except asyncpg.InterfaceError:
+            # asyncpg reports a use of a connection the server closed as this generic error.
+            if connection.is_closed():
+                raise asyncpg.ConnectionDoesNotExistError("connection is closed") from None
+            raise
         finally:
             connection.terminate()
 
