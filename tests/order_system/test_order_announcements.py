@@ -200,3 +200,19 @@ async def test_a_reorg_below_the_confirmed_depth_retracts_what_was_released(
     ]
     assert retracted == orphaned[1::-1]
     assert orphaned[2] not in {r["message_id"] for r in rows}  # held: dropped, never announced
+
+
+async def test_switching_to_instant_releases_what_confirmed_delivery_held(
+    flow: ContractDriver, clean_db: asyncpg.Pool, rpc: JsonRpc
+) -> None:
+    _orders(flow, 2, "0.1")
+    confirmed = {"order_events_delivery": "confirmed", "order_events_confirmations": 50}
+    await index(clean_db, rpc, flow.deployment, **confirmed)
+    assert [r["held"] for r in await _outbox(clean_db)] == [True, True]
+    _orders(flow, 1, "0.5")
+    await index(clean_db, rpc, flow.deployment)  # instant: held ones first, then the new one
+    rows = await _outbox(clean_db)
+    assert [r["held"] for r in rows] == [False, False, False]
+    assert [r["message_id"] for r in rows] == await _event_ids(
+        clean_db, rows[0]["body"]["chain_id"]
+    )
