@@ -32,6 +32,7 @@ async def audit_market(
     max_holes: int = 100,
     refusals: storage.Refusals | None = None,
     first_ms: int | None = None,
+    historical: bool = False,
 ) -> tuple[int, int]:
     """Refetch the holes of one market; (candles restored, gap minutes recorded).
 
@@ -39,7 +40,8 @@ async def audit_market(
     before the oldest stored one.
 
     Rows PostgreSQL refuses are reported and skipped (not recorded as exchange gaps, so the
-    next audit asks again)."""
+    next audit asks again). `historical`: each restored page is announced like a backfill
+    chunk (candle_writes.copy_upsert)."""
     refusals = refusals if refusals is not None else storage.Refusals()
 
     def refused(row: candle_writes.StagedRow, error: asyncpg.PostgresError) -> None:
@@ -69,7 +71,9 @@ async def audit_market(
                 async with pool.acquire() as connection:
                     records = candle_writes.staged_rows(market, rows, server_ms)
                     restored += await storage.write_isolating(
-                        lambda batch: candle_writes.copy_upsert(connection, batch),
+                        lambda batch: candle_writes.copy_upsert(
+                            connection, batch, historical=historical
+                        ),
                         records,
                         refused,
                     )
@@ -87,6 +91,7 @@ async def run_audits(
     stop: asyncio.Event,
     refusals: storage.Refusals | None = None,
     start_of: Callable[[Market], int] | None = None,
+    historical: bool = False,
 ) -> None:
     """Audit every market each `interval` seconds until `stop` is set; with `start_of` (a
     market's own start or START_DATE), from there or the market's listing on."""
@@ -98,7 +103,7 @@ async def run_audits(
                     pool, market, None if start_of is None else start_of(market)
                 )
                 restored, recorded = await audit_market(
-                    rest, pool, market, refusals=refusals, first_ms=first
+                    rest, pool, market, refusals=refusals, first_ms=first, historical=historical
                 )
             except (
                 ExchangeError, aiohttp.ClientError, ValueError, asyncpg.PostgresError,

@@ -144,7 +144,14 @@ class LiveVenues:
         self.tasks.start(
             name,
             lambda: audit.run_audits(
-                rest, self.pool, markets, interval, stop, self.refusals, self.start_of
+                rest,
+                self.pool,
+                markets,
+                interval,
+                stop,
+                self.refusals,
+                self.start_of,
+                settings.broker_historical,
             ),
         )
 

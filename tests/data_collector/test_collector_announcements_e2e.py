@@ -10,8 +10,17 @@ from typing import Any
 
 import asyncpg
 import orjson
-from collector_helpers import FAST, MINUTE_MS, HarnessFactory, SimFactory, days_ago
+from collector_helpers import (
+    FAST,
+    MINUTE_MS,
+    HarnessFactory,
+    SimFactory,
+    days_ago,
+    lose_candles,
+    spot,
+)
 
+from data_collector import audit
 from linkora_core.epoch import to_ms
 from tests.polling import eventually
 
@@ -85,3 +94,21 @@ async def test_backfill_chunks_then_live_closes_are_announced(
         "SELECT max(captured_at) FROM orderbook_data WHERE symbol = 'BTCUSDT'"
     )
     assert to_ms(newest_book) in books
+
+
+async def test_minutes_the_audit_restores_are_announced_as_a_historical_chunk(
+    make_sim: SimFactory, make_collector: HarnessFactory, clean_db: asyncpg.Pool
+) -> None:
+    sim = await make_sim(symbols=("BTCUSDT",))
+    first = sim.source.stores["BTCUSDT"].series.first_ms
+    harness = make_collector(sim)
+    await harness.backfill()
+    await clean_db.execute("TRUNCATE outbox")
+    await lose_candles(clean_db, first + 2030 * MINUTE_MS, start_ms=first + 2000 * MINUTE_MS)
+    market = spot("BTCUSDT")
+    assert await audit.audit_market(harness.rest, clean_db, market, historical=True) == (30, 0)
+    [chunk] = await bodies(clean_db, "historical")
+    assert (chunk["first_open_time"], chunk["last_open_time"], chunk["count"]) == (
+        first + 2000 * MINUTE_MS, first + 2029 * MINUTE_MS, 30,
+    )  # fmt: skip
+    assert await bodies(clean_db, "kline") == []
