@@ -83,9 +83,9 @@ class Relay:
 
     async def _session(self) -> None:
         async with self.pool.acquire() as connection:
+            self.state.database_error = None
             if not await self._lock(connection):
                 return
-            self.state.database_error = None
             self.state.active = True
             log.info("holding the relay lock: publishing the outbox")
             await connection.add_listener(outbox.NOTIFY_CHANNEL, self._notified)

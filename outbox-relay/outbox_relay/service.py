@@ -49,16 +49,18 @@ class RelayService:
 
     async def start(self) -> None:
         config = self.config
-        # The relay's own connection (the lock, LISTEN, reads and marks), the heartbeat's and
-        # the backlog's; a connection handed back is reset, which releases the lock.
-        self.pool = pool = await db.connect_pool(
-            config.db_dsn, min_size=1, max_size=3, retry_for=float("inf")
-        )
+        # Health answers from the start, also while the database is not there yet.
         if config.metrics_port:
             service = status.service_status(self.state, self.tasks, self.metrics)
             self._runner = await status_server.start(
                 service, config.metrics_host, config.metrics_port
             )
+        self.state.database_error = "connecting"
+        # The relay's own connection (the lock, LISTEN, reads and marks), the heartbeat's and
+        # the backlog's; a connection handed back is reset, which releases the lock.
+        self.pool = pool = await db.connect_pool(
+            config.db_dsn, min_size=1, max_size=3, retry_for=float("inf")
+        )
         relay = Relay(pool, config, self.state, self.stop, observe=self.metrics.observe)
         self.tasks.start("relay", relay.run)
         self.tasks.start("backlog", lambda: _measure_backlog(pool, self.state))
