@@ -179,6 +179,11 @@ async def test_heartbeats_and_a_bad_user_closes_with_its_reason(order_api: str) 
     async with connect(f"{order_api}/ws/orders") as client:
         frame = orjson.loads(await asyncio.wait_for(client.recv(), 5))
         assert frame["type"] == "heartbeat" and isinstance(frame["timestamp"], int)
+        await client.send(b"\x00binary")  # ignored, as is text that is not a ping
+        await client.send("not json")
+        await client.send('{"type":"ping"}')
+        while (frame := orjson.loads(await asyncio.wait_for(client.recv(), 5)))["type"] != "pong":
+            assert frame["type"] == "heartbeat"
     async with connect(f"{order_api}/ws/orders?user=0x12") as client:
         with pytest.raises(ConnectionClosed) as closed:
             await asyncio.wait_for(client.recv(), 5)

@@ -41,8 +41,15 @@ def heartbeat() -> str:
 
 
 async def _receive(websocket: WebSocket, subscriber: Subscriber) -> None:
+    """Answers pings until the client leaves; anything else it sends (binary frames, other
+    JSON, not JSON) is ignored."""
     while True:
-        text = await websocket.receive_text()
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        text = message.get("text")
+        if text is None:
+            continue
         with contextlib.suppress(orjson.JSONDecodeError, AttributeError):
             if orjson.loads(text).get("type") == "ping":
                 subscriber.push(_PONG)
