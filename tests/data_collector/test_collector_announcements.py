@@ -5,6 +5,8 @@ as klines; the price throttled; books with their store; nothing for a write roll
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +24,7 @@ from linkora_core.books import Book
 from linkora_core.candles import Candle, LiveCandle, aggregate
 from linkora_core.market_announcements import candle_body
 from linkora_core.timeframes import Timeframe
+from tests.polling import eventually
 
 BASE = 1_709_251_200_000  # 2024-03-01T00:00Z, a bucket start of every intraday timeframe
 FAR_FUTURE = BASE + 10**12
@@ -142,6 +145,32 @@ async def test_a_refused_minute_is_not_announced_and_a_retried_one_once(
     await store.flush()
     found = await messages(clean_db, "crypto.kline")
     assert [body["timestamp"] for _, _, body in found] == [BASE, BASE + 2 * MINUTE_MS]
+
+
+async def test_minutes_written_after_transient_errors_are_announced_once(
+    clean_db: asyncpg.Pool, refusals: CandleRefusals
+) -> None:
+    store = LiveStore(clean_db, announce=Announce((TF.MINUTE_1, TF.MINUTE_3), 0, False))
+    await refusals.refuse(BASE + MINUTE_MS, "53100", times=2)  # disk full, twice
+    for i in range(3):
+        store.candle(live(BASE + i * MINUTE_MS))
+    task = asyncio.create_task(store.run(period=0.05))
+    try:
+
+        async def announced() -> bool:
+            return len(await messages(clean_db, "crypto.kline")) >= 4
+
+        await eventually(announced, within=20)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    found = await messages(clean_db, "crypto.kline")
+    assert sorted(message_id for message_id, _, _ in found) == sorted(
+        [f"kline:binance:spot:BTCUSDT:1:{BASE + i * MINUTE_MS}" for i in range(3)]
+        + [f"kline:binance:spot:BTCUSDT:3:{BASE}"]
+    )
+    assert await refusals.tries() >= 2
 
 
 async def test_a_rolled_back_write_leaves_no_message(clean_db: asyncpg.Pool) -> None:
