@@ -7,6 +7,7 @@ import asyncio
 import os
 from typing import Any
 
+import asyncpg
 from relay_harness import ConsumerFactory, RelayFactory, RelayProcess, Writer, backlog
 
 from devstack.postgres import PostgresServer
@@ -52,3 +53,13 @@ async def test_a_relay_started_before_database_and_broker_waits_and_then_relays(
     health = await _health(relay)
     assert health is not None and health["status"] == "ok" and health["problems"] == {}
     assert relay.starts == 1
+    # SIGTERM: a clean stop, recorded in its heartbeat as stopped.
+    assert await asyncio.to_thread(relay.terminate) == 0, relay.tail()
+    connection = await asyncpg.connect(dsn)
+    try:
+        state = await connection.fetchval(
+            "SELECT state FROM service_heartbeats WHERE service = 'outbox-relay'"
+        )
+    finally:
+        await connection.close()
+    assert state == "stopped"
