@@ -7,6 +7,10 @@ a history is charted in every timeframe as soon as it is written; a live write (
 asked not to) records instead the range of minutes it touched in `candle_changes` (one row per
 market per write), from which the api-server's rollup maintainer re-aggregates. Every row
 carries its market's venue and symbol (linkora_core.markets).
+
+What a write announces to other applications (closed candles, backfill chunks) goes into
+the outbox in the same transaction (announcements.py), so it commits, rolls back and is
+retried with the rows; its deterministic id stores a retried message once.
 """
 
 from __future__ import annotations
