@@ -108,3 +108,32 @@ async def test_held_rows_wait_until_released(
     assert "outbox_relay_published_total 2.0" in metrics
     assert "outbox_relay_confirm_seconds_count 2.0" in metrics
     assert "outbox_relay_backlog" in metrics and "outbox_relay_reconnects_total 0.0" in metrics
+
+
+async def test_published_rows_are_pruned_after_the_retention(
+    clean_db: asyncpg.Pool,
+    pg_dsn: str,
+    rabbitmq_url: str,
+    relays: RelayFactory,
+    consumers: ConsumerFactory,
+) -> None:
+    exchange = f"test.prune.{os.getpid()}"
+    consumer = consumers(rabbitmq_url, exchange)
+    await consumer.start()
+    relay = relays(pg_dsn, rabbitmq_url, exchange)
+    relay.env.update(OUTBOX_RETENTION_SECONDS="1", OUTBOX_PRUNE_SECONDS="0.2")
+    relay.start()
+    await clean_db.execute(
+        "INSERT INTO outbox (message_id, routing_key, body, held) VALUES "
+        "('p:1', 'orders.created', '{}', false), ('p:2', 'orders.created', '{}', true)"
+    )
+    await eventually(lambda: "p:1" in consumer.seen(), 60, what="the published row")
+
+    async def left() -> list[str]:
+        rows = await clean_db.fetch("SELECT message_id FROM outbox ORDER BY id")
+        return [row["message_id"] for row in rows]
+
+    # The confirmed row goes once older than the retention; the held one is kept.
+    await eventually(lambda: _equal(left(), ["p:2"]), 30, what="the published row pruned")
+    metrics = await asyncio.to_thread(relay.metrics)
+    assert "outbox_relay_pruned_total 1.0" in metrics
