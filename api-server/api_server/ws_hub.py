@@ -3,7 +3,9 @@
 Broadcasting never waits on a client. A message is framed once however many clients receive
 it, and written straight to each client's connection (or, under a server without the frame
 writer, queued for an ASGI sender task). A client that has more than its limit of bytes left
-unread is closed (1013) instead of slowing the others."""
+unread is closed (1013) instead of slowing the others. While a new subscription is greeted
+(`ws_greeting`: a replay read from the database) the client's broadcasts are held back, then
+sent in order without those the greeting already covered."""
 
 from __future__ import annotations
 

@@ -127,7 +127,8 @@ async def test_replayed_buckets_have_the_bytes_of_the_live_closed_messages(
     await store_minutes(clean_db, MARKET, series[:1])
     async with connect(f"{url}/ws?symbol=BTCUSDT&timeframe=5") as follower:
         await eventually(lambda: app.state.live_feed.connected, 10)
-        await asyncio.sleep(0)  # let the greeting task run first
+        await follower.send('{"type":"ping"}')  # answered once the subscription is in the hub
+        assert await receive(follower) == {"type": "pong"}
         live_closed: list[str] = []
         for m in series:
             await store_minutes(clean_db, MARKET, [m])
@@ -163,7 +164,7 @@ async def test_a_candle_closing_while_the_replay_is_read_goes_out_once_after_it(
             async def replay_waits() -> bool:
                 waiting = await clean_db.fetchval(
                     "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                    "AND query ILIKE '%FROM candles%'"
+                    "AND query ILIKE '%FROM candles%ORDER BY open_time DESC%'"
                 )
                 return bool(waiting)
 
