@@ -8,13 +8,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import orjson
 import pytest
 from collector_helpers import MINUTE_MS, spot
-from conftest import CandleRefusals
 
 from data_collector import announcements, candle_writes
 from data_collector.announcements import Announce, PriceSampler
@@ -25,6 +24,9 @@ from linkora_core.candles import Candle, LiveCandle, aggregate
 from linkora_core.market_announcements import candle_body
 from linkora_core.timeframes import Timeframe
 from tests.polling import eventually
+
+if TYPE_CHECKING:  # the fixture's type; importing conftest at run time clashes across folders
+    from conftest import CandleRefusals
 
 BASE = 1_709_251_200_000  # 2024-03-01T00:00Z, a bucket start of every intraday timeframe
 FAR_FUTURE = BASE + 10**12
