@@ -95,6 +95,7 @@ async def test_a_reorg_retracts_released_events_and_announces_the_replacements_o
         await indexer.sync()
         await indexer.sync()
     assert indexer.reorgs == 1
+    assert (indexer.messages_written, indexer.retractions) == (2 + 3 + 4, 3)
     rows = await _outbox(clean_db)
     current = await _event_ids(clean_db, indexer.chain_id)
     replacements = current[len(kept) :]
@@ -167,6 +168,7 @@ async def test_confirmed_delivery_never_releases_a_removed_fork(
     rows = await _outbox(clean_db)
     assert not any(r["held"] for r in rows)
     assert [r["message_id"] for r in rows] == kept + replacements
+    assert (indexer.messages_released, indexer.retractions) == (2 + 3, 0)
     assert not any(r["routing_key"] == "orders.retracted" for r in rows)
     assert not {r["message_id"] for r in rows} & set(orphaned)
 

@@ -98,6 +98,17 @@ def processor_metrics(processor: Processor) -> Iterator[Metric]:
         "order_indexer_events_applied": ("Contract events indexed.", processor.events_applied),
         "order_indexer_reorgs": ("Reorgs rolled back.", processor.reorgs),
         "order_indexer_reorged_blocks": ("Blocks rolled back by reorgs.", processor.reorged_blocks),
+        "order_indexer_order_messages": (
+            "Order event messages written to the outbox.", processor.messages_written,
+        ),
+        "order_indexer_order_messages_released": (
+            "Held order messages released at their confirmation depth (confirmed delivery).",
+            processor.messages_released,
+        ),
+        "order_indexer_order_retractions": (
+            "orders.retracted messages written for released events a reorg removed.",
+            processor.retractions,
+        ),
         "order_indexer_reconnects": (
             "Reconnections to the node by the watchdog.", processor.reconnects,
         ),

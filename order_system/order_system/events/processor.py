@@ -63,6 +63,9 @@ class Processor:
         self.reconnects = 0
         self.reorgs = 0  # rollbacks performed
         self.reorged_blocks = 0
+        self.messages_written = 0  # order messages written to the outbox
+        self.messages_released = 0  # held ones released (confirmed delivery)
+        self.retractions = 0  # orders.retracted written by rollbacks
 
     async def prepare(self) -> None:
         """Load the checkpoint and token decimals; check this is the chain we indexed."""
@@ -126,7 +129,8 @@ class Processor:
         index on the node's chain (its tip checked, or batches linked to it)."""
         if self.tuning.order_events_delivery == "confirmed":
             depth = self.tuning.order_events_confirmations
-            await order_outbox.release(self.connection, min(self.processed, self.head - depth))
+            up_to = min(self.processed, self.head - depth)
+            self.messages_released += await order_outbox.release(self.connection, up_to)
 
     async def sync(self, max_steps: int = 1000) -> None:
         """Step until caught up with the head as it is now (tests and one-shot runs)."""
@@ -255,6 +259,7 @@ class Processor:
         self.processed, self.processed_hash = batch.end, batch.end_hash
         self.last_progress = time.monotonic()
         self.events_applied += len(batch.events)
+        self.messages_written += len(batch.messages)
         if batch.events:
             log.info("applied blocks %d..%d: %d events", batch.start, batch.end, len(batch.events))
 
@@ -297,15 +302,18 @@ class Processor:
         ancestor = await find_ancestor(self.chain, stored, self.processed)
         if ancestor.number == self.processed and ancestor.hash == self.processed_hash:
             return  # answers were inconsistent only while the node moved: fetch again
-        touched = await store.rollback(
+        touched, retracted = await store.rollback(
             self.connection, ancestor.number, ancestor.hash, self.chain_id
         )
+        self.retractions += retracted
         log.warning(
-            "reorg: rolled back blocks %d..%d to %s (%d orders rebuilt or removed)",
+            "reorg: rolled back blocks %d..%d to %s (%d orders rebuilt or removed, %d order "
+            "messages retracted)",
             ancestor.number + 1,
             self.processed,
             ancestor.hash,
             touched,
+            retracted,
         )
         self.reorgs += 1
         self.reorged_blocks += self.processed - ancestor.number

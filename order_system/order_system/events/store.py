@@ -361,8 +361,9 @@ def _event_row(row: asyncpg.Record) -> EventRow:
 
 async def rollback(
     connection: asyncpg.Connection, ancestor: int, ancestor_hash: str, chain_id: int
-) -> int:
-    """Undo everything above block `ancestor` in one transaction; returns orders touched.
+) -> tuple[int, int]:
+    """Undo everything above block `ancestor` in one transaction; returns the orders touched
+    and the order messages retracted.
 
     Orders with events above the ancestor are rebuilt from the events that remain, or deleted
     when none remain. The removed events' messages are retracted or dropped
@@ -399,8 +400,8 @@ async def rollback(
         gone = [order_id for order_id, events in by_order.items() if not events]
         await connection.execute("DELETE FROM orders WHERE id = ANY($1::bigint[])", gone)
         await _upsert_orders(connection, list(rebuilt.values()))
-        await order_outbox.retract(
+        retracted = await order_outbox.retract(
             connection, chain_id, removed, users, rebuilt, await load_decimals(connection)
         )
         await _set_state(connection, CHECKPOINT_KEY, Checkpoint(ancestor, ancestor_hash).value())
-    return len(ids)
+    return len(ids), retracted
