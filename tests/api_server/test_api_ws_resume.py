@@ -27,6 +27,7 @@ from starlette.applications import Starlette
 from websockets.asyncio.client import ClientConnection, connect
 
 from api_server import ws_greeting, ws_replay
+from api_server.ws_protocol import UVICORN_OPTIONS
 from api_server.ws_sequence import candle_text
 from linkora_core.candles import Candle
 from linkora_core.timeframes import MINUTE_MS
@@ -146,10 +147,12 @@ async def test_replayed_buckets_have_the_bytes_of_the_live_closed_messages(
     assert orjson.loads(replayed[4])["timestamp"] == BASE + 15 * MINUTE_MS  # the open bucket
 
 
+@pytest.mark.parametrize("protocol", ["frame-writer", "plain-asgi"])
 async def test_a_candle_closing_while_the_replay_is_read_goes_out_once_after_it(
-    live_server: ServerFactory, clean_db: asyncpg.Pool, pg_dsn: str, redis: Redis
+    live_server: ServerFactory, clean_db: asyncpg.Pool, pg_dsn: str, redis: Redis, protocol: str
 ) -> None:
-    app, url = await live_server(ws_update_interval=0)
+    ws_protocol = UVICORN_OPTIONS["ws"] if protocol == "frame-writer" else "websockets-sansio"
+    app, url = await live_server(ws_update_interval=0, ws=ws_protocol)
     series = minutes(6)
     await store_minutes(clean_db, MARKET, series)  # the sixth already stored, not yet announced
     await announce(app, redis, series[:5], closed=True)
