@@ -72,8 +72,15 @@ async def _greet(client: Client, feed: LiveFeed, topic: Topic, since: int | None
             covered = await _book(client, feed, market)
         else:
             covered = await _candles(client, feed, market, Timeframe(topic.timeframe), since)
-    # InterfaceError: the pool closed under a greeting (the app shutting down).
-    except (_Behind, *db.DATABASE_DOWN, asyncpg.PostgresError, asyncpg.InterfaceError) as problem:
+    # TimeoutError: no free connection within DB_ACQUIRE_TIMEOUT (a storm of resumes: each is
+    # told to try again). InterfaceError: the pool closed under a greeting (shutdown).
+    except (
+        _Behind,
+        TimeoutError,
+        *db.DATABASE_DOWN,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+    ) as problem:
         log.warning("greeting %s %s failed: %r", topic.kind, market, problem)
         if since is not None:
             client.close_soon(TRY_AGAIN_LATER, UNAVAILABLE)
