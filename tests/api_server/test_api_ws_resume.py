@@ -351,3 +351,18 @@ async def test_a_book_subscription_before_any_live_book_gets_the_stored_one(
             "asks": [{"price": "101", "quantity": "0.25"}],
             "seq": 77,
         }
+
+
+async def test_a_resume_finding_no_free_database_connection_is_told_to_try_again(
+    live_server: ServerFactory, clean_db: asyncpg.Pool, redis: Redis
+) -> None:
+    app, url = await live_server(db_pool_min=1, db_pool_max=1, db_acquire_timeout=0.3)
+    series = minutes(3)
+    await store_minutes(clean_db, MARKET, series)
+    await announce(app, redis, series, closed=True)
+    resume = f"{url}/ws?symbol=BTCUSDT&timeframe=1&since={BASE}"
+    # The pool's only connection held: the resume cannot read.
+    async with app.state.pool.acquire(), connect(resume) as ws:
+        assert await closed_with(ws) == (1013, ws_greeting.UNAVAILABLE)
+    async with connect(f"{url}/ws?symbol=BTCUSDT&timeframe=1&since={BASE}") as ws:
+        assert (await texts(ws, 2)) == closed_texts(series[1:])
