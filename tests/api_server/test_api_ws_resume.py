@@ -29,7 +29,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from api_server import ws_greeting, ws_replay
 from api_server.ws_protocol import UVICORN_OPTIONS
 from api_server.ws_sequence import candle_text
+from linkora_core import bus
 from linkora_core.candles import Candle
+from linkora_core.markets import Market, venue
 from linkora_core.timeframes import MINUTE_MS
 from tests.polling import eventually
 
@@ -366,3 +368,23 @@ async def test_a_resume_finding_no_free_database_connection_is_told_to_try_again
         assert await closed_with(ws) == (1013, ws_greeting.UNAVAILABLE)
     async with connect(f"{url}/ws?symbol=BTCUSDT&timeframe=1&since={BASE}") as ws:
         assert (await texts(ws, 2)) == closed_texts(series[1:])
+
+
+async def test_a_resume_on_another_venue_replays_that_venues_candles(
+    live_server: ServerFactory, clean_db: asyncpg.Pool, redis: Redis
+) -> None:
+    app, url = await live_server()
+    bybit = Market(venue("bybit", "linear"), "BTCUSDT")
+    series = minutes(4)
+    await store_minutes(clean_db, MARKET, series)  # Binance spot's, not replayed
+    await store_minutes(clean_db, bybit, series[:3])
+    for m in series[:3]:
+        await redis.publish(bus.candle_channels(bybit)[0], collector_message(bybit, m, closed=True))
+    feed = app.state.live_feed
+    await eventually(lambda: feed.closed_until(bybit) == series[3].open_time_ms, 10)
+    query = f"symbol=BTCUSDT&timeframe=1&exchange=bybit&kind=linear&since={BASE}"
+    async with connect(f"{url}/ws?{query}") as ws:
+        got = await texts(ws, 3)
+    assert got[:2] == [candle_text(bybit, m, closed=True) for m in series[1:3]]
+    summary = orjson.loads(got[2])
+    assert (summary["exchange"], summary["kind"], summary["count"]) == ("bybit", "linear", 2)
