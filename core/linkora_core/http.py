@@ -20,8 +20,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from linkora_core import db, openapi
+from linkora_core.asgi_metrics import RequestMetrics, metrics_route
 from linkora_core.db import DATABASE_DOWN
-from linkora_core.metrics import RequestMetrics, ServiceMetrics
+from linkora_core.metrics import ServiceMetrics
 from linkora_core.ratelimit import RateLimitMiddleware
 from linkora_core.readiness import verdict
 from linkora_core.settings import HttpSettings
@@ -146,7 +147,7 @@ def api(
         routes=[
             Route("/health", health),
             Route("/ready", ready),
-            metrics.route(),
+            metrics_route(metrics),
             *routes,
             *openapi.routes(document),
         ],

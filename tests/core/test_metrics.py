@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from linkora_core.asgi_metrics import metrics_route
 from linkora_core.http import middleware
 from linkora_core.metrics import FunctionCollector, ServiceMetrics
 from linkora_core.settings import HttpSettings
@@ -21,7 +22,7 @@ async def item(request: Request) -> PlainTextResponse:
 def make_app(metrics: ServiceMetrics) -> Starlette:
     settings = HttpSettings(rate_limit_per_second=1000.0, rate_limit_burst=1000)
     return Starlette(
-        routes=[Route("/items/{item_id}", item), metrics.route()],
+        routes=[Route("/items/{item_id}", item), metrics_route(metrics)],
         middleware=middleware(settings, metrics=metrics),
     )
 

@@ -92,16 +92,25 @@ def test_the_api_server_port_is_told_one_way() -> None:
 @pytest.mark.parametrize(
     ("service", "foreign"),
     [
-        ("api_server.app", {"web3", "aiohttp", "data_collector", "order_system"}),
+        ("api_server.__main__", {"web3", "aiohttp", "data_collector", "order_system"}),
+        # The workers' images install no ASGI framework (each installs its extra only): their
+        # entry points, health servers included, must not import one.
         (
-            "data_collector.collector",
-            {"web3", "starlette", "uvicorn", "api_server", "order_system"},
+            "data_collector.__main__",
+            {"web3", "starlette", "uvicorn", "api_server", "order_system", "outbox_relay"},
         ),
         (
-            "order_system.api.app",
+            "order_system.api.__main__",
             {"data_collector", "api_server", "exchange_sim", "order_system.events"},
         ),
-        ("order_system.events.processor", {"starlette", "data_collector", "api_server"}),
+        (
+            "order_system.events.__main__",
+            {"starlette", "uvicorn", "data_collector", "api_server", "outbox_relay"},
+        ),
+        (
+            "outbox_relay.__main__",
+            {"web3", "starlette", "uvicorn", "data_collector", "api_server", "order_system"},
+        ),
     ],
 )
 def test_each_service_imports_neither_other_services_nor_their_dependencies(
