@@ -10,6 +10,7 @@ such as `crypto.kline.updated.#`, `crypto.kline.updated.binance.spot.BTCUSDT.*` 
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Final
 
 import orjson
@@ -20,6 +21,7 @@ from starlette.routing import Route
 from api_server.asyncapi_schemas import EXAMPLES, SCHEMAS, Schema
 from linkora_core import broker_messages as bm
 
+# The relay's default OUTBOX_EXCHANGE; the api-server names the one its own setting says.
 EXCHANGE: Final = "linkora.events"
 
 _PARAMETERS: Final[dict[str, Schema]] = {
@@ -67,22 +69,24 @@ _CHANNELS: Final = (
      "retracted:<chain id>:<block hash>:<log index>"),
 )  # fmt: skip
 
-_BINDING: Final[Schema] = {
-    "amqp": {
-        "is": "routingKey",
-        "exchange": {
-            "name": EXCHANGE,
-            "type": "topic",
-            "durable": True,
-            "autoDelete": False,
-            "vhost": "/",
-        },
-        "bindingVersion": "0.2.0",
+
+def _binding(exchange: str) -> Schema:
+    return {
+        "amqp": {
+            "is": "routingKey",
+            "exchange": {
+                "name": exchange,
+                "type": "topic",
+                "durable": True,
+                "autoDelete": False,
+                "vhost": "/",
+            },
+            "bindingVersion": "0.2.0",
+        }
     }
-}
 
 
-def _channel(key: str, name: str, summary: str, ids: str) -> Schema:
+def _channel(key: str, name: str, summary: str, ids: str, exchange: str) -> Schema:
     words = key.split(".")
     channel: Schema = {
         "description": f"{summary}. AMQP message_id: `{ids}`.",
@@ -92,7 +96,7 @@ def _channel(key: str, name: str, summary: str, ids: str) -> Schema:
             "bindings": {"amqp": {"deliveryMode": 2, "ack": True, "bindingVersion": "0.2.0"}},
             "message": {"$ref": f"#/components/messages/{name}"},
         },
-        "bindings": _BINDING,
+        "bindings": _binding(exchange),
     }
     used = [w[1:-1] for w in words if w.startswith("{")]
     if used:
@@ -113,8 +117,9 @@ def _message(name: str) -> Schema:
     }
 
 
-def build() -> dict[str, Any]:
-    """The document: a channel per routing-key pattern, a message and schema per body."""
+def build(exchange: str = EXCHANGE) -> dict[str, Any]:
+    """The document: a channel per routing-key pattern on `exchange`, a message and schema
+    per body."""
     names = sorted({name for _, name, _, _ in _CHANNELS})
     return {
         "asyncapi": "2.6.0",
@@ -135,19 +140,26 @@ def build() -> dict[str, Any]:
             }
         },
         "channels": {
-            key: _channel(key, name, summary, ids) for key, name, summary, ids in _CHANNELS
+            key: _channel(key, name, summary, ids, exchange)
+            for key, name, summary, ids in _CHANNELS
         },
         "components": {"messages": {name: _message(name) for name in names}, "schemas": SCHEMAS},
     }
 
 
 DOCUMENT: Final = build()
-_ENCODED: Final = orjson.dumps(DOCUMENT)
+
+
+@functools.cache
+def _encoded(exchange: str) -> bytes:
+    return orjson.dumps(build(exchange))
 
 
 async def asyncapi_json(request: Request) -> Response:
-    """`GET /asyncapi.json`: the document."""
-    return Response(_ENCODED, media_type="application/json")
+    """`GET /asyncapi.json`: the document, naming the exchange of OUTBOX_EXCHANGE."""
+    return Response(
+        _encoded(request.app.state.settings.outbox_exchange), media_type="application/json"
+    )
 
 
 ROUTE: Final = Route("/asyncapi.json", asyncapi_json)

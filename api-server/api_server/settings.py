@@ -36,6 +36,9 @@ class ApiSettings(HttpSettings):
     # Pages with the open bucket are shared for this long (0: computed for every request).
     candle_live_cache_seconds: float = Field(default=1.0, ge=0)
 
+    # The relay's exchange, named in the AsyncAPI document (GET /asyncapi.json).
+    outbox_exchange: str = Field(default="linkora.events", min_length=1)
+
     ws_update_interval: float = Field(default=1.0, ge=0)
     # Seconds of silence on the live feed's Redis subscription before it pings; no answer
     # within as long again means the connection died silently and is replaced.

@@ -6,14 +6,17 @@ really write validate against it (their routing keys match the channel's pattern
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import asyncpg
 import httpx
 import orjson
 import pytest
 from jsonschema import Draft7Validator
+from starlette.applications import Starlette
 
 from api_server.asyncapi import DOCUMENT
 from linkora_core import broker_messages, market_announcements
@@ -24,6 +27,7 @@ from linkora_core.outbox import Message
 from linkora_core.timeframes import Timeframe
 from order_system.events import announcements as orders
 from order_system.events.transitions import EventRow, OrderRow
+from tests.http_checks import asgi_client
 
 FAMILIES = (
     broker_messages.KLINE, broker_messages.PRICE, broker_messages.ORDERBOOK,
@@ -70,6 +74,22 @@ async def test_the_document_is_served_as_json(client: httpx.AsyncClient) -> None
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
     assert response.json() == DOCUMENT
+
+
+async def test_the_served_document_names_the_configured_exchange(
+    make_app: Callable[..., Starlette], clean_db: asyncpg.Pool
+) -> None:
+    application = make_app(outbox_exchange="dex.events")
+    async with (
+        application.router.lifespan_context(application),
+        asgi_client(application, "http://api") as http,
+    ):
+        served = (await http.get("/asyncapi.json")).json()
+    names = {c["bindings"]["amqp"]["exchange"]["name"] for c in served["channels"].values()}
+    assert names == {"dex.events"}
+    assert {c["bindings"]["amqp"]["exchange"]["name"] for c in DOCUMENT["channels"].values()} == {
+        "linkora.events"
+    }
 
 
 def test_every_routing_key_family_has_a_channel_whose_references_resolve() -> None:
