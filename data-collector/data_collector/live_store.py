@@ -53,6 +53,9 @@ class LiveStore:
         self._books: list[Book] = []
         self._last_book_ms: dict[Market, int] = {}
         self._wake = asyncio.Event()
+        # Held by a flush: `forget` waits for one in progress, so nothing of a market it
+        # forgot is written after it returns.
+        self._flushing = asyncio.Lock()
         self.db_up = True
         self.candles_written = 0
         self.books_written = 0
@@ -78,6 +81,14 @@ class LiveStore:
             del self._books[0]
         self._books.append(book)
         self._wake.set()
+
+    async def forget(self, market: Market) -> None:
+        """Drop what is buffered for `market` (removed at runtime), once a flush in progress
+        has ended: after this returns, nothing of it is written."""
+        async with self._flushing:
+            self._candles = {k: v for k, v in self._candles.items() if k[0] != market}
+            self._books = [b for b in self._books if b.market != market]
+            self._last_book_ms.pop(market, None)
 
     @property
     def pending(self) -> int:
@@ -118,6 +129,10 @@ class LiveStore:
         await backoff.wait()
 
     async def flush(self) -> None:
+        async with self._flushing:
+            await self._flush()
+
+    async def _flush(self) -> None:
         candles, self._candles = self._candles, {}
         books, self._books = self._books, []
         try:

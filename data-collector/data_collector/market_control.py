@@ -191,6 +191,9 @@ class MarketControl:
     async def _mark_removed(self, market: Market, why: str) -> None:
         c = self.collector
         status = c.status.markets.pop(market, None)
+        # Its venue's streams are restarted without it by now: what they buffered before
+        # is dropped, so no write of it follows the phase.
+        await c.store.forget(market)
         try:
             await state_store.set_phase(c.pool, market, "removed")
         except DATABASE_DOWN:

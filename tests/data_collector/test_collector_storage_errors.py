@@ -145,6 +145,32 @@ async def test_a_refused_live_candle_is_dropped_alone(
     assert store.pending == 0
 
 
+async def test_a_forgotten_market_buffers_nothing_more_even_mid_flush(
+    clean_db: asyncpg.Pool,
+) -> None:
+    store = LiveStore(clean_db)
+    other = LiveCandle(spot("ETHUSDT"), live_candle(LIVE_START).candle, True)
+    store.candle(live_candle(LIVE_START))
+    store.candle(other)
+    # A flush held up mid-write (the table locked) is waited for by forget: what it had
+    # taken is written before forget returns; what is buffered after is dropped.
+    async with clean_db.acquire() as locker, locker.transaction():
+        await locker.execute("LOCK TABLE candles IN EXCLUSIVE MODE")
+        flushing = asyncio.create_task(store.flush())
+        await asyncio.sleep(0.2)
+        store.candle(live_candle(LIVE_START + MINUTE_MS))
+        store.candle(LiveCandle(spot("ETHUSDT"), live_candle(LIVE_START + MINUTE_MS).candle, True))
+        forgetting = asyncio.create_task(store.forget(spot("BTCUSDT")))
+        await asyncio.sleep(0.2)
+        assert not forgetting.done()  # the flush holds it
+    await flushing
+    await forgetting
+    assert await closed_minutes(clean_db, "BTCUSDT") == [LIVE_START]
+    await store.flush()
+    assert await closed_minutes(clean_db, "BTCUSDT") == [LIVE_START]
+    assert await closed_minutes(clean_db, "ETHUSDT") == [LIVE_START, LIVE_START + MINUTE_MS]
+
+
 async def test_a_transient_error_keeps_live_candles_buffered_until_written(
     clean_db: asyncpg.Pool, refusals: CandleRefusals
 ) -> None:
