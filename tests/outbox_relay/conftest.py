@@ -3,11 +3,12 @@ after each test (tests/conftest.py provides the database and the brokers)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from relay_harness import ConsumerFactory, CountingConsumer, RelayFactory, RelayProcess
+from relay_harness import ConsumerFactory, CountingConsumer, RelayFactory, RelayProcess, Started
 
 
 @pytest.fixture
@@ -38,3 +39,22 @@ async def consumers() -> AsyncIterator[ConsumerFactory]:
     yield make
     for consumer in made:
         await consumer.close()
+
+
+@pytest.fixture
+def started(relays: RelayFactory, consumers: ConsumerFactory) -> Started:
+    """`await started(dsn, amqp_url, name, **env)`: a counting consumer on the exchange
+    `test.<name>.<pid>`, and a relay publishing to it with `env` added, both started."""
+
+    async def start(
+        dsn: str, amqp_url: str, name: str, **env: str
+    ) -> tuple[CountingConsumer, RelayProcess]:
+        exchange = f"test.{name}.{os.getpid()}"
+        consumer = consumers(amqp_url, exchange)
+        await consumer.start()
+        relay = relays(dsn, amqp_url, exchange)
+        relay.env.update(env)
+        relay.start()
+        return consumer, relay
+
+    return start

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import urllib.request
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -260,3 +260,6 @@ RelayFactory = Callable[[str, str, str], RelayProcess]
 """`relays(dsn, amqp_url, exchange)`, the fixture: a relay process, not started."""
 ConsumerFactory = Callable[[str, str], CountingConsumer]
 """`consumers(amqp_url, exchange)`, the fixture: a counting consumer, not started."""
+
+Started = Callable[..., Awaitable[tuple[CountingConsumer, RelayProcess]]]
+"""`await started(dsn, amqp_url, name, **env)`, the fixture: a consumer and a relay, started."""

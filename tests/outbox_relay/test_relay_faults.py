@@ -7,17 +7,15 @@ outbox has nothing pending."""
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 from typing import Any
 
 import asyncpg
 import pytest
 from relay_harness import (
-    ConsumerFactory,
     CountingConsumer,
-    RelayFactory,
     RelayProcess,
+    Started,
     Writer,
     backlog,
     check_deliveries,
@@ -48,22 +46,13 @@ async def _settled(
     return check_deliveries(writer, consumer.deliveries)
 
 
-def _exchange(name: str) -> str:
-    return f"test.{name}.{os.getpid()}"
-
-
 async def test_relay_killed_with_sigkill_at_random_points_loses_nothing(
     clean_db: asyncpg.Pool,
     pg_dsn: str,
     rabbitmq_url: str,
-    relays: RelayFactory,
-    consumers: ConsumerFactory,
+    started: Started,
 ) -> None:
-    exchange = _exchange("kill")
-    consumer = consumers(rabbitmq_url, exchange)
-    await consumer.start()
-    relay = relays(pg_dsn, rabbitmq_url, exchange)
-    relay.start()
+    consumer, relay = await started(pg_dsn, rabbitmq_url, "kill")
     writer = Writer(pg_dsn)
     writing = asyncio.create_task(writer.write(COUNT, seed=1, pace=PACE))
     rng = random.Random(18)
@@ -88,14 +77,9 @@ async def test_rabbitmq_restarted_mid_stream_loses_nothing(
     clean_db: asyncpg.Pool,
     pg_dsn: str,
     restartable_rabbitmq: RabbitMQServer,
-    relays: RelayFactory,
-    consumers: ConsumerFactory,
+    started: Started,
 ) -> None:
-    exchange = _exchange("broker")
-    consumer = consumers(restartable_rabbitmq.url, exchange)
-    await consumer.start()
-    relay = relays(pg_dsn, restartable_rabbitmq.url, exchange)
-    relay.start()
+    consumer, relay = await started(pg_dsn, restartable_rabbitmq.url, "broker")
     writer = Writer(pg_dsn)
     writing = asyncio.create_task(writer.write(COUNT, seed=2, pace=PACE))
     await eventually(lambda: len(consumer.seen()) > 300, 60, what="the stream under way")
@@ -117,17 +101,12 @@ async def test_rabbitmq_restarted_mid_stream_loses_nothing(
 async def test_postgres_restarted_mid_stream_loses_nothing(
     restartable_postgres: PostgresServer,
     rabbitmq_url: str,
-    relays: RelayFactory,
-    consumers: ConsumerFactory,
+    started: Started,
 ) -> None:
     dsn = restartable_postgres.dsn
     pool = await db.connect_pool(dsn, min_size=1, max_size=1)  # migrates the fresh server
     await pool.close()
-    exchange = _exchange("database")
-    consumer = consumers(rabbitmq_url, exchange)
-    await consumer.start()
-    relay = relays(dsn, rabbitmq_url, exchange)
-    relay.start()
+    consumer, relay = await started(dsn, rabbitmq_url, "database")
     writer = Writer(dsn)
     writing = asyncio.create_task(writer.write(COUNT, seed=3, pace=PACE))
     await eventually(lambda: len(consumer.seen()) > 300, 60, what="the stream under way")

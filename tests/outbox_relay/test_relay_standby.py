@@ -9,7 +9,7 @@ from collections.abc import Awaitable
 from typing import Any
 
 import asyncpg
-from relay_harness import ConsumerFactory, RelayFactory, RelayProcess, Writer, backlog
+from relay_harness import ConsumerFactory, RelayFactory, RelayProcess, Started, Writer, backlog
 from relay_harness import check_deliveries as check
 
 from tests.polling import eventually
@@ -80,14 +80,9 @@ async def test_held_rows_wait_until_released(
     clean_db: asyncpg.Pool,
     pg_dsn: str,
     rabbitmq_url: str,
-    relays: RelayFactory,
-    consumers: ConsumerFactory,
+    started: Started,
 ) -> None:
-    exchange = f"test.held.{os.getpid()}"
-    consumer = consumers(rabbitmq_url, exchange)
-    await consumer.start()
-    relay = relays(pg_dsn, rabbitmq_url, exchange)
-    relay.start()
+    consumer, relay = await started(pg_dsn, rabbitmq_url, "held")
     await clean_db.execute(
         "INSERT INTO outbox (message_id, routing_key, body, held) VALUES "
         "('held:1', 'orders.created', '{\"n\":1}', true), "
@@ -114,15 +109,11 @@ async def test_published_rows_are_pruned_after_the_retention(
     clean_db: asyncpg.Pool,
     pg_dsn: str,
     rabbitmq_url: str,
-    relays: RelayFactory,
-    consumers: ConsumerFactory,
+    started: Started,
 ) -> None:
-    exchange = f"test.prune.{os.getpid()}"
-    consumer = consumers(rabbitmq_url, exchange)
-    await consumer.start()
-    relay = relays(pg_dsn, rabbitmq_url, exchange)
-    relay.env.update(OUTBOX_RETENTION_SECONDS="1", OUTBOX_PRUNE_SECONDS="0.2")
-    relay.start()
+    consumer, relay = await started(
+        pg_dsn, rabbitmq_url, "prune", OUTBOX_RETENTION_SECONDS="1", OUTBOX_PRUNE_SECONDS="0.2"
+    )
     await clean_db.execute(
         "INSERT INTO outbox (message_id, routing_key, body, held) VALUES "
         "('p:1', 'orders.created', '{}', false), ('p:2', 'orders.created', '{}', true)"
