@@ -71,7 +71,11 @@ class Services:
 
     def stop_collector(self) -> None:
         self.collector.send_signal(signal.SIGTERM)
-        self.collector.wait(30)
+        try:
+            self.collector.wait(30)
+        except subprocess.TimeoutExpired:
+            tail = self.log("collector")[-6000:]
+            raise AssertionError(f"no exit 30 s after SIGTERM; collector log:\n{tail}") from None
 
     def close(self) -> None:
         for process in (self.api, self.collector):
