@@ -24,6 +24,9 @@ Work = Callable[[], Coroutine[Any, Any, None]]
 
 # A run that lasted this long counts as healthy: the next failure starts from `first_delay`.
 HEALTHY_RUN = 60.0
+# A task still running this long after its cancellation is cancelled again: one that swallowed
+# the CancelledError (a library bug; redis-py 8's pipelines did) must not hold a stop for ever.
+CANCEL_AGAIN = 1.0
 
 
 @dataclass(eq=False)
@@ -97,9 +100,7 @@ class BackgroundTasks:
             try:
                 await asyncio.wait([run])
             except asyncio.CancelledError:
-                run.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await run
+                await self._cancel(name, run)
                 raise
             if self._closing or (self.stop is not None and self.stop.is_set()):
                 return
@@ -120,6 +121,15 @@ class BackgroundTasks:
                 return
             if time.monotonic() - started >= HEALTHY_RUN:
                 backoff.reset()
+
+    async def _cancel(self, name: str, run: asyncio.Task[None]) -> None:
+        """Cancel `run` and wait until it has ended, cancelling it again while it runs on."""
+        run.cancel()
+        while not (await asyncio.wait([run], timeout=CANCEL_AGAIN))[0]:
+            log.warning("%s: task %s ignored its cancellation; again", self.service, name)
+            run.cancel()
+        if not run.cancelled():
+            run.exception()  # retrieved: what a task raised while being stopped is moot
 
 
 def _ended(run: asyncio.Task[None]) -> str:

@@ -103,6 +103,32 @@ async def test_close_cancels_running_tasks() -> None:
     assert tasks.healthy
 
 
+@pytest.mark.parametrize("stop", ["close", "end"])
+async def test_a_task_that_swallows_its_cancellation_is_cancelled_again(
+    stop: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # What redis-py 8's pipeline execute() sometimes did: the CancelledError never came out,
+    # and the task went on waiting for work that would never come.
+    monkeypatch.setattr("linkora_core.tasks.CANCEL_AGAIN", 0.05)
+    swallowed = asyncio.Event()
+
+    async def work() -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            swallowed.set()
+        await asyncio.Event().wait()
+
+    tasks = BackgroundTasks("test-service")
+    tasks.start("publisher", work)
+    await asyncio.sleep(0.01)
+    run = tasks.current("publisher")
+    async with asyncio.timeout(2):
+        await (tasks.close() if stop == "close" else tasks.end("publisher"))
+    assert swallowed.is_set() and run.cancelled()
+    assert "task publisher ignored its cancellation" in caplog.text
+
+
 async def test_an_ended_task_is_stopped_for_good_and_its_name_free_again(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
