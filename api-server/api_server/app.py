@@ -28,7 +28,7 @@ from api_server.candle_reader import FrontierCache
 from api_server.control_watch import ControlWatch
 from api_server.health import Readiness, health
 from api_server.live_feed import LiveFeed
-from api_server.metrics import hub_metrics
+from api_server.metrics import hub_metrics, rollup_metrics
 from api_server.page_cache import PageCache
 from api_server.rollups import RollupMaintainer
 from api_server.settings import ApiSettings
@@ -90,10 +90,13 @@ def create_app(settings: ApiSettings, *, maintain_rollups: bool = True) -> Starl
         tasks.start("live-flush", lambda: feed.flush_loop(stop))
         tasks.start("control-watch", lambda: control.run(stop))
         tasks.start("system-feed", lambda: system.run(stop))
+        app.state.rollups = None
         if maintain_rollups:
             maintainer = RollupMaintainer(settings.db_dsn, interval=settings.rollup_interval)
             app.state.rollups = maintainer
             tasks.start("rollups", lambda: maintainer.run(stop))
+        rollup_collector = FunctionCollector(lambda: rollup_metrics(app.state.rollups))
+        metrics.registry.register(rollup_collector)
         app.state.readiness = Readiness(app.state, tasks)
         heartbeat = Heartbeat(
             app.state.pool, "api-server", lambda: heartbeat_report.report(app.state.hub, tasks)
@@ -109,6 +112,7 @@ def create_app(settings: ApiSettings, *, maintain_rollups: bool = True) -> Starl
             await app.state.redis.aclose()
             await app.state.pool.close()
             metrics.registry.unregister(hub_collector)
+            metrics.registry.unregister(rollup_collector)
             metrics.registry.unregister(system_collector)
             metrics.before_scrape.clear()
 

@@ -1,16 +1,19 @@
 """`GET /health`: always 200; says which dependencies answer. `GET /ready`: 200 only when the
 database and Redis answer, the live feed is subscribed and no background task is down (503
 names every problem), so a load balancer drains a replica that cannot serve: `Readiness` says
-what is wrong and `linkora_core.http.ready` answers."""
+what is wrong and `linkora_core.http.ready` answers. `/health` also says whether this replica
+is the rollup maintainer (holds the lock, and since when)."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 from starlette.datastructures import State
 from starlette.requests import Request
 
+from api_server.rollups import RollupMaintainer
 from linkora_core import bus, db
 from linkora_core.http import JSON
 from linkora_core.readiness import CachedCheck
@@ -60,5 +63,16 @@ async def health(request: Request) -> JSON:
             "redis": "healthy" if redis else "unhealthy",
             "live_feed": "subscribed" if state.live_feed.connected else "disconnected",
             "websocket_clients": state.hub.clients,
+            "rollups": rollups(state.rollups),
         }
     )
+
+
+def rollups(maintainer: RollupMaintainer | None) -> dict[str, Any]:
+    """`enabled`: this process runs a maintainer; `maintainer`: it holds the lock now."""
+    since = None if maintainer is None else maintainer.since
+    return {
+        "enabled": maintainer is not None,
+        "maintainer": since is not None,
+        "since": None if since is None else since.isoformat(),
+    }

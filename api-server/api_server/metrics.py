@@ -1,4 +1,5 @@
-"""The api-server's own Prometheus figures, read from the WebSocket hub at scrape time."""
+"""The api-server's own Prometheus figures, read at scrape time from the WebSocket hub and the
+rollup maintainer (`None` where this process runs none)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Iterator
 
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from api_server.rollups import RollupMaintainer
 from api_server.ws_hub import Hub
 
 
@@ -15,11 +17,25 @@ def hub_metrics(hub: Hub) -> Iterator[Metric]:
     )
     yield CounterMetricFamily(
         "api_websocket_messages_sent",
-        "Messages sent (or queued) to WebSocket clients.",
+        "Live messages broadcast to (or queued for) WebSocket clients; greetings not counted.",
         hub.sent,
     )
     yield CounterMetricFamily(
         "api_websocket_messages_dropped",
         "Messages dropped because a client left too much unread (the client is closed).",
         hub.dropped_slow,
+    )
+
+
+def rollup_metrics(maintainer: RollupMaintainer | None) -> Iterator[Metric]:
+    holds = maintainer is not None and maintainer.maintainer
+    yield GaugeMetricFamily(
+        "linkora_rollup_maintainer",
+        "1 while this process holds the rollup maintainer lock (one replica at a time).",
+        int(holds),
+    )
+    yield CounterMetricFamily(
+        "linkora_rollup_cycles",
+        "Rollup passes this process has run as the maintainer.",
+        0 if maintainer is None else maintainer.cycles,
     )

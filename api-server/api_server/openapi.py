@@ -114,8 +114,18 @@ _HEALTH = obj(
         "redis": {"type": "string", "enum": ["healthy", "unhealthy"]},
         "live_feed": {"type": "string", "enum": ["subscribed", "disconnected"]},
         "websocket_clients": {"type": "integer", "minimum": 0},
+        "rollups": obj(
+            {
+                "enabled": {"type": "boolean", "description": "This process runs a maintainer"},
+                "maintainer": {
+                    "type": "boolean",
+                    "description": "This process holds the maintainer lock (one replica does)",
+                },
+                "since": {**_TIME, "type": ["string", "null"], "description": "Held since"},
+            }
+        ),
     },
-    optional=["redis", "live_feed", "websocket_clients"],
+    optional=["redis", "live_feed", "websocket_clients", "rollups"],
     closed=False,
 )
 _READY = ready_schema(

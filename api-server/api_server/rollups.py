@@ -5,8 +5,8 @@ The collector's backfill stores the rollups of what it writes itself, in the sam
 (and logs nothing for it); the maintainer stores the rest.
 
 Runs inside every api-server process; a PostgreSQL advisory lock lets one replica work while
-the others wait, and a replica that dies releases the lock with its connection. Work comes from
-two sources:
+the others wait for it inside PostgreSQL (no polling), and a replica that dies releases the
+lock with its connection, which hands it to a waiter at once. Work comes from two sources:
 
 - the closed horizon moving forward (new minutes closing): the buckets after each timeframe's
   frontier are stored as they close;
@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Final
 
 import asyncpg
@@ -67,6 +68,11 @@ WITH taken AS (DELETE FROM candle_changes WHERE venue = $1 AND symbol = $2
                RETURNING first_open_time, last_open_time)
 SELECT first_open_time, last_open_time FROM taken GROUP BY 1, 2
 """
+# A waiter blocks in pg_advisory_lock, woken by PostgreSQL when the holder's session ends; the
+# wait is bounded (lock_timeout, this transaction only: the passes' market locks must not
+# time out) so that a replica whose database went away finds out and reconnects.
+_LOCK_TIMEOUT = "SELECT set_config('lock_timeout', $1, true)"
+_WAIT_FOR_LOCK = "SELECT pg_advisory_lock($1)"
 _PUT_BACK = """
 INSERT INTO candle_changes (venue, symbol, first_open_time, last_open_time)
 SELECT $1, $2, lo, hi - interval '1 minute'
@@ -131,15 +137,41 @@ async def _logged_markets(db: Executor) -> set[Market]:
     return found
 
 
+async def take_lock(connection: asyncpg.Connection, wait: float) -> bool:
+    """Wait at most `wait` seconds for the maintainer lock; True once this session holds it
+    (a session lock: it outlives the transaction it was taken in)."""
+    try:
+        async with connection.transaction():
+            await connection.execute(_LOCK_TIMEOUT, f"{max(1, round(wait * 1000))}ms")
+            await connection.execute(_WAIT_FOR_LOCK, LOCK_KEY)
+    except asyncpg.LockNotAvailableError:
+        return False
+    return True
+
+
 class RollupMaintainer:
-    """The loop: take the lock, then roll every market each `interval` seconds."""
+    """The loop: take the lock, then roll every market each `interval` seconds.
+    `maintainer` and `since` say whether (and since when) this process holds the lock."""
 
     def __init__(self, dsn: str, *, interval: float = 2.0) -> None:
         self._dsn = dsn
         self._interval = interval
         self._horizons: dict[Market, int | None] = {}
         self._backlog = False
+        self._holder: asyncpg.Connection | None = None
+        self._since: datetime | None = None
         self.cycles = 0
+
+    @property
+    def maintainer(self) -> bool:
+        """True while this process holds the lock: its session is open (asyncpg sees a
+        connection the server dropped as closed as soon as the socket ends)."""
+        return self._holder is not None and not self._holder.is_closed()
+
+    @property
+    def since(self) -> datetime | None:
+        """When this process took the lock it holds (None while it holds none)."""
+        return self._since if self.maintainer else None
 
     async def cycle(self, db: Executor) -> int:
         """One pass over every market; returns rollup rows written."""
@@ -187,13 +219,19 @@ class RollupMaintainer:
             await pause(self._interval, stop)
 
     async def _hold_and_work(self, connection: asyncpg.Connection, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            if await connection.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):
-                break
-            await pause(self._interval * 5, stop)
-        while not stop.is_set():
-            written = await self.cycle(connection)
-            if written:
-                log.info("rollups: %d buckets stored", written)
-            if not self._backlog:  # a long change log is worked off without pausing
-                await pause(self._interval, stop)
+        while not await take_lock(connection, self._interval * 5):
+            if stop.is_set():
+                return
+        if stop.is_set():
+            return
+        self._holder, self._since = connection, datetime.now(UTC)
+        log.info("rollup maintainer: this process holds the lock")
+        try:
+            while not stop.is_set():
+                written = await self.cycle(connection)
+                if written:
+                    log.info("rollups: %d buckets stored", written)
+                if not self._backlog:  # a long change log is worked off without pausing
+                    await pause(self._interval, stop)
+        finally:
+            self._holder = self._since = None

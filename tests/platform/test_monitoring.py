@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from devstack.ports import free_port
+from tests.polling import eventually
 
 # The system view on the api-server: the host, the database and every process's heartbeat.
 SYSTEM_METRICS = (
@@ -376,7 +377,14 @@ async def test_websocket_clients_and_messages_are_counted(
                 pass  # a candle update, not a heartbeat
         samples = await asyncio.to_thread(scrape, url)
         assert samples["api_websocket_clients"] >= 1
-        assert samples["api_websocket_messages_sent_total"] >= 1
+
+        # What came first may be the subscription's greeting (the open candle), which the
+        # counter leaves out: the live broadcasts follow every WS update interval.
+        async def broadcast_counted() -> bool:
+            samples = await asyncio.to_thread(scrape, url)
+            return samples["api_websocket_messages_sent_total"] >= 1
+
+        assert await eventually(broadcast_counted, 15, what="a live broadcast counted")
 
 
 @pytest.mark.slow

@@ -1,24 +1,25 @@
-"""Resume across replicas: three `python -m api_server` processes over the test PostgreSQL and
-Redis behind Debian's nginx (started by the test); WebSocket clients follow 1m (and 5m)
-candles through nginx while closed minutes are announced as the collector does (published on
-Redis, stored a moment later); one replica is killed with SIGKILL. Its clients reconnect
-through nginx to the others, resuming from the last closed candle they saw: every client gets
-every closed bucket exactly once, in order, with the bytes of the live closed message."""
+"""Resume and rollups across replicas: three `python -m api_server` processes over the test
+PostgreSQL and Redis behind Debian's nginx (started by the test); WebSocket clients follow 1m
+(and 5m) candles through nginx while closed minutes are announced as the collector does
+(published on Redis, stored a moment later); the replica maintaining the rollups is killed with
+SIGKILL. Its clients reconnect through nginx to the others, resuming from the last closed
+candle they saw: every client gets every closed bucket exactly once, in order, with the bytes
+of the live closed message. All along, exactly one replica maintains the rollups (its
+/metrics says so and one PostgreSQL backend holds the lock, the others wait for it); the lock
+passes to one survivor within seconds of the kill, and the rollups of the minutes written
+after it are stored."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import asyncpg
-import httpx
 import orjson
 import pytest
 from redis.asyncio import Redis
@@ -26,14 +27,14 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from api_server.ws_sequence import candle_text
-from devstack.ports import free_port
 from linkora_core.candle_columns import VALUES, values
 from linkora_core.candles import Candle, LiveCandle
-from linkora_core.epoch import to_datetime
+from linkora_core.epoch import to_datetime, to_ms
 from linkora_core.live_bucket import LiveBucket
 from linkora_core.market_messages import candle_message, encode
 from linkora_core.markets import BINANCE_SPOT, Market
 from linkora_core.timeframes import MINUTE_MS, Timeframe
+from tests.platform.api_replicas import MaintainerWatch, Replicas
 from tests.platform.nginx_proxy import Nginx
 from tests.polling import eventually
 
@@ -44,6 +45,9 @@ REPLICAS = 3
 FOLLOWERS = {Timeframe.MINUTE_1: 9, Timeframe.MINUTE_5: 3}
 MINUTES = 40
 KILL_AT = 15
+# The lock passes as soon as PostgreSQL sees the killed replica's session end; a waiter that
+# polled would take up to 5 x rollup_interval (10 s by default).
+TAKEOVER_WITHIN = 3.0
 
 
 def _minute(i: int) -> Candle:
@@ -72,61 +76,6 @@ def _closed(series: list[Candle], timeframe: Timeframe) -> list[Candle]:
             out.append(update.closed)
     assert bucket.current is not None
     return [*out, bucket.current]
-
-
-class Replicas:
-    """api-server processes on their own ports, all over the same database and Redis."""
-
-    def __init__(self, env: dict[str, str], logs: Path) -> None:
-        self.ports = [free_port() for _ in range(REPLICAS)]
-        self.logs = logs
-        self.processes: list[subprocess.Popen[bytes]] = []
-        for index, port in enumerate(self.ports):
-            with (logs / f"api-{index}.log").open("ab") as out:
-                self.processes.append(
-                    subprocess.Popen(
-                        [sys.executable, "-m", "api_server"],
-                        env={
-                            **os.environ,
-                            **env,
-                            "API_PORT": str(port),
-                            "API_HOST": "127.0.0.1",
-                            "WS_HANDSHAKE_RATE": "0",
-                            "WS_UPDATE_INTERVAL": "0",
-                            "ADMIN_TOKEN": "replica-resume-test-token-0123",
-                        },
-                        stdout=out,
-                        stderr=subprocess.STDOUT,
-                    )
-                )
-
-    async def ready(self) -> None:
-        async with httpx.AsyncClient(timeout=2) as http:
-
-            async def all_up() -> bool:
-                for port in self.ports:
-                    try:
-                        if (await http.get(f"http://127.0.0.1:{port}/health")).status_code != 200:
-                            return False
-                    except httpx.HTTPError:
-                        return False
-                return True
-
-            await eventually(all_up, 60, every=0.2, what=f"the replicas up: {self.log(0)}")
-
-    def log(self, index: int) -> str:
-        return (self.logs / f"api-{index}.log").read_text(errors="replace")[-2000:]
-
-    def close(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 class Follower:
@@ -163,7 +112,7 @@ class Follower:
 def replicas(
     service_env: dict[str, str], clean_db: asyncpg.Pool, tmp_path: Path
 ) -> Iterator[Replicas]:
-    running = Replicas(service_env, tmp_path)
+    running = Replicas(service_env, tmp_path, REPLICAS)
     try:
         yield running
     finally:
@@ -214,7 +163,26 @@ async def _announce(pool: asyncpg.Pool, redis: Redis, m: Candle) -> None:
     )  # fmt: skip
 
 
-async def test_clients_of_a_killed_replica_resume_through_nginx_and_miss_no_closed_candle(
+async def _rollups(db: asyncpg.Pool, timeframe: Timeframe) -> list[tuple[int, Decimal, int]]:
+    rows = await db.fetch(
+        "SELECT open_time, volume, trades FROM candle_rollups WHERE venue = $1 AND symbol = $2 "
+        "AND timeframe = $3 ORDER BY open_time",
+        MARKET.venue.key, MARKET.symbol, timeframe.value,
+    )  # fmt: skip
+    return [(to_ms(r["open_time"]), r["volume"], r["trades"]) for r in rows]
+
+
+async def _rolled_up(db: asyncpg.Pool, buckets: list[Candle]) -> None:
+    """Wait until the 5m rollups are exactly `buckets`."""
+    expected = [(c.open_time_ms, c.volume, c.trades) for c in buckets]
+
+    async def stored() -> bool:
+        return await _rollups(db, Timeframe.MINUTE_5) == expected
+
+    await eventually(stored, 15, what=f"5m rollups of {len(buckets)} buckets")
+
+
+async def test_a_killed_maintainer_hands_on_the_rollups_and_its_clients_miss_no_candle(
     replicas: Replicas,
     nginx: Nginx,
     followers: list[Follower],
@@ -225,18 +193,47 @@ async def test_clients_of_a_killed_replica_resume_through_nginx_and_miss_no_clos
         lambda: all(f.connections for f in followers), 20, what="every follower connected"
     )
     series = [_minute(i) for i in range(MINUTES)]
-    for i, m in enumerate(series):
-        if i == KILL_AT:
-            replicas.processes[1].send_signal(signal.SIGKILL)
-        await _announce(clean_db, redis, m)
-        await asyncio.sleep(0.1)
-    expected = {tf: _closed(series, tf) for tf in FOLLOWERS}
-    await eventually(
-        lambda: all(f.since == expected[f.timeframe][-1].open_time_ms for f in followers),
-        30,
-        what=f"every follower saw the last bucket; nginx: {nginx.errors()[-500:]}",
+    five = _closed(series, Timeframe.MINUTE_5)
+    watch = MaintainerWatch(replicas, clean_db)
+    async with watch.running():
+        first = await watch.one_maintainer(15)
+        (killed,) = first.maintainers
+        for m in series[:KILL_AT]:
+            await _announce(clean_db, redis, m)
+            await asyncio.sleep(0.1)
+        await _rolled_up(clean_db, five[: KILL_AT // 5])
+        async with watch.quiet():
+            replicas.processes[killed].send_signal(signal.SIGKILL)
+            replicas.processes[killed].wait(5)
+            kill = time.monotonic()
+        for m in series[KILL_AT:]:
+            await _announce(clean_db, redis, m)
+            await asyncio.sleep(0.1)
+        await _rolled_up(clean_db, five)
+        took_over = await watch.one_maintainer(TAKEOVER_WITHIN, after=kill)
+        (successor,) = took_over.maintainers
+        expected = {tf: _closed(series, tf) for tf in FOLLOWERS}
+        await eventually(
+            lambda: all(f.since == expected[f.timeframe][-1].open_time_ms for f in followers),
+            30,
+            what=f"every follower saw the last bucket; nginx: {nginx.errors()[-500:]}",
+        )
+    samples = watch.since(0)
+    print(
+        f"rollup takeover: replica {killed} killed, replica {successor} maintains "
+        f"{took_over.at - kill:.2f} s later; {len(samples)} samples"
     )
-    assert replicas.processes[1].poll() == -signal.SIGKILL
+    assert successor != killed and took_over.at - kill < TAKEOVER_WITHIN
+    before = [s for s in samples if first.at <= s.at < kill]
+    after = [s for s in samples if s.at >= took_over.at]
+    assert len(before) >= 5 and len(after) >= 5
+    # Never two maintainers, nor two backends holding the lock, at any sample; one all along
+    # but for the moment of the handover, the others waiting for it in PostgreSQL.
+    assert all(len(s.maintainers) <= 1 and s.granted <= 1 for s in samples)
+    assert all(s.maintainers == (killed,) and (s.granted, s.waiting) == (1, 2) for s in before)
+    assert all(s.maintainers == (successor,) and (s.granted, s.waiting) == (1, 1) for s in after)
+    assert all(killed not in s.answered for s in watch.since(kill))
+    assert replicas.processes[killed].poll() == -signal.SIGKILL
     assert sum(f.connections > 1 for f in followers) >= 1  # the killed replica had clients
     for follower in followers:
         # None missed, none twice, the bytes of the live closed messages.
