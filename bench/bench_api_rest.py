@@ -14,12 +14,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
-from support import keep_alive_get, server_env, start_server
+from support import concurrent_load, server_env, start_server
 
 from devstack.ports import free_port
 
@@ -28,36 +26,6 @@ TIMEFRAMES = ("1", "15", "1H", "4H", "1D", "1W", "1M")
 LIMITS = (100, 1000)
 CONCURRENCY = (1, 32)
 HERE = Path(__file__).resolve().parent
-
-
-async def measure(port: int, path: str, concurrency: int, seconds: float) -> dict[str, float]:
-    latencies: list[float] = []
-    errors = 0
-    deadline = time.perf_counter() + seconds
-
-    async def worker() -> None:
-        nonlocal errors
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        try:
-            await keep_alive_get(reader, writer, path)  # warm-up
-            while time.perf_counter() < deadline:
-                began = time.perf_counter()
-                status = await keep_alive_get(reader, writer, path)
-                latencies.append(time.perf_counter() - began)
-                errors += status != 200
-        finally:
-            writer.close()
-
-    began = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - began
-    latencies.sort()
-    return {
-        "p50": statistics.median(latencies) * 1000,
-        "p99": latencies[int(len(latencies) * 0.99) - 1] * 1000,
-        "rps": len(latencies) / elapsed,
-        "errors": errors,
-    }
 
 
 async def main() -> None:
@@ -104,7 +72,7 @@ async def main() -> None:
         ]
         for name, port, path in cases:
             for concurrency in CONCURRENCY:
-                result = await measure(port, path, concurrency, args.seconds)
+                result = await concurrent_load(port, path, concurrency, args.seconds)
                 print(
                     f"{name:40} {concurrency:>4} {result['p50']:>8.2f} {result['p99']:>8.2f} "
                     f"{result['rps']:>8.0f}"

@@ -35,8 +35,9 @@ from urllib.parse import urlencode
 
 import asyncpg
 import orjson
+from cpu_use import process_cpu
 from starlette.datastructures import QueryParams
-from support import server_env, start_server
+from support import concurrent_load, server_env, start_server
 
 from devstack.ports import free_port
 from devstack.postgres import PostgresServer
@@ -290,6 +291,37 @@ async def measure_filters(
         await connection.close()
 
 
+THROUGHPUT_CONCURRENCY = 32
+
+
+async def measure_throughput(port: int, api_pid: int, seconds: float) -> None:
+    """Requests/s at concurrency 32 and per CPU second of the API process, per endpoint."""
+    user = f"/users/{_address(3)}/orders"
+    pair = urlencode({"token_in": _address(3), "token_out": _address(101)})
+    cases = [
+        ("/health", "/health"),
+        ("/orders/all first page", f"/orders/all?limit={LIMIT}"),
+        ("/orders/pending first page", f"/orders/pending?limit={LIMIT}"),
+        ("/orders/all by token pair", f"/orders/all?limit={LIMIT}&{pair}"),
+        ("a user's orders", f"{user}?limit={LIMIT}"),
+        ("one order by id", "/orders/4242"),
+    ]
+    print(
+        f"{'case':28} {'conc':>4} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} "
+        f"{'API CPU':>8} {'req/CPU-s':>10}"
+    )
+    for name, path in cases:
+        cpu, wall = process_cpu(api_pid), time.perf_counter()
+        result = await concurrent_load(port, path, THROUGHPUT_CONCURRENCY, seconds)
+        used = (process_cpu(api_pid) - cpu) / (time.perf_counter() - wall)
+        errors = f"  errors={result['errors']:.0f}" if result["errors"] else ""
+        print(
+            f"{name:28} {THROUGHPUT_CONCURRENCY:>4} {result['p50']:>8.2f} {result['p99']:>8.2f} "
+            f"{result['rps']:>8.0f} {used:>7.0%} {result['rps'] / used:>10.0f}{errors}",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=1_000_000)
@@ -297,6 +329,10 @@ def main() -> None:
     parser.add_argument(
         "--only-filters", action="store_true", help="skip the lists of before 0009 and offsets"
     )
+    parser.add_argument(
+        "--throughput", action="store_true", help="requests/s at concurrency 32 per API core"
+    )
+    parser.add_argument("--seconds", type=float, default=5.0, help="per throughput case")
     args = parser.parse_args()
     database = PostgresServer()
     api: subprocess.Popen[bytes] | None = None
@@ -316,6 +352,10 @@ def main() -> None:
             ),
         }
         api = start_server([sys.executable, "-m", "order_system.api"], env, port)
+        if args.throughput:
+            print(f"order API: `python -m order_system.api` (pid {api.pid}), one worker")
+            asyncio.run(measure_throughput(port, api.pid, args.seconds))
+            return
         print(
             f"order API: `python -m order_system.api` (pid {api.pid}), sequential requests on one "
             f"keep-alive connection, limit {LIMIT}, {args.requests} requests per case"

@@ -1,10 +1,13 @@
-"""What the api-server benchmarks share: starting a server process and its environment."""
+"""What the HTTP benchmarks share: starting a server process and its environment, and a small
+keep-alive load generator."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import statistics
 import subprocess
+import time
 
 from devstack.ports import wait_listening
 from devstack.postgres import db_env
@@ -44,3 +47,37 @@ async def keep_alive_get(
             length = int(value)
     await reader.readexactly(length)
     return int(status_line.split()[1])
+
+
+async def concurrent_load(
+    port: int, path: str, concurrency: int, seconds: float
+) -> dict[str, float]:
+    """`concurrency` keep-alive connections each sending GET `path` back to back for
+    `seconds`: p50/p99 latency (ms), requests/s and the count of non-200 answers."""
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            await keep_alive_get(reader, writer, path)  # warm-up
+            while time.perf_counter() < deadline:
+                began = time.perf_counter()
+                status = await keep_alive_get(reader, writer, path)
+                latencies.append(time.perf_counter() - began)
+                errors += status != 200
+        finally:
+            writer.close()
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - began
+    latencies.sort()
+    return {
+        "p50": statistics.median(latencies) * 1000,
+        "p99": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        "rps": len(latencies) / elapsed,
+        "errors": errors,
+    }
