@@ -55,6 +55,8 @@ DATA_TABLES = (
     "admin_audit",
     "service_heartbeats",
     "outbox",
+    "collector_instances",
+    "market_leases",
 )
 
 

@@ -50,7 +50,8 @@ def connect(url: str) -> Redis:
 
 async def is_healthy(redis: Redis) -> bool:
     try:
-        return bool(await redis.ping())
+        # redis 7's annotations give ping() the sync client's result too; this one awaits.
+        return bool(await redis.ping())  # type: ignore[misc]
     except REDIS_DOWN:
         return False
 

@@ -10,7 +10,7 @@ connection carrying candles fills gaps from REST after it (re)connects.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -87,6 +87,31 @@ def connection_budgets(fraction: float) -> dict[Exchange, SlidingBudget]:
         exchange: SlidingBudget(count, seconds, fraction)
         for exchange, (count, seconds) in CONNECTION_LIMITS.items()
     }
+
+
+def share_budgets(
+    sources: Mapping[Venue, ExchangeRest],
+    connects: Mapping[Exchange, SlidingBudget],
+    shared: Collection[Exchange],
+    fraction: float,
+) -> None:
+    """Pace the `shared` exchanges' requests and stream connections on `fraction` of their
+    limits (WEIGHT_BUDGET_FRACTION split between the instances on one egress). Not Binance's
+    request weight: its budget adopts the IP's whole count from X-MBX-USED-WEIGHT-1M, so the
+    instances together already stay within the full fraction, and a split would cap them
+    all at fraction / instances."""
+    budgets: list[SlidingBudget | okx_rest.OkxBudgets] = [
+        budget for exchange, budget in connects.items() if exchange in shared
+    ]
+    for venue, rest in sources.items():
+        budget = rest.budget
+        if venue.exchange in shared and isinstance(budget, SlidingBudget | okx_rest.OkxBudgets):
+            budgets.append(budget)
+    for budget in budgets:
+        budget.fraction = fraction
+        if isinstance(budget, okx_rest.OkxBudgets):
+            for endpoint in budget.by_path.values():
+                endpoint.fraction = fraction
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,10 @@ the gap audit and order-book retention alongside; on stop, flush and return.
 The markets are the desired state in the database (linkora_core.control_store), seeded from
 the environment's at start, and followed at runtime (market_control.py): a market added is
 backfilled at once and then collected in real time, one removed stops; runtime settings are
-applied. While a market backfills its progress goes out on Redis `bus.PROGRESS` twice a second.
+applied. Instances share the markets through leases (leases.py): each collects the desired
+markets it holds, and paces the exchanges whose limits are per outgoing address on its part
+of the budget.
+While a market backfills its progress goes out on Redis `bus.PROGRESS` twice a second.
 
 Every long-running loop (publisher, live store, stream or poller, audit, retention, the
 control loop and its LISTEN, progress) runs under `BackgroundTasks`: one that ends
@@ -35,6 +38,7 @@ from data_collector.catch_up import catch_up
 from data_collector.control_reconcile import Tunables
 from data_collector.control_watch import ControlWatch
 from data_collector.exchange import ExchangeError, ExchangeRest, LiveStream
+from data_collector.leases import Leases
 from data_collector.live_store import LiveStore
 from data_collector.live_venues import LiveVenues
 from data_collector.market_control import MarketControl, uncollectable
@@ -103,6 +107,11 @@ class Collector:
         )  # fmt: skip
         self.watch = ControlWatch(self.pool)
         self.control = MarketControl(self)
+        self.leases = Leases(
+            self.pool, self.settings.collector_instance, self.settings.collector_egress,
+            self.settings.lease_seconds, self._collecting, self._leases_changed,
+        )  # fmt: skip
+        self.budget_peers = 1  # instances the shared rate limits are split between
         self.tunables = Tunables(
             self.settings.orderbook_levels,
             self.settings.orderbook_store_interval,
@@ -113,6 +122,21 @@ class Collector:
         self.runs = BackfillRuns(self)
         self._database = CachedCheck(lambda: db.is_healthy(self.pool))
         self._redis = CachedCheck(self.publisher.redis_answers)
+
+    def _collecting(self) -> set[Market]:
+        """Markets whose lease must not be let go of yet: collected, or being handed over."""
+        return set(self.wanted) | set(self.control.handing)
+
+    def _leases_changed(self) -> None:
+        self.watch.wake()
+        peers = self.leases.peers
+        if peers != self.budget_peers:
+            fraction = self.settings.weight_budget_fraction / peers
+            adapters.share_budgets(
+                self.sources, self.connects, self.settings.shared_rate_limits, fraction
+            )
+            self.budget_peers = peers
+            log.info("rate limits shared by %d instances: %.3f of each budget", peers, fraction)
 
     @property
     def markets(self) -> list[Market]:
@@ -186,6 +210,10 @@ class Collector:
             "publish_queue": self.publisher.queued,
             "publish_dropped": self.publisher.dropped,
             "storage_pending": self.store.pending,
+            "instance": self.leases.instance,
+            "egress": self.leases.egress,
+            "leased_markets": sorted(str(m) for m in self.leases.mine),
+            "live_instances": [i.name for i in self.leases.instances],
         }
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -210,18 +238,30 @@ class Collector:
                 await self.tasks.end("control")
             await self.control.close()
             await self.tasks.close()
+            flushed = False
             with contextlib.suppress(TimeoutError, *DATABASE_DOWN):
                 async with asyncio.timeout(FLUSH_SECONDS):
                     await self.store.flush()
+                    flushed = True
+            if flushed:  # else the leases expire: what was buffered may still be written
+                await self._release_leases()
             await self.publisher.flush(2.0)
         if work.done() and not work.cancelled() and (error := work.exception()) is not None:
             raise error
+
+    async def _release_leases(self) -> None:
+        try:
+            async with asyncio.timeout(FLUSH_SECONDS):
+                await self.leases.close()
+        except (TimeoutError, *DATABASE_DOWN, asyncpg.PostgresError) as error:
+            log.warning("leases not given back (%r); they expire", error)
 
     async def _work(self, stop: asyncio.Event) -> None:
         """Prepare and backfill, then start the real-time tasks and wait for `stop`; the
         desired state is followed from the start (a market removed meanwhile stops its
         backfill, one added backfills beside the others)."""
         await self.prepare()
+        self.tasks.start("leases", lambda: self.leases.run(stop))
         self.tasks.start("control-listen", lambda: self.watch.listen(stop))
         self.tasks.start("control", lambda: self.control.follow(stop))
         self.tasks.start("progress", lambda: self._report_progress(stop))
@@ -234,8 +274,14 @@ class Collector:
             self.tasks.start("retention", lambda: self._retention(stop))
         for market in initial:
             status = self.status.markets.get(market)
-            # Not one removed meanwhile, failed, or added again and backfilling on its own.
-            if status is not None and status.phase == "backfill" and market not in self.backfills:
+            # Not one removed or handed over meanwhile, failed, or added again and
+            # backfilling on its own.
+            if (
+                status is not None
+                and status.phase == "backfill"
+                and market in self.wanted
+                and market not in self.backfills
+            ):
                 await self.set_phase(market, "realtime")
         self.realtime = True
         await self.follow_live()
@@ -271,13 +317,15 @@ class Collector:
             await self.live.follow(self.stop)
 
     async def prepare(self) -> None:
-        """Seed the desired state with the environment's markets, read it (and the runtime
-        settings) and ensure each market's state row."""
+        """Seed the desired state with the environment's markets, claim this instance's share
+        of them, read it (and the runtime settings) and ensure each market's state row."""
         # No stop event in prepare or the backfill: a stop cancels them (see `run`).
         await control_store.seed_markets(self.pool, self.environment.collected_markets, SEEDED_BY)
+        await self.leases.beat()
         desired = await control_store.desired_markets(self.pool)
         await self.control.apply_settings(await control_store.runtime_settings(self.pool))
-        self.wanted = {d.market: d.start_ms for d in desired}
+        mine = self.leases.mine
+        self.wanted = {d.market: d.start_ms for d in desired if d.market in mine}
         for market in [m for m in self.status.markets if m not in self.wanted]:
             del self.status.markets[market]
         for market in self.wanted:

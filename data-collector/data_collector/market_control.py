@@ -7,7 +7,12 @@ read and the collector is brought to them (control_reconcile.py):
 - a market removed (or of an exchange disabled) has its backfill cancelled and its venue's
   tasks restarted without it (stopped when none is left); its phase becomes `removed` and a
   last progress report says so. Its stored data stays;
+- a market still desired whose lease this instance lets go of (or lost) is stopped the same
+  way, but not marked removed: once its venue's tasks run without it, what is buffered is
+  written and its lease is deleted, for the instance taking it over (leases.py);
 - book levels, the book storage rate and the audit interval are applied where they belong.
+
+Only the desired markets this instance holds a lease of are collected.
 """
 
 from __future__ import annotations
@@ -50,6 +55,9 @@ class MarketControl:
     adding: dict[Market, asyncio.Task[None]] = field(default_factory=dict, init=False)
     # Markets stopped, to be marked removed (and reported) once their venues are restarted.
     removing: dict[Market, str] = field(default_factory=dict, init=False)
+    # Markets stopped that another instance takes over, handed over once their venues are
+    # restarted and what they buffered is written.
+    handing: set[Market] = field(default_factory=set, init=False)
 
     async def follow(self, stop: asyncio.Event) -> None:
         """Read the desired state and follow it, on every wake-up until `stop`."""
@@ -58,6 +66,8 @@ class MarketControl:
             try:
                 desired = await control_store.desired_markets(c.pool)
                 runtime = await control_store.runtime_settings(c.pool)
+                if c.leases.unleased(d.market for d in desired):
+                    await c.leases.beat()
             except READ_FAILED as error:
                 log.warning("desired state not read (%r); trying again", error)
             else:
@@ -67,20 +77,28 @@ class MarketControl:
 
     async def reconcile(self, desired: Starts, runtime: Mapping[str, int | float]) -> None:
         c = self.collector
-        changes = control_reconcile.market_changes(desired, c.wanted)
+        leased = c.leases.mine
+        collected = {m: start for m, start in desired.items() if m in leased}
+        changes = control_reconcile.market_changes(collected, c.wanted)
         if changes.to_remove:
             why = await self._why_removed(desired)
             for market in changes.to_remove:
                 await self._stop(market)
-                self.removing[market] = why(market)
+                if market in desired and market not in leased:
+                    self.handing.add(market)
+                else:
+                    self.removing[market] = why(market)
         # On every pass, not only after a change: a restart that failed before is carried out
         # now (nothing is restarted when every venue is in step).
         await c.follow_live()
         for market, why_removed in list(self.removing.items()):
             await self._mark_removed(market, why_removed)
             del self.removing[market]
+        if self.handing:
+            await self._hand_over()
         for market in changes.to_add:
-            await self._add(market, desired[market])
+            self.handing.discard(market)  # leased again before its hand-over was done
+            await self._add(market, collected[market])
         await self.apply_settings(runtime)
 
     async def apply_settings(self, runtime: Mapping[str, int | float]) -> None:
@@ -201,6 +219,29 @@ class MarketControl:
         progress = None if status is None else status.progress
         c.publisher.progress(progress_reports.ended(market, progress, "removed", why))
         log.info("stopped collecting %s: %s", market, why)
+
+    async def _hand_over(self) -> None:
+        """Write what the markets handed over buffered, then let their leases go: the
+        instance taking one over starts from its newest stored minute."""
+        c = self.collector
+        covered = set().union(*c.live.covered.values())
+        stopped = {m for m in self.handing if m not in covered}  # else its restart failed
+        if not stopped:
+            return
+        try:
+            await c.store.flush()
+        except READ_FAILED as error:
+            log.warning("buffered data not written (%r); hand-over waits", error)
+            return
+        for market in sorted(stopped):
+            c.status.markets.pop(market, None)
+            await c.store.forget(market)  # nothing is left; a late book or candle is dropped
+            log.info("handed %s over to another collector", market)
+        self.handing -= stopped
+        try:
+            await c.leases.let_go()
+        except READ_FAILED as error:
+            log.warning("leases not let go of yet (%r); the next beat does", error)
 
     async def _why_removed(self, desired: Starts) -> Callable[[Market], str]:
         try:

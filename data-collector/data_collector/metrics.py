@@ -114,6 +114,15 @@ def collector_metrics(collector: Collector) -> Iterator[Metric]:
     for venue in collector.venues:
         venue_up.add_metric([venue.key], 1 if collector.streaming(venue) else 0)
     yield venue_up
+    yield GaugeMetricFamily(
+        "collector_leased_markets",
+        "Markets this instance holds the lease of (collects or is handing over).",
+        len(collector.leases.held),
+    )
+    yield GaugeMetricFamily(
+        "collector_live_instances", "Collector instances seen alive through their leases.",
+        len(collector.leases.instances),
+    )  # fmt: skip
 
 
 def _backfilled(collector: Collector) -> int:

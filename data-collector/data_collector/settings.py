@@ -11,16 +11,18 @@ added there without one is refused at startup, naming the venues supported.
 
 from __future__ import annotations
 
+import os
+import socket
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Final, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from data_collector.announcements import Announce
 from linkora_core.epoch import floor_minute, to_ms
-from linkora_core.markets import BINANCE_SPOT, VENUES, Market, Venue, parse_market
+from linkora_core.markets import BINANCE_SPOT, VENUES, Exchange, Market, Venue, parse_market
 from linkora_core.settings import (
     CommonSettings,
     Symbols,
@@ -76,6 +78,16 @@ class CollectorSettings(CommonSettings):
     backfill_writers: int = Field(default=2, ge=1)  # database connections writing in parallel
     publish_queue_size: int = Field(default=10_000, ge=1)
 
+    # Sharing the markets with other collectors through leases (issue 19; leases.py). The
+    # instance name is unique per process; the egress groups instances behind one outgoing
+    # address, whose per-IP limits of the SHARED_RATE_LIMITS exchanges they split.
+    collector_instance: str = Field(
+        default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}", min_length=1
+    )
+    collector_egress: str = Field(default_factory=socket.gethostname, min_length=1)
+    lease_seconds: float = Field(default=15.0, ge=3)
+    shared_rate_limits: Annotated[frozenset[Exchange], NoDecode] = frozenset(Exchange)
+
     # What other applications are told through the outbox (issue 18; announcements.py).
     broker_kline_timeframes: Annotated[tuple[Timeframe, ...], NoDecode] = (Timeframe.MINUTE_1,)
     broker_price_interval: float = Field(default=1.0, ge=0)  # seconds per market; 0: none
@@ -120,6 +132,26 @@ class CollectorSettings(CommonSettings):
         if not self.collected_markets:
             raise ValueError("at least one market is required (SYMBOLS or MARKETS)")
         return self
+
+    @field_validator("collector_instance", "collector_egress", mode="before")
+    @classmethod
+    def _default_when_empty(cls, value: object, info: ValidationInfo) -> object:
+        if isinstance(value, str) and not value.strip():
+            default = cls.model_fields[info.field_name or ""].default_factory
+            return default() if default is not None else value  # type: ignore[call-arg]
+        return value
+
+    @field_validator("shared_rate_limits", mode="before")
+    @classmethod
+    def _parse_exchanges(cls, value: object) -> object:
+        parts = split_list(value)
+        if not isinstance(parts, list):
+            return parts
+        known = ", ".join(e.value for e in Exchange)
+        try:
+            return frozenset(Exchange(str(part).lower()) for part in parts)
+        except ValueError:
+            raise ValueError(f"exchanges must be among {known}") from None
 
     @field_validator("broker_kline_timeframes", mode="before")
     @classmethod

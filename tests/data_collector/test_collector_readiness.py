@@ -57,6 +57,7 @@ async def test_each_background_task_killed_is_logged_not_ready_and_running_again
     realtime = "stream" if mode == "ws" else "poller"
     background = {"publisher", "live-store", "venue-status", "retention", "audit"}
     background |= {"control", "control-listen", "progress"}  # following the desired state
+    background |= {"leases"}  # sharing the markets with other instances
     assert set(tasks.restarts) == background | {realtime}
     async with health_server(harness.collector) as port:
         assert (await get(port, "/ready"))[0] == 200
