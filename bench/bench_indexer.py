@@ -28,6 +28,7 @@ PostgreSQL runs durable (fsync on) and Hardhat with its per-request log off.
     .venv/bin/python bench/bench_indexer.py [--node both] [--creates 8000] [--wave N]
         [--close-all] [--modify-rounds 0] [--per-block 70] [--repeat 3] [--plain-reads]
 
+`--fetch-concurrency N` sets the ranges fetched in flight (the setting FETCH_CONCURRENCY).
 `--plain-reads` adds catch-ups with one plain eth_call per order (BLOCK_ORDER_READS=false).
 `--only-processor` measures only the processor alone (for iterating on it; no table).
 """
@@ -133,7 +134,12 @@ async def _empty_index(connection: asyncpg.Connection) -> None:
 
 
 async def catch_up(
-    dsn: str, rpc: JsonRpc, deployment: Deployment, node_group: int | None, reader: bool = True
+    dsn: str,
+    rpc: JsonRpc,
+    deployment: Deployment,
+    node_group: int | None,
+    reader: bool = True,
+    fetch_concurrency: int = Tuning(start_block=0).fetch_concurrency,
 ) -> CatchUp:
     connection = await asyncpg.connect(dsn)
     backend = connection.get_server_pid()
@@ -141,7 +147,12 @@ async def catch_up(
     try:
         # A small first range: the sizer then aims at ~2,000 logs per range, so fetching the
         # next ranges overlaps writing this one.
-        tuning = Tuning(start_block=deployment.block_number, confirmations=0, initial_range=10)
+        tuning = Tuning(
+            start_block=deployment.block_number,
+            confirmations=0,
+            initial_range=10,
+            fetch_concurrency=fetch_concurrency,
+        )
         chain = Chain(rpc, deployment.trading, reader=reader)
         processor = Processor(connection, chain, tuning, asyncio.Event())
         node = group_cpu(node_group) if node_group else 0.0
@@ -219,10 +230,10 @@ async def run(
         print(f"raw eth_getLogs: {len(logs)} logs in {raw_seconds * 1000:.0f} ms")
     recording = RecordingRpc(node_url, timeout=300)
     try:
-        await catch_up(dsn, recording, deployment, None)
+        await catch_up(dsn, recording, deployment, None, fetch_concurrency=args.fetch_concurrency)
     finally:
         await recording.close()
-    concurrency = Tuning(start_block=0).fetch_concurrency
+    concurrency = args.fetch_concurrency
     alone: list[tuple[float, float]] = []
     reading: list[tuple[float, float]] = []
     reads = order_reads(recording.requests)
@@ -241,7 +252,9 @@ async def run(
             reading.append(await node_answering(node_url, reads, concurrency, node_group))
             replayed.append(await catch_up(dsn, replay, deployment, None))
             for reader in ways:
-                runs[reader].append(await catch_up(dsn, rpc, deployment, node_group, reader))
+                runs[reader].append(
+                    await catch_up(dsn, rpc, deployment, node_group, reader, concurrency)
+                )
     events = replayed[0].events
     if args.only_processor:
         print(
@@ -357,6 +370,12 @@ def main() -> None:
         action="store_true",
         help="measure the processor alone (replayed answers) and skip the node's timings, "
         "while iterating on the processor; the table is then left out",
+    )
+    parser.add_argument(
+        "--fetch-concurrency",
+        type=int,
+        default=Tuning(start_block=0).fetch_concurrency,
+        help="ranges fetched in flight (FETCH_CONCURRENCY; default: the setting's default)",
     )
     args = parser.parse_args()
     database = PostgresServer(durable=True)  # fsync on, as in production
