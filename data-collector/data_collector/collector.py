@@ -243,9 +243,9 @@ class Collector:
                 async with asyncio.timeout(FLUSH_SECONDS):
                     await self.store.flush()
                     flushed = True
-            if flushed:  # else the leases expire: what was buffered may still be written
+            await self.publisher.flush(2.0)  # before the leases go: a taker publishes next
+            if flushed:  # else the leases expire, and a taker fills the gap from REST
                 await self._release_leases()
-            await self.publisher.flush(2.0)
         if work.done() and not work.cancelled() and (error := work.exception()) is not None:
             raise error
 

@@ -8,7 +8,18 @@ two instances claiming one market only one gets it). A lease it should let go of
 taken from `mine`, so the collector stops collecting it; the row is deleted once the collector
 no longer collects it (`collecting`: stopped, streams restarted without it, buffered minutes
 written), so two instances never write one market. A graceful stop deletes the instance's row
-and leases: another instance takes its markets over at its next beat, not after the expiry."""
+and leases: another instance takes its markets over at its next beat, not after the expiry.
+
+Fencing, for an instance cut off from PostgreSQL while others run: when no beat has committed
+for two thirds of a lease (`FENCE_AFTER`), `mine` is empty and the collector stops collecting,
+a third of a lease before its leases expire; another holder claims one only a tenth of a
+lease after it expired (`GRACE`, for the database's clock against the instance's): the
+cut-off instance has stopped before anyone takes its markets. A lone instance (no other seen
+at its last beat) is not fenced: nobody can take over, and it keeps collecting through an
+outage as before. The first beat after one's own outage claims nothing: every instance's row was
+stale meanwhile, and the split is only decided once the others have beaten again too. Leases
+of markets no longer desired whose holder is gone are deleted and reported (`abandoned`), for
+the collector to record those markets as removed."""
 
 from __future__ import annotations
 
@@ -31,6 +42,8 @@ log = logging.getLogger(__name__)
 FAILED = (*DATABASE_DOWN, asyncpg.PostgresError, ValueError)
 # Rows of instances gone for longer than this are deleted (they count as dead long before).
 FORGET_INSTANCES_AFTER = 3600.0
+FENCE_AFTER = 2 / 3  # of a lease, without a committed beat, with other instances about
+GRACE = 0.1  # of a lease, after its expiry, before another instance claims it
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -52,13 +65,22 @@ class Leases:
     instances: tuple[Instance, ...] = field(default=(), init=False)
     leased: frozenset[Market] = field(default=frozenset(), init=False)  # by anyone, last read
     beats: int = field(default=0, init=False)
+    abandoned: set[Market] = field(default_factory=set, init=False)  # to record as removed
+    _committed: float | None = field(default=None, init=False)  # loop time a beat began
     # A beat and a let-go one after the other: both change `held` around their statements.
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
 
     @property
     def mine(self) -> frozenset[Market]:
-        """The markets to collect."""
-        return frozenset(self.held - self.releasing)
+        """The markets to collect: none while fenced."""
+        return frozenset() if self.fenced else frozenset(self.held - self.releasing)
+
+    @property
+    def fenced(self) -> bool:
+        """No beat committed for FENCE_AFTER of a lease while other instances were live."""
+        if self._committed is None or len(self.instances) <= 1:
+            return False
+        return asyncio.get_running_loop().time() - self._committed > self.seconds * FENCE_AFTER
 
     @property
     def peers(self) -> int:
@@ -67,10 +89,14 @@ class Leases:
 
     async def run(self, stop: asyncio.Event) -> None:
         while await pause(self.seconds / 3, stop):
+            fenced = self.fenced
             try:
                 await self.beat()
             except FAILED as error:
                 log.warning("leases not renewed (%r); trying again", error)
+                if self.fenced and not fenced:
+                    log.warning("%s fenced: collecting nothing until a beat", self.instance)
+                    self.changed()
 
     async def beat(self) -> None:
         async with self._lock:
@@ -78,6 +104,10 @@ class Leases:
 
     async def _beat(self) -> None:
         before = (self.mine, self.instances)
+        began = asyncio.get_running_loop().time()
+        # After its own outage every row was stale: claim once the others are seen again.
+        recovering = self._committed is not None and began - self._committed > self.seconds
+        grace = self.seconds * GRACE
         # Applied once committed: a beat failing part way changes nothing.
         async with self.pool.acquire() as connection, connection.transaction():
             await connection.execute(
@@ -107,21 +137,37 @@ class Leases:
             leases = {
                 _market(r): Lease(r["holder"], r["expired"])
                 for r in await connection.fetch(
-                    "SELECT venue, symbol, holder, expires_at < now() AS expired FROM market_leases"
+                    """SELECT venue, symbol, holder,
+                              expires_at < now() - make_interval(secs => $1) AS expired
+                       FROM market_leases""",
+                    grace,
                 )
             }
+            wanted = set(desired)
+            abandoned = [m for m, lease in leases.items() if lease.expired and m not in wanted]
+            if abandoned:
+                gone = await connection.fetch(
+                    """DELETE FROM market_leases l USING unnest($1::text[], $2::text[]) AS t(v, s)
+                       WHERE l.venue = t.v AND l.symbol = t.s
+                         AND l.expires_at < now() - make_interval(secs => $3)
+                       RETURNING l.venue, l.symbol""",
+                    [m.venue.key for m in abandoned], [m.symbol for m in abandoned], grace,
+                )  # fmt: skip
+                abandoned = sorted(_markets(gone))
+                for market in abandoned:
+                    del leases[market]
             planned = lease_plan.plan(self.instance, [i.name for i in instances], desired, leases)
-            if planned.claim:
+            if planned.claim and not recovering:
                 claimed = await connection.fetch(
                     """INSERT INTO market_leases (venue, symbol, holder, expires_at)
                        SELECT v, s, $3, now() + make_interval(secs => $4)
                        FROM unnest($1::text[], $2::text[]) AS t(v, s)
                        ON CONFLICT (venue, symbol) DO UPDATE
                            SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
-                           WHERE market_leases.expires_at < now()
+                           WHERE market_leases.expires_at < now() - make_interval(secs => $5)
                        RETURNING venue, symbol""",
                     [m.venue.key for m in planned.claim], [m.symbol for m in planned.claim],
-                    self.instance, self.seconds,
+                    self.instance, self.seconds, grace,
                 )  # fmt: skip
                 held |= _markets(claimed)
             await connection.execute(
@@ -129,6 +175,8 @@ class Leases:
                    WHERE seen_at < now() - make_interval(secs => $1)""",
                 FORGET_INSTANCES_AFTER,
             )
+        self._committed = began
+        self.abandoned.update(abandoned)
         self.held = held
         self.releasing = (self.releasing | set(planned.release)) & held
         self.instances = instances
@@ -140,6 +188,14 @@ class Leases:
                 self.instance, len(self.mine), len(self.instances),
             )  # fmt: skip
             self.changed()
+        elif abandoned:
+            self.changed()
+
+    def take_abandoned(self) -> list[Market]:
+        """The markets no longer desired whose holder went away without recording them as
+        removed (once each)."""
+        taken, self.abandoned = sorted(self.abandoned), set()
+        return taken
 
     def unleased(self, desired: Iterable[Market]) -> bool:
         """Some of `desired` had no lease at the last beat (added since): worth a beat now

@@ -91,6 +91,15 @@ class MarketControl:
         # On every pass, not only after a change: a restart that failed before is carried out
         # now (nothing is restarted when every venue is in step).
         await c.follow_live()
+        # Removed while being handed over, or after its holder went away: nobody else will
+        # record it (an instance only records the markets it collected).
+        gone = [m for m in self.handing if m not in desired] + c.leases.take_abandoned()
+        if gone:
+            why = await self._why_removed(desired)
+            for market in gone:
+                self.handing.discard(market)
+                if market not in c.wanted:
+                    self.removing.setdefault(market, why(market))
         for market, why_removed in list(self.removing.items()):
             await self._mark_removed(market, why_removed)
             del self.removing[market]
