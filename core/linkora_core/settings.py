@@ -62,6 +62,9 @@ class CommonSettings(BaseSettings):
     redis_host: str = "127.0.0.1"
     redis_port: int = Field(default=6379, ge=1, le=65535)
     redis_db: int = Field(default=0, ge=0)
+    # A managed Redis (AUTH, in-transit encryption): empty password is none.
+    redis_password: SecretStr = SecretStr("")
+    redis_tls: bool = False
 
     metrics_port: int = Field(default=0, ge=0, le=65535)
     metrics_host: str = "0.0.0.0"
@@ -88,7 +91,10 @@ class CommonSettings(BaseSettings):
 
     @property
     def redis_url(self) -> str:
-        return f"redis://{self.redis_host}:{self.redis_port}/{self.redis_db}"
+        scheme = "rediss" if self.redis_tls else "redis"
+        secret = quote(self.redis_password.get_secret_value(), safe="")
+        auth = f":{secret}@" if secret else ""
+        return f"{scheme}://{auth}{self.redis_host}:{self.redis_port}/{self.redis_db}"
 
 
 def split_symbols(value: object) -> object:

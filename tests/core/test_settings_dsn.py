@@ -1,4 +1,5 @@
-"""The database DSN built from settings survives any password a deployment picks."""
+"""The database DSN and the Redis URL built from settings survive any password a deployment
+picks; REDIS_TLS selects TLS."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from urllib.parse import unquote, urlsplit
 import asyncpg
 import pytest
 from pydantic import SecretStr
+from redis.asyncio import Redis
+from redis.asyncio.connection import SSLConnection
 
 from linkora_core import db
 from linkora_core.settings import CommonSettings, Environment
@@ -59,3 +62,23 @@ async def test_a_service_connects_with_a_password_full_of_url_delimiters(pg_serv
     finally:
         await admin.execute("DROP ROLE IF EXISTS linkora_odd_password")
         await admin.close()
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_a_managed_redis_gets_its_password_and_tls_through_the_client(tls: bool) -> None:
+    password = "r/ed@is#pw?%41 x"
+    settings = CommonSettings(  # type: ignore[call-arg]
+        _env_file=None,
+        redis_host="cache.internal",
+        redis_password=SecretStr(password),
+        redis_tls=tls,
+    )
+    pool = Redis.from_url(settings.redis_url).connection_pool
+    assert pool.connection_kwargs["password"] == password
+    assert pool.connection_kwargs["host"] == "cache.internal"
+    assert (pool.connection_class is SSLConnection) is tls
+
+
+def test_redis_without_a_password_has_none() -> None:
+    settings = CommonSettings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.redis_url == "redis://127.0.0.1:6379/0"
