@@ -7,10 +7,7 @@ was never more than one and when the lock changed hands."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,6 +20,7 @@ import httpx
 from api_server.rollups import LOCK_KEY
 from devstack.ports import free_port
 from tests.polling import eventually
+from tests.service_processes import ServiceProcesses
 
 # pg_locks shows a bigint advisory key as its two halves, objsubid 1.
 _LOCK_ROWS = """
@@ -32,31 +30,22 @@ GROUP BY granted
 """
 
 
-class Replicas:
-    """api-server processes on their own ports, all over the same database and Redis."""
+class Replicas(ServiceProcesses):
+    """api-server processes on their own ports, all over the same database and Redis; replica
+    `index` is the process named `api-<index>`."""
 
     def __init__(self, env: dict[str, str], logs: Path, count: int) -> None:
+        super().__init__(logs, {
+            **env,
+            "API_HOST": "127.0.0.1", "WS_HANDSHAKE_RATE": "0", "WS_UPDATE_INTERVAL": "0",
+            "ADMIN_TOKEN": "replica-resume-test-token-0123",
+        })  # fmt: skip
         self.ports = [free_port() for _ in range(count)]
-        self.logs = logs
-        self.processes: list[subprocess.Popen[bytes]] = []
         for index, port in enumerate(self.ports):
-            with (logs / f"api-{index}.log").open("ab") as out:
-                self.processes.append(
-                    subprocess.Popen(
-                        [sys.executable, "-m", "api_server"],
-                        env={
-                            **os.environ,
-                            **env,
-                            "API_PORT": str(port),
-                            "API_HOST": "127.0.0.1",
-                            "WS_HANDSHAKE_RATE": "0",
-                            "WS_UPDATE_INTERVAL": "0",
-                            "ADMIN_TOKEN": "replica-resume-test-token-0123",
-                        },
-                        stdout=out,
-                        stderr=subprocess.STDOUT,
-                    )
-                )
+            self.start(f"api-{index}", "api_server", API_PORT=str(port))
+
+    def replica(self, index: int) -> subprocess.Popen[bytes]:
+        return self.processes[f"api-{index}"]
 
     async def ready(self) -> None:
         async with httpx.AsyncClient(timeout=2) as http:
@@ -70,24 +59,10 @@ class Replicas:
                         return False
                 return True
 
-            await eventually(all_up, 60, every=0.2, what=f"the replicas up: {self.log(0)}")
+            await eventually(all_up, 60, every=0.2, what=f"the replicas up: {self.log('api-0')}")
 
     def alive(self) -> list[int]:
-        return [i for i, process in enumerate(self.processes) if process.poll() is None]
-
-    def log(self, index: int) -> str:
-        return (self.logs / f"api-{index}.log").read_text(errors="replace")[-2000:]
-
-    def close(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        return [i for i in range(len(self.ports)) if self.replica(i).poll() is None]
 
 
 @dataclass(frozen=True)

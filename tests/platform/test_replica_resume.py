@@ -203,8 +203,7 @@ async def test_a_killed_maintainer_hands_on_the_rollups_and_its_clients_miss_no_
             await asyncio.sleep(0.1)
         await _rolled_up(clean_db, five[: KILL_AT // 5])
         async with watch.quiet():
-            replicas.processes[killed].send_signal(signal.SIGKILL)
-            replicas.processes[killed].wait(5)
+            replicas.kill(f"api-{killed}")
             kill = time.monotonic()
         for m in series[KILL_AT:]:
             await _announce(clean_db, redis, m)
@@ -233,7 +232,7 @@ async def test_a_killed_maintainer_hands_on_the_rollups_and_its_clients_miss_no_
     assert all(s.maintainers == (killed,) and (s.granted, s.waiting) == (1, 2) for s in before)
     assert all(s.maintainers == (successor,) and (s.granted, s.waiting) == (1, 1) for s in after)
     assert all(killed not in s.answered for s in watch.since(kill))
-    assert replicas.processes[killed].poll() == -signal.SIGKILL
+    assert replicas.replica(killed).poll() == -signal.SIGKILL
     assert sum(f.connections > 1 for f in followers) >= 1  # the killed replica had clients
     for follower in followers:
         # None missed, none twice, the bytes of the live closed messages.

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,6 +20,7 @@ import pytest
 
 from devstack.ports import free_port
 from tests.polling import eventually
+from tests.service_processes import ServiceProcesses
 from tests.simulator_process import simulator
 
 TOKEN = "test-admin-token-3f9a1c"
@@ -40,55 +38,30 @@ def exchange() -> Iterator[str]:
         yield address
 
 
-class Services:
+class Services(ServiceProcesses):
     """The api-server and the collector as processes, restartable one at a time."""
 
     def __init__(self, env: dict[str, str], simulator: str, logs: Path) -> None:
         self.api_port, self.metrics_port = free_port(), free_port()
-        self.logs = logs
-        self.env = {
-            **os.environ, **env,
+        super().__init__(logs, {
+            **env,
             "ADMIN_TOKEN": TOKEN, "API_PORT": str(self.api_port), "API_HOST": "127.0.0.1",
             "BINANCE_BASE_URL": f"http://{simulator}", "BINANCE_STREAM_URL": f"ws://{simulator}",
             "SYMBOLS": "BTCUSDT", "START_DATE": _days_ago(1), "AUDIT_INTERVAL": "0",
             "METRICS_HOST": "127.0.0.1",
-        }  # fmt: skip
-        self.api = self._start("api-server", ["api_server"])
-        self.collector = self.start_collector()
+        })  # fmt: skip
+        self.start("api-server", "api_server")
+        self.start_collector()
 
-    def _start(self, name: str, module: list[str], **extra: str) -> subprocess.Popen[bytes]:
-        with (self.logs / f"{name}.log").open("ab") as out:
-            return subprocess.Popen(
-                [sys.executable, "-m", *module], env={**self.env, **extra},
-                stdout=out, stderr=subprocess.STDOUT,
-            )  # fmt: skip
+    @property
+    def collector(self) -> subprocess.Popen[bytes]:
+        return self.processes["collector"]
 
-    def start_collector(self) -> subprocess.Popen[bytes]:
-        self.collector = self._start(
-            "collector", ["data_collector"], METRICS_PORT=str(self.metrics_port)
-        )
-        return self.collector
+    def start_collector(self) -> None:
+        self.start("collector", "data_collector", METRICS_PORT=str(self.metrics_port))
 
     def stop_collector(self) -> None:
-        self.collector.send_signal(signal.SIGTERM)
-        try:
-            self.collector.wait(30)
-        except subprocess.TimeoutExpired:
-            tail = self.log("collector")[-6000:]
-            raise AssertionError(f"no exit 30 s after SIGTERM; collector log:\n{tail}") from None
-
-    def close(self) -> None:
-        for process in (self.api, self.collector):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-
-    def log(self, name: str) -> str:
-        return (self.logs / f"{name}.log").read_text(errors="replace")[-3000:]
+        self.stop("collector")
 
 
 @pytest.fixture

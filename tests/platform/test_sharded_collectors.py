@@ -8,10 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -33,6 +29,7 @@ from data_collector.weights import WeightBudget
 from devstack.ports import free_port
 from linkora_core.markets import Exchange
 from tests.polling import eventually
+from tests.service_processes import ServiceProcesses
 from tests.simulator_process import simulator
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "DOGEUSDT",
@@ -54,50 +51,21 @@ def exchange() -> Iterator[str]:
         yield address
 
 
-class Collectors:
+class Collectors(ServiceProcesses):
     """Collector processes by instance name, all on one egress (this machine's address)."""
 
     def __init__(self, env: dict[str, str], address: str, logs: Path) -> None:
-        self.logs = logs
-        self.env = {
-            **os.environ, **env,
+        super().__init__(logs, {
+            **env,
             "BINANCE_BASE_URL": f"http://{address}", "BINANCE_STREAM_URL": f"ws://{address}",
             "SYMBOLS": ",".join(SYMBOLS), "START_DATE": _day(1), "AUDIT_INTERVAL": "0",
             "METRICS_HOST": "127.0.0.1", "COLLECTOR_EGRESS": "test-host", "LEASE_SECONDS": "15",
-        }  # fmt: skip
-        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        })  # fmt: skip
         self.ports: dict[str, int] = {}
 
-    def start(self, name: str) -> None:
-        self.ports[name] = free_port()
-        with (self.logs / f"{name}.log").open("ab") as out:
-            self.processes[name] = subprocess.Popen(
-                [sys.executable, "-m", "data_collector"],
-                env={**self.env, "COLLECTOR_INSTANCE": name, "METRICS_PORT": str(self.ports[name])},
-                stdout=out, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-
-    def kill(self, name: str) -> None:
-        process = self.processes.pop(name)
-        process.send_signal(signal.SIGKILL)
-        process.wait(10)
-
-    def stop_all(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes.values():
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-    def running(self) -> list[str]:
-        return sorted(n for n, p in self.processes.items() if p.poll() is None)
-
-    def log(self, name: str) -> str:
-        return (self.logs / f"{name}.log").read_text(errors="replace")[-3000:]
+    def start_instance(self, name: str) -> None:
+        self.ports[name] = port = free_port()
+        self.start(name, "data_collector", COLLECTOR_INSTANCE=name, METRICS_PORT=str(port))
 
 
 @pytest.fixture
@@ -108,7 +76,7 @@ async def collectors(
     try:
         yield running
     finally:
-        running.stop_all()
+        running.close()
 
 
 async def _holders(pool: asyncpg.Pool) -> dict[str, str]:
@@ -178,7 +146,7 @@ async def test_collectors_split_the_markets_take_over_a_killed_ones_and_leave_no
     await _sim_clock(exchange, speed=CLOCK_SPEED)
     try:
         for name in ("c1", "c2", "c3"):
-            collectors.start(name)
+            collectors.start_instance(name)
         split = await eventually(
             lambda: _split(pool, ["c1", "c2", "c3"]), 40, every=0.5, what="a 3/3/3 split"
         )
@@ -206,7 +174,7 @@ async def test_collectors_split_the_markets_take_over_a_killed_ones_and_leave_no
         print(f"c2's markets leased again after {takeover:.1f} s, live after {live_again:.1f} s")
         assert takeover < TAKEOVER_LIMIT
 
-        collectors.start("c4")
+        collectors.start_instance("c4")
         added_at = time.monotonic()
         await eventually(
             lambda: _split(pool, ["c1", "c3", "c4"]), 30, every=0.5, what="a rebalanced split"
@@ -222,7 +190,7 @@ async def test_collectors_split_the_markets_take_over_a_killed_ones_and_leave_no
         assert stats["statuses"].get("429", 0) == 0 and stats["statuses"].get("418", 0) == 0
         assert collectors.running() == ["c1", "c3", "c4"], [collectors.log(n) for n in ("c1",)]
     finally:
-        collectors.stop_all()
+        collectors.close()
         await asyncio.sleep(0.5)  # the last closed minutes published on the way out
         listening.cancel()
         await asyncio.gather(listening, return_exceptions=True)
