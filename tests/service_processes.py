@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Self
 
 
 class ServiceProcesses:
@@ -54,6 +55,12 @@ class ServiceProcesses:
 
     def log(self, name: str, chars: int = 3000) -> str:
         return (self.logs / f"{name}.log").read_text(errors="replace")[-chars:]
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def close(self, within: float = 30.0) -> None:
         """Stop every process still running (SIGTERM, then SIGKILL after `within` s)."""

@@ -112,11 +112,8 @@ class Follower:
 def replicas(
     service_env: dict[str, str], clean_db: asyncpg.Pool, tmp_path: Path
 ) -> Iterator[Replicas]:
-    running = Replicas(service_env, tmp_path, REPLICAS)
-    try:
+    with Replicas(service_env, tmp_path, REPLICAS) as running:
         yield running
-    finally:
-        running.close()
 
 
 @pytest.fixture

@@ -68,11 +68,8 @@ class Services(ServiceProcesses):
 async def services(
     exchange: str, service_env: dict[str, str], clean_db: asyncpg.Pool, tmp_path: Path
 ) -> AsyncIterator[Services]:
-    running = Services(service_env, exchange, tmp_path)
-    try:
+    with Services(service_env, exchange, tmp_path) as running:
         yield running
-    finally:
-        running.close()
 
 
 async def _status(session: aiohttp.ClientSession, url: str) -> int:

@@ -72,11 +72,8 @@ class Collectors(ServiceProcesses):
 async def collectors(
     exchange: str, service_env: dict[str, str], clean_db: asyncpg.Pool, tmp_path: Path
 ) -> AsyncIterator[Collectors]:
-    running = Collectors(service_env, exchange, tmp_path)
-    try:
+    with Collectors(service_env, exchange, tmp_path) as running:
         yield running
-    finally:
-        running.close()
 
 
 async def _holders(pool: asyncpg.Pool) -> dict[str, str]:
