@@ -21,14 +21,14 @@ import argparse
 import asyncio
 import os
 import random
-import statistics
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import asyncpg
-from support import keep_alive_get, server_env, start_server
+from candle_latency import measure, print_table
+from support import server_env, start_server
 
 from api_server.rollups import RollupMaintainer
 from devstack.ports import free_port
@@ -36,7 +36,6 @@ from linkora_core import db, rollup_sql
 from linkora_core.markets import BINANCE_SPOT, Market
 from linkora_core.migrations import apply_migrations
 from linkora_core.rollup_passes import ROLLED
-from linkora_core.timeframes import Timeframe
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 BENCH_DB = "linkora_bench_api"
@@ -152,34 +151,6 @@ async def rolled_up(connection: asyncpg.Connection, symbols: tuple[str, ...]) ->
     return True
 
 
-def _p99(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, int(len(ordered) * 0.99) - 1)]
-
-
-async def _round(
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
-    symbols: tuple[str, ...],
-    latencies: dict[Timeframe, list[float]],
-    n: int,
-) -> int:
-    """One request per timeframe (the symbols in turn); returns how many were not 200."""
-    errors = 0
-    for i, timeframe in enumerate(ROLLED):
-        symbol = symbols[(n + i) % len(symbols)]
-        path = f"/candles?symbol={symbol}&timeframe={timeframe.value}&limit=1000"
-        sent = time.perf_counter()
-        status = await keep_alive_get(reader, writer, path)
-        latencies[timeframe].append((time.perf_counter() - sent) * 1000)
-        errors += status != 200
-    return errors
-
-
-def _stats(values: list[float]) -> str:
-    return f"{statistics.median(values):>8.1f} {_p99(values):>8.1f} {max(values):>8.1f}"
-
-
 async def catch_up(dsn: str, symbols: tuple[str, ...], total: int, after: float) -> None:
     """Start an api-server now (nothing rolled up) and measure /candles while it builds, then
     for `after` seconds once everything is stored (the same requests, nothing building)."""
@@ -189,21 +160,16 @@ async def catch_up(dsn: str, symbols: tuple[str, ...], total: int, after: float)
     began = time.perf_counter()
     server = start_server([sys.executable, "-m", "api_server"], env, port)
     listening = time.perf_counter() - began
-    during: dict[Timeframe, list[float]] = {tf: [] for tf in ROLLED}
-    later: dict[Timeframe, list[float]] = {tf: [] for tf in ROLLED}
-    errors, n = 0, 0
+    done_at = 0.0
     watcher = await asyncpg.connect(dsn)
-    try:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        while not await rolled_up(watcher, symbols):
-            errors += await _round(reader, writer, symbols, during, n)
-            n += 1
+
+    async def built() -> bool:
+        nonlocal done_at
         done_at = time.perf_counter() - began
-        deadline = time.perf_counter() + after
-        while time.perf_counter() < deadline:
-            errors += await _round(reader, writer, symbols, later, n)
-            n += 1
-        writer.close()
+        return await rolled_up(watcher, symbols)
+
+    try:
+        during, later, errors = await measure(port, symbols, ROLLED, built, after)
     finally:
         await watcher.close()
         server.terminate()
@@ -212,22 +178,7 @@ async def catch_up(dsn: str, symbols: tuple[str, ...], total: int, after: float)
         f"catch-up: server listening after {listening:.1f}s, every rollup stored after "
         f"{done_at:.1f}s ({total / done_at:,.0f} minutes/s, server start included)"
     )
-    print(
-        f"{'/candles limit=1000':20} {'during the build':>35}   {'after it':>26}\n"
-        f"{'':20} {'requests':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}   "
-        f"{'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
-    )
-    for timeframe in ROLLED:
-        print(
-            f"{'timeframe=' + timeframe.value:20} {len(during[timeframe]):>8} "
-            f"{_stats(during[timeframe])}   {_stats(later[timeframe])}"
-        )
-    every = [v for values in during.values() for v in values]
-    every_later = [v for values in later.values() for v in values]
-    print(
-        f"{'every timeframe':20} {len(every):>8} {_stats(every)}   {_stats(every_later)}"
-        + (f"  errors={errors}" if errors else "")
-    )
+    print_table(during, later, errors, "during the build")
 
 
 async def main() -> None:

@@ -7,6 +7,11 @@ Runs `python -m exchange_sim` as its own process, backfills with the collector's
 into a fresh database `linkora_bench` (on LINKORA_BENCH_PG_DSN, default the local server),
 then COPYs the very same rows into the same (emptied) table as the baseline, and prints
 candles/s for both and their ratio.
+
+`--serve` also starts an api-server (page cache off) on that database before the backfill, and
+a client in a process of its own requests `/candles?limit=1000` of every timeframe, one at a
+time, while the backfill runs and for `--after` seconds after it: p50/p99/max per timeframe.
+The user's case of issue 15: `make up` with a START_DATE a year back, the chart opened at once.
 """
 
 from __future__ import annotations
@@ -14,19 +19,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import subprocess
+import sys
 import time
 
 import aiohttp
 from backfill_support import days_ago, print_copy_baselines, start_sim
+from candle_latency import ProbeProcess, print_table
 from cpu_use import own_cpu, process_cpu
+from support import server_env, start_server
 
 from data_collector.collector import Collector
 from data_collector.publisher import Publisher
 from data_collector.rest import BinanceRest
 from data_collector.settings import CollectorSettings
 from data_collector.weights import WeightBudget
+from devstack.ports import free_port
 from exchange_sim.config import KNOWN
 from linkora_core import bus, db
+from linkora_core.timeframes import Timeframe
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 BENCH_DB = "linkora_bench"
@@ -57,9 +68,15 @@ async def run(args: argparse.Namespace) -> None:
             )
             collector = Collector(settings, pool, {rest.venue: rest}, session, Publisher(redis))
             await collector.prepare()
+            server, probe = _serve(dsn, symbols, args.after) if args.serve else (None, None)
             started = time.perf_counter()
             await collector.backfill_all()
             elapsed = time.perf_counter() - started
+        if server is not None and probe is not None:
+            during, later, errors = probe.finish()
+            server.terminate()
+            server.wait(15)
+            print_table(during, later, errors, "during the backfill")
         sim_cpu = process_cpu(sim.pid)
         rows = int(await pool.fetchval("SELECT count(*) FROM candles"))
         collector_rate = rows / elapsed
@@ -80,6 +97,16 @@ async def run(args: argparse.Namespace) -> None:
         await pool.close()
 
 
+def _serve(
+    dsn: str, symbols: list[str], after: float
+) -> tuple[subprocess.Popen[bytes], ProbeProcess]:
+    """An api-server on the benchmark's database (page cache off), and the client timing it."""
+    port = free_port()
+    env = server_env(dsn, port) | {"CANDLE_CACHE_SECONDS": "0", "CANDLE_LIVE_CACHE_SECONDS": "0"}
+    server = start_server([sys.executable, "-m", "api_server"], env, port)
+    return server, ProbeProcess(port, symbols, list(Timeframe), after)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--symbols", type=int, default=5, help="how many symbols (max 11)")
@@ -91,6 +118,10 @@ def main() -> None:
     # Binance's 6000/min allows 3M candles/min (2.4M at the 80% pacing); a higher simulator
     # limit measures the pipeline itself rather than the exchange's ceiling.
     parser.add_argument("--weight-limit", type=int, default=100_000)
+    parser.add_argument(
+        "--serve", action="store_true", help="time /candles of an api-server during the backfill"
+    )
+    parser.add_argument("--after", type=float, default=5.0, help="seconds timed after it")
     asyncio.run(run(parser.parse_args()))
 
 
