@@ -32,6 +32,9 @@ class OrderSettings(HttpSettings):
     # it is closed (1013) so that it never delays the others.
     order_ws_heartbeat: float = Field(default=30.0, gt=0)
     order_ws_queue: int = Field(default=1000, ge=1)
+    # Connections refused beyond these: 1013 at the process's capacity, 1008 past one address's.
+    order_ws_max_connections: int = Field(default=10_000, ge=1)
+    order_ws_max_connections_per_ip: int = Field(default=50, ge=1)
 
     @field_validator("trading_address", "router_address", "oracle_address")
     @classmethod

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -33,14 +34,14 @@ KINDS = {
 }
 
 
-@pytest.fixture
-async def order_api(
-    service_env: dict[str, str], clean_db: asyncpg.Pool, hardhat_url: str
+@asynccontextmanager
+async def _serving(
+    service_env: dict[str, str], hardhat_url: str, **settings: Any
 ) -> AsyncIterator[str]:
     """The order API serving on a free port (its lifespan runs the order feed); its ws:// URL."""
     fields: dict[str, Any] = {name.lower(): value for name, value in service_env.items()}
     fields.update(web3_provider=hardhat_url, order_ws_heartbeat=0.3, rate_limit_per_second=0)
-    app = create_app(OrderSettings(**fields))
+    app = create_app(OrderSettings(**fields, **settings))
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
@@ -57,6 +58,14 @@ async def order_api(
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, 15)
+
+
+@pytest.fixture
+async def order_api(
+    service_env: dict[str, str], clean_db: asyncpg.Pool, hardhat_url: str
+) -> AsyncIterator[str]:
+    async with _serving(service_env, hardhat_url) as url:
+        yield url
 
 
 async def _follow(url: str) -> ClientConnection:
@@ -192,7 +201,40 @@ async def test_heartbeats_and_a_bad_user_closes_with_its_reason(order_api: str) 
     assert "Invalid user address" in closed.value.rcvd.reason
 
 
+async def _closed(client: ClientConnection) -> tuple[int, str]:
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            await asyncio.wait_for(client.recv(), 5)
+    assert closed.value.rcvd is not None
+    return closed.value.rcvd.code, closed.value.rcvd.reason
+
+
+async def test_connections_past_the_caps_are_refused_and_the_others_kept(
+    service_env: dict[str, str], clean_db: asyncpg.Pool, hardhat_url: str
+) -> None:
+    per_ip = {"order_ws_max_connections_per_ip": 2, "order_ws_max_connections": 10}
+    async with _serving(service_env, hardhat_url, **per_ip) as url:
+        kept = [await _follow(f"{url}/ws/orders") for _ in range(2)]
+        async with connect(f"{url}/ws/orders") as third:
+            assert await _closed(third) == (1008, "Too many connections from this address")
+        for client in kept:  # still served
+            await client.send('{"type":"ping"}')
+            while orjson.loads(await asyncio.wait_for(client.recv(), 5))["type"] != "pong":
+                pass
+        await kept[0].close()
+        again = await _follow(f"{url}/ws/orders")  # a place came free
+        for client in (kept[1], again):
+            await client.close()
+    total = {"order_ws_max_connections_per_ip": 5, "order_ws_max_connections": 1}
+    async with _serving(service_env, hardhat_url, **total) as url:
+        first = await _follow(f"{url}/ws/orders")
+        async with connect(f"{url}/ws/orders") as second:
+            code, reason = await _closed(second)
+        assert (code, reason) == (1013, "Server at connection capacity; try again later")
+        await first.close()
+
+
 def test_the_openapi_document_describes_the_websocket() -> None:
     description = DOCUMENT["info"]["description"]
-    for words in ("/ws/orders?user=0x", "orders.retracted", "heartbeat", "1008"):
+    for words in ("/ws/orders?user=0x", "orders.retracted", "heartbeat", "1008", "PER_IP"):
         assert words in description

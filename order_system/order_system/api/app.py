@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 from linkora_core import http
 from linkora_core.heartbeat import Heartbeat
 from linkora_core.metrics import ServiceMetrics
+from linkora_core.ratelimit import ClientAddress
 from linkora_core.readiness import CachedCheck
 from order_system.api import live_orders, openapi, orders, queries
 from order_system.api.health import Readiness, health
@@ -25,6 +26,7 @@ def create_app(settings: OrderSettings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.settings = settings
+        app.state.client_address = ClientAddress(settings.trusted_proxies)
         app.state.pool = await http.read_pool(settings)
         # Health asks once and reports: a rate-limited answer is not waited out.
         app.state.rpc = JsonRpc(settings.web3_provider, timeout=2.0, rate_limit_retries=0)

@@ -5,8 +5,9 @@ Frames from the server: `{"type":"orders.created"|"orders.executed"|"orders.canc
 "orders.modified"|"orders.retracted","data":<message body>}` (bodies:
 order_system.events.announcements), `{"type":"heartbeat","timestamp":<ms>}` every
 ORDER_WS_HEARTBEAT seconds, and `{"type":"pong"}` answering a client's `{"type":"ping"}`.
-Other client messages are ignored. Close codes: 1008 with the reason for a bad query, 1013
-when the client reads too slowly to keep up or the feed is not running."""
+Other client messages are ignored. Close codes: 1008 with the reason for a bad query or past
+ORDER_WS_MAX_CONNECTIONS_PER_IP connections from one address, 1013 when the client reads too
+slowly to keep up, the feed is not running or the process holds ORDER_WS_MAX_CONNECTIONS."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from order_system.api.order_feed import OrderFeed, Subscriber
+from order_system.settings import OrderSettings
 
 POLICY = 1008
 TRY_AGAIN_LATER = 1013
@@ -66,6 +68,15 @@ async def _send(websocket: WebSocket, subscriber: Subscriber) -> None:
         await websocket.send_text(await subscriber.queue.get())
 
 
+def refusal(feed: OrderFeed, address: str, settings: OrderSettings) -> tuple[int, str] | None:
+    """Why a new connection from `address` is refused (code, reason), if it is."""
+    if len(feed.subscribers) >= settings.order_ws_max_connections:
+        return TRY_AGAIN_LATER, "Server at connection capacity; try again later"
+    if feed.connections(address) >= settings.order_ws_max_connections_per_ip:
+        return POLICY, "Too many connections from this address"
+    return None
+
+
 async def orders_socket(websocket: WebSocket) -> None:
     await websocket.accept()
     try:
@@ -77,8 +88,14 @@ async def orders_socket(websocket: WebSocket) -> None:
     if feed is None:
         await websocket.close(TRY_AGAIN_LATER, "live orders are not available")
         return
-    subscriber = feed.subscribe(user)
-    interval = websocket.app.state.settings.order_ws_heartbeat
+    settings: OrderSettings = websocket.app.state.settings
+    address = websocket.app.state.client_address(websocket.scope)
+    refused = refusal(feed, address, settings)
+    if refused is not None:
+        await websocket.close(*refused)
+        return
+    subscriber = feed.subscribe(user, address)
+    interval = settings.order_ws_heartbeat
     tasks = [
         asyncio.create_task(_receive(websocket, subscriber)),
         asyncio.create_task(_beat(subscriber, interval)),

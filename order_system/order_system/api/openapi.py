@@ -344,8 +344,10 @@ DOCUMENT = document(
     "order as it stands once the event is undone, or null}}` when a chain reorganisation "
     'removes an event already sent; a `{"type":"heartbeat","timestamp":<ms>}` every '
     'ORDER_WS_HEARTBEAT (30) s; send `{"type":"ping"}` for a `{"type":"pong"}`. An invalid '
-    "`user` closes with code 1008 and the reason; a client too slow to keep up is closed "
-    "with 1013 (reconnect; what it missed is not replayed).",
+    "`user` closes with code 1008 and the reason, as does a connection past "
+    "ORDER_WS_MAX_CONNECTIONS_PER_IP (50) from one address; a client too slow to keep up is "
+    "closed with 1013 (reconnect; what it missed is not replayed), as is one past "
+    "ORDER_WS_MAX_CONNECTIONS (10,000) per process (try again later).",
     _PATHS,
     {
         "Order": _ORDER,

@@ -62,6 +62,7 @@ class Subscriber:
 
     user: str | None
     limit: int
+    address: str = ""  # the client's (X-Forwarded-For from TRUSTED_PROXIES), for the caps
     queue: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
     overflowed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -86,10 +87,14 @@ class OrderFeed:
         self.ready = asyncio.Event()  # set once the cursor is known
         self._wake = asyncio.Event()
 
-    def subscribe(self, user: str | None) -> Subscriber:
-        subscriber = Subscriber(None if user is None else user.lower(), self.queue_limit)
+    def subscribe(self, user: str | None, address: str = "") -> Subscriber:
+        subscriber = Subscriber(None if user is None else user.lower(), self.queue_limit, address)
         self.subscribers.add(subscriber)
         return subscriber
+
+    def connections(self, address: str) -> int:
+        """Subscribers from `address`."""
+        return sum(1 for s in self.subscribers if s.address == address)
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self.subscribers.discard(subscriber)
