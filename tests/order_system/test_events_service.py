@@ -74,6 +74,13 @@ async def _ready(port: int, status: int) -> dict[str, Any] | None:
     return response.json() if response is not None and response.status_code == status else None
 
 
+async def _halted(port: int) -> dict[str, Any] | None:
+    """/ready's 503 body once it names the halt (before, while starting, it may be 503 for
+    another reason: the processor not running yet)."""
+    body = await _ready(port, 503)
+    return body if body is not None and "halted" in body.get("problems", {}) else None
+
+
 async def _halt_with_another_chain_id(pool: asyncpg.Pool) -> str:
     """What an index built on another chain looks like to the processor; returns the stored
     identity, to put back."""
@@ -131,7 +138,7 @@ async def test_a_halt_stays_halted_across_restarts_with_its_alert_until_resumed(
     for _ in range(2):  # the second start finds the halt in the database
         process = _start(env, log)
         try:
-            body = await _until(lambda: _ready(port, 503), 30, "a halted /ready")
+            body = await _until(lambda: _halted(port), 30, "a halted /ready")
             assert "chain_id changed" in body["problems"]["halted"]
             health = await _get(f"http://127.0.0.1:{port}/health")
             assert health is not None and health.status_code == 200
@@ -150,7 +157,7 @@ async def test_a_halt_stays_halted_across_restarts_with_its_alert_until_resumed(
     )
     process = _start(env, log)
     try:
-        await _until(lambda: _ready(port, 503), 30, "halted again after a restart")
+        await _until(lambda: _halted(port), 30, "halted again after a restart")
         resumed = await asyncio.to_thread(
             subprocess.run,
             [sys.executable, "-m", "order_system.events", "resume"],
