@@ -32,14 +32,13 @@ import asyncpg
 
 from data_collector import lease_plan
 from data_collector.lease_plan import Lease
+from data_collector.market_control import READ_FAILED
 from linkora_core import control_store
 from linkora_core.backoff import pause
-from linkora_core.db import DATABASE_DOWN
 from linkora_core.markets import Market, venue_of_key
 
 log = logging.getLogger(__name__)
 
-FAILED = (*DATABASE_DOWN, asyncpg.PostgresError, ValueError)
 # Rows of instances gone for longer than this are deleted (they count as dead long before).
 FORGET_INSTANCES_AFTER = 3600.0
 FENCE_AFTER = 2 / 3  # of a lease, without a committed beat, with other instances about
@@ -92,7 +91,7 @@ class Leases:
             fenced = self.fenced
             try:
                 await self.beat()
-            except FAILED as error:
+            except READ_FAILED as error:
                 log.warning("leases not renewed (%r); trying again", error)
                 if self.fenced and not fenced:
                     log.warning("%s fenced: collecting nothing until a beat", self.instance)
